@@ -1,0 +1,56 @@
+# opsledger — developer entry points. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_WS ?= demo-workspace
+DEMO_SIZE ?= medium
+# Compiled forecasting kernels are cached here so numba compiles once per checkout.
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium
+
+.PHONY: demo test lint venv dev system-deps clean bench
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/pip install --quiet -e '.[test,lint]'
+	@touch $@
+
+venv: $(VENV)/.runtime
+
+dev: $(VENV)/.dev
+
+demo: $(VENV)/.runtime
+	$(BIN)/opsledger demo $(DEMO_WS) --size $(DEMO_SIZE) --force
+	$(BIN)/opsledger review $(DEMO_WS)
+
+# Debian packages the tests run for real: Prometheus/promtool, amtool, headless Chromium.
+system-deps:
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \
+	   || ! command -v amtool >/dev/null || ! command -v chromium >/dev/null; then \
+	  echo "installing $(SYSTEM_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: system-deps $(VENV)/.dev lint
+	$(BIN)/pytest -n 2 --dist loadfile -q
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/sli_engine.py --events 5000000
+
+clean:
+	rm -rf $(VENV) $(DEMO_WS) .pytest_cache .mypy_cache .ruff_cache .numba_cache

@@ -1,0 +1,1 @@
+"""Pure functions over records and arrays: no file or network I/O."""

@@ -1,0 +1,90 @@
+"""What every command shares: output (Rich or JSON), the clock, and error handling."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from opsledger.errors import InputError, OpsledgerError
+from opsledger.fileio import dumps_json
+from opsledger.readers.fields import parse_datetime
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # a gate failed or a halt is pending
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+WorkspaceArg = Annotated[
+    Path, typer.Argument(help="The ops workspace folder.", show_default=False)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+NowOpt = Annotated[
+    str | None,
+    typer.Option("--now", help="Evaluate as of this ISO 8601 time (pins the clock)."),
+]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Treat quarantined rows as a failure (exit 2).")
+]
+
+
+def resolve_now(now: str | None) -> datetime:
+    """Return the evaluation time: ``--now`` if given, else the current time (UTC)."""
+    if now is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        return parse_datetime(now)
+    except ValueError:
+        raise InputError(f"--now: '{now}' is not an ISO 8601 date-time") from None
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(dumps_json(obj))
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn library errors into a message and an exit code; never a traceback for input."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except OpsledgerError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if os.environ.get("OPSLEDGER_DEBUG"):
+                traceback.print_exc()
+            err_console.print(
+                f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))}\n"
+                "Set OPSLEDGER_DEBUG=1 to see the traceback, and please report it."
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper
+
+
+def escape(text: str) -> str:
+    """Return ``text`` with Rich markup disabled (input values may hold brackets)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)

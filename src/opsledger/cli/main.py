@@ -1,0 +1,194 @@
+"""The ``opsledger`` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from opsledger import __version__
+from opsledger.cli.common import (
+    EXIT_BAD_INPUT,
+    JsonOpt,
+    NowOpt,
+    StrictOpt,
+    WorkspaceArg,
+    console,
+    err_console,
+    escape,
+    handle_errors,
+    print_json,
+    resolve_now,
+)
+from opsledger.demo.world import Size
+from opsledger.inputs import Inputs
+from opsledger.problems import Level
+from opsledger.workspace import open_workspace
+
+app = typer.Typer(
+    name="opsledger",
+    help="Operational records in; SLO, incident, support and maintenance decisions out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"opsledger {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Operational records in; SLO, incident, support and maintenance decisions out."""
+
+
+@app.command()
+@handle_errors
+def init(
+    workspace: WorkspaceArg,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite opsledger.yaml.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Scaffold an empty workspace: commented config and the input folders."""
+    from opsledger.scaffold import init_workspace
+
+    created = init_workspace(workspace, force=force)
+    if json:
+        print_json({"workspace": str(workspace), "created": [str(p) for p in created]})
+        return
+    console.print(f"Created workspace {escape(str(workspace))} ({len(created)} paths).")
+    console.print(f"Next: edit {escape(str(workspace / 'opsledger.yaml'))}, add exports, then "
+                  f"run 'opsledger validate {escape(str(workspace))}'.")
+
+
+@app.command()
+@handle_errors
+def demo(
+    workspace: WorkspaceArg,
+    size: Annotated[Size, typer.Option("--size", help="How big a workspace.")] = Size.MEDIUM,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same bytes).")] = 7,
+    now: NowOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a non-empty folder.")
+    ] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Generate a realistic example workspace."""
+    from opsledger.demo.generate import generate_demo
+    from opsledger.demo.world import demo_now
+
+    anchor = demo_now(resolve_now(now).date()) if now else None
+    with err_console.status("generating demo workspace") as status:
+        result = generate_demo(
+            workspace, size, seed, anchor, force, progress=lambda m: status.update(m)
+        )
+    if json:
+        print_json(
+            {
+                "workspace": str(workspace),
+                "size": size.value,
+                "seed": seed,
+                "now": result.world.now.isoformat(),
+                "files": [str(p.relative_to(workspace)) for p in result.files],
+            }
+        )
+        return
+    console.print(
+        f"Demo workspace {escape(str(workspace))}: {len(result.files)} files, "
+        f"{len(result.world.services)} services, {len(result.world.incidents)} incidents."
+    )
+
+
+@app.command()
+@handle_errors
+def validate(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt = False) -> None:
+    """List what the workspace holds: found, missing, malformed. Exit 2 if malformed."""
+    ws = open_workspace(workspace, tolerant=True)
+    inputs = Inputs(ws)
+    inventory = inputs.inventory()
+    malformed = any(s.malformed for s in inventory)
+    quarantined = any(s.quarantined for s in inventory)
+    if json:
+        print_json(
+            [
+                {
+                    "input": s.key.value,
+                    "path": str(s.path),
+                    "state": s.state,
+                    "records": s.records,
+                    "format": s.detected_format,
+                    "problems": [p.to_dict() for p in s.problems],
+                }
+                for s in inventory
+            ]
+        )
+    else:
+        table = Table("input", "state", "records", "format", "problems", title="Workspace inputs")
+        for s in inventory:
+            style = {"ok": "green", "missing": "yellow", "malformed": "red"}.get(s.state, "yellow")
+            table.add_row(
+                s.key.value,
+                f"[{style}]{s.state}[/]",
+                str(s.records) if s.present else "",
+                s.detected_format,
+                str(len(s.problems)) if s.problems else "",
+            )
+        console.print(table)
+        for s in inventory:
+            for problem in s.problems:
+                colour = "red" if problem.level is Level.FATAL else "yellow"
+                err_console.print(f"[{colour}]{problem.level.value}:[/] {escape(str(problem))}")
+    if malformed or (strict and quarantined):
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+@handle_errors
+def review(
+    workspace: WorkspaceArg,
+    now: NowOpt = None,
+    strict: StrictOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """The main job: read everything, analyse, write the monthly report."""
+    from opsledger.review import run_review
+
+    ws = open_workspace(workspace)
+    with err_console.status("reviewing") as status:
+        result = run_review(ws, resolve_now(now), strict, progress=lambda m: status.update(m))
+    if json:
+        print_json(
+            {
+                "outputs": [str(p) for p in result.outputs],
+                "sections": [
+                    {"key": s.key, "status": s.status.value, "data": s.data}
+                    for s in result.sections
+                ],
+            }
+        )
+        return
+    table = Table("section", "status", "summary", title="Review")
+    for s in result.sections:
+        table.add_row(escape(s.title), s.status.value, escape(str(s.data.get("headline", ""))))
+    console.print(table)
+    console.print("Reports:")
+    for path in result.outputs:
+        console.print(f"  {escape(str(path))}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

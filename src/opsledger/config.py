@@ -1,0 +1,266 @@
+"""The schema of ``opsledger.yaml``: services, budgets, targets, people, windows, policies.
+
+Loaded with :func:`load_config`; every error names the file and line.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from opsledger.yamlfile import load_model
+
+CONFIG_FILE = "opsledger.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Deployment(StrEnum):
+    KUBERNETES = "kubernetes"
+    HELM = "helm"
+    VM_PACKAGE = "vm-package"
+    SERVERLESS = "serverless"
+    DATABASE_MIGRATION = "database-migration"
+    OTHER = "other"
+
+
+class Role(StrEnum):
+    """The approver roles the procedures name."""
+
+    OPERATIONS_DIRECTOR = "operations-director"
+    SUPPORT_LEAD = "support-lead"
+    PRODUCT_OWNER = "product-owner"
+    SECURITY_LEAD = "security-lead"
+    SRE_MANAGER = "sre-manager"
+    ENGINEERING_MANAGER = "engineering-manager"
+    FINANCE = "finance"
+
+
+class Service(Strict):
+    name: str = Field(min_length=1)
+    owner: str | None = Field(default=None, description="owning team")
+    tier: int = Field(default=2, ge=0, le=4, description="0 = most critical")
+    oncall: str | None = Field(default=None, description="on-call rotation name")
+    deployment: Deployment = Deployment.KUBERNETES
+    description: str = ""
+
+    @property
+    def critical(self) -> bool:
+        return self.tier <= 1
+
+
+class SloBudget(Strict):
+    """Targets for one service: availability objective and latency threshold."""
+
+    availability: float = Field(default=0.999, description="0-1, or a percentage such as 99.9")
+    latency_p95_ms: float | None = Field(default=None, gt=0)
+    window_days: int = Field(default=30, ge=1, le=366)
+
+    @field_validator("availability")
+    @classmethod
+    def _fraction(cls, value: float) -> float:
+        fraction = value / 100 if value > 1 else value
+        if not 0 < fraction < 1:
+            raise ValueError("availability must be between 0 and 1 (or 0 and 100 percent)")
+        return fraction
+
+
+class CostTarget(Strict):
+    monthly: float = Field(gt=0, description="monthly budget in the billing currency")
+    currency: str = "USD"
+
+
+class Stakeholder(Strict):
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    role: Role
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone '{value}'") from None
+    return value
+
+
+class ChangeWindow(Strict):
+    name: str
+    cron: str = Field(description="start of each window, 5-field cron")
+    duration_minutes: int = Field(default=240, gt=0, le=7 * 24 * 60)
+    timezone: str = "UTC"
+    services: list[str] = Field(default_factory=list, description="empty = all services")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"'{value}' is not a valid 5-field cron expression")
+        return value
+
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+
+
+class Freeze(Strict):
+    name: str
+    start: datetime | date
+    end: datetime | date
+    allow: list[str] = Field(
+        default_factory=lambda: ["security", "p0"], description="change kinds let through"
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> Freeze:
+        if _as_date(self.end) < _as_date(self.start):
+            raise ValueError("freeze ends before it starts")
+        return self
+
+
+def _as_date(value: datetime | date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+class SeverityDays(Strict):
+    critical: int = Field(default=7, ge=0)
+    high: int = Field(default=30, ge=0)
+    medium: int = Field(default=90, ge=0)
+    low: int = Field(default=180, ge=0)
+
+
+class ActionItemSla(Strict):
+    """Days from the incident to an action item's default due date, by incident severity."""
+
+    sev1: int = Field(default=15, ge=0)
+    sev2: int = Field(default=30, ge=0)
+    sev3: int = Field(default=60, ge=0)
+    sev4: int = Field(default=90, ge=0)
+    sev5: int = Field(default=90, ge=0)
+
+
+class SupportPolicy(Strict):
+    """Inputs to staffing: the service-level target and how agents spend their time."""
+
+    service_level: float = Field(default=0.8, gt=0, lt=1, description="share answered in time")
+    answer_seconds: float = Field(default=20, gt=0, description="target answer time")
+    handle_minutes: float = Field(default=6, gt=0, description="mean handle time per ticket")
+    shrinkage: float = Field(default=0.3, ge=0, lt=1, description="breaks, meetings, leave")
+    occupancy_cap: float = Field(default=0.85, gt=0, le=1)
+    patience_seconds: float | None = Field(default=None, gt=0, description="enables Erlang A")
+    shift_hours: int = Field(default=8, ge=1, le=24)
+    timezone: str = "UTC"
+
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+
+
+class ErrorBudgetPolicy(Strict):
+    """Defaults follow the SRE Workbook's example error budget policy."""
+
+    freeze_when_exhausted: bool = True
+    freeze_allows: list[str] = Field(default_factory=lambda: ["p0", "security"])
+    single_incident_postmortem_fraction: float = Field(default=0.2, gt=0, le=1)
+
+
+class PostmortemPolicy(Strict):
+    required_severities: list[str] = Field(default_factory=lambda: ["SEV1", "SEV2"])
+    budget_fraction: float = Field(default=0.2, gt=0, le=1)
+    review_calendar_days_sev1: int = Field(default=3, ge=0)
+    review_business_days_sev2: int = Field(default=5, ge=0)
+
+
+class Policies(Strict):
+    vulnerability_sla_days: SeverityDays = SeverityDays()
+    backlog_sla_days: SeverityDays = SeverityDays(critical=14, high=30, medium=90, low=180)
+    action_item_sla_days: ActionItemSla = ActionItemSla()
+    support: SupportPolicy = SupportPolicy()
+    error_budget: ErrorBudgetPolicy = ErrorBudgetPolicy()
+    postmortems: PostmortemPolicy = PostmortemPolicy()
+    baseline_max_age_days: int = Field(default=90, ge=1)
+
+
+class KpiReview(Strict):
+    metric: str
+    cadence: Literal["daily", "weekly", "biweekly", "monthly", "quarterly"]
+    owner: str
+    day: str | None = Field(default=None, description="e.g. 'monday' or '1' for monthly")
+    time: str = "10:00"
+    timezone: str = "UTC"
+    dashboard: str | None = None
+
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+
+
+class Paths(Strict):
+    """Where inputs and outputs live, relative to the workspace root."""
+
+    gates_config: str = "gates_config.yaml"
+    slos: str = "slos"
+    health: str = "reports/health"
+    telemetry: str = "telemetry"
+    perf: str = "reports/perf.json"
+    security: str = "security"
+    incidents: str = "incidents"
+    costs: str = "costs"
+    experiments: str = "experiments"
+    handover: str = "handover"
+    reports: str = "reports/ops"
+    roadmap: str = "docs/roadmap/NEXT_PHASE.md"
+    optimization: str = "docs/optimization/PLAN.md"
+    p18_evidence: str = ".artifacts/protocol-21"
+    p09_evidence: str = ".artifacts/protocol-09"
+    state: str = ".opsledger"
+
+
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class Config(Strict):
+    """The whole of ``opsledger.yaml``."""
+
+    version: int = 1
+    organisation: str = "example"
+    services: list[Service] = Field(default_factory=list)
+    slo_budgets: dict[str, SloBudget] = Field(
+        default_factory=dict, description="per service; the key 'default' applies to the rest"
+    )
+    cost_targets: dict[str, CostTarget] = Field(default_factory=dict)
+    stakeholders: list[Stakeholder] = Field(default_factory=list)
+    change_windows: list[ChangeWindow] = Field(default_factory=list)
+    freezes: list[Freeze] = Field(default_factory=list)
+    policies: Policies = Policies()
+    kpi_reviews: list[KpiReview] = Field(default_factory=list)
+    growth_targets: dict[str, float] = Field(default_factory=dict)
+    paths: Paths = Paths()
+
+    @model_validator(mode="after")
+    def _unique_services(self) -> Config:
+        seen: set[str] = set()
+        for service in self.services:
+            if service.name in seen:
+                raise ValueError(f"service '{service.name}' is listed twice")
+            seen.add(service.name)
+        return self
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def budget_for(self, service: str) -> SloBudget:
+        return self.slo_budgets.get(service) or self.slo_budgets.get("default") or SloBudget()
+
+    def stakeholders_with(self, role: Role) -> list[Stakeholder]:
+        return [s for s in self.stakeholders if s.role is role]
+
+
+def load_config(workspace: Path) -> Config:
+    """Return the workspace's configuration (defaults when the file is absent)."""
+    path = workspace / CONFIG_FILE
+    if not path.exists():
+        return Config()
+    return load_model(path, Config)

@@ -1,0 +1,1 @@
+"""A realistic, seeded example workspace for the quickstart, tests and benchmarks."""

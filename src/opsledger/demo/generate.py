@@ -1,0 +1,66 @@
+"""Generate a whole demo workspace: every input, consistent with one seeded world."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from opsledger.demo.config import write_config
+from opsledger.demo.world import Size, World, build_world, demo_now
+from opsledger.errors import InputError
+
+Writer = Callable[[World, Path], list[Path]]
+
+# (label, writer) in the order a person would read the workspace.
+WRITERS: list[tuple[str, Writer]] = [
+    ("configuration", write_config),
+]
+
+MARKER = ".opsledger-demo"
+
+
+@dataclass(frozen=True)
+class DemoWorkspace:
+    root: Path
+    world: World
+    files: tuple[Path, ...]
+
+
+def generate_demo(
+    root: Path,
+    size: Size = Size.MEDIUM,
+    seed: int = 7,
+    now: datetime | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] = lambda message: None,
+) -> DemoWorkspace:
+    """Write a demo workspace at ``root`` and return what was written.
+
+    The same ``size``, ``seed`` and ``now`` give byte-identical files. ``now`` defaults to
+    midnight UTC today, so the history ends where the user's calendar is.
+    """
+    _check_target(root, force)
+    world = build_world(size, seed, now or demo_now())
+    root.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    for label, writer in WRITERS:
+        progress(f"writing {label}")
+        files.extend(writer(world, root))
+    marker = root / MARKER
+    marker.write_text(f"size={size.value} seed={seed} now={world.now.isoformat()}\n")
+    return DemoWorkspace(root, world, tuple(sorted(files)))
+
+
+def _check_target(root: Path, force: bool) -> None:
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise InputError(f"{root}: exists and is not a folder")
+    entries = [p for p in root.iterdir()]
+    if entries and not (root / MARKER).exists() and not force:
+        raise InputError(
+            f"{root}: folder is not empty and is not a demo workspace; "
+            "choose another folder or pass --force"
+        )

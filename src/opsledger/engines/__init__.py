@@ -1,0 +1,1 @@
+"""Where SLI counts come from: DuckDB (embedded), Prometheus (HTTP API), Spark."""

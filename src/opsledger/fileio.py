@@ -1,0 +1,102 @@
+"""Writing outputs safely: whole files only (temporary file, fsync, rename), digests,
+and CSV cells that a spreadsheet will not execute."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+# A cell starting with one of these is run as a formula by Excel, LibreOffice and Sheets.
+# OWASP "CSV Injection": prefix such cells with a single quote.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def dumps_json(obj: Any) -> str:
+    """Return canonical JSON (sorted keys, two-space indent, trailing newline)."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, dumps_json(obj))
+
+
+def spreadsheet_safe(value: object) -> str:
+    """Return ``value`` as text that a spreadsheet shows rather than evaluates."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        # A plain negative number is data, not a formula.
+        if text.startswith("-") and _is_number(text):
+            return text
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Mapping[str, object] | Sequence[object]]) -> str:
+    """Return CSV text with every cell made spreadsheet-safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([spreadsheet_safe(h) for h in header])
+    for row in rows:
+        values = [row.get(h) for h in header] if isinstance(row, Mapping) else list(row)
+        writer.writerow([spreadsheet_safe(v) for v in values])
+    return buffer.getvalue()
+
+
+def atomic_write_csv(
+    path: Path, header: Sequence[str], rows: Iterable[Mapping[str, object] | Sequence[object]]
+) -> None:
+    atomic_write_text(path, csv_text(header, rows))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_tree(path: Path) -> str:
+    """Return a digest of a file, or of every file below a folder (names and contents)."""
+    if path.is_file():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for child in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(child.relative_to(path).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(sha256_file(child).encode())
+    return digest.hexdigest()

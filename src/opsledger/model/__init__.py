@@ -1,0 +1,1 @@
+"""Typed records read from inputs and the results computed from them."""

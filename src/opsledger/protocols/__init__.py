@@ -1,0 +1,1 @@
+"""The two operating procedures as data, and the runner that steps through them."""

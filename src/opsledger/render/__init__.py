@@ -1,0 +1,1 @@
+"""Renderers: Markdown, HTML, charts, CSV/JSON, Prometheus rules, iCalendar, JUnit."""

@@ -1,0 +1,116 @@
+"""``opsledger review``: read everything, run every analysis, write the monthly report."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from opsledger import __version__
+from opsledger.fileio import atomic_write_json, atomic_write_text, sha256_tree
+from opsledger.inputs import Context, InputStatus
+from opsledger.render.markdown import render_template
+from opsledger.render.sections import Section, SectionBuilder, Status
+from opsledger.workspace import Workspace
+
+SCHEMA_VERSION = 1
+REPORT_NAME = "MONTHLY_OPS_REPORT.md"
+SUMMARY_NAME = "review.json"
+
+# Report sections in reading order, as "module:function" so each is imported only when run.
+SECTIONS: list[str] = [
+    "opsledger.render.inventory_section:inventory_section",
+]
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    report: Path
+    summary: Path
+    sections: tuple[Section, ...]
+    inventory: tuple[InputStatus, ...]
+
+    @property
+    def outputs(self) -> list[Path]:
+        return [self.report, self.summary]
+
+
+def section_builders() -> list[SectionBuilder]:
+    builders: list[SectionBuilder] = []
+    for target in SECTIONS:
+        module_name, _, function = target.partition(":")
+        builders.append(getattr(importlib.import_module(module_name), function))
+    return builders
+
+
+def build_sections(ctx: Context) -> list[Section]:
+    """Return every section; a builder that fails becomes an ERROR section, not a crash."""
+    sections = []
+    for builder in section_builders():
+        ctx.progress(f"analysing: {builder.__name__.removesuffix('_section')}")
+        sections.append(builder(ctx))
+    return sections
+
+
+def input_digests(ctx: Context, inventory: list[InputStatus]) -> dict[str, str]:
+    return {
+        status.key.value: sha256_tree(status.path)
+        for status in inventory
+        if status.present and status.path.exists()
+    }
+
+
+def run_review(
+    workspace: Workspace,
+    now: datetime,
+    strict: bool = False,
+    progress: Callable[[str], None] = lambda message: None,
+) -> ReviewResult:
+    """Read the workspace, analyse it, and write the report and its JSON summary."""
+    ctx = Context.open(workspace, now)
+    ctx.progress = progress
+    progress("reading inputs")
+    inventory = ctx.inputs.inventory()
+    if strict:
+        ctx.inputs.require_clean()
+    sections = build_sections(ctx)
+    report_dir = workspace.reports_dir
+    report = report_dir / REPORT_NAME
+    summary = report_dir / SUMMARY_NAME
+    progress("writing the report")
+    atomic_write_text(report, render_report(workspace, now, sections))
+    atomic_write_json(summary, summary_document(ctx, now, sections, inventory))
+    return ReviewResult(report, summary, tuple(sections), tuple(inventory))
+
+
+def render_report(workspace: Workspace, now: datetime, sections: list[Section]) -> str:
+    attention = [s for s in sections if s.status in (Status.FAIL, Status.WARN, Status.ERROR)]
+    actions = [a for s in sections for a in s.actions]
+    return render_template(
+        "monthly_ops_report.md.j2",
+        organisation=workspace.config.organisation,
+        month=now.strftime("%B %Y"),
+        now=now.isoformat(),
+        version=__version__,
+        sections=sections,
+        attention=attention,
+        actions=actions,
+    )
+
+
+def summary_document(
+    ctx: Context, now: datetime, sections: list[Section], inventory: list[InputStatus]
+) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": now.isoformat(),
+        "opsledger_version": __version__,
+        "inputs": input_digests(ctx, inventory),
+        "sections": [
+            {"key": s.key, "title": s.title, "status": s.status.value, "data": s.data}
+            for s in sections
+        ],
+    }
