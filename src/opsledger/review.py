@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,13 +13,17 @@ from typing import Any
 from opsledger import __version__
 from opsledger.fileio import atomic_write_json, atomic_write_text, sha256_tree
 from opsledger.inputs import Context, InputStatus
+from opsledger.render.charts import chart_svg
+from opsledger.render.html import render_dashboard
 from opsledger.render.markdown import render_template
-from opsledger.render.sections import Section, SectionBuilder, Status
+from opsledger.render.sections import Chart, Section, SectionBuilder, Status
 from opsledger.workspace import Workspace
 
 SCHEMA_VERSION = 1
 REPORT_NAME = "MONTHLY_OPS_REPORT.md"
 SUMMARY_NAME = "review.json"
+DASHBOARD_NAME = "index.html"
+CHARTS_DIR = "charts"
 
 # Report sections in reading order, as "module:function" so each is imported only when run.
 SECTIONS: list[str] = [
@@ -29,13 +34,20 @@ SECTIONS: list[str] = [
 @dataclass(frozen=True)
 class ReviewResult:
     report: Path
+    dashboard: Path
     summary: Path
+    charts: tuple[Path, ...]
     sections: tuple[Section, ...]
     inventory: tuple[InputStatus, ...]
 
     @property
     def outputs(self) -> list[Path]:
-        return [self.report, self.summary]
+        return [self.report, self.dashboard, self.summary]
+
+
+def chart_file(chart: Chart) -> str:
+    """Return the chart's file name under the charts folder."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", chart.key).strip("-") + ".svg"
 
 
 def section_builders() -> list[SectionBuilder]:
@@ -78,12 +90,34 @@ def run_review(
         ctx.inputs.require_clean()
     sections = build_sections(ctx)
     report_dir = workspace.reports_dir
+    progress("drawing charts")
+    svgs = {c.key: chart_svg(c) for s in sections for c in s.charts}
+    chart_paths = []
+    for section in sections:
+        for chart in section.charts:
+            path = report_dir / CHARTS_DIR / chart_file(chart)
+            atomic_write_text(path, svgs[chart.key])
+            chart_paths.append(path)
+    progress("writing the reports")
     report = report_dir / REPORT_NAME
+    dashboard = report_dir / DASHBOARD_NAME
     summary = report_dir / SUMMARY_NAME
-    progress("writing the report")
+    actions = [a for s in sections for a in s.actions]
     atomic_write_text(report, render_report(workspace, now, sections))
+    atomic_write_text(
+        dashboard,
+        render_dashboard(
+            f"Monthly ops review — {workspace.config.organisation}",
+            f"{now.strftime('%B %Y')} · generated {now.isoformat()} by opsledger {__version__}",
+            sections,
+            actions,
+            svgs,
+        ),
+    )
     atomic_write_json(summary, summary_document(ctx, now, sections, inventory))
-    return ReviewResult(report, summary, tuple(sections), tuple(inventory))
+    return ReviewResult(
+        report, dashboard, summary, tuple(chart_paths), tuple(sections), tuple(inventory)
+    )
 
 
 def render_report(workspace: Workspace, now: datetime, sections: list[Section]) -> str:
@@ -96,6 +130,8 @@ def render_report(workspace: Workspace, now: datetime, sections: list[Section]) 
         now=now.isoformat(),
         version=__version__,
         sections=sections,
+        chart_dir=CHARTS_DIR,
+        chart_file=chart_file,
         attention=attention,
         actions=actions,
     )

@@ -64,10 +64,10 @@ def test_review_writes_report_and_summary(small_demo: Path, tmp_path: Path) -> N
     shutil.copytree(small_demo, ws)
     code, out, _ = run("review", str(ws), "--now", "2026-11-01T00:00:00Z", "--json")
     assert code == 0, out
-    data = json.loads(out)
-    report = Path(data["outputs"][0])
-    assert report.name == "MONTHLY_OPS_REPORT.md" and report.exists()
-    summary = json.loads(Path(data["outputs"][1]).read_text())
+    outputs = {Path(p).name: Path(p) for p in json.loads(out)["outputs"]}
+    assert set(outputs) == {"MONTHLY_OPS_REPORT.md", "index.html", "review.json"}
+    assert all(p.exists() for p in outputs.values())
+    summary = json.loads(outputs["review.json"].read_text())
     assert summary["schema_version"] == 1
     assert summary["generated_at"] == "2026-11-01T00:00:00+00:00"
     assert "config" in summary["inputs"]
@@ -79,7 +79,7 @@ def test_review_is_byte_identical_for_the_same_inputs(small_demo: Path, tmp_path
         ws = tmp_path / name
         shutil.copytree(small_demo, ws)
         run("review", str(ws), "--now", "2026-11-01T00:00:00Z")
-        names = ("MONTHLY_OPS_REPORT.md", "review.json")
+        names = ("MONTHLY_OPS_REPORT.md", "index.html", "review.json")
         outputs.append([(ws / "reports/ops" / name).read_bytes() for name in names])
     assert outputs[0] == outputs[1]
 
