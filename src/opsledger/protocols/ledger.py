@@ -1,0 +1,131 @@
+"""Append-only CSV logs whose rows are chained by SHA-256 (approvals, waivers).
+
+Each row stores the hash of the row before it and its own hash over its cells, so an edited
+cell, a deleted row or two swapped rows break the chain at a place that can be named.
+Rows are appended with one ``write`` on an ``O_APPEND`` descriptor and fsynced: a process
+killed mid-way leaves either the whole row or nothing, and never rewrites earlier rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import io
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from opsledger.fileio import spreadsheet_safe
+
+GENESIS = "0" * 64
+CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """Where and how a ledger was tampered with."""
+
+    line: int
+    seq: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"line {self.line} (row {self.seq or '?'}): {self.problem}"
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A hash-chained CSV at ``path`` with the given data columns."""
+
+    path: Path
+    columns: tuple[str, ...]
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        return ("seq", *self.columns, "prev_hash", "hash")
+
+    def rows(self) -> list[dict[str, str]]:
+        """Return every row as stored (no verification: see :meth:`verify`)."""
+        if not self.path.exists():
+            return []
+        with self.path.open(newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    def verify(self) -> list[ChainBreak]:
+        """Return every break in the chain (empty when the ledger is intact)."""
+        if not self.path.exists():
+            return []
+        breaks: list[ChainBreak] = []
+        with self.path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                return []
+            if tuple(header) != self.header:
+                return [ChainBreak(1, "", f"header changed: expected {','.join(self.header)}")]
+            previous = GENESIS
+            expected_seq = 1
+            for cells in reader:
+                line = reader.line_num
+                if len(cells) != len(self.header):
+                    breaks.append(ChainBreak(line, "", "row has the wrong number of cells"))
+                    continue
+                row = dict(zip(self.header, cells, strict=True))
+                seq = row["seq"]
+                if row["hash"] != row_hash(row, self.columns):
+                    breaks.append(ChainBreak(line, seq, "row was edited (its hash does not match)"))
+                if row["prev_hash"] != previous:
+                    breaks.append(
+                        ChainBreak(
+                            line, seq, "chain broken: a row before it was deleted, edited or moved"
+                        )
+                    )
+                if seq != str(expected_seq):
+                    breaks.append(
+                        ChainBreak(line, seq, f"sequence out of order (expected {expected_seq})")
+                    )
+                previous = row["hash"]
+                expected_seq = _next_seq(seq, expected_seq)
+        return breaks
+
+    def append(self, values: Mapping[str, object]) -> dict[str, str]:
+        """Append one row (cells made spreadsheet-safe) and return it as stored."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            existing = self.rows() if os.fstat(fd).st_size else []
+            previous = existing[-1]["hash"] if existing else GENESIS
+            row = {"seq": str(len(existing) + 1)}
+            row.update({c: spreadsheet_safe(values.get(c, "")) for c in self.columns})
+            row["prev_hash"] = previous
+            row["hash"] = row_hash(row, self.columns)
+            text = _csv_line([row[h] for h in self.header])
+            if not existing:
+                text = _csv_line(self.header) + text
+            os.write(fd, text.encode("utf-8"))
+            os.fsync(fd)
+            return row
+        finally:
+            os.close(fd)
+
+
+def row_hash(row: Mapping[str, str], columns: Sequence[str]) -> str:
+    """Return SHA-256 over the previous hash, the sequence number and the data cells."""
+    digest = hashlib.sha256()
+    for value in (row.get("prev_hash", ""), row.get("seq", ""), *(row.get(c, "") for c in columns)):
+        digest.update(value.encode("utf-8"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def _csv_line(cells: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()
+
+
+def _next_seq(seq: str, expected: int) -> int:
+    return int(seq) + 1 if seq.isdigit() else expected + 1

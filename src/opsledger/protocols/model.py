@@ -1,0 +1,129 @@
+"""A procedure as data: steps with actions, evidence, halt conditions, approvals; gates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opsledger.config import Role
+from opsledger.render.sections import Status
+from opsledger.workspace import InputKey, Workspace
+
+if TYPE_CHECKING:
+    from opsledger.protocols.runner import StepContext
+
+
+class StepKind(StrEnum):
+    MUST = "must"  # the procedure requires it; a halt stops the run
+    GUIDELINE = "guideline"  # recommended; a problem is reported, the run goes on
+
+
+class HaltKind(StrEnum):
+    MISSING_ARTIFACT = "missing-artifact"
+    INVALID_ARTIFACT = "invalid-artifact"
+    OWNERSHIP = "ownership-unclear"
+    UNRATED = "unrated-items"
+    CONFLICT = "prioritisation-conflict"
+    BASELINE = "baseline-unavailable"
+    COVERAGE = "coverage-gap"
+    APPROVAL_AWAITED = "approval-awaited"
+    APPROVAL_REFUSED = "approval-refused"
+    FAILED_CHECK = "failed-check"
+
+
+@dataclass(frozen=True)
+class Halt:
+    kind: HaltKind
+    reason: str
+    details: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "reason": self.reason, "details": list(self.details)}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What a step produced: the evidence it wrote, why it halts (if it does), a summary."""
+
+    summary: str
+    evidence: tuple[Path, ...] = ()
+    halts: tuple[Halt, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+StepAction = Callable[["StepContext"], StepResult]
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    phase: int
+    title: str
+    announcement: str
+    kind: StepKind
+    actions: tuple[str, ...]
+    evidence: tuple[str, ...]  # file names in the procedure's evidence folder
+    run: StepAction
+    inputs: tuple[InputKey, ...] = ()  # what it reads, for change detection
+    reads_evidence: tuple[str, ...] = ()  # evidence of earlier steps it reads
+    approvals: tuple[Role, ...] = ()  # roles whose approval completes the step
+    version: int = 1  # bump when the step's logic changes, so earlier results are redone
+
+
+@dataclass(frozen=True)
+class GateResult:
+    id: str
+    title: str
+    criteria: str
+    threshold: str
+    evidence: str
+    actual: str
+    status: Status
+    failures: tuple[str, ...] = ()
+    waiver: Mapping[str, str] | None = None
+    remedy: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status in (Status.PASS, Status.WARN) or self.waiver is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "criteria": self.criteria,
+            "threshold": self.threshold,
+            "evidence": self.evidence,
+            "actual": self.actual,
+            "status": self.status.value,
+            "passed": self.passed,
+            "failures": list(self.failures),
+            "waiver": dict(self.waiver) if self.waiver else None,
+            "remedy": self.remedy,
+        }
+
+
+GateCheck = Callable[["StepContext"], GateResult]
+
+
+@dataclass(frozen=True)
+class Gate:
+    id: str
+    title: str
+    check: GateCheck
+
+
+@dataclass(frozen=True)
+class Procedure:
+    id: str
+    title: str
+    evidence_dir: Callable[[Workspace], Path]
+    steps: tuple[Step, ...]
+    gates: tuple[Gate, ...] = ()
+    completion: str = ""  # what to say when every step is done
+
+    def step(self, step_id: str) -> Step | None:
+        return next((s for s in self.steps if s.id == step_id), None)

@@ -1,0 +1,347 @@
+"""Step through a procedure: announce, produce evidence, halt, resume where it stopped.
+
+A step is reused, not re-run, when what it read (inputs, configuration, earlier evidence,
+the step's own version) has the same digest as when it completed and its evidence is still
+on disk unchanged. A halted step always runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from opsledger.config import CONFIG_FILE
+from opsledger.errors import InputError
+from opsledger.fileio import atomic_write_json, sha256_file, sha256_tree
+from opsledger.inputs import Context
+from opsledger.protocols.approvals import (
+    active_waiver,
+    approval_ledger,
+    approval_state,
+    waiver_ledger,
+)
+from opsledger.protocols.model import (
+    GateResult,
+    Halt,
+    HaltKind,
+    Procedure,
+    Step,
+    StepKind,
+    StepResult,
+)
+from opsledger.protocols.state import (
+    ProcedureState,
+    StepStatus,
+    load_state,
+    save_state,
+    state_path,
+)
+
+COMMUNICATION_LOG = "communication-log.md"
+GATE_REPORT = "gate-report.json"
+
+
+@dataclass
+class StepContext:
+    """What a step sees: the run's context and where its evidence goes."""
+
+    ctx: Context
+    procedure: Procedure
+    step: Step
+    evidence_dir: Path
+
+    @property
+    def now(self) -> datetime:
+        return self.ctx.now
+
+    def evidence_path(self, name: str) -> Path:
+        return self.evidence_dir / name
+
+
+Listener = Callable[[str, str], None]  # (kind, message): announce | info | reuse | halt | done
+
+
+@dataclass
+class RunOutcome:
+    procedure: str
+    ran: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    halted_at: str | None = None
+    halts: list[Halt] = field(default_factory=list)
+    gates: list[GateResult] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.halted_at is None
+
+    @property
+    def gates_passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.complete and self.gates_passed else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "procedure": self.procedure,
+            "complete": self.complete,
+            "ran": self.ran,
+            "reused": self.reused,
+            "halted_at": self.halted_at,
+            "halts": [h.to_dict() for h in self.halts],
+            "gates": [g.to_dict() for g in self.gates],
+        }
+
+
+def communicate(evidence_dir: Path, now: datetime, label: str, message: str) -> None:
+    """Append one line to the procedure's communication log (whole line or nothing)."""
+    evidence_dir.mkdir(parents=True, exist_ok=True)
+    path = evidence_dir / COMMUNICATION_LOG
+    line = f"- {now.isoformat()} [{label}] {message}\n"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        if os.fstat(fd).st_size == 0:
+            line = "# Communication log\n\n" + line
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def step_digest(sctx: StepContext) -> str:
+    """Return the digest of everything the step reads."""
+    ws = sctx.ctx.workspace
+    parts: dict[str, Any] = {"step": sctx.step.id, "version": sctx.step.version}
+    config = ws.root / CONFIG_FILE
+    parts["config"] = sha256_file(config) if config.exists() else "absent"
+    for key in sctx.step.inputs:
+        path = ws.path(key)
+        parts[f"input:{key.value}"] = sha256_tree(path) if path.exists() else "absent"
+    for name in sctx.step.reads_evidence:
+        path = sctx.evidence_path(name)
+        parts[f"evidence:{name}"] = sha256_file(path) if path.exists() else "absent"
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def evidence_digests(sctx: StepContext) -> dict[str, str]:
+    return {
+        name: sha256_file(sctx.evidence_path(name))
+        for name in sctx.step.evidence
+        if sctx.evidence_path(name).exists()
+    }
+
+
+def plan_digest(sctx: StepContext) -> str:
+    """Return the digest of the step's evidence: what an approval refers to."""
+    digests = evidence_digests(sctx)
+    return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+
+
+def _reusable(sctx: StepContext, state: ProcedureState, digest: str) -> bool:
+    saved = state.steps.get(sctx.step.id)
+    if saved is None or saved.status not in (StepStatus.COMPLETED, StepStatus.AWAITING_APPROVAL):
+        return False
+    return saved.input_digest == digest and saved.evidence == evidence_digests(sctx) and all(
+        sctx.evidence_path(name).exists() for name in sctx.step.evidence
+    )
+
+
+def _approval_halts(sctx: StepContext) -> list[Halt]:
+    step = sctx.step
+    if not step.approvals:
+        return []
+    ledger = approval_ledger(sctx.evidence_dir)
+    breaks = ledger.verify()
+    if breaks:
+        return [
+            Halt(
+                HaltKind.FAILED_CHECK,
+                f"{ledger.path.name} has been tampered with; approvals cannot be trusted",
+                tuple(str(b) for b in breaks),
+            )
+        ]
+    status = approval_state(
+        ledger, sctx.procedure.id, step.id, step.approvals, plan_digest(sctx)
+    )
+    halts = []
+    for role, row in status.refused:
+        halts.append(
+            Halt(
+                HaltKind.APPROVAL_REFUSED,
+                f"{row['stakeholder']} ({role.value}) {row['decision']} '{step.title}'",
+                (f"conditions: {row['conditions']}",) if row.get("conditions") else (),
+            )
+        )
+    if status.awaited:
+        roles = ", ".join(r.value for r in status.awaited)
+        halts.append(
+            Halt(
+                HaltKind.APPROVAL_AWAITED,
+                f"awaiting approval of '{step.title}' from: {roles}",
+                tuple(
+                    f"opsledger approve {sctx.procedure.id} WORKSPACE --step {step.id} "
+                    f"--as {r.value} --decision approved"
+                    for r in status.awaited
+                ),
+            )
+        )
+    return halts
+
+
+def run_procedure(
+    procedure: Procedure,
+    ctx: Context,
+    from_step: str | None = None,
+    listener: Listener = lambda kind, message: None,
+) -> RunOutcome:
+    """Run the procedure until it completes or halts; persist where it stands."""
+    ws = ctx.workspace
+    evidence_dir = procedure.evidence_dir(ws)
+    path = state_path(ws.state_dir, procedure.id)
+    state = load_state(path, procedure.id)
+    if from_step is not None and procedure.step(from_step) is None:
+        known = ", ".join(s.id for s in procedure.steps)
+        raise InputError(f"--from: no step '{from_step}' in {procedure.id} (steps: {known})")
+    outcome = RunOutcome(procedure.id)
+    forced = from_step is not None
+    for step in procedure.steps:
+        forced_here = forced and (step.id == from_step or outcome.ran)
+        sctx = StepContext(ctx, procedure, step, evidence_dir)
+        digest = step_digest(sctx)
+        work_halted = False
+        if not forced_here and _reusable(sctx, state, digest):
+            halts = _approval_halts(sctx)
+            if not halts:
+                outcome.reused.append(step.id)
+                listener("reuse", f"{step.title}: unchanged since the last run")
+                state.step(step.id).status = StepStatus.COMPLETED
+                save_state(path, state, ctx.now)
+                continue
+        else:
+            listener("announce", step.announcement)
+            communicate(evidence_dir, ctx.now, f"phase {step.phase}", step.announcement)
+            result = step.run(sctx)
+            outcome.ran.append(step.id)
+            listener("info", result.summary)
+            halts = list(result.halts) if step.kind is StepKind.MUST else []
+            work_halted = bool(halts)
+            if step.kind is StepKind.GUIDELINE and result.halts:
+                for halt in result.halts:
+                    listener("info", f"note: {halt.reason}")
+            if not halts:
+                halts = _approval_halts(sctx)
+            saved = state.step(step.id)
+            saved.input_digest = digest
+            saved.evidence = evidence_digests(sctx)
+            saved.finished_at = ctx.now.isoformat()
+            saved.summary = result.summary
+        saved = state.step(step.id)
+        if halts:
+            saved.status = StepStatus.HALTED if work_halted else StepStatus.AWAITING_APPROVAL
+            saved.halts = [h.to_dict() for h in halts]
+            outcome.halted_at = step.id
+            outcome.halts = halts
+            for halt in halts:
+                listener("halt", halt.reason)
+                communicate(evidence_dir, ctx.now, "halt", f"{step.title}: {halt.reason}")
+            save_state(path, state, ctx.now)
+            return outcome
+        saved.status = StepStatus.COMPLETED
+        saved.halts = []
+        save_state(path, state, ctx.now)
+    outcome.gates = evaluate_gates(procedure, ctx)
+    write_gate_report(evidence_dir, procedure, ctx.now, outcome.gates)
+    failed = [g for g in outcome.gates if not g.passed]
+    if failed:
+        for gate in failed:
+            communicate(evidence_dir, ctx.now, "gate failed", f"{gate.title}: {gate.actual}")
+            listener("halt", f"gate '{gate.title}' failed: {gate.actual}")
+    else:
+        communicate(evidence_dir, ctx.now, "complete", procedure.completion or "all steps done")
+        listener("done", procedure.completion or f"{procedure.id} complete")
+    return outcome
+
+
+def evaluate_gates(procedure: Procedure, ctx: Context) -> list[GateResult]:
+    """Return every gate's result, with a waiver applied where one is in force."""
+    evidence_dir = procedure.evidence_dir(ctx.workspace)
+    waivers = waiver_ledger(evidence_dir)
+    # A waiver log that fails verification waives nothing.
+    trusted = not waivers.verify()
+    results = []
+    for gate in procedure.gates:
+        result = gate.check(StepContext(ctx, procedure, procedure.steps[-1], evidence_dir))
+        waiver = (
+            active_waiver(waivers, procedure.id, gate.id, ctx.now.date())
+            if trusted and not result.passed
+            else None
+        )
+        if waiver is not None:
+            shown = {k: waiver[k] for k in ("justification", "approver", "role", "expires", "time")}
+            result = replace(result, waiver=shown)
+        results.append(result)
+    return results
+
+
+def write_gate_report(
+    evidence_dir: Path, procedure: Procedure, now: datetime, gates: list[GateResult]
+) -> Path:
+    path = evidence_dir / GATE_REPORT
+    atomic_write_json(
+        path,
+        {
+            "schema_version": 1,
+            "generated_at": now.isoformat(),
+            "procedure": procedure.id,
+            "passed": all(g.passed for g in gates),
+            "gates": [g.to_dict() for g in gates],
+        },
+    )
+    return path
+
+
+def procedure_status(procedure: Procedure, ctx: Context) -> list[tuple[Step, str, str]]:
+    """Return (step, status, summary or halt reason) per step, as last saved."""
+    state = load_state(state_path(ctx.workspace.state_dir, procedure.id), procedure.id)
+    rows = []
+    for step in procedure.steps:
+        saved = state.steps.get(step.id)
+        if saved is None:
+            rows.append((step, StepStatus.PENDING.value, ""))
+        elif saved.status is StepStatus.HALTED:
+            reasons = "; ".join(h.get("reason", "") for h in saved.halts)
+            rows.append((step, saved.status.value, reasons))
+        else:
+            rows.append((step, saved.status.value, saved.summary))
+    return rows
+
+
+def require_step(procedure: Procedure, step_id: str) -> Step:
+    step = procedure.step(step_id)
+    if step is None:
+        known = ", ".join(s.id for s in procedure.steps)
+        raise InputError(f"--step: no step '{step_id}' in {procedure.id} (steps: {known})")
+    return step
+
+
+def approvable_digest(procedure: Procedure, ctx: Context, step: Step) -> str:
+    """Return the digest an approval of ``step`` refers to; fail if there is nothing yet."""
+    sctx = StepContext(ctx, procedure, step, procedure.evidence_dir(ctx.workspace))
+    missing = [n for n in step.evidence if not sctx.evidence_path(n).exists()]
+    if missing:
+        raise InputError(
+            f"nothing to approve yet for step '{step.id}': {', '.join(missing)} not written; "
+            f"run 'opsledger run {procedure.id} WORKSPACE' first"
+        )
+    return plan_digest(sctx)
+
+
+def step_result(summary: str, evidence: list[Path], halts: list[Halt] | None = None,
+                **data: Any) -> StepResult:
+    return StepResult(summary, tuple(evidence), tuple(halts or ()), data)

@@ -1,0 +1,37 @@
+"""Gate results as JUnit XML, the format every CI system shows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from xml.etree import ElementTree as ET
+
+from opsledger.protocols.model import GateResult
+
+
+def gates_junit(suite: str, gates: Sequence[GateResult], now: datetime) -> str:
+    """Return a JUnit XML document with one test case per gate."""
+    failures = [g for g in gates if not g.passed]
+    root = ET.Element("testsuites", name="opsledger", tests=str(len(gates)),
+                      failures=str(len(failures)))
+    element = ET.SubElement(
+        root, "testsuite", name=suite, tests=str(len(gates)), failures=str(len(failures)),
+        errors="0", skipped="0", timestamp=now.isoformat(),
+    )
+    for gate in gates:
+        case = ET.SubElement(element, "testcase", classname=suite, name=f"{gate.id}: {gate.title}")
+        properties = ET.SubElement(case, "properties")
+        for key in ("criteria", "threshold", "evidence", "actual"):
+            ET.SubElement(properties, "property", name=key, value=str(getattr(gate, key)))
+        if not gate.passed:
+            failure = ET.SubElement(case, "failure", message=gate.actual, type="GateFailed")
+            failure.text = "\n".join([*gate.failures, f"remedy: {gate.remedy}" if gate.remedy
+                                      else ""]).strip()
+        elif gate.waiver is not None:
+            out = ET.SubElement(case, "system-out")
+            out.text = (
+                f"waived by {gate.waiver.get('approver')} ({gate.waiver.get('role')}) until "
+                f"{gate.waiver.get('expires')}: {gate.waiver.get('justification')}"
+            )
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
