@@ -22,6 +22,17 @@ Reader = Callable[[Path], ReadResult[Any]]
 
 READERS: dict[InputKey, str] = {
     InputKey.CONFIG: "opsledger.readers.config_file:read",
+    InputKey.GATES: "opsledger.readers.gates_config:read",
+    InputKey.HEALTH: "opsledger.readers.health:read",
+    InputKey.PERF: "opsledger.readers.perf:read",
+    InputKey.INCIDENTS: "opsledger.readers.incidents:read",
+    InputKey.CLOSURE_PACKAGE: "opsledger.readers.closure_package:read",
+    InputKey.HANDOVER_RECORD: "opsledger.readers.handover_record:read",
+    InputKey.KT_FEEDBACK: "opsledger.readers.kt_feedback:read",
+    InputKey.OBSERVABILITY_BASELINE: "opsledger.readers.observability_baseline:read",
+    InputKey.POSTMORTEMS: "opsledger.readers.postmortems:read",
+    InputKey.PERF_BACKLOG: "opsledger.readers.perf_backlog:read",
+    InputKey.TECH_DEBT: "opsledger.readers.tech_debt:read",
 }
 
 # The p18 prerequisites whose absence halts intake, and those whose absence is noted only.

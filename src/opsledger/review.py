@@ -28,6 +28,7 @@ CHARTS_DIR = "charts"
 # Report sections in reading order, as "module:function" so each is imported only when run.
 SECTIONS: list[str] = [
     "opsledger.render.inventory_section:inventory_section",
+    "opsledger.render.health_section:health_section",
 ]
 
 

@@ -133,7 +133,11 @@ def validate(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt =
             ]
         )
     else:
-        table = Table("input", "state", "records", "format", "problems", title="Workspace inputs")
+        table = Table(title="Workspace inputs")
+        table.add_column("input", no_wrap=True)
+        table.add_column("state", no_wrap=True)
+        for name in ("records", "format", "problems"):
+            table.add_column(name, justify="right" if name != "format" else "left")
         for s in inventory:
             style = {"ok": "green", "missing": "yellow", "malformed": "red"}.get(s.state, "yellow")
             table.add_row(

@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 from opsledger.demo.config import write_config
+from opsledger.demo.handover import write_handover
+from opsledger.demo.records import write_gates, write_health, write_incidents, write_perf
 from opsledger.demo.world import Size, World, build_world, demo_now
 from opsledger.errors import InputError
 
@@ -16,6 +18,11 @@ Writer = Callable[[World, Path], list[Path]]
 # (label, writer) in the order a person would read the workspace.
 WRITERS: list[tuple[str, Writer]] = [
     ("configuration", write_config),
+    ("quality gates", write_gates),
+    ("health history", write_health),
+    ("performance runs", write_perf),
+    ("incident exports", write_incidents),
+    ("handover documents", write_handover),
 ]
 
 MARKER = ".opsledger-demo"

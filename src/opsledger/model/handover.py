@@ -114,6 +114,7 @@ class WorkItem:
     description: str = ""
     reach: float | None = None  # users/requests affected per month, when known
     created: date | None = None
+    endpoint: str | None = None  # "GET /cart/items" for a performance item
 
 
 @dataclass(frozen=True)

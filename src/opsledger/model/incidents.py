@@ -27,6 +27,7 @@ class Incident:
     data_loss: bool = False
     oncall_intervention: bool = True
     tags: tuple[str, ...] = field(default_factory=tuple)
+    priority: str | None = None  # the priority as exported (P1..P5), before mapping
 
     @property
     def major(self) -> bool:
@@ -47,3 +48,4 @@ class AlertEvent:
     incident_id: str | None
     priority: str | None
     source: str
+    occurrences: int = 1  # repeats folded into this firing by deduplication (Opsgenie count)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from opsledger.inputs import Context, InputStatus
-from opsledger.problems import Level
+from opsledger.problems import Level, Problem
 from opsledger.render.sections import Section, Status, md_escape, md_table
 
 # Problems listed per input in the report; the rest are counted.
@@ -17,6 +18,19 @@ def relative(status: InputStatus, root: Path) -> str:
         return status.path.relative_to(root).as_posix()
     except ValueError:
         return str(status.path)
+
+
+def portable(problem: Problem, root: Path) -> str:
+    """Return the problem as text with its path relative to the workspace."""
+    path = Path(problem.path)
+    if path.is_absolute() and path.is_relative_to(root):
+        return str(replace(problem, path=path.relative_to(root).as_posix()))
+    return str(problem)
+
+
+def relative_path(text: str, root: Path) -> str:
+    path = Path(text)
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else text
 
 
 def inventory_rows(inventory: list[InputStatus], root: Path) -> list[list[object]]:
@@ -46,7 +60,7 @@ def inventory_section(ctx: Context) -> Section:
     problem_lines: list[str] = []
     for status in inventory:
         shown = [p for p in status.problems if p.level is not Level.WARNING][:LISTED_PROBLEMS]
-        problem_lines.extend(f"- `{md_escape(p)}`" for p in shown)
+        problem_lines.extend(f"- `{md_escape(portable(p, ctx.workspace.root))}`" for p in shown)
         rest = len([p for p in status.problems if p.level is not Level.WARNING]) - len(shown)
         if rest > 0:
             problem_lines.append(f"- … and {rest} more in {md_escape(status.key.value)}")
@@ -72,7 +86,10 @@ def inventory_section(ctx: Context) -> Section:
                     "state": s.state,
                     "records": s.records,
                     "format": s.detected_format,
-                    "problems": [p.to_dict() for p in s.problems],
+                    "problems": [
+                        {**p.to_dict(), "path": relative_path(p.path, ctx.workspace.root)}
+                        for p in s.problems
+                    ],
                 }
                 for s in inventory
             ],
