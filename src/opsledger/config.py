@@ -111,8 +111,8 @@ class ChangeWindow(Strict):
 
 class Freeze(Strict):
     name: str
-    start: datetime | date
-    end: datetime | date
+    start: date | datetime
+    end: date | datetime
     allow: list[str] = Field(
         default_factory=lambda: ["security", "p0"], description="change kinds let through"
     )

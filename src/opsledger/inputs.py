@@ -33,6 +33,11 @@ READERS: dict[InputKey, str] = {
     InputKey.POSTMORTEMS: "opsledger.readers.postmortems:read",
     InputKey.PERF_BACKLOG: "opsledger.readers.perf_backlog:read",
     InputKey.TECH_DEBT: "opsledger.readers.tech_debt:read",
+    InputKey.SECURITY_RISKS: "opsledger.readers.security_risk_log:read",
+    InputKey.SERVICE_CATALOG: "opsledger.readers.service_catalog:read",
+    InputKey.BACKSTAGE: "opsledger.readers.backstage:read",
+    InputKey.TICKETS: "opsledger.readers.tickets:read",
+    InputKey.SECURITY: "opsledger.readers.security:read",
 }
 
 # The p18 prerequisites whose absence halts intake, and those whose absence is noted only.

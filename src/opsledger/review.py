@@ -29,6 +29,7 @@ CHARTS_DIR = "charts"
 SECTIONS: list[str] = [
     "opsledger.render.inventory_section:inventory_section",
     "opsledger.render.health_section:health_section",
+    "opsledger.render.patch_section:patch_section",
 ]
 
 

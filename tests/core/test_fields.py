@@ -15,8 +15,17 @@ def make(values: dict[str, object]) -> Fields:
 
 
 def test_typed_fields_read_good_values() -> None:
-    f = make({"n": "1,234.5", "i": "7", "b": "Yes", "t": "2026-01-02T03:04:05Z",
-              "d": "2026-01-02", "dur": "5m", "sev": "P1"})
+    f = make(
+        {
+            "n": "1,234.5",
+            "i": "7",
+            "b": "Yes",
+            "t": "2026-01-02T03:04:05Z",
+            "d": "2026-01-02",
+            "dur": "5m",
+            "sev": "P1",
+        }
+    )
     assert f.number("n") == 1234.5
     assert f.integer("i") == 7
     assert f.boolean("b") is True
@@ -43,6 +52,14 @@ def test_bad_fields_name_location_expected_and_found() -> None:
     assert "true/false" in texts[2]
     assert "missing value for 'missing'" in texts[3]
     assert not f.ok
+
+
+def test_commas_are_only_thousands_separators() -> None:
+    f = make({"us": "12,345.5", "eu": "1,5", "odd": "1,23"})
+    assert f.number("us") == 12345.5
+    assert f.number("eu") is None
+    assert f.number("odd") is None
+    assert "found '1,5'" in str(f.problems[0])
 
 
 def test_optional_fields_may_be_empty() -> None:

@@ -30,12 +30,10 @@ SECTION_READERS: dict[str, tuple[Callable[[Path], ReadResult[Any]], str]] = {
 
 
 def handover_docs() -> str:
-    """Return the handover part of the format documentation, wherever it lives."""
-    for name in ("formats.md", "_formats_handover.md"):
-        path = DOCS / name
-        if path.exists() and "## Handover documents" in path.read_text():
-            return path.read_text()
-    raise AssertionError("no handover format documentation in docs/")
+    """Return the format documentation, which must describe the handover documents."""
+    text = (DOCS / "formats.md").read_text()
+    assert "## Handover documents" in text
+    return text
 
 
 def example(section: str) -> str:

@@ -190,6 +190,16 @@ def review(
         console.print(f"  {escape(str(path))}")
 
 
+def _register_subcommands() -> None:
+    from opsledger.cli import forecast, patch
+
+    app.add_typer(forecast.app, name="forecast")
+    app.add_typer(patch.app, name="patch")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app()
 

@@ -70,7 +70,7 @@ def config_document(world: World) -> dict[str, Any]:
             },
             {
                 "name": "monthly-platform",
-                "cron": "0 6 1-7 * 6",
+                "cron": "0 6 1 * *",
                 "duration_minutes": 360,
                 "timezone": "America/New_York",
                 "services": [s.name for s in world.services if s.team == "platform"],

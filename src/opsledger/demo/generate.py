@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from opsledger.demo.catalog import write_catalog, write_security_risks
 from opsledger.demo.config import write_config
 from opsledger.demo.handover import write_handover
 from opsledger.demo.records import write_gates, write_health, write_incidents, write_perf
+from opsledger.demo.security import write_security
+from opsledger.demo.tickets import write_tickets
 from opsledger.demo.world import Size, World, build_world, demo_now
 from opsledger.errors import InputError
 
@@ -23,6 +26,10 @@ WRITERS: list[tuple[str, Writer]] = [
     ("performance runs", write_perf),
     ("incident exports", write_incidents),
     ("handover documents", write_handover),
+    ("service catalog", write_catalog),
+    ("security risk log", write_security_risks),
+    ("ticket history", write_tickets),
+    ("scanner reports", write_security),
 ]
 
 MARKER = ".opsledger-demo"

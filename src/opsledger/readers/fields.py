@@ -21,6 +21,8 @@ E = TypeVar("E", bound=Enum)
 
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "ok", "pass", "passed", "up", "success"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "fail", "failed", "down", "error"})
+# "1,234.5" is a thousands separator; "1,5" is not (it may be a decimal comma): refused.
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d|w)?\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -143,7 +145,11 @@ class Fields:
             self.bad(name, f"'{name}' is not a number", "a number", value)
             return None
         try:
-            number = float(str(value).replace(",", "")) if isinstance(value, str) else float(value)
+            if isinstance(value, str):
+                text = value.replace(",", "") if _THOUSANDS.match(value) else value
+                number = float(text)
+            else:
+                number = float(value)
         except (TypeError, ValueError):
             self.bad(name, f"'{name}' is not a number", "a number", value)
             return None

@@ -1,0 +1,100 @@
+"""``opsledger forecast``: support demand forecasts and the coverage they need."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from opsledger.cli.common import (
+    JsonOpt,
+    NowOpt,
+    WorkspaceArg,
+    console,
+    err_console,
+    escape,
+    handle_errors,
+    print_json,
+    resolve_now,
+)
+from opsledger.workspace import InputKey, open_workspace
+
+app = typer.Typer(
+    name="forecast",
+    help="Forecast support demand and the staffing that covers it.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def forecast() -> None:
+    """Forecast support demand and the staffing that covers it."""
+
+
+HorizonOpt = Annotated[
+    int, typer.Option("--horizon", min=1, max=366, help="Days to forecast.")
+]
+
+
+@app.command()
+@handle_errors
+def tickets(
+    workspace: WorkspaceArg,
+    horizon: HorizonOpt = 28,
+    now: NowOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Forecast ticket volume per queue; staff hours and shifts; propose a rotation."""
+    from opsledger.forecast import PLAN_FILE, forecast_ticket_volume
+
+    ws = open_workspace(workspace)
+    output = ws.p18_evidence / PLAN_FILE
+    with err_console.status("forecasting ticket volume"):
+        plan = forecast_ticket_volume(
+            ws.path(InputKey.TICKETS),
+            output,
+            horizon_days=horizon,
+            now=resolve_now(now),
+            policy=ws.config.policies.support,
+        )
+    if json:
+        print_json({"output": str(output), "plan": plan.to_dict()})
+        return
+    table = Table("queue", "model", "MASE", "naive MASE", "beats naive", "tickets/day",
+                  "peak agents", "rostered", title=f"Support coverage, next {horizon} days")
+    for queue in plan.forecast_queues:
+        forecast = queue.forecast
+        per_day = sum(p.mean for p in forecast.daily) / len(forecast.daily)
+        heads = sum(1 for line in (plan.rotation.lines if plan.rotation else ())
+                    if line.queue == queue.queue)
+        table.add_row(
+            escape(queue.queue),
+            forecast.model,
+            _figure(forecast.mase),
+            _figure(forecast.baseline_mase),
+            {True: "yes", False: "[red]no[/]", None: "n/a"}[forecast.beats_seasonal_naive],
+            f"{per_day:.1f}",
+            str(queue.peak_agents),
+            str(heads),
+        )
+    for skipped in plan.skipped_queues:
+        table.add_row(escape(skipped.queue), "[yellow]skipped[/]", "", "", "", "", "", "")
+    console.print(table)
+    for skipped in plan.skipped_queues:
+        console.print(f"[yellow]{escape(skipped.queue)}:[/] {escape(skipped.reason)}")
+    if plan.rotation is not None:
+        state = "[green]covered[/]" if plan.rotation.covered else "[red]gaps[/]"
+        console.print(f"Rotation: {plan.rotation.headcount} agents, {state}")
+    elif plan.rotation_skipped:
+        console.print(f"[yellow]No rotation:[/] {escape(plan.rotation_skipped)}")
+    if plan.problems:
+        err_console.print(f"[yellow]{len(plan.problems)} ticket rows quarantined[/] "
+                          f"(listed in the plan)")
+    console.print(f"Wrote {escape(str(output))}")
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,130 @@
+"""``opsledger patch``: vulnerability findings with due dates, and the dependency update plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from opsledger.analysis.patching import ErrorBudgetFreeze
+from opsledger.cli.common import (
+    EXIT_FAILED,
+    JsonOpt,
+    NowOpt,
+    StrictOpt,
+    WorkspaceArg,
+    console,
+    err_console,
+    escape,
+    handle_errors,
+    print_json,
+    resolve_now,
+)
+from opsledger.fileio import atomic_write_bytes, atomic_write_text
+from opsledger.inputs import Context
+from opsledger.problems import Level
+from opsledger.render.patch_plan import (
+    dependabot_yaml,
+    finding_json,
+    placement_json,
+    plan_calendar,
+    plan_markdown,
+    renovate_json,
+)
+from opsledger.render.patch_section import patch_view, security_result
+from opsledger.workspace import open_workspace
+
+app = typer.Typer(
+    help="Vulnerability findings, due dates and the dependency update plan.",
+    no_args_is_help=True,
+)
+
+FreezeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--freeze",
+        help="A service under an error-budget freeze (repeat), or 'all'. Only security and "
+        "P0 changes are planned for it.",
+    ),
+]
+PLAN_FILES = ("patch-plan.md", "patch-plan.ics", "renovate.json", "dependabot.yml")
+
+
+def _freeze(values: list[str] | None) -> ErrorBudgetFreeze:
+    if not values:
+        return None
+    return "all" if "all" in values else values
+
+
+def _context(workspace: Path, now: str | None, strict: bool) -> Context:
+    context = Context.open(open_workspace(workspace), resolve_now(now))
+    result = security_result(context)
+    for problem in result.problems:
+        if problem.level is not Level.WARNING:
+            err_console.print(f"[yellow]{escape(str(problem))}[/]")
+    if strict:
+        context.inputs.require_clean()
+    return context
+
+
+@app.command()
+@handle_errors
+def findings(
+    workspace: WorkspaceArg,
+    json: JsonOpt = False,
+    now: NowOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """List open vulnerability findings, folded across tools, with their due dates."""
+    ctx = _context(workspace, now, strict)
+    view = patch_view(ctx)
+    if json:
+        print_json([finding_json(item) for item in view.posture.items])
+        return
+    table = Table("Id", "Package", "Installed", "Severity", "CVSS", "KEV", "Due", "Sources")
+    for item in view.posture.items:
+        f = item.finding
+        due = f"[red]{item.due_date}[/]" if item.overdue else str(item.due_date)
+        table.add_row(escape(f.id), escape(f.package), escape(f.installed or "?"),
+                      f.severity.value, "" if f.cvss_score is None else f"{f.cvss_score:.1f}",
+                      "yes" if f.kev else "", due, escape(", ".join(f.sources)))
+    console.print(table)
+    console.print(f"{len(view.posture.items)} finding(s), {len(view.posture.overdue)} overdue, "
+                  f"{len(view.posture.due_soon)} due soon.")
+
+
+@app.command()
+@handle_errors
+def plan(
+    workspace: WorkspaceArg,
+    freeze: FreezeOpt = None,
+    json: JsonOpt = False,
+    now: NowOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Write the update plan (Markdown, .ics, renovate.json, dependabot.yml) as p09 evidence."""
+    ctx = _context(workspace, now, strict)
+    view = patch_view(ctx, _freeze(freeze))
+    out = ctx.workspace.p09_evidence
+    windows = ctx.workspace.config.change_windows
+    ecosystems = sorted({p.ecosystem for p in view.result.outdated}
+                        | {f.ecosystem for f in view.result.records})
+    atomic_write_text(out / PLAN_FILES[0], plan_markdown(view.posture, view.plan))
+    atomic_write_bytes(out / PLAN_FILES[1], plan_calendar(view.plan))
+    atomic_write_text(out / PLAN_FILES[2], renovate_json(windows))
+    atomic_write_text(out / PLAN_FILES[3], dependabot_yaml(windows, ecosystems))
+    written = [str(out / name) for name in PLAN_FILES]
+    if json:
+        print_json({"written": written,
+                    "groups": [placement_json(p) for p in view.plan.placements]})
+    else:
+        for placement in view.plan.placements:
+            slot = placement.slot
+            when = f"{slot.start:%Y-%m-%d %H:%M} {slot.timezone}" if slot else "—"
+            console.print(f"{escape(placement.group.title)}: {when} [{placement.status.value}]")
+        console.print("Wrote " + ", ".join(escape(w) for w in written))
+    if view.plan.flagged:
+        raise typer.Exit(EXIT_FAILED)
+

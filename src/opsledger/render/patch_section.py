@@ -1,0 +1,118 @@
+"""The security posture and patch plan section of the monthly report, and the one place
+that turns a run's inputs into a posture and a plan (shared with ``opsledger patch``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opsledger.analysis.patching import (
+    SECURITY_BANDS,
+    ErrorBudgetFreeze,
+    Posture,
+    UpdatePlan,
+    assess_posture,
+    plan_updates,
+)
+from opsledger.inputs import Context
+from opsledger.readers import security
+from opsledger.readers.security import SecurityReadResult
+from opsledger.render.patch_plan import STATUS_WORDS, finding_json, placement_json
+from opsledger.render.sections import Section, Status, md_escape, md_table
+from opsledger.workspace import InputKey
+
+KEY = "security-patching"
+TITLE = "Security posture and patch plan"
+LISTED = 10
+
+
+@dataclass(frozen=True)
+class PatchView:
+    result: SecurityReadResult
+    posture: Posture
+    plan: UpdatePlan
+
+
+def security_result(ctx: Context) -> SecurityReadResult:
+    """Return the run's read of ``security/`` (read once and cached like every input)."""
+    cached = ctx.inputs.cache.get(InputKey.SECURITY)
+    if isinstance(cached, SecurityReadResult):
+        return cached
+    path = ctx.workspace.path(InputKey.SECURITY)
+    result = security.read(path) if path.exists() else SecurityReadResult(path)
+    ctx.inputs.cache[InputKey.SECURITY] = result
+    return result
+
+
+def patch_view(ctx: Context, error_budget_freeze: ErrorBudgetFreeze = None) -> PatchView:
+    """Return the findings with due dates and the update plan for this run."""
+    config = ctx.workspace.config
+    result = security_result(ctx)
+    posture = assess_posture(result.records, config.policies.vulnerability_sla_days, ctx.now)
+    plan = plan_updates(
+        posture,
+        result.outdated,
+        config.change_windows,
+        config.freezes,
+        ctx.now,
+        error_budget_freeze,
+        config.policies.error_budget.freeze_allows,
+    )
+    return PatchView(result, posture, plan)
+
+
+def patch_section(ctx: Context, error_budget_freeze: ErrorBudgetFreeze = None) -> Section:
+    """Return the section: counts by band, overdue, due soon, KEV, and the plan summary."""
+    result = security_result(ctx)
+    if not result.files:
+        return Section.skipped(KEY, TITLE, f"no scanner reports in {result.path.name}/")
+    view = patch_view(ctx, error_budget_freeze)
+    posture, plan = view.posture, view.plan
+    counts = posture.counts_by_band()
+    lines = [
+        f"{len(posture.items)} open finding(s) from {result.reported} tool report(s) in "
+        f"{len(result.files)} file(s); {len(posture.kev)} known exploited (CISA KEV).",
+        "",
+        md_table([s.value for s in SECURITY_BANDS], [[counts[s.value] for s in SECURITY_BANDS]],
+                 "r" * len(SECURITY_BANDS)),
+    ]
+    for heading, items in (("Overdue", posture.overdue),
+                           (f"Due within {posture.due_soon_days} days", posture.due_soon)):
+        lines += [f"**{heading}:** {len(items)}", ""]
+        if items:
+            rows = [[i.finding.id, i.finding.package, i.finding.installed or "?",
+                     i.finding.severity.value, "yes" if i.finding.kev else "", i.due_date,
+                     ", ".join(i.finding.sources)] for i in items[:LISTED]]
+            lines.append(md_table(["Id", "Package", "Installed", "Severity", "KEV", "Due",
+                                   "Sources"], rows))
+    plan_rows = [[p.group.title, len(p.group.updates),
+                  f"{p.slot.start:%Y-%m-%d %H:%M} {p.slot.timezone}" if p.slot else "—",
+                  STATUS_WORDS[p.status]] for p in plan.placements]
+    lines += ["**Patch plan**", "", md_table(["Group", "Updates", "Window", "Status"], plan_rows,
+                                             "lrll")]
+    for placement in plan.flagged:
+        lines.append(f"- {md_escape(placement.group.title)}: {md_escape(placement.reason)}")
+    status = Status.PASS
+    if posture.overdue or plan.flagged:
+        status = Status.FAIL
+    elif posture.due_soon:
+        status = Status.WARN
+    actions = tuple(
+        {"action": f"Patch {i.finding.package} {i.finding.installed or ''} ({i.finding.id})",
+         "owner": "", "due": i.due_date.isoformat(), "source": "security"}
+        for i in posture.overdue[:LISTED]
+    )
+    return Section(
+        KEY,
+        TITLE,
+        "\n".join(lines) + "\n",
+        status,
+        data={
+            "counts": counts,
+            "overdue": len(posture.overdue),
+            "due_soon": len(posture.due_soon),
+            "kev": len(posture.kev),
+            "findings": [finding_json(i) for i in posture.items],
+            "plan": [placement_json(p) for p in plan.placements],
+        },
+        actions=actions,
+    )

@@ -1,0 +1,142 @@
+"""Daily forecasts per queue: accuracy against the seasonal naive forecast, hourly spreading."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from opsledger.analysis.forecast import (
+    BASELINE,
+    QueueForecast,
+    SkippedForecast,
+    backtest,
+    daily_series,
+    forecast_tickets,
+    local_arrivals,
+    seasonal_naive_scale,
+    weekday_hour_shares,
+)
+from opsledger.model.handover import Ticket
+
+WEEK = np.array([1.35, 1.25, 1.1, 1.0, 0.9, 0.3, 0.2])  # Monday first
+HOURS = np.array([0.1] * 7 + [1, 2, 3, 3, 3, 2, 3, 3, 2, 2, 1] + [0.3] * 6)
+START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
+
+
+def seasonal_tickets(
+    days: int,
+    queue: str = "l1",
+    base: float = 12.0,
+    trend: float = 0.15,
+    seed: int = 5,
+    first_day: int = 0,
+) -> list[Ticket]:
+    """Poisson tickets with a weekly pattern, a rising trend and a working-hours profile."""
+    rng = np.random.default_rng(seed)
+    shares = HOURS / HOURS.sum()
+    tickets = []
+    for d in range(first_day, first_day + days):
+        day = START + timedelta(days=d)
+        for n in range(rng.poisson((base + trend * d) * WEEK[day.weekday()])):
+            hour = int(rng.choice(24, p=shares))
+            created = day + timedelta(hours=hour, minutes=int(rng.integers(60)))
+            tickets.append(
+                Ticket(
+                    f"{queue}-{d}-{n}",
+                    created,
+                    None,
+                    queue,
+                    "access",
+                    "P3",
+                    "Password reset",
+                    6.0,
+                    None,
+                )
+            )
+    return tickets
+
+
+@pytest.fixture(scope="module")
+def forecasts() -> tuple[QueueForecast | SkippedForecast, ...]:
+    tickets = seasonal_tickets(112) + seasonal_tickets(10, queue="new", seed=9, first_day=102)
+    return forecast_tickets(tickets, "UTC", horizon_days=14)
+
+
+def test_forecast_beats_the_seasonal_naive_forecast(
+    forecasts: tuple[QueueForecast | SkippedForecast, ...],
+) -> None:
+    queue = next(f for f in forecasts if f.queue == "l1")
+    assert isinstance(queue, QueueForecast)
+    assert queue.backtest is not None and queue.backtest.windows == 3
+    assert queue.model != BASELINE
+    assert queue.mase is not None and queue.baseline_mase is not None
+    assert queue.mase < queue.baseline_mase
+    assert queue.beats_seasonal_naive is True
+    assert len(queue.daily) == 14
+    for point in queue.daily:
+        assert 0 <= point.lo95 <= point.lo80 <= point.mean <= point.hi80 <= point.hi95
+    # The weekly shape carries over: forecast Mondays are busier than forecast Sundays.
+    mondays = [p.mean for p in queue.daily if p.day.weekday() == 0]
+    sundays = [p.mean for p in queue.daily if p.day.weekday() == 6]
+    assert min(mondays) > 2 * max(sundays)
+
+
+def test_a_queue_with_too_little_history_is_skipped(
+    forecasts: tuple[QueueForecast | SkippedForecast, ...],
+) -> None:
+    skipped = next(f for f in forecasts if f.queue == "new")
+    assert isinstance(skipped, SkippedForecast)
+    assert "10 days of history" in skipped.reason
+    assert skipped.to_dict()["status"] == "skipped"
+
+
+def test_seasonal_naive_mase_matches_a_hand_computation() -> None:
+    tickets = seasonal_tickets(70)
+    series = daily_series(local_arrivals(tickets, "UTC"))
+    result = backtest(series, horizon=7, windows=2)
+    y = series["y"].to_numpy()
+    expected = []
+    for cutoff in (len(y) - 14, len(y) - 7):  # two windows of 7 days, 7 days apart
+        train, test = y[:cutoff], y[cutoff : cutoff + 7]
+        naive = train[-7:]  # next week repeats the last one
+        scale = np.mean(np.abs(train[7:] - train[:-7]))
+        expected.append(np.mean(np.abs(test - naive)) / scale)
+    assert result.of(BASELINE).mase == pytest.approx(float(np.mean(expected)), rel=1e-9)
+    assert math.isnan(seasonal_naive_scale(np.arange(5.0)))  # no full season to compare
+
+
+def test_days_are_spread_over_hours_by_the_weekday_profile(
+    forecasts: tuple[QueueForecast | SkippedForecast, ...],
+) -> None:
+    queue = next(f for f in forecasts if f.queue == "l1")
+    assert isinstance(queue, QueueForecast)
+    hourly = queue.hourly()
+    assert len(hourly) == 14 * 24
+    first_day = queue.daily[0]
+    day_hours = [mean for start, mean, _ in hourly if start.date() == first_day.day]
+    assert sum(day_hours) == pytest.approx(first_day.mean)
+    # Business hours carry the volume, the small hours almost none.
+    assert day_hours[10] > 5 * day_hours[3]
+    per_slot = queue.contacts_per_hour_of_week()
+    assert len(per_slot) == 168
+    assert sum(per_slot) == pytest.approx(sum(p.mean for p in queue.daily) / 2)
+
+
+def test_series_are_zero_filled_and_local_to_the_support_timezone() -> None:
+    late = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # Tuesday 00:30 in Berlin
+    tickets = [
+        Ticket("1", late, None, "l1", "c", None, "t", None, None),
+        Ticket("2", late + timedelta(days=3), None, "l1", "c", None, "t", None, None),
+    ]
+    arrivals = local_arrivals(tickets, "Europe/Berlin")
+    series = daily_series(arrivals, last_day=date(2026, 3, 7))
+    assert list(series["ds"].dt.date) == [date(2026, 3, d) for d in range(3, 8)]
+    assert list(series["y"]) == [1.0, 0.0, 0.0, 1.0, 0.0]
+    shares = weekday_hour_shares(arrivals, "l1")
+    assert shares[1][0] == 1.0  # Tuesday, hour 0 local
+    assert shares[0] == tuple([1 / 24] * 24)  # no Monday history: flat
+    assert pd.isna(series["y"]).sum() == 0
