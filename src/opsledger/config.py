@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from opsledger.analysis.incident_policy import IncidentPolicy
 from opsledger.yamlfile import load_model
 
 CONFIG_FILE = "opsledger.yaml"
@@ -237,6 +238,7 @@ class Config(Strict):
     policies: Policies = Policies()
     kpi_reviews: list[KpiReview] = Field(default_factory=list)
     growth_targets: dict[str, float] = Field(default_factory=dict)
+    incidents: IncidentPolicy = IncidentPolicy()
     paths: Paths = Paths()
 
     @model_validator(mode="after")

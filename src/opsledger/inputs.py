@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from opsledger.errors import InputError
 from opsledger.problems import Level, Problem, ReadResult
 from opsledger.workspace import InputKey, Workspace
 
 Reader = Callable[[Path], ReadResult[Any]]
+T = TypeVar("T")
 
 READERS: dict[InputKey, str] = {
     InputKey.CONFIG: "opsledger.readers.config_file:read",
@@ -153,6 +154,14 @@ class Context:
     inputs: Inputs
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     progress: Callable[[str], None] = field(default=lambda message: None)
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """Return ``compute()``, computed once per run (analyses shared by several sections)."""
+        if key not in self.results:
+            self.results[key] = compute()
+        value: T = self.results[key]
+        return value
 
     @classmethod
     def open(cls, workspace: Workspace, now: datetime | None = None) -> Context:

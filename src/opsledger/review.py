@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from opsledger import __version__
+from opsledger.errors import OpsledgerError
 from opsledger.fileio import atomic_write_json, atomic_write_text, sha256_tree
 from opsledger.inputs import Context, InputStatus
 from opsledger.render.charts import chart_svg
@@ -29,6 +30,7 @@ CHARTS_DIR = "charts"
 SECTIONS: list[str] = [
     "opsledger.render.inventory_section:inventory_section",
     "opsledger.render.health_section:health_section",
+    "opsledger.render.incidents_section:incidents_section",
     "opsledger.render.patch_section:patch_section",
 ]
 
@@ -61,11 +63,28 @@ def section_builders() -> list[SectionBuilder]:
 
 
 def build_sections(ctx: Context) -> list[Section]:
-    """Return every section; a builder that fails becomes an ERROR section, not a crash."""
+    """Return every section; a builder that fails becomes an ERROR section, not a crash.
+
+    One analysis failing must not cost the user the rest of the report: the failure is
+    shown in its section (and the section's status is ERROR, which tests treat as a bug).
+    """
     sections = []
     for builder in section_builders():
-        ctx.progress(f"analysing: {builder.__name__.removesuffix('_section')}")
-        sections.append(builder(ctx))
+        name = builder.__name__.removesuffix("_section")
+        ctx.progress(f"analysing: {name}")
+        try:
+            section = builder(ctx)
+            for chart in section.charts:
+                ctx.memo(f"chart:{chart.key}", lambda chart=chart: chart_svg(chart))
+        except OpsledgerError as exc:
+            section = Section(name, name.replace("_", " ").capitalize(), f"_{exc}_\n",
+                              Status.ERROR, {"error": str(exc)})
+        except Exception as exc:  # reported in the report, never swallowed
+            message = f"internal error in the {name} analysis: {type(exc).__name__}: {exc}"
+            section = Section(name, name.replace("_", " ").capitalize(),
+                              f"_{message} (please report it)_\n", Status.ERROR,
+                              {"error": message})
+        sections.append(section)
     return sections
 
 
@@ -92,8 +111,8 @@ def run_review(
         ctx.inputs.require_clean()
     sections = build_sections(ctx)
     report_dir = workspace.reports_dir
-    progress("drawing charts")
-    svgs = {c.key: chart_svg(c) for s in sections for c in s.charts}
+    svgs = {c.key: ctx.memo(f"chart:{c.key}", lambda c=c: chart_svg(c))
+            for s in sections for c in s.charts}
     chart_paths = []
     for section in sections:
         for chart in section.charts:

@@ -68,6 +68,8 @@ def test_review_writes_report_and_summary(small_demo: Path, tmp_path: Path) -> N
     assert set(outputs) == {"MONTHLY_OPS_REPORT.md", "index.html", "review.json"}
     assert all(p.exists() for p in outputs.values())
     summary = json.loads(outputs["review.json"].read_text())
+    errors = [s for s in summary["sections"] if s["status"] == "error"]
+    assert errors == [], errors
     assert summary["schema_version"] == 1
     assert summary["generated_at"] == "2026-11-01T00:00:00+00:00"
     assert "config" in summary["inputs"]

@@ -236,14 +236,20 @@ class Deduplicated:
 
 
 def fold_duplicates(incidents: Sequence[Incident], policy: IncidentPolicy) -> Deduplicated:
-    """Return one record per real incident, keeping the most complete of each group."""
+    """Return one record per real incident, keeping the most complete of each group.
+
+    Each group is anchored at its first creation time, so the 2-minute window runs from
+    the first export of an incident whichever record of the group is kept.
+    """
     window = timedelta(minutes=policy.duplicate_window_minutes)
     ordered = sorted(incidents, key=lambda i: (i.created_at, -completeness(i), i.id))
+    anchors: list[datetime] = []  # first creation time of each group, ascending
     kept: list[Incident] = []
     folded: list[FoldedDuplicate] = []
     for incident in ordered:
-        match = _match(incident, kept, window, policy.duplicate_title_similarity)
+        match = _match(incident, anchors, kept, window, policy.duplicate_title_similarity)
         if match is None:
+            anchors.append(incident.created_at)
             kept.append(incident)
             continue
         index, reason = match
@@ -258,20 +264,20 @@ def fold_duplicates(incidents: Sequence[Incident], policy: IncidentPolicy) -> De
 
 
 def _match(
-    incident: Incident, kept: list[Incident], window: timedelta, threshold: float
+    incident: Incident,
+    anchors: list[datetime],
+    kept: list[Incident],
+    window: timedelta,
+    threshold: float,
 ) -> tuple[int, str] | None:
     for index in range(len(kept) - 1, -1, -1):
+        if incident.created_at - anchors[index] > window:
+            break  # anchors ascend: every earlier group is further away still
         other = kept[index]
-        if other.id == incident.id:
-            return index, "same id"
-        if incident.created_at - other.created_at > window:
-            # Sorted by creation: nothing earlier can be within the window either, except
-            # an identical id, which is looked for across the whole list below.
-            break
-        if other.service == incident.service and similar_titles(
+        if other.id != incident.id and other.service == incident.service and similar_titles(
             other.title, incident.title, threshold
         ):
-            gap = abs((incident.created_at - other.created_at).total_seconds())
+            gap = (incident.created_at - anchors[index]).total_seconds()
             return index, f"same service, created {gap:.0f}s apart, similar title"
     for index, other in enumerate(kept):
         if other.id == incident.id:

@@ -191,9 +191,10 @@ def review(
 
 
 def _register_subcommands() -> None:
-    from opsledger.cli import forecast, patch
+    from opsledger.cli import forecast, incidents, patch
 
     app.add_typer(forecast.app, name="forecast")
+    app.add_typer(incidents.app, name="incidents")
     app.add_typer(patch.app, name="patch")
 
 

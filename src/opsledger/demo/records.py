@@ -375,8 +375,12 @@ def write_incidents(world: World, root: Path) -> list[Path]:
         paged = sorted([*paged, native[0]], key=lambda i: (i.detected_at, i.id))
     native_rows = [_native_row(world, incident) for incident in native]
     if native_rows:
-        broken = native[-1].acknowledged_at
-        native_rows[-1][NATIVE_COLUMNS.index("acknowledged_at")] = (
+        # Break a minor incident's row, so the other planted gaps (a major incident without
+        # its postmortem, the folded duplicate) stay visible.
+        minor = [k for k, incident in enumerate(native) if not incident.major and k > 0]
+        index = minor[-1] if minor else len(native) - 1
+        broken = native[index].acknowledged_at
+        native_rows[index][NATIVE_COLUMNS.index("acknowledged_at")] = (
             f"{broken.year}-02-30T{broken:%H:%M}:00Z"
         )
     folder = root / INCIDENTS_DIR
