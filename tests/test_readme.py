@@ -12,6 +12,8 @@ import typer.main
 from typer.testing import CliRunner
 
 from opsledger.cli.main import app
+from tests.conftest import DEMO_NOW
+from tests.protocols.p18_flow import walk_to_approvals
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -55,9 +57,12 @@ def test_every_command_is_in_the_reference() -> None:
 @pytest.mark.parametrize("command", readme_commands())
 def test_readme_command_runs(command: str, small_demo: Path, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    if " init " not in f" {command} " and " demo " not in f" {command} ":
+    words = shlex.split(command)
+    if words[1] not in ("init", "demo"):
         shutil.copytree(small_demo, ws)
-    args = [str(ws) if word == "WS" else word for word in shlex.split(command)[1:]]
-    result = CliRunner().invoke(app, args)
+    if words[1] == "approve":
+        walk_to_approvals(ws, DEMO_NOW)  # a drafted plan to approve
+    args = [str(ws) if word == "WS" else word for word in words[1:]]
+    result = CliRunner().invoke(app, args, env={"OPSLEDGER_NOW": DEMO_NOW.isoformat()})
     assert result.exit_code in (0, 1), result.stdout + result.stderr
     assert "internal error" not in result.stderr

@@ -178,7 +178,7 @@ class PostmortemPolicy(Strict):
 
 class Policies(Strict):
     vulnerability_sla_days: SeverityDays = SeverityDays()
-    backlog_sla_days: SeverityDays = SeverityDays(critical=14, high=30, medium=90, low=180)
+    backlog_sla_days: SeverityDays = SeverityDays(critical=15, high=30, medium=90, low=180)
     action_item_sla_days: ActionItemSla = ActionItemSla()
     support: SupportPolicy = SupportPolicy()
     error_budget: ErrorBudgetPolicy = ErrorBudgetPolicy()
@@ -208,6 +208,7 @@ class Paths(Strict):
     perf: str = "reports/perf.json"
     security: str = "security"
     incidents: str = "incidents"
+    alerts: str = "incidents/alerts"
     costs: str = "costs"
     experiments: str = "experiments"
     handover: str = "handover"

@@ -39,6 +39,8 @@ READERS: dict[InputKey, str] = {
     InputKey.BACKSTAGE: "opsledger.readers.backstage:read",
     InputKey.TICKETS: "opsledger.readers.tickets:read",
     InputKey.SECURITY: "opsledger.readers.security:read",
+    InputKey.SLOS: "opsledger.readers.slo_definitions:read",
+    InputKey.ALERTS: "opsledger.readers.alerts:read",
 }
 
 # The p18 prerequisites whose absence halts intake, and those whose absence is noted only.

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ CHARTS_DIR = "charts"
 SECTIONS: list[str] = [
     "opsledger.render.inventory_section:inventory_section",
     "opsledger.render.health_section:health_section",
+    "opsledger.render.slo_section:slo_section",
+    "opsledger.render.alerting_section:alerting_section",
     "opsledger.render.incidents_section:incidents_section",
     "opsledger.render.patch_section:patch_section",
 ]
@@ -75,7 +78,7 @@ def build_sections(ctx: Context) -> list[Section]:
         try:
             section = builder(ctx)
             for chart in section.charts:
-                ctx.memo(f"chart:{chart.key}", lambda chart=chart: chart_svg(chart))
+                ctx.memo(f"chart:{chart.key}", partial(chart_svg, chart))
         except OpsledgerError as exc:
             section = Section(name, name.replace("_", " ").capitalize(), f"_{exc}_\n",
                               Status.ERROR, {"error": str(exc)})
@@ -111,7 +114,7 @@ def run_review(
         ctx.inputs.require_clean()
     sections = build_sections(ctx)
     report_dir = workspace.reports_dir
-    svgs = {c.key: ctx.memo(f"chart:{c.key}", lambda c=c: chart_svg(c))
+    svgs = {c.key: ctx.memo(f"chart:{c.key}", partial(chart_svg, c))
             for s in sections for c in s.charts}
     chart_paths = []
     for section in sections:

@@ -35,6 +35,7 @@ class InputKey(StrEnum):
     SERVICE_CATALOG = "service-catalog"
     BACKSTAGE = "backstage-catalog"
     TICKETS = "ticket-history"
+    ALERTS = "alert-history"
 
 
 # File names inside the handover folder, as the p18 procedure names them.
@@ -76,6 +77,7 @@ class Workspace:
             InputKey.INCIDENTS: paths.incidents,
             InputKey.COSTS: paths.costs,
             InputKey.EXPERIMENTS: paths.experiments,
+            InputKey.ALERTS: paths.alerts,
         }[key]
         return self.root / relative
 

@@ -68,10 +68,16 @@ def plan(sctx: StepContext) -> object:
 def gate_check(sctx: StepContext) -> GateResult:
     flag = sctx.ctx.workspace.root / "gate-fails"
     failing = flag.exists()
-    return GateResult("g1", "Plan present", "plan written", "plan.md exists", "plan.md",
-                      "missing owner on 1 item" if failing else "ok",
-                      Status.FAIL if failing else Status.PASS,
-                      ("item X has no owner",) if failing else ())
+    return GateResult(
+        "g1",
+        "Plan present",
+        "plan written",
+        "plan.md exists",
+        "plan.md",
+        "missing owner on 1 item" if failing else "ok",
+        Status.FAIL if failing else Status.PASS,
+        ("item X has no owner",) if failing else (),
+    )
 
 
 PROCEDURE = Procedure(
@@ -79,11 +85,29 @@ PROCEDURE = Procedure(
     "Toy procedure",
     lambda ws: ws.root / ".artifacts" / "toy",
     (
-        Step("intake", 1, "Intake", "Reading tickets.", StepKind.MUST, ("read",),
-             ("intake.json",), intake, inputs=(InputKey.TICKETS,)),
-        Step("plan", 2, "Plan", "Drafting plan.", StepKind.MUST, ("draft",), ("plan.md",), plan,
-             reads_evidence=("intake.json",),
-             approvals=(Role.OPERATIONS_DIRECTOR, Role.SUPPORT_LEAD)),
+        Step(
+            "intake",
+            1,
+            "Intake",
+            "Reading tickets.",
+            StepKind.MUST,
+            ("read",),
+            ("intake.json",),
+            intake,
+            inputs=(InputKey.TICKETS,),
+        ),
+        Step(
+            "plan",
+            2,
+            "Plan",
+            "Drafting plan.",
+            StepKind.MUST,
+            ("draft",),
+            ("plan.md",),
+            plan,
+            reads_evidence=("intake.json",),
+            approvals=(Role.OPERATIONS_DIRECTOR, Role.SUPPORT_LEAD),
+        ),
     ),
     (Gate("g1", "Plan present", gate_check),),
 )
@@ -105,11 +129,19 @@ def approve(root: Path, role: Role, decision: Decision, conditions: str = "") ->
     step = PROCEDURE.steps[1]
     digest = approvable_digest(PROCEDURE, ctx, step)
     person = stakeholder_for(ctx.workspace.config, role)
-    approval_ledger(PROCEDURE.evidence_dir(ctx.workspace)).append({
-        "time": NOW.isoformat(), "procedure": "toy", "step": "plan", "stakeholder": person.name,
-        "email": person.email, "role": role.value, "decision": decision.value,
-        "conditions": conditions, "plan_digest": digest,
-    })
+    approval_ledger(PROCEDURE.evidence_dir(ctx.workspace)).append(
+        {
+            "time": NOW.isoformat(),
+            "procedure": "toy",
+            "step": "plan",
+            "stakeholder": person.name,
+            "email": person.email,
+            "role": role.value,
+            "decision": decision.value,
+            "conditions": conditions,
+            "plan_digest": digest,
+        }
+    )
 
 
 def test_halts_on_missing_artifact_then_resumes(ws: Path) -> None:
@@ -204,9 +236,16 @@ def test_gate_failure_then_waiver_passes_and_is_shown(ws: Path) -> None:
     junit = ET.fromstring(gates_junit("toy", outcome.gates, NOW))
     assert junit.find(".//failure") is not None
     ctx = ctx_of(ws)
-    record_waiver(waiver_ledger(PROCEDURE.evidence_dir(ctx.workspace)), ctx.workspace.config,
-                  "toy", "g1", "owner joins next week", Role.OPERATIONS_DIRECTOR,
-                  date(2026, 11, 30), NOW)
+    record_waiver(
+        waiver_ledger(PROCEDURE.evidence_dir(ctx.workspace)),
+        ctx.workspace.config,
+        "toy",
+        "g1",
+        "owner joins next week",
+        Role.OPERATIONS_DIRECTOR,
+        date(2026, 11, 30),
+        NOW,
+    )
     outcome = run_procedure(PROCEDURE, ctx_of(ws))
     assert outcome.exit_code == 0
     assert outcome.gates[0].waiver is not None
@@ -223,11 +262,27 @@ def test_waiver_needs_a_roster_role_and_a_future_expiry(ws: Path) -> None:
     ctx = ctx_of(ws)
     ledger = waiver_ledger(ws)
     with pytest.raises(InputError, match="security-lead"):
-        record_waiver(ledger, ctx.workspace.config, "toy", "g1", "why", Role.SECURITY_LEAD,
-                      date(2026, 12, 1), NOW)
+        record_waiver(
+            ledger,
+            ctx.workspace.config,
+            "toy",
+            "g1",
+            "why",
+            Role.SECURITY_LEAD,
+            date(2026, 12, 1),
+            NOW,
+        )
     with pytest.raises(InputError, match="past"):
-        record_waiver(ledger, ctx.workspace.config, "toy", "g1", "why",
-                      Role.OPERATIONS_DIRECTOR, date(2026, 10, 1), NOW)
+        record_waiver(
+            ledger,
+            ctx.workspace.config,
+            "toy",
+            "g1",
+            "why",
+            Role.OPERATIONS_DIRECTOR,
+            date(2026, 10, 1),
+            NOW,
+        )
     assert not ledger.path.exists()
 
 

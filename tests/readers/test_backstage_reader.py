@@ -58,6 +58,7 @@ def test_components_systems_and_resources_become_catalog_services():
             None,
             None,
             source="backstage",
+            kind="resource",
         ),
     ]
 

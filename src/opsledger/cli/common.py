@@ -43,7 +43,8 @@ StrictOpt = Annotated[
 
 
 def resolve_now(now: str | None) -> datetime:
-    """Return the evaluation time: ``--now`` if given, else the current time (UTC)."""
+    """Return the evaluation time: ``--now``, else ``$OPSLEDGER_NOW``, else the current time."""
+    now = now or os.environ.get("OPSLEDGER_NOW") or None
     if now is None:
         return datetime.now(UTC).replace(microsecond=0)
     try:

@@ -191,11 +191,13 @@ def review(
 
 
 def _register_subcommands() -> None:
-    from opsledger.cli import forecast, incidents, patch
+    from opsledger.cli import forecast, incidents, patch, protocols, slo
 
+    protocols.register(app)
     app.add_typer(forecast.app, name="forecast")
     app.add_typer(incidents.app, name="incidents")
     app.add_typer(patch.app, name="patch")
+    app.add_typer(slo.app, name="slo")
 
 
 _register_subcommands()

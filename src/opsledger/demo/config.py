@@ -19,6 +19,7 @@ ROLE_TEAMS = {
     Role.SECURITY_LEAD: "payments",
     Role.SRE_MANAGER: "platform",
     Role.ENGINEERING_MANAGER: "fulfilment",
+    Role.FINANCE: "data",
 }
 
 

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from opsledger.demo.alerts import write_alert_history
 from opsledger.demo.catalog import write_catalog, write_security_risks
 from opsledger.demo.config import write_config
 from opsledger.demo.handover import write_handover
 from opsledger.demo.records import write_gates, write_health, write_incidents, write_perf
 from opsledger.demo.security import write_security
+from opsledger.demo.slo import write_slos, write_telemetry
 from opsledger.demo.tickets import write_tickets
 from opsledger.demo.world import Size, World, build_world, demo_now
 from opsledger.errors import InputError
@@ -30,6 +32,9 @@ WRITERS: list[tuple[str, Writer]] = [
     ("security risk log", write_security_risks),
     ("ticket history", write_tickets),
     ("scanner reports", write_security),
+    ("SLO definitions", write_slos),
+    ("request telemetry", write_telemetry),
+    ("alert history", write_alert_history),
 ]
 
 MARKER = ".opsledger-demo"

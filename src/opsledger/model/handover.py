@@ -132,6 +132,7 @@ class CatalogService:
     runbook: str | None
     oncall: str | None
     source: str = "catalog"
+    kind: str = "component"  # Backstage kind: component, system or resource
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,12 @@ Each row stores the hash of the row before it and its own hash over its cells, s
 cell, a deleted row or two swapped rows break the chain at a place that can be named.
 Rows are appended with one ``write`` on an ``O_APPEND`` descriptor and fsynced: a process
 killed mid-way leaves either the whole row or nothing, and never rewrites earlier rows.
+
+A chain alone cannot tell that its last rows were cut off, so each append also records the
+head (sequence number and hash of the newest row) in a small file beside the log; a log
+shorter than its recorded head, or whose row at that place differs, fails verification.
+The head is written after the row, so a crash in between leaves it one row behind, which
+verification accepts.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from opsledger.fileio import spreadsheet_safe
+from opsledger.errors import InputError
+from opsledger.fileio import atomic_write_text, csv_cell
 
 GENESIS = "0" * 64
 CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
@@ -32,6 +39,8 @@ class ChainBreak:
     problem: str
 
     def __str__(self) -> str:
+        if not self.line:  # found from the recorded head, not at a line of the log
+            return f"row {self.seq or '?'}: {self.problem}"
         return f"line {self.line} (row {self.seq or '?'}): {self.problem}"
 
 
@@ -41,6 +50,10 @@ class Ledger:
 
     path: Path
     columns: tuple[str, ...]
+
+    @property
+    def head_path(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.head")
 
     @property
     def header(self) -> tuple[str, ...]:
@@ -56,13 +69,14 @@ class Ledger:
     def verify(self) -> list[ChainBreak]:
         """Return every break in the chain (empty when the ledger is intact)."""
         if not self.path.exists():
-            return []
+            return self._head_breaks({})
         breaks: list[ChainBreak] = []
+        hashes: dict[int, str] = {}
         with self.path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
-                return []
+                return self._head_breaks({})
             if tuple(header) != self.header:
                 return [ChainBreak(1, "", f"header changed: expected {','.join(self.header)}")]
             previous = GENESIS
@@ -87,8 +101,36 @@ class Ledger:
                         ChainBreak(line, seq, f"sequence out of order (expected {expected_seq})")
                     )
                 previous = row["hash"]
+                if seq.isdigit():
+                    hashes[int(seq)] = row["hash"]
                 expected_seq = _next_seq(seq, expected_seq)
-        return breaks
+        return breaks + self._head_breaks(hashes)
+
+    def _head_breaks(self, hashes: dict[int, str]) -> list[ChainBreak]:
+        """Return a break when rows up to the recorded head are missing or different."""
+        try:
+            text = self.head_path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError):
+            return [ChainBreak(0, "", f"{self.head_path.name} is unreadable")]
+        seq_text, _, head_hash = text.partition(",")
+        if not seq_text.isdigit():
+            return [ChainBreak(0, "", f"{self.head_path.name} is malformed")]
+        seq = int(seq_text)
+        if seq not in hashes:
+            last = max(hashes, default=0)
+            return [
+                ChainBreak(
+                    0,
+                    str(seq),
+                    f"rows {last + 1}-{seq} are missing: the log once held {seq} rows "
+                    f"and now ends at row {last} (truncated?)",
+                )
+            ]
+        if hashes[seq] != head_hash:
+            return [ChainBreak(0, str(seq), "row differs from the one recorded as the head")]
+        return []
 
     def append(self, values: Mapping[str, object]) -> dict[str, str]:
         """Append one row (cells made spreadsheet-safe) and return it as stored."""
@@ -96,10 +138,17 @@ class Ledger:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            # A row chained onto a broken log would lend it credibility: refuse instead.
+            breaks = self.verify()
+            if breaks:
+                raise InputError(
+                    f"{self.path}: the log fails verification, nothing was added: "
+                    + "; ".join(str(b) for b in breaks[:3])
+                )
             existing = self.rows() if os.fstat(fd).st_size else []
             previous = existing[-1]["hash"] if existing else GENESIS
             row = {"seq": str(len(existing) + 1)}
-            row.update({c: spreadsheet_safe(values.get(c, "")) for c in self.columns})
+            row.update({c: csv_cell(values.get(c, "")) for c in self.columns})
             row["prev_hash"] = previous
             row["hash"] = row_hash(row, self.columns)
             text = _csv_line([row[h] for h in self.header])
@@ -107,6 +156,7 @@ class Ledger:
                 text = _csv_line(self.header) + text
             os.write(fd, text.encode("utf-8"))
             os.fsync(fd)
+            atomic_write_text(self.head_path, f"{row['seq']},{row['hash']}\n")
             return row
         finally:
             os.close(fd)

@@ -13,6 +13,7 @@ from opsledger.render.sections import Status
 from opsledger.workspace import InputKey, Workspace
 
 if TYPE_CHECKING:
+    from opsledger.inputs import Context
     from opsledger.protocols.runner import StepContext
 
 
@@ -70,6 +71,13 @@ class Step:
     inputs: tuple[InputKey, ...] = ()  # what it reads, for change detection
     reads_evidence: tuple[str, ...] = ()  # evidence of earlier steps it reads
     approvals: tuple[Role, ...] = ()  # roles whose approval completes the step
+    approves: tuple[str, ...] = ()  # evidence an approval refers to (default: the step's own)
+    # Roles the step may ask to decide (e.g. a prioritisation conflict), not always required.
+    conditional_approvals: tuple[Role, ...] = ()
+
+    @property
+    def approvers(self) -> tuple[Role, ...]:
+        return self.approvals + self.conditional_approvals
     version: int = 1  # bump when the step's logic changes, so earlier results are redone
 
 
@@ -124,6 +132,8 @@ class Procedure:
     steps: tuple[Step, ...]
     gates: tuple[Gate, ...] = ()
     completion: str = ""  # what to say when every step is done
+    # Writes the handoff artifacts once the steps are done and the gates evaluated.
+    finish: Callable[[Context, list[GateResult]], list[Path]] | None = None
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)

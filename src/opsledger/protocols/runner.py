@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import Any
 
 from opsledger.config import CONFIG_FILE
 from opsledger.errors import InputError
-from opsledger.fileio import atomic_write_json, sha256_file, sha256_tree
+from opsledger.fileio import atomic_write_json, remove_stale_temp_files, sha256_file, sha256_tree
 from opsledger.inputs import Context
 from opsledger.protocols.approvals import (
     active_waiver,
@@ -114,6 +115,30 @@ def communicate(evidence_dir: Path, now: datetime, label: str, message: str) -> 
         os.close(fd)
 
 
+_STAMP_LINE = re.compile(rb"^(?:Generated|Drafted) \d{4}-\d{2}-\d{2}T[^\n]*$|^DTSTAMP[:;][^\n]*$",
+                         re.MULTILINE)
+
+
+def evidence_fingerprint(path: Path) -> str:
+    """Return a digest of the evidence's content, ignoring when it was generated.
+
+    Evidence is stamped with the run's time; a re-run that changes nothing else must not
+    look like a new draft, or approvals of it would be lost and later steps redone.
+    """
+    data = path.read_bytes()
+    if path.suffix == ".json":
+        try:
+            document = json.loads(data)
+        except ValueError:
+            return hashlib.sha256(data).hexdigest()
+        if isinstance(document, dict):
+            document.pop("generated_at", None)
+        data = json.dumps(document, sort_keys=True).encode()
+    else:
+        data = _STAMP_LINE.sub(b"", data)
+    return hashlib.sha256(data).hexdigest()
+
+
 def step_digest(sctx: StepContext) -> str:
     """Return the digest of everything the step reads."""
     ws = sctx.ctx.workspace
@@ -125,21 +150,26 @@ def step_digest(sctx: StepContext) -> str:
         parts[f"input:{key.value}"] = sha256_tree(path) if path.exists() else "absent"
     for name in sctx.step.reads_evidence:
         path = sctx.evidence_path(name)
-        parts[f"evidence:{name}"] = sha256_file(path) if path.exists() else "absent"
+        parts[f"evidence:{name}"] = evidence_fingerprint(path) if path.exists() else "absent"
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 def evidence_digests(sctx: StepContext) -> dict[str, str]:
     return {
-        name: sha256_file(sctx.evidence_path(name))
+        name: evidence_fingerprint(sctx.evidence_path(name))
         for name in sctx.step.evidence
         if sctx.evidence_path(name).exists()
     }
 
 
 def plan_digest(sctx: StepContext) -> str:
-    """Return the digest of the step's evidence: what an approval refers to."""
-    digests = evidence_digests(sctx)
+    """Return the digest of what an approval of the step refers to (its evidence by default)."""
+    names = sctx.step.approves or sctx.step.evidence
+    digests = {
+        name: evidence_fingerprint(sctx.evidence_path(name))
+        for name in names
+        if sctx.evidence_path(name).exists()
+    }
     return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
 
 
@@ -169,12 +199,13 @@ def _approval_halts(sctx: StepContext) -> list[Halt]:
     status = approval_state(
         ledger, sctx.procedure.id, step.id, step.approvals, plan_digest(sctx)
     )
+    subject = ", ".join(step.approves) if step.approves else f"'{step.title}'"
     halts = []
     for role, row in status.refused:
         halts.append(
             Halt(
                 HaltKind.APPROVAL_REFUSED,
-                f"{row['stakeholder']} ({role.value}) {row['decision']} '{step.title}'",
+                f"{row['stakeholder']} ({role.value}) {row['decision']} {subject}",
                 (f"conditions: {row['conditions']}",) if row.get("conditions") else (),
             )
         )
@@ -183,7 +214,7 @@ def _approval_halts(sctx: StepContext) -> list[Halt]:
         halts.append(
             Halt(
                 HaltKind.APPROVAL_AWAITED,
-                f"awaiting approval of '{step.title}' from: {roles}",
+                f"awaiting approval of {subject} from: {roles}",
                 tuple(
                     f"opsledger approve {sctx.procedure.id} WORKSPACE --step {step.id} "
                     f"--as {r.value} --decision approved"
@@ -200,10 +231,17 @@ def run_procedure(
     from_step: str | None = None,
     listener: Listener = lambda kind, message: None,
 ) -> RunOutcome:
-    """Run the procedure until it completes or halts; persist where it stands."""
+    """Run the procedure until it completes or halts; persist where it stands.
+
+    The caller holds the workspace lock (the CLI does), so temporary files found in the
+    evidence and state folders are leftovers of a killed run and are removed first.
+    """
     ws = ctx.workspace
     evidence_dir = procedure.evidence_dir(ws)
     path = state_path(ws.state_dir, procedure.id)
+    for folder in (evidence_dir, path.parent):
+        for leftover in remove_stale_temp_files(folder):
+            listener("info", f"removed {leftover.name}, left by an interrupted run")
     state = load_state(path, procedure.id)
     if from_step is not None and procedure.step(from_step) is None:
         known = ", ".join(s.id for s in procedure.steps)
@@ -257,6 +295,8 @@ def run_procedure(
         save_state(path, state, ctx.now)
     outcome.gates = evaluate_gates(procedure, ctx)
     write_gate_report(evidence_dir, procedure, ctx.now, outcome.gates)
+    if procedure.finish is not None:
+        procedure.finish(ctx, outcome.gates)
     failed = [g for g in outcome.gates if not g.passed]
     if failed:
         for gate in failed:
@@ -333,7 +373,9 @@ def require_step(procedure: Procedure, step_id: str) -> Step:
 def approvable_digest(procedure: Procedure, ctx: Context, step: Step) -> str:
     """Return the digest an approval of ``step`` refers to; fail if there is nothing yet."""
     sctx = StepContext(ctx, procedure, step, procedure.evidence_dir(ctx.workspace))
-    missing = [n for n in step.evidence if not sctx.evidence_path(n).exists()]
+    if not step.approvers:
+        raise InputError(f"step '{step.id}' of {procedure.id} needs no approval")
+    missing = [n for n in step.approves or step.evidence if not sctx.evidence_path(n).exists()]
     if missing:
         raise InputError(
             f"nothing to approve yet for step '{step.id}': {', '.join(missing)} not written; "

@@ -272,6 +272,7 @@ def _entity(doc: Document, result: ReadResult[CatalogService]) -> CatalogService
         runbook=links.get("runbook"),
         oncall=_text(annotations.get(PAGERDUTY_SERVICE)),
         source="backstage",
+        kind=kind.strip().lower(),
     )
 
 

@@ -1,0 +1,238 @@
+"""``run``, ``approve``, ``waive`` and ``gates``: stepping through a procedure."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from opsledger.cli.common import (
+    EXIT_FAILED,
+    JsonOpt,
+    NowOpt,
+    WorkspaceArg,
+    console,
+    err_console,
+    escape,
+    handle_errors,
+    print_json,
+    resolve_now,
+)
+from opsledger.config import Role
+from opsledger.errors import InputError
+from opsledger.fileio import atomic_write_text
+from opsledger.inputs import Context
+from opsledger.lock import workspace_lock
+from opsledger.protocols.approvals import (
+    Decision,
+    approval_ledger,
+    record_waiver,
+    stakeholder_for,
+    waiver_ledger,
+)
+from opsledger.protocols.model import GateResult
+from opsledger.protocols.registry import ProcedureId, procedure, procedure_of_gate
+from opsledger.protocols.runner import (
+    approvable_digest,
+    evaluate_gates,
+    procedure_status,
+    require_step,
+    run_procedure,
+    write_gate_report,
+)
+from opsledger.render.junit import gates_junit
+from opsledger.workspace import open_workspace
+
+ProcedureArg = Annotated[ProcedureId, typer.Argument(help="Which procedure: p18 or p09.")]
+
+STYLES = {"announce": "bold cyan", "info": "", "reuse": "dim", "halt": "bold yellow",
+          "done": "bold green"}
+
+
+def _print_event(kind: str, message: str) -> None:
+    style = STYLES.get(kind, "")
+    prefix = {"announce": "▶ ", "halt": "⏸ ", "done": "✔ ", "reuse": "↺ "}.get(kind, "  ")
+    text = escape(prefix + message)
+    err_console.print(f"[{style}]{text}[/]" if style else text)
+
+
+def run(
+    proc: ProcedureArg,
+    workspace: WorkspaceArg,
+    from_step: Annotated[
+        str | None, typer.Option("--from", help="Re-run from this step on.")
+    ] = None,
+    status: Annotated[
+        bool, typer.Option("--status", help="Show where the procedure stands; run nothing.")
+    ] = False,
+    now: NowOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Step through a procedure; stop at a halt (exit 1); the next run resumes."""
+    ws = open_workspace(workspace)
+    ctx = Context.open(ws, resolve_now(now))
+    definition = procedure(proc)
+    if status:
+        rows = procedure_status(definition, ctx)
+        if json:
+            print_json([{"step": s.id, "title": s.title, "status": st, "note": note}
+                        for s, st, note in rows])
+            return
+        table = Table("step", "title", "status", "note", title=f"{definition.title}")
+        for step, state, note in rows:
+            table.add_row(step.id, escape(step.title), state, escape(note))
+        console.print(table)
+        return
+    with workspace_lock(ws.state_dir, f"run {proc.value}"):
+        outcome = run_procedure(
+            definition, ctx, from_step, listener=(lambda k, m: None) if json else _print_event
+        )
+    if json:
+        print_json(outcome.to_dict())
+    elif outcome.halted_at:
+        for halt in outcome.halts:
+            for detail in halt.details:
+                err_console.print(f"    {escape(detail)}")
+        err_console.print(f"Halted at step '{outcome.halted_at}'. Fix the cause and run again.")
+    if outcome.exit_code:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def approve(
+    proc: ProcedureArg,
+    workspace: WorkspaceArg,
+    step: Annotated[str, typer.Option("--step", help="The step whose output is approved.")],
+    role: Annotated[Role, typer.Option("--as", help="The approver's role in the roster.")],
+    decision: Annotated[Decision, typer.Option("--decision", help="Your decision.")],
+    conditions: Annotated[
+        str, typer.Option("--conditions", help="Conditions or adjustments asked for.")
+    ] = "",
+    by: Annotated[
+        str | None, typer.Option("--by", help="Approver's email when several hold the role.")
+    ] = None,
+    now: NowOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Record a stakeholder's decision on a step (appended to the approval log)."""
+    ws = open_workspace(workspace)
+    ctx = Context.open(ws, resolve_now(now))
+    definition = procedure(proc)
+    target = require_step(definition, step)
+    if not target.approvers:
+        raise InputError(f"step '{step}' of {proc.value} needs no approval")
+    if role not in target.approvers:
+        wanted = ", ".join(r.value for r in target.approvers)
+        raise InputError(f"step '{step}' is approved by {wanted}, not by {role.value}")
+    person = stakeholder_for(ws.config, role, by)
+    with workspace_lock(ws.state_dir, f"approve {proc.value}"):
+        digest = approvable_digest(definition, ctx, target)
+        ledger = approval_ledger(definition.evidence_dir(ws))
+        breaks = ledger.verify()
+        if breaks:
+            raise InputError(
+                f"{ledger.path}: the approval log has been tampered with; nothing was added",
+                [],
+            ) from None
+        row = ledger.append({
+            "time": ctx.now.isoformat(), "procedure": proc.value, "step": step,
+            "stakeholder": person.name, "email": person.email, "role": role.value,
+            "decision": decision.value, "conditions": conditions, "plan_digest": digest,
+        })
+    if json:
+        print_json(row)
+        return
+    subject = ", ".join(target.approves) if target.approves else f"'{target.title}'"
+    console.print(
+        f"Recorded: {escape(person.name)} ({role.value}) {decision.value} {escape(subject)}"
+        f" — row {row['seq']} of {escape(str(ledger.path))}"
+    )
+
+
+def waive(
+    gate: Annotated[str, typer.Argument(help="The gate id, e.g. p18-backlog-integrity.")],
+    workspace: WorkspaceArg,
+    justification: Annotated[str, typer.Option("--justification", help="Why it is waived.")],
+    expires: Annotated[str, typer.Option("--expires", help="Last day the waiver holds.")],
+    by: Annotated[Role, typer.Option("--by", help="Role of the person granting it.")],
+    email: Annotated[
+        str | None, typer.Option("--email", help="Their email when several hold the role.")
+    ] = None,
+    now: NowOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Waive a failed gate until a date, with a justification (shown in every report)."""
+    ws = open_workspace(workspace)
+    ctx = Context.open(ws, resolve_now(now))
+    found = procedure_of_gate(gate)
+    if found is None:
+        raise InputError(f"no gate '{gate}'")
+    pid, definition = found
+    try:
+        until = date.fromisoformat(expires)
+    except ValueError:
+        raise InputError(f"--expires: '{expires}' is not a date (YYYY-MM-DD)") from None
+    with workspace_lock(ws.state_dir, f"waive {gate}"):
+        row = record_waiver(
+            waiver_ledger(definition.evidence_dir(ws)), ws.config, pid.value, gate,
+            justification, by, until, ctx.now, email,
+        )
+    if json:
+        print_json(row)
+        return
+    console.print(f"Waived {escape(gate)} until {until.isoformat()} by {escape(row['approver'])}.")
+
+
+def gates(
+    proc: ProcedureArg,
+    workspace: WorkspaceArg,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write JUnit XML to this file.")
+    ] = None,
+    now: NowOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Evaluate the procedure's quality gates (exit 1 if one fails): for CI."""
+    ws = open_workspace(workspace)
+    ctx = Context.open(ws, resolve_now(now))
+    definition = procedure(proc)
+    with workspace_lock(ws.state_dir, f"gates {proc.value}"):
+        results = evaluate_gates(definition, ctx)
+        write_gate_report(definition.evidence_dir(ws), definition, ctx.now, results)
+        if junit is not None:
+            atomic_write_text(junit, gates_junit(proc.value, results, ctx.now))
+    if json:
+        print_json([g.to_dict() for g in results])
+    else:
+        print_gates(results)
+    if not all(g.passed for g in results):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def print_gates(results: list[GateResult]) -> None:
+    table = Table(title="Quality gates")
+    table.add_column("gate", no_wrap=True)
+    table.add_column("actual")
+    table.add_column("result", no_wrap=True)
+    for g in results:
+        verdict = "waived" if g.waiver and g.status.value == "fail" else g.status.value
+        colour = {"pass": "green", "waived": "yellow", "warn": "yellow"}.get(verdict, "red")
+        table.add_row(escape(g.id), escape(g.actual), f"[{colour}]{verdict}[/]")
+    console.print(table)
+    for g in results:
+        console.print(f"  {escape(g.id)}: {escape(g.criteria)} (evidence: {escape(g.evidence)})")
+    for g in results:
+        for failure in g.failures:
+            err_console.print(f"  {escape(g.id)}: {escape(failure)}")
+        if g.waiver:
+            err_console.print(
+                f"  {escape(g.id)} waived by {escape(g.waiver['approver'])} until "
+                f"{escape(g.waiver['expires'])}: {escape(g.waiver['justification'])}"
+            )
+
+
+def register(app: typer.Typer) -> None:
+    for command in (run, approve, waive, gates):
+        app.command(name=command.__name__)(handle_errors(command))

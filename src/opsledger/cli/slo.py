@@ -1,0 +1,284 @@
+"""``opsledger slo``: SLO status, error budgets and burn rates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from opsledger.analysis.slo import DEFAULT_MIN_EVENTS
+from opsledger.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    JsonOpt,
+    NowOpt,
+    StrictOpt,
+    WorkspaceArg,
+    console,
+    err_console,
+    escape,
+    handle_errors,
+    print_json,
+    resolve_now,
+)
+from opsledger.errors import InputError
+from opsledger.fileio import atomic_write_text
+from opsledger.inputs import Context
+from opsledger.problems import Level
+from opsledger.workspace import open_workspace
+
+if TYPE_CHECKING:
+    from opsledger.slo_report import SloReport
+
+app = typer.Typer(
+    name="slo",
+    help="SLO status, error budgets, burn rates; alert rules and backtests.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+PrometheusOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--prometheus",
+        help="Prometheus base URL for SLOs defined in PromQL (or OPSLEDGER_PROMETHEUS_URL).",
+    ),
+]
+MinEventsOpt = Annotated[
+    int,
+    typer.Option("--min-events", min=1, help="Fewer events in the window make an SLO invalid."),
+]
+FailOpt = Annotated[
+    bool,
+    typer.Option("--fail-on-exhausted", help="Exit 1 when any error budget is exhausted."),
+]
+
+
+@app.command()
+@handle_errors
+def status(
+    workspace: WorkspaceArg,
+    now: NowOpt = None,
+    json: JsonOpt = False,
+    prometheus: PrometheusOpt = None,
+    min_events: MinEventsOpt = DEFAULT_MIN_EVENTS,
+    strict: StrictOpt = False,
+    fail_on_exhausted: FailOpt = False,
+) -> None:
+    """Show each SLO's SLI, error budget remaining, burn rates and exhaustion date."""
+    from opsledger.slo_report import evaluate_workspace
+
+    ws = open_workspace(workspace)
+    ctx = Context.open(ws, resolve_now(now))
+    with err_console.status("computing SLOs"):
+        report = evaluate_workspace(ctx, prometheus_url=prometheus, min_events=min_events)
+    problems = [p for p in report.problems if p.level is not Level.WARNING]
+    if strict and problems:
+        raise InputError(f"{len(problems)} problem(s) in the SLO definitions (--strict)", problems)
+    for problem in report.problems:
+        err_console.print(f"[yellow]warning:[/] {escape(str(problem))}")
+    if json:
+        print_json(report.to_json())
+    else:
+        _print_table(report)
+    if not report.evaluations and report.problems:
+        raise typer.Exit(EXIT_BAD_INPUT)
+    exhausted = any(
+        e.status.budget is not None and e.status.budget.remaining <= 0 for e in report.evaluations
+    )
+    if fail_on_exhausted and exhausted:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_table(report: SloReport) -> None:
+    if not report.evaluations:
+        console.print("No SLO definitions found in slos/.")
+        return
+    table = Table(
+        "service",
+        "SLO",
+        "objective",
+        "window",
+        "SLI",
+        "budget left",
+        "burn 1h",
+        "burn 1d",
+        "burn window",
+        "exhausted at",
+        "notes",
+    )
+    for evaluation in report.evaluations:
+        s = evaluation.status
+        if not s.valid:
+            table.add_row(
+                escape(s.slo.service),
+                escape(s.slo.name),
+                f"{s.slo.objective:.3%}",
+                s.slo.window.label,
+                "—",
+                "—",
+                "—",
+                "—",
+                "—",
+                "—",
+                escape("; ".join(s.reasons)),
+            )
+            continue
+        assert s.budget is not None and s.sli is not None
+        remaining = s.budget.remaining
+        colour = "red" if remaining <= 0 else "yellow" if remaining < 0.25 else "green"
+        table.add_row(
+            escape(s.slo.service),
+            escape(s.slo.name),
+            f"{s.slo.objective:.3%}",
+            s.slo.window.label,
+            f"{s.sli:.4%}",
+            f"[{colour}]{remaining:.1%}[/]",
+            *(_rate(s.burn_rates.get(k)) for k in ("1h", "1d", "window")),
+            s.exhaustion_at.strftime("%Y-%m-%d %H:%M") if s.exhaustion_at else "—",
+            escape("; ".join(d.action for d in evaluation.decisions)),
+        )
+    console.print(table)
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+@app.command()
+@handle_errors
+def rules(
+    workspace: WorkspaceArg,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Rule file to write (default: the p09 evidence folder)."),
+    ] = None,
+    with_tests: Annotated[
+        bool, typer.Option("--with-tests", help="Also write promtool unit tests beside it.")
+    ] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Write Prometheus recording and multi-window burn-rate alerting rules (Sloth names)."""
+    from opsledger.alerting_report import workspace_rules
+    from opsledger.render.prometheus_rules import RuleTarget, target_for
+    from opsledger.render.promtool_tests import promtool_test_files
+    from opsledger.slo_report import read_slos
+
+    ws = open_workspace(workspace)
+    ctx = Context.open(ws)
+    text, problems = workspace_rules(ctx)
+    for problem in problems:
+        err_console.print(f"[yellow]warning:[/] {escape(str(problem))}")
+    path = out or ws.p09_evidence / "prometheus" / "slo-rules.yaml"
+    written = [path]
+    atomic_write_text(path, text)
+    if with_tests:
+        for slo in read_slos(ctx).records:
+            target = target_for(slo)
+            if not isinstance(target, RuleTarget):
+                continue
+            name = f"{target.sloth_id}.rules.yaml"
+            rules_text, tests_text = promtool_test_files(target, rules_file=name)
+            folder = path.parent / "tests"
+            atomic_write_text(folder / name, rules_text)
+            atomic_write_text(folder / f"{target.sloth_id}.test.yaml", tests_text)
+            written += [folder / name, folder / f"{target.sloth_id}.test.yaml"]
+    if json:
+        print_json({"written": [str(p) for p in written],
+                    "problems": [p.to_dict() for p in problems]})
+        return
+    for item in written:
+        console.print(f"wrote {escape(str(item))}")
+    console.print("Check them with: promtool check rules " + escape(str(path)))
+
+
+@app.command()
+@handle_errors
+def backtest(
+    workspace: WorkspaceArg,
+    now: NowOpt = None,
+    policies: Annotated[
+        Path | None, typer.Option("--policies", help="YAML file of custom alert policies.")
+    ] = None,
+    max_alerts_per_week: Annotated[
+        float, typer.Option("--max-alerts-per-week", min=0.1, help="Noise budget per SLO.")
+    ] = 2.0,
+    prometheus: PrometheusOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Replay alert policies over the SLI history; score them against the incidents."""
+    from opsledger.alerting_report import backtest_json, backtest_workspace, load_policies
+
+    ws = open_workspace(workspace)
+    ctx = Context.open(ws, resolve_now(now))
+    choice = load_policies(policies) if policies else None
+    with err_console.status("backtesting alert policies"):
+        run = backtest_workspace(ctx, policies=choice, max_alerts_per_week=max_alerts_per_week,
+                                 prometheus_url=prometheus)
+    results = backtest_json(run.results)
+    if json:
+        print_json(results)
+        return
+    table = Table(title="Alert policy backtest")
+    table.add_column("SLO", no_wrap=True)
+    table.add_column("recommended")
+    table.add_column("recall", justify="right")
+    table.add_column("precision", justify="right")
+    table.add_column("alerts/week", justify="right")
+    table.add_column("detect (min)", justify="right")
+    for item in results:
+        if not item["valid"]:
+            table.add_row(escape(item["slo"]), f"[dim]{escape(item['reason'])}[/]", "", "", "", "")
+            continue
+        best = next(p for p in item["policies"] if p["policy"] == item["recommended"])
+        table.add_row(escape(item["slo"]), escape(item["recommended"]), _fmt(best["recall"]),
+                      _fmt(best["precision"]), _fmt(best["alerts_per_week"]),
+                      _fmt(best["mean_detection_minutes"]))
+    console.print(table)
+    for item in results:
+        if item["valid"]:
+            console.print(f"  {escape(item['slo'])}: {escape(item['reason'])}")
+
+
+@app.command()
+@handle_errors
+def noise(workspace: WorkspaceArg, now: NowOpt = None, json: JsonOpt = False) -> None:
+    """Rank alerts by noise: flapping, auto-resolved, never actionable, off-hours pages."""
+    from opsledger.alerting_report import noise_json, workspace_noise
+
+    ws = open_workspace(workspace)
+    ctx = Context.open(ws, resolve_now(now))
+    report, problems = workspace_noise(ctx)
+    for problem in problems:
+        err_console.print(f"[yellow]warning:[/] {escape(str(problem))}")
+    data = noise_json(report)
+    if json:
+        print_json(data)
+        return
+    if not data.get("alerts"):
+        console.print("No alert history under incidents/alerts/.")
+        return
+    _print_noise(data)
+
+
+def _print_noise(data: dict[str, object]) -> None:
+    table = Table(title="Alert noise")
+    for column in ("alert", "firings", "flapping", "auto-resolved", "actionable", "sleep pages"):
+        table.add_column(column, justify="left" if column == "alert" else "right")
+    alerts = data.get("alerts")
+    for item in alerts if isinstance(alerts, list) else []:
+        table.add_row(escape(str(item.get("alert"))), str(item.get("firings")),
+                      str(item.get("flapping_episodes")), _fmt(item.get("auto_resolve_rate")),
+                      _fmt(item.get("actionable_rate")), str(item.get("sleep_hours", "")))
+    console.print(table)
+    recommendations = data.get("recommendations")
+    for item in recommendations if isinstance(recommendations, list) else []:
+        console.print(f"  {escape(str(item['alert']))}: {escape(str(item['action']))} — "
+                      f"{escape(str(item['reason']))}")
+
+
+def _fmt(value: object) -> str:
+    return "" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)

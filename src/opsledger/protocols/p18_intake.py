@@ -1,0 +1,318 @@
+"""p18 phase 1: handover intake, operational baseline, support coverage."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+from opsledger.fileio import atomic_write_json, atomic_write_text, sha256_tree
+from opsledger.forecast import PLAN_FILE, build_coverage_plan
+from opsledger.inputs import P18_CRITICAL, InputStatus
+from opsledger.model.handover import (
+    CatalogService,
+    KnowledgeGap,
+    ObservabilityBaseline,
+    OwnershipAssignment,
+    Postmortem,
+)
+from opsledger.model.incidents import Incident
+from opsledger.problems import Level
+from opsledger.protocols.model import Halt, HaltKind, StepResult
+from opsledger.protocols.runner import StepContext, step_result
+from opsledger.render.sections import md_escape, md_table
+from opsledger.workspace import InputKey
+
+SCHEMA_VERSION = 1
+HANDOVER_REPORT = "handover-validation-report.json"
+BASELINE_ANALYSIS = "operational-baseline-analysis.md"
+# Weight of an incident in a service's risk score, by severity.
+SEVERITY_WEIGHT = {"SEV1": 10.0, "SEV2": 5.0, "SEV3": 2.0, "SEV4": 1.0, "SEV5": 0.5}
+RISK_HISTORY_DAYS = 90
+MISSING_DASHBOARD_RISK = 3.0
+MISSING_ALERT_RISK = 3.0
+OVERDUE_ACTION_RISK = 1.5
+
+
+def evidence_header(sctx: StepContext, keys: tuple[InputKey, ...]) -> dict[str, Any]:
+    """Return the fields every JSON evidence file starts with."""
+    ws = sctx.ctx.workspace
+    digests = {}
+    for key in keys:
+        path = ws.path(key)
+        digests[key.value] = sha256_tree(path) if path.exists() else None
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": sctx.now.isoformat(),
+        "procedure": sctx.procedure.id,
+        "step": sctx.step.id,
+        "inputs": digests,
+    }
+
+
+def known_services(sctx: StepContext) -> dict[str, int | None]:
+    """Return every service the workspace knows (config, catalog components) with its tier.
+
+    Backstage systems and resources group or support services; they are not owned the way
+    a deployed component is, so ownership and coverage are checked per component.
+    """
+    services: dict[str, int | None] = {s.name: s.tier for s in sctx.ctx.workspace.config.services}
+    for entry in catalog(sctx):
+        if entry.kind == "component":
+            services.setdefault(entry.name, entry.tier)
+    return services
+
+
+def catalog(sctx: StepContext) -> list[CatalogService]:
+    entries: list[CatalogService] = []
+    for key in (InputKey.SERVICE_CATALOG, InputKey.BACKSTAGE):
+        seen = {e.name for e in entries}
+        entries.extend(
+            r for r in sctx.ctx.inputs.records(key) if isinstance(r, CatalogService)
+            and r.name not in seen
+        )
+    return entries
+
+
+def critical_services(sctx: StepContext) -> list[str]:
+    return sorted(name for name, tier in known_services(sctx).items() if tier is not None
+                  and tier <= 1)
+
+
+def _artifact(status: InputStatus, root_len: int) -> dict[str, Any]:
+    return {
+        "artifact": status.key.value,
+        "path": str(status.path)[root_len:].lstrip("/"),
+        "present": status.present,
+        "parsed": status.present and not status.malformed,
+        "valid": status.present and not status.malformed and status.quarantined == 0,
+        "records": status.records,
+        "problems": [
+            {**p.to_dict(), "path": p.path[root_len:].lstrip("/") if p.path.startswith(
+                "/") else p.path}
+            for p in status.problems if p.level is not Level.WARNING
+        ],
+    }
+
+
+def validate_handover(sctx: StepContext) -> StepResult:
+    """Step 1.1: every prerequisite present and readable; every service owned."""
+    inputs = sctx.ctx.inputs
+    root_len = len(str(sctx.ctx.workspace.root))
+    statuses = [inputs.status(key) for key in P18_CRITICAL]
+    artifacts = [_artifact(s, root_len) for s in statuses]
+    missing = [s.key.value for s in statuses if not s.present]
+    malformed = [s.key.value for s in statuses if s.present and s.malformed]
+    assignments = {
+        a.service: a for a in inputs.records(InputKey.HANDOVER_RECORD)
+        if isinstance(a, OwnershipAssignment)
+    }
+    ownership = []
+    unclear = []
+    for service, tier in sorted(known_services(sctx).items()):
+        assignment = assignments.get(service)
+        owner = assignment.owner if assignment else None
+        if not owner:
+            unclear.append(service)
+        ownership.append({
+            "service": service,
+            "tier": tier,
+            "owner": owner,
+            "team": assignment.team if assignment else None,
+            "escalation_contact": assignment.escalation_contact if assignment else None,
+            "clear": bool(owner),
+            "reason": "" if owner else (
+                "no assignment in the handover record" if assignment is None
+                else "assignment has no owner"),
+        })
+    gaps = [g for g in inputs.records(InputKey.KT_FEEDBACK) if isinstance(g, KnowledgeGap)]
+    open_gaps = [g for g in gaps if g.status.is_open]
+    report = {
+        **evidence_header(sctx, P18_CRITICAL),
+        "artifacts": artifacts,
+        "complete": not missing and not malformed,
+        "ownership": ownership,
+        "ownership_complete": not unclear,
+        "knowledge_gaps": {
+            "open": [
+                {"id": g.id, "topic": g.topic, "service": g.service, "owner": g.owner,
+                 "severity": g.severity.value, "due_date": g.due_date.isoformat()
+                 if g.due_date else None}
+                for g in open_gaps
+            ],
+            "closed": len(gaps) - len(open_gaps),
+        },
+    }
+    path = sctx.evidence_path(HANDOVER_REPORT)
+    atomic_write_json(path, report)
+    halts = []
+    if missing:
+        halts.append(Halt(HaltKind.MISSING_ARTIFACT,
+                          f"critical handover artifacts missing: {', '.join(missing)}",
+                          tuple(str(sctx.ctx.workspace.path(InputKey(k))) for k in missing)))
+    if malformed:
+        details = tuple(
+            f"{p['path']}: {p['location']}: {p['message']}"
+            for a in artifacts if a["artifact"] in malformed for p in a["problems"]
+        )
+        halts.append(Halt(HaltKind.INVALID_ARTIFACT,
+                          f"handover artifacts unreadable: {', '.join(malformed)}", details))
+    if unclear:
+        halts.append(Halt(
+            HaltKind.OWNERSHIP,
+            f"ownership unclear for {len(unclear)} service(s): {', '.join(unclear)}",
+            ("give each an owner in handover/operational-handover-record.json",),
+        ))
+    summary = (
+        f"{len(P18_CRITICAL) - len(missing) - len(malformed)} of {len(P18_CRITICAL)} artifacts "
+        f"usable; {len(ownership) - len(unclear)} of {len(ownership)} services owned; "
+        f"{len(open_gaps)} open knowledge gaps"
+    )
+    return step_result(summary, [path], halts)
+
+
+def _risk_areas(sctx: StepContext, baseline: ObservabilityBaseline | None) -> list[dict[str, Any]]:
+    """Return services ranked by operational risk, with the evidence for each score."""
+    since = sctx.now - timedelta(days=RISK_HISTORY_DAYS)
+    incidents = [i for i in sctx.ctx.inputs.records(InputKey.INCIDENTS)
+                 if isinstance(i, Incident) and i.created_at >= since]
+    postmortems = [p for p in sctx.ctx.inputs.records(InputKey.POSTMORTEMS)
+                   if isinstance(p, Postmortem)]
+    today = sctx.now.date()
+    overdue: dict[str, int] = defaultdict(int)
+    for pm in postmortems:
+        for item in pm.action_items:
+            if item.status.is_open and item.due_date and item.due_date < today:
+                overdue[item.service or pm.service or ""] += 1
+    metrics = baseline.metrics if baseline else ()
+    dashboards = {m.service for m in metrics if m.dashboard}
+    alerts = {m.service for m in metrics if m.alert}
+    by_service: dict[str, list[Incident]] = defaultdict(list)
+    for incident in incidents:
+        by_service[incident.service].append(incident)
+    areas: list[dict[str, Any]] = []
+    for service, tier in known_services(sctx).items():
+        evidence = []
+        score = 0.0
+        owned = by_service.get(service, [])
+        if owned:
+            weight = sum(SEVERITY_WEIGHT.get(i.severity, 1.0) for i in owned)
+            score += weight
+            majors = sum(1 for i in owned if i.major)
+            evidence.append(f"{len(owned)} incidents in {RISK_HISTORY_DAYS} days "
+                            f"({majors} SEV1/SEV2), weight {weight:g}")
+        if service not in dashboards:
+            score += MISSING_DASHBOARD_RISK
+            evidence.append("no dashboard in the observability baseline")
+        if service not in alerts:
+            score += MISSING_ALERT_RISK
+            evidence.append("no alert in the observability baseline")
+        if overdue.get(service):
+            score += OVERDUE_ACTION_RISK * overdue[service]
+            evidence.append(f"{overdue[service]} overdue postmortem action items")
+        if tier is not None and tier <= 1 and score:
+            score *= 1.5
+            evidence.append(f"tier {tier}: risk weighted ×1.5")
+        if score:
+            areas.append({"service": service, "tier": tier, "score": round(score, 2),
+                          "evidence": evidence})
+    areas.sort(key=lambda a: (-a["score"], a["service"]))
+    return areas
+
+
+def assess_baseline(sctx: StepContext) -> StepResult:
+    """Step 1.2: observability baseline against the catalog; SLAs; risk areas."""
+    inputs = sctx.ctx.inputs
+    policy = sctx.ctx.workspace.config.policies
+    records = inputs.records(InputKey.OBSERVABILITY_BASELINE)
+    baseline = next((r for r in records if isinstance(r, ObservabilityBaseline)), None)
+    halts = []
+    if baseline is None:
+        halts.append(Halt(HaltKind.BASELINE, "observability baseline unavailable",
+                          (str(sctx.ctx.workspace.path(InputKey.OBSERVABILITY_BASELINE)),)))
+    age = None
+    if baseline is not None and baseline.measured_at is not None:
+        age = (sctx.now.date() - baseline.measured_at).days
+        if age > policy.baseline_max_age_days:
+            halts.append(Halt(
+                HaltKind.BASELINE,
+                f"observability baseline is {age} days old (limit "
+                f"{policy.baseline_max_age_days}); measure it again",
+            ))
+    elif baseline is not None:
+        halts.append(Halt(HaltKind.BASELINE, "observability baseline has no measurement date"))
+    services = known_services(sctx)
+    metrics = baseline.metrics if baseline else ()
+    no_dashboard = sorted(s for s in services if s not in {m.service for m in metrics
+                                                              if m.dashboard})
+    no_alert = sorted(s for s in services if s not in {m.service for m in metrics if m.alert})
+    assignments = [a for a in inputs.records(InputKey.HANDOVER_RECORD)
+                   if isinstance(a, OwnershipAssignment)]
+    areas = _risk_areas(sctx, baseline)
+    lines = [
+        "# Operational baseline analysis\n\n",
+        f"Generated {sctx.now.isoformat()}. Baseline measured "
+        f"{baseline.measured_at.isoformat() if baseline and baseline.measured_at else 'never'}"
+        f"{f' ({age} days ago)' if age is not None else ''}.\n\n",
+        "## Observability coverage\n\n",
+        f"{len(services) - len(no_dashboard)} of {len(services)} services have a dashboard; "
+        f"{len(services) - len(no_alert)} have an alert.\n\n",
+    ]
+    if no_dashboard:
+        lines.append("Without a dashboard: " + ", ".join(md_escape(s) for s in no_dashboard)
+                     + "\n\n")
+    if no_alert:
+        lines.append("Without an alert: " + ", ".join(md_escape(s) for s in no_alert) + "\n\n")
+    lines.append("## Service-level agreements\n\n")
+    lines.append(md_table(
+        ["Service", "Owner", "Response SLA (min)", "Resolution SLA (h)", "Availability SLA"],
+        [[a.service, a.owner or "unassigned", _num(a.response_sla_minutes),
+          _num(a.resolution_sla_hours),
+          f"{a.availability_sla * 100:.2f}%" if a.availability_sla else ""]
+         for a in sorted(assignments, key=lambda a: a.service)],
+        "llrrr",
+    ))
+    lines.append(f"\n## Risk areas (last {RISK_HISTORY_DAYS} days)\n\n")
+    lines.append(
+        "Score = incident weight (SEV1 10, SEV2 5, SEV3 2, SEV4 1, SEV5 0.5) + 3 without a "
+        "dashboard + 3 without an alert + 1.5 per overdue action item, ×1.5 for tier 0–1.\n\n"
+    )
+    lines.append(md_table(
+        ["Rank", "Service", "Tier", "Score", "Evidence"],
+        [[i + 1, a["service"], "" if a["tier"] is None else a["tier"], a["score"],
+          "; ".join(a["evidence"])] for i, a in enumerate(areas[:20])],
+        "rlrrl",
+    ))
+    path = sctx.evidence_path(BASELINE_ANALYSIS)
+    atomic_write_text(path, "".join(lines))
+    top = areas[0]["service"] if areas else "none"
+    summary = (f"{len(no_dashboard)} services without dashboards, {len(no_alert)} without "
+               f"alerts; top risk area: {top}")
+    return step_result(summary, [path], halts, risk_areas=areas[:10])
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def plan_support_coverage(sctx: StepContext) -> StepResult:
+    """Step 1.3: ticket forecast, Erlang staffing and a rotation."""
+    result = sctx.ctx.inputs.read(InputKey.TICKETS)
+    if not result.records:
+        return step_result("no ticket history: support coverage not forecast", [], [
+            Halt(HaltKind.MISSING_ARTIFACT, "ticket-history.csv missing or empty")])
+    path = sctx.ctx.workspace.path(InputKey.TICKETS)
+    plan = build_coverage_plan(
+        result.records,
+        policy=sctx.ctx.workspace.config.policies.support,
+        now=sctx.now,
+        input_file=str(path.relative_to(sctx.ctx.workspace.root)),
+        input_digest=sha256_tree(path),
+        problems=result.problems,
+    )
+    out = sctx.evidence_path(PLAN_FILE)
+    atomic_write_json(out, plan.to_dict())
+    data: dict[str, Any] = plan.to_dict()
+    queues = data.get("queues", [])
+    return step_result(f"forecast {len(queues)} queues; staffing and rotation proposed", [out])
+

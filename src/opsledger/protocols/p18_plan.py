@@ -1,0 +1,336 @@
+"""p18 phase 3: maintenance plan, stakeholder approvals, governance cadence; the gates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from opsledger.analysis.escalation import escalation_matrix
+from opsledger.analysis.governance import (
+    COMPLETE,
+    governance_checklist,
+    scheduled_reviews,
+)
+from opsledger.analysis.patching import window_slots
+from opsledger.config import Role
+from opsledger.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from opsledger.forecast import PLAN_FILE
+from opsledger.model.handover import (
+    ObservabilityBaseline,
+    OwnershipAssignment,
+    Postmortem,
+    WorkItem,
+)
+from opsledger.protocols.approvals import approval_ledger, approval_state
+from opsledger.protocols.model import GateResult, Halt, HaltKind, StepResult
+from opsledger.protocols.p18_backlog import BACKLOG_FILE, parse_day, read_backlog_csv
+from opsledger.protocols.p18_intake import catalog, critical_services, evidence_header
+from opsledger.protocols.runner import StepContext, plan_digest, step_result
+from opsledger.render.escalation_matrix import escalation_markdown
+from opsledger.render.governance_calendar import governance_calendar
+from opsledger.render.sections import Status, md_escape, md_table
+from opsledger.workspace import InputKey
+
+PLAN_FILE_MD = "maintenance-plan.md"
+CHECKLIST_FILE = "governance-cadence-checklist.json"
+CALENDAR_FILE = "governance-cadence.ics"
+APPROVERS = (Role.OPERATIONS_DIRECTOR, Role.SUPPORT_LEAD, Role.PRODUCT_OWNER, Role.SECURITY_LEAD)
+WINDOW_OCCURRENCES = 4
+
+
+def _assignments(sctx: StepContext) -> dict[str, OwnershipAssignment]:
+    return {a.service: a for a in sctx.ctx.inputs.records(InputKey.HANDOVER_RECORD)
+            if isinstance(a, OwnershipAssignment)}
+
+
+def _commitment_gaps(sctx: StepContext) -> list[str]:
+    """Return what the plan cannot commit to: critical follow-ups and optimisation items
+    without an owner and a due date, critical services without an owner, rotation or SLA."""
+    gaps = []
+    assignments = _assignments(sctx)
+    config = sctx.ctx.workspace.config
+    rotations = {s.name: s.oncall for s in config.services}
+    rotations.update({c.name: c.oncall for c in catalog(sctx) if c.oncall
+                      and not rotations.get(c.name)})
+    for service in critical_services(sctx):
+        assignment = assignments.get(service)
+        if assignment is None or not assignment.owner:
+            gaps.append(f"critical service {service}: no owner")
+        if not rotations.get(service):
+            gaps.append(f"critical service {service}: no on-call rotation")
+        if assignment is None or (assignment.availability_sla is None
+                                  and assignment.response_sla_minutes is None):
+            gaps.append(f"critical service {service}: no SLA in the handover record")
+    for pm in sctx.ctx.inputs.records(InputKey.POSTMORTEMS):
+        if not isinstance(pm, Postmortem) or (pm.severity or "").upper() not in ("SEV1", "SEV2"):
+            continue
+        for item in pm.action_items:
+            if item.status.is_open and (not item.owner or not item.due_date):
+                gaps.append(f"follow-up {item.id} of {pm.incident_id}: "
+                            + ("no owner" if not item.owner else "no due date"))
+    for item in sctx.ctx.inputs.records(InputKey.PERF_BACKLOG):
+        if isinstance(item, WorkItem) and item.status.is_open and (not item.owner
+                                                                    or not item.due_date):
+            gaps.append(f"optimisation item {item.id}: "
+                        + ("no owner" if not item.owner else "no due date"))
+    return gaps
+
+
+def _windows_section(sctx: StepContext) -> list[str]:
+    config = sctx.ctx.workspace.config
+    lines = ["## Release and change windows\n\n"]
+    if not config.change_windows:
+        return [*lines, "_No change windows in opsledger.yaml._\n\n"]
+    rows = []
+    until = sctx.now + timedelta(days=120)
+    for window in config.change_windows:
+        slots = []
+        for slot in window_slots(window, sctx.now, until):
+            slots.append(slot.start.strftime("%Y-%m-%d %H:%M %Z"))
+            if len(slots) == WINDOW_OCCURRENCES:
+                break
+        rows.append([window.name, window.cron, window.timezone,
+                     f"{window.duration_minutes} min",
+                     ", ".join(window.services) or "all", "; ".join(slots)])
+    lines.append(md_table(["Window", "Cron", "Time zone", "Length", "Services", "Next"], rows))
+    if config.freezes:
+        lines.append("\nFreezes: " + "; ".join(
+            f"{md_escape(f.name)} {f.start} to {f.end} (allowed: {', '.join(f.allow)})"
+            for f in config.freezes) + "\n")
+    lines.append("\n")
+    return lines
+
+
+def _coverage_section(sctx: StepContext) -> list[str]:
+    path = sctx.evidence_path(PLAN_FILE)
+    lines = ["## Support coverage\n\n"]
+    if not path.exists():
+        return [*lines, "_No support coverage plan: ticket history was not available._\n\n"]
+    plan = json.loads(path.read_text())
+    rotation = plan.get("rotation") or {}
+    lines.append(
+        f"From `{PLAN_FILE}`: {len(plan.get('queues', []))} queues forecast for "
+        f"{plan.get('horizon_days', '?')} days; rotation of "
+        f"{rotation.get('agents', rotation.get('headcount', '?'))} agents.\n\n"
+    )
+    rows = []
+    for queue in plan.get("queues", []):
+        accuracy = queue.get("accuracy") or {}
+        rows.append([queue.get("queue"), queue.get("model") or queue.get("chosen_model", ""),
+                     accuracy.get("mase", ""), accuracy.get("seasonal_naive_mase", "")])
+    if rows:
+        lines.append(md_table(["Queue", "Model", "MASE", "Seasonal naive MASE"], rows, "llrr"))
+    lines.append("\n")
+    return lines
+
+
+def draft_plan(sctx: StepContext) -> StepResult:
+    """Step 3.1: cadence, windows, escalation, KPI reporting, responsibilities, coverage."""
+    ws = sctx.ctx.workspace
+    config = ws.config
+    assignments = _assignments(sctx)
+    matrix = escalation_matrix(config, catalog(sctx), config.incidents)
+    backlog_path = sctx.evidence_path(BACKLOG_FILE)
+    backlog = read_backlog_csv(backlog_path) if backlog_path.exists() else []
+    sla = config.policies.vulnerability_sla_days
+    lines = [
+        f"# Maintenance and support plan — {md_escape(config.organisation)}\n\n",
+        f"Generated {sctx.now.isoformat()}.\n\nScope: {len(config.services)} services, "
+        f"{len(critical_services(sctx))} of them critical (tier 0–1).\n\n",
+        "## Maintenance cadence\n\n",
+        f"- Security fixes: within the vulnerability SLA (critical {sla.critical} days, high "
+        f"{sla.high}, medium {sla.medium}, low {sla.low}); known-exploited sooner.\n",
+        "- Dependency patch and minor updates: monthly, in a change window.\n",
+        "- Major upgrades: quarterly, planned as backlog items.\n",
+        "- Backlog review: weekly, in WSJF order (see backlog-prioritization-matrix.json).\n",
+        "- Postmortem action items: due 15 days after a SEV1 and 30 after a SEV2 unless "
+        "agreed otherwise.\n\n",
+    ]
+    lines += _windows_section(sctx)
+    lines.append("## Escalation matrix\n\n")
+    lines.append(escalation_markdown(matrix, config.organisation).split("\n", 2)[-1] + "\n")
+    lines.append("## KPI reporting\n\n")
+    lines.append(md_table(
+        ["Metric", "Cadence", "Owner", "Day", "Time"],
+        [[r.metric, r.cadence, r.owner, r.day or "", f"{r.time} {r.timezone}"]
+         for r in config.kpi_reviews],
+    ) if config.kpi_reviews else "_No KPI reviews configured._\n")
+    lines.append("\n## Responsibilities\n\n")
+    lines.append(md_table(
+        ["Service", "Tier", "Owner", "Team", "On call", "Response SLA (min)",
+         "Availability SLA"],
+        [[s.name, s.tier, (assignments[s.name].owner if s.name in assignments else None)
+          or "unassigned", s.owner or "", s.oncall or "",
+          _num(assignments[s.name].response_sla_minutes) if s.name in assignments else "",
+          _pct(assignments[s.name].availability_sla) if s.name in assignments else ""]
+         for s in sorted(config.services, key=lambda s: (s.tier, s.name))],
+        "lrlllrr",
+    ))
+    lines.append("\nApprovers: " + ", ".join(
+        f"{s.name} ({s.role.value})" for s in config.stakeholders if s.role in APPROVERS) + "\n\n")
+    lines += _coverage_section(sctx)
+    lines.append("## Commitments\n\n")
+    committed = [r for r in backlog if r.get("status") not in ("done", "wont_do")
+                 and r.get("severity") in ("critical", "high")]
+    lines.append(md_table(
+        ["Item", "Title", "Source", "Owner", "Due", "Priority"],
+        [[r["id"], r["title"], r["source"], r["owner"] or "unassigned",
+          r["due_date"] or "no date", r["priority"]] for r in committed],
+    ) if committed else "_No open high or critical backlog items._\n")
+    gaps = _commitment_gaps(sctx)
+    if gaps:
+        lines.append("\nNot yet committed (the plan cannot be final until these are):\n\n")
+        lines += [f"- {md_escape(g)}\n" for g in gaps]
+    path = sctx.evidence_path(PLAN_FILE_MD)
+    atomic_write_text(path, "".join(lines))
+    halts = []
+    if gaps:
+        halts.append(Halt(HaltKind.COVERAGE,
+                          f"the plan lacks commitments or coverage: {len(gaps)} gap(s)",
+                          tuple(gaps)))
+    return step_result(f"plan drafted: {len(committed)} committed items, {len(gaps)} gaps",
+                       [path], halts)
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.2f}%"
+
+
+def secure_approvals(sctx: StepContext) -> StepResult:
+    """Step 3.2: the plan approved by operations, support, product and security leads."""
+    ledger = approval_ledger(sctx.evidence_dir)
+    state = approval_state(ledger, sctx.procedure.id, sctx.step.id, APPROVERS,
+                           plan_digest(sctx))
+    given = [r.value for r, row in state.decisions.items() if row and row["decision"] ==
+             "approved"]
+    return step_result(f"approvals of the current plan: {len(given)} of {len(APPROVERS)}", [])
+
+
+def configure_governance(sctx: StepContext) -> StepResult:
+    """Step 3.3: KPI review calendar and the governance checklist."""
+    config = sctx.ctx.workspace.config
+    baseline = next((r for r in sctx.ctx.inputs.records(InputKey.OBSERVABILITY_BASELINE)
+                     if isinstance(r, ObservabilityBaseline)), None)
+    metrics = baseline.metrics if baseline else ()
+    dashboards = {m.service for m in metrics if m.dashboard} | {
+        c.name for c in catalog(sctx) if c.dashboard}
+    alerts = {m.service for m in metrics if m.alert}
+    fields = governance_checklist(config, critical_services(sctx), dashboards, alerts)
+    reviews = scheduled_reviews(config, sctx.now)
+    calendar = sctx.evidence_path(CALENDAR_FILE)
+    atomic_write_bytes(calendar, governance_calendar(reviews, sctx.now))
+    checklist = {
+        **evidence_header(sctx, (InputKey.OBSERVABILITY_BASELINE, InputKey.SERVICE_CATALOG)),
+        "fields": {f.name: f.to_dict() for f in fields},
+        "reviews": [
+            {"metric": r.review.metric, "cadence": r.review.cadence, "owner": r.owner,
+             "next": r.first.isoformat()} for r in reviews
+        ],
+    }
+    path = sctx.evidence_path(CHECKLIST_FILE)
+    atomic_write_json(path, checklist)
+    incomplete = [f.name for f in fields if f.status != COMPLETE]
+    halts = [Halt(HaltKind.FAILED_CHECK, f"governance checklist incomplete: "
+                  f"{', '.join(incomplete)}",
+                  tuple(m for f in fields for m in f.missing))] if incomplete else []
+    return step_result(f"{len(reviews)} KPI reviews scheduled; checklist "
+                       f"{len(fields) - len(incomplete)}/{len(fields)} complete",
+                       [path, calendar], halts)
+
+
+# --- gates -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GateMeta:
+    id: str
+    title: str
+    criteria: str
+    threshold: str
+    evidence: str
+    remedy: str
+
+    def result(self, actual: str, status: Status, failures: tuple[str, ...] = ()) -> GateResult:
+        return GateResult(self.id, self.title, self.criteria, self.threshold, self.evidence,
+                          actual, status, failures, remedy=self.remedy)
+
+
+def gate_backlog_integrity(sctx: StepContext) -> GateResult:
+    path = sctx.evidence_path(BACKLOG_FILE)
+    base = GateMeta(id="p18-backlog-integrity", title="Maintenance backlog integrity",
+                criteria="100% of critical backlog items captured with owner, priority and "
+                         "due date",
+                threshold="every High/Critical item has an owner and a due date",
+                evidence=str(path.relative_to(sctx.ctx.workspace.root)),
+                remedy="assign owners and due dates, update the backlog, run the gate again")
+    if not path.exists():
+        return base.result("maintenance-backlog.csv not written yet",
+                          status=Status.FAIL, failures=("run 'opsledger run p18' first",))
+    rows = read_backlog_csv(path)
+    critical = [r for r in rows if r.get("severity") in ("high", "critical")
+                and r.get("status") not in ("done", "wont_do")]
+    bad = [r for r in critical if not r.get("owner") or not parse_day(r.get("due_date", ""))
+           or not r.get("priority")]
+    failures = tuple(
+        f"{r['id']}: " + ", ".join(w for w, miss in (
+            ("no owner", not r.get("owner")), ("no due date", not parse_day(r.get("due_date",
+                                                                                  ""))),
+            ("no priority", not r.get("priority"))) if miss) + f" — {r['title']}"
+        for r in bad
+    )
+    return base.result(f"{len(critical) - len(bad)} of {len(critical)} High/Critical items "
+                             "complete",
+                      status=Status.FAIL if bad else Status.PASS, failures=failures)
+
+
+def gate_approvals(sctx: StepContext) -> GateResult:
+    step = sctx.procedure.step("3.2-approvals")
+    assert step is not None
+    from opsledger.protocols.runner import StepContext as Ctx
+
+    approval_ctx = Ctx(sctx.ctx, sctx.procedure, step, sctx.evidence_dir)
+    ledger = approval_ledger(sctx.evidence_dir)
+    base = GateMeta(id="p18-stakeholder-approval", title="Stakeholder approval confirmation",
+                criteria="Operations, Support, Product and Security leads approve the plan",
+                threshold="every required stakeholder's status is Approved",
+                evidence=str(ledger.path.relative_to(sctx.ctx.workspace.root)),
+                remedy="address feedback, revise the plan, obtain the approvals again")
+    breaks = ledger.verify()
+    if breaks:
+        return base.result("approval log tampered with", status=Status.FAIL,
+                          failures=tuple(str(b) for b in breaks))
+    if not sctx.evidence_path(PLAN_FILE_MD).exists():
+        return base.result("no maintenance plan yet", status=Status.FAIL)
+    state = approval_state(ledger, sctx.procedure.id, step.id, APPROVERS,
+                           plan_digest(approval_ctx))
+    failures = [f"{r.value}: awaited" for r in state.awaited] + [
+        f"{r.value}: {row['decision']} by {row['stakeholder']}" for r, row in state.refused]
+    approved = len(APPROVERS) - len(failures)
+    return base.result(f"{approved} of {len(APPROVERS)} approved the current plan",
+                      status=Status.PASS if not failures else Status.FAIL,
+                      failures=tuple(failures))
+
+
+def gate_governance(sctx: StepContext) -> GateResult:
+    path = sctx.evidence_path(CHECKLIST_FILE)
+    base = GateMeta(id="p18-governance-cadence", title="Governance cadence activation",
+                criteria="reporting cadence scheduled, dashboards configured, monitoring "
+                         "alerts active",
+                threshold="every checklist field is Complete",
+                evidence=str(path.relative_to(sctx.ctx.workspace.root)),
+                remedy="configure the missing dashboards, alerts or schedules; run again")
+    if not path.exists():
+        return base.result("checklist not written yet", status=Status.FAIL)
+    fields: dict[str, Any] = json.loads(path.read_text()).get("fields", {})
+    incomplete = {k: v for k, v in fields.items() if v.get("status") != COMPLETE}
+    return base.result(f"{len(fields) - len(incomplete)} of {len(fields)} fields Complete",
+        status=Status.FAIL if incomplete else Status.PASS,
+        failures=tuple(f"{k}: {m}" for k, v in incomplete.items() for m in v.get("missing",
+                                                                                   [])),
+    )

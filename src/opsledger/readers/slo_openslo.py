@@ -1,0 +1,336 @@
+"""OpenSLO ``v1`` and ``v1alpha`` SLO, SLI and DataSource documents, normalised to :class:`Slo`.
+
+Specification: https://github.com/OpenSLO/OpenSLO (README, "SLO", "SLI", "DataSource").
+Metric sources understood: ``type: prometheus`` (``spec.query``, PromQL over counters, or a
+gauge for threshold metrics) and ``type: duckdb`` (``spec.path`` file or glob, ``spec.timestamp``
+column, ``spec.filter`` SQL predicate; threshold metrics add ``spec.column``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from opsledger.model.slo import (
+    MINUTE,
+    BudgetingMethod,
+    DuckDbSource,
+    IndicatorSource,
+    PrometheusSource,
+    PromQuery,
+    PromQueryKind,
+    Slo,
+    SloWindow,
+    Threshold,
+)
+from opsledger.readers.slo_documents import (
+    Doc,
+    Invalid,
+    Key,
+    calendar_anchor,
+    duration,
+    mapping,
+    objective,
+    text,
+    window_from_shorthand,
+)
+
+OPS = {"lt", "lte", "gt", "gte"}
+
+
+@dataclass
+class Catalog:
+    """Named OpenSLO objects collected from every file, so references resolve across files."""
+
+    slis: dict[str, tuple[Doc, dict[str, Any]]] = field(default_factory=dict)
+    data_sources: dict[str, tuple[Doc, dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One metric source (good, bad, total, raw or threshold) resolved to its type and spec."""
+
+    kind: str  # prometheus | duckdb
+    spec: dict[str, Any]
+    keys: tuple[Key, ...]
+    url: str | None
+
+
+def collect(doc: Doc, catalog: Catalog) -> None:
+    """Remember an SLI or DataSource document by name."""
+    data = doc.data
+    name = str((data.get("metadata") or {}).get("name") or "")
+    if data.get("kind") == "SLI" and name:
+        catalog.slis[name] = (doc, data.get("spec") or {})
+    elif data.get("kind") == "DataSource" and name:
+        catalog.data_sources[name] = (doc, data.get("spec") or {})
+
+
+def read_slo(doc: Doc, catalog: Catalog) -> list[Slo]:
+    """Return the SLOs of one OpenSLO ``kind: SLO`` document (one per objective)."""
+    data = doc.data
+    alpha = str(data.get("apiVersion", "")).endswith("v1alpha")
+    meta = mapping(data.get("metadata") or {}, ("metadata",), "metadata")
+    name = text(meta, "name", ("metadata",))
+    spec = mapping(data.get("spec"), ("spec",), "spec")
+    service = text(spec, "service", ("spec",))
+    window = _window(spec, alpha)
+    budgeting = BudgetingMethod.parse(spec.get("budgetingMethod", "Occurrences"))
+    if budgeting is None:
+        raise Invalid(
+            ("spec", "budgetingMethod"),
+            "unknown budgeting method",
+            "Occurrences, Timeslices or RatioTimeslices",
+            spec.get("budgetingMethod"),
+        )
+    objectives = spec.get("objectives")
+    if not isinstance(objectives, list) or not objectives:
+        raise Invalid(("spec", "objectives"), "no objectives", "a list of objectives", objectives)
+    slo_indicator = None if alpha else _indicator_spec(spec, doc, catalog)
+    slos = []
+    for index, raw in enumerate(objectives):
+        keys: tuple[Key, ...] = ("spec", "objectives", index)
+        item = mapping(raw, keys, "an objective")
+        if "targetPercent" in item:
+            target = objective(item["targetPercent"], (*keys, "targetPercent"), percent=True)
+        else:
+            target = objective(item.get("target"), (*keys, "target"), percent=False)
+        threshold = _threshold(item, keys)
+        if alpha:
+            indicator = _alpha_indicator(spec, item, keys, threshold)
+        else:
+            assert slo_indicator is not None
+            indicator = _v1_indicator(slo_indicator, threshold, catalog)
+        slice_target, slice_size = _timeslices(item, keys, budgeting)
+        label = str(item.get("displayName") or item.get("name") or index + 1)
+        slos.append(
+            Slo(
+                service=service,
+                name=name if len(objectives) == 1 else f"{name}-{_slug(label)}",
+                objective=target,
+                window=window,
+                indicator=indicator,
+                description=str(spec.get("description") or ""),
+                budgeting=budgeting,
+                timeslice_target=slice_target,
+                timeslice_size=slice_size,
+                source_format=f"openslo/{'v1alpha' if alpha else 'v1'}",
+                source_path=str(doc.path),
+                source_line=doc.line(keys),
+                display_name=str(meta.get("displayName") or ""),
+            )
+        )
+    return slos
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-") or "objective"
+
+
+def _window(spec: dict[str, Any], alpha: bool) -> SloWindow:
+    key = "timeWindows" if alpha else "timeWindow"
+    windows = spec.get(key)
+    if not isinstance(windows, list) or not windows:
+        raise Invalid(("spec", key), "no time window", "a list with one time window", windows)
+    keys: tuple[Key, ...] = ("spec", key, 0)
+    item = mapping(windows[0], keys, "a time window")
+    rolling = item.get("isRolling", True) is not False
+    anchor = calendar_anchor(item.get("calendar"), (*keys, "calendar"))
+    if alpha:
+        count, unit = item.get("count"), str(item.get("unit", "")).lower()
+        letters = {"second": "s", "minute": "m", "hour": "h", "day": "d", "week": "w"}
+        letters |= {"month": "M", "quarter": "Q", "year": "Y"}
+        if not isinstance(count, int) or unit.rstrip("s") not in letters:
+            raise Invalid(keys, "time window needs count and unit", "count: 28, unit: Day", item)
+        shorthand = f"{count}{letters[unit.rstrip('s')]}"
+    else:
+        shorthand = text(item, "duration", keys)
+    return window_from_shorthand(
+        shorthand, (*keys, "count" if alpha else "duration"), rolling, anchor
+    )
+
+
+def _threshold(item: dict[str, Any], keys: tuple[Key, ...]) -> Threshold | None:
+    if "op" not in item:
+        return None
+    op = str(item["op"]).lower()
+    if op not in OPS:
+        raise Invalid((*keys, "op"), "unknown operator", "lt, lte, gt or gte", item["op"])
+    value = item.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Invalid((*keys, "value"), "threshold value must be a number", "a number", value)
+    return Threshold(op, float(value))
+
+
+def _timeslices(
+    item: dict[str, Any], keys: tuple[Key, ...], budgeting: BudgetingMethod
+) -> tuple[float | None, timedelta]:
+    if budgeting is BudgetingMethod.OCCURRENCES:
+        return None, MINUTE
+    size = duration(item.get("timeSliceWindow", "1m"), (*keys, "timeSliceWindow"))
+    if size.total_seconds() % 60:
+        raise Invalid((*keys, "timeSliceWindow"), "time slices must be whole minutes", "1m, 5m")
+    if budgeting is BudgetingMethod.RATIO_TIMESLICES:
+        return None, size
+    if "timeSliceTarget" not in item:
+        raise Invalid(keys, "Timeslices needs timeSliceTarget", "timeSliceTarget: 0.95")
+    target = objective(item["timeSliceTarget"], (*keys, "timeSliceTarget"), percent=None)
+    return target, size
+
+
+# --- indicators --------------------------------------------------------------------------
+
+
+def _indicator_spec(
+    spec: dict[str, Any], doc: Doc, catalog: Catalog
+) -> tuple[dict[str, Any], tuple[Key, ...]]:
+    if "indicatorRef" in spec:
+        ref = str(spec["indicatorRef"])
+        if ref not in catalog.slis:
+            raise Invalid(("spec", "indicatorRef"), "no SLI with this name", "an SLI document", ref)
+        return catalog.slis[ref][1], ("spec", "indicatorRef")
+    indicator = mapping(spec.get("indicator"), ("spec", "indicator"), "indicator")
+    return mapping(indicator.get("spec"), ("spec", "indicator", "spec"), "indicator spec"), (
+        "spec",
+        "indicator",
+        "spec",
+    )
+
+
+def _v1_indicator(
+    sli: tuple[dict[str, Any], tuple[Key, ...]], threshold: Threshold | None, catalog: Catalog
+) -> IndicatorSource:
+    spec, keys = sli
+    if "ratioMetric" in spec:
+        ratio = mapping(spec["ratioMetric"], (*keys, "ratioMetric"), "ratioMetric")
+        rkeys = (*keys, "ratioMetric")
+        if "raw" in ratio:
+            raw = _part(ratio["raw"], (*rkeys, "raw"), catalog)
+            failure = str(ratio.get("rawType", "success")).lower() == "failure"
+            return _ratio_source(raw, failure)
+        parts: dict[str, _Part] = {
+            name: _part(ratio[name], (*rkeys, name), catalog)
+            for name in ("good", "bad", "total")
+            if name in ratio
+        }
+        return _counts_source(parts, rkeys)
+    if "thresholdMetric" in spec:
+        part = _part(spec["thresholdMetric"], (*keys, "thresholdMetric"), catalog)
+        if threshold is None:
+            raise Invalid(
+                keys, "a threshold metric needs op and value in the objective", "op/value"
+            )
+        return _threshold_source(part, threshold)
+    raise Invalid(keys, "indicator has no metric", "ratioMetric or thresholdMetric", spec)
+
+
+def _alpha_indicator(
+    spec: dict[str, Any], item: dict[str, Any], keys: tuple[Key, ...], threshold: Threshold | None
+) -> IndicatorSource:
+    if "ratioMetrics" in item:
+        ratio = mapping(item["ratioMetrics"], (*keys, "ratioMetrics"), "ratioMetrics")
+        parts: dict[str, _Part] = {
+            name: _alpha_part(ratio[name], (*keys, "ratioMetrics", name))
+            for name in ("good", "bad", "total")
+            if name in ratio
+        }
+        return _counts_source(parts, (*keys, "ratioMetrics"))
+    indicator = mapping(spec.get("indicator"), ("spec", "indicator"), "indicator")
+    if "thresholdMetric" in indicator and threshold is not None:
+        part = _alpha_part(indicator["thresholdMetric"], ("spec", "indicator", "thresholdMetric"))
+        return _threshold_source(part, threshold)
+    raise Invalid(keys, "objective has no metric", "ratioMetrics, or thresholdMetric with op/value")
+
+
+def _alpha_part(node: Any, keys: tuple[Key, ...]) -> _Part:
+    item = mapping(node, keys, "a metric")
+    kind = str(item.get("source", "")).lower()
+    if kind not in ("prometheus", "duckdb"):
+        raise Invalid((*keys, "source"), "unsupported metric source", "prometheus or duckdb", kind)
+    return _Part(kind, item, keys, None)
+
+
+def _part(node: Any, keys: tuple[Key, ...], catalog: Catalog) -> _Part:
+    item = mapping(node, keys, "a metric")
+    source = mapping(item.get("metricSource"), (*keys, "metricSource"), "metricSource")
+    skeys = (*keys, "metricSource")
+    kind = str(source.get("type", "")).lower()
+    url = None
+    ref = source.get("metricSourceRef")
+    if ref is not None:
+        if str(ref) not in catalog.data_sources:
+            raise Invalid((*skeys, "metricSourceRef"), "no DataSource with this name", "", ref)
+        ds = catalog.data_sources[str(ref)][1]
+        kind = kind or str(ds.get("type", "")).lower()
+        details = ds.get("connectionDetails") or {}
+        url = str(details.get("url")) if isinstance(details, dict) and details.get("url") else None
+    if kind not in ("prometheus", "duckdb"):
+        raise Invalid(
+            (*skeys, "type"), "unsupported metric source type", "prometheus or duckdb", kind
+        )
+    return _Part(
+        kind, mapping(source.get("spec"), (*skeys, "spec"), "metricSource spec"), skeys, url
+    )
+
+
+def _query(part: _Part) -> PromQuery:
+    query = text(part.spec, "query", (*part.keys, "spec"))
+    if "{{.window}}" in query or "[window]" in query:
+        return PromQuery(query.replace("[window]", "[{{.window}}]"), PromQueryKind.COUNT_TEMPLATE)
+    return PromQuery(query, PromQueryKind.COUNTER)
+
+
+def _duck(part: _Part) -> tuple[str, str, str]:
+    keys = (*part.keys, "spec")
+    path = text(part.spec, "path", keys)
+    timestamp = text(part.spec, "timestamp", keys, required=False) or "ts"
+    where = text(part.spec, "filter", keys, required=False) or "TRUE"
+    return path, timestamp, where
+
+
+def _counts_source(parts: Mapping[str, _Part], keys: tuple[Key, ...]) -> IndicatorSource:
+    if "total" not in parts and not ("good" in parts and "bad" in parts):
+        raise Invalid(
+            keys, "a ratio metric needs total with good or bad", "good/total or bad/total"
+        )
+    if "good" not in parts and "bad" not in parts:
+        raise Invalid(keys, "a ratio metric needs good or bad", "good/total or bad/total")
+    kinds = {p.kind for p in parts.values()}
+    if len(kinds) > 1:
+        raise Invalid(keys, "good, bad and total must use the same source type", "", sorted(kinds))
+    if kinds == {"prometheus"}:
+        url = next((p.url for p in parts.values() if p.url), None)
+        queries = {name: _query(part) for name, part in parts.items()}
+        return PrometheusSource(
+            good=queries.get("good"), bad=queries.get("bad"), total=queries.get("total"), url=url
+        )
+    specs = {name: _duck(part) for name, part in parts.items()}
+    paths = {(p, t) for p, t, _ in specs.values()}
+    if len(paths) > 1:
+        raise Invalid(
+            keys, "good, bad and total must read the same files", "one path", sorted(paths)
+        )
+    (path, timestamp) = paths.pop()
+    good = specs["good"][2] if "good" in specs else None
+    bad = specs["bad"][2] if "bad" in specs else None
+    total = specs["total"][2] if "total" in specs else f"({good}) OR ({bad})"
+    return DuckDbSource(path=path, timestamp=timestamp, good=good, bad=bad, total=total)
+
+
+def _ratio_source(part: _Part, failure: bool) -> IndicatorSource:
+    if part.kind != "prometheus":
+        raise Invalid(part.keys, "a raw ratio needs a prometheus source", "type: prometheus")
+    query = _query(part)
+    if failure:
+        query = PromQuery(f"1 - ({query.expr})", query.kind)
+    return PrometheusSource(ratio=query, url=part.url)
+
+
+def _threshold_source(part: _Part, threshold: Threshold) -> IndicatorSource:
+    if part.kind == "prometheus":
+        return PrometheusSource(ratio=_query(part), threshold=threshold, url=part.url)
+    path, timestamp, where = _duck(part)
+    column = text(part.spec, "column", (*part.keys, "spec"))
+    return DuckDbSource(path=path, timestamp=timestamp, good=threshold.sql(column), total=where)

@@ -1,0 +1,133 @@
+"""The alerting section of the monthly report: which burn-rate policy to run per SLO, and
+which alerts to tune (p09 step 2, "tune alerting thresholds and notification procedures")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from opsledger.alerting_report import (
+    backtest_json,
+    backtest_workspace,
+    noise_json,
+    workspace_noise,
+)
+from opsledger.analysis.backtest import BacktestResult, SkippedBacktest, SloBacktest
+from opsledger.analysis.noise import NoiseReport
+from opsledger.inputs import Context
+from opsledger.problems import Problem
+from opsledger.render.sections import Section, Status, md_table
+from opsledger.slo_report import SloReport
+
+KEY = "alerting"
+TITLE = "Alerting: policy backtest and alert tuning"
+SHOWN_RECOMMENDATIONS = 10
+
+
+def alerting_section(ctx: Context, report: SloReport | None = None) -> Section:
+    """Return the alerting section; pass the SLO section's ``report`` to fetch counts once."""
+    run = backtest_workspace(ctx, report)
+    noise, noise_problems = workspace_noise(ctx)
+    if not run.results and not noise.alerts:
+        return Section.skipped(KEY, TITLE, "no SLI history to backtest and no alert history")
+    return build_alerting_section(ctx, run.results, noise, noise_problems)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _minutes(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} min"
+
+
+def _backtest_table(done: Sequence[SloBacktest]) -> str:
+    rows = []
+    for result in done:
+        best = result.score(result.recommendation.policy)
+        rows.append(
+            [
+                result.slo,
+                best.policy,
+                _percent(best.recall),
+                _percent(best.precision),
+                f"{best.alerts_per_week:.2f}",
+                _minutes(best.mean_detection_minutes),
+                _minutes(best.mean_reset_minutes),
+                result.recommendation.reason,
+            ]
+        )
+    header = [
+        "SLO",
+        "recommended policy",
+        "recall",
+        "precision",
+        "alerts/week",
+        "detection",
+        "reset",
+        "why",
+    ]
+    return md_table(header, rows, "llrrrrrl")
+
+
+def build_alerting_section(
+    ctx: Context,
+    backtests: Sequence[BacktestResult],
+    noise: NoiseReport,
+    problems: Sequence[Problem] = (),
+) -> Section:
+    """Return the section from computed backtests and noise (tests need no engines)."""
+    done = [r for r in backtests if isinstance(r, SloBacktest)]
+    skipped = [r for r in backtests if isinstance(r, SkippedBacktest)]
+    lines: list[str] = []
+    if done:
+        lines += [
+            "**Burn-rate policy backtest** (incidents as ground truth)",
+            "",
+            _backtest_table(done),
+        ]
+    if skipped:
+        lines += ["", "Not backtested:", ""] + [f"- {r.slo}: {r.reason}" for r in skipped]
+    if noise.alerts:
+        weeks = noise.weeks
+        rate = f", {noise.firings / weeks:.1f} per week" if weeks else ""
+        lines += [
+            "",
+            f"**Alert noise**: {noise.firings} firings of {len(noise.alerts)} alerts"
+            f"{rate} (hours in {noise.working_hours.timezone})",
+            "",
+        ]
+        shown = noise.recommendations[:SHOWN_RECOMMENDATIONS]
+        if shown:
+            lines.append(
+                md_table(
+                    ["alert", "service", "change", "why"],
+                    [[r.alert, r.service or "", r.action.value, r.reason] for r in shown],
+                )
+            )
+        else:
+            lines.append("No alert needs tuning.")
+    if problems:
+        lines += ["", f"**Alert history problems** ({len(problems)})", ""]
+        lines += [f"- {p}" for p in problems[:20]]
+    status = Status.WARN if noise.recommendations or problems or skipped else Status.PASS
+    owners = {s.name: s.owner or "" for s in ctx.workspace.config.services}
+    return Section(
+        KEY,
+        TITLE,
+        "\n".join(lines) + "\n",
+        status,
+        data={
+            "backtest": backtest_json(backtests),
+            "noise": noise_json(noise),
+            "problems": [p.to_dict() for p in problems],
+        },
+        actions=tuple(
+            {
+                "action": f"{r.alert} ({r.service or 'no service'}): {r.action.value}",
+                "owner": owners.get(r.service or "", ""),
+                "due": "",
+                "source": "alert-noise",
+            }
+            for r in noise.recommendations[:SHOWN_RECOMMENDATIONS]
+        ),
+    )

@@ -1,0 +1,298 @@
+"""Prometheus recording and burn-rate alerting rules, with Sloth-compatible names.
+
+The recording rules use Sloth's conventions (``slo:sli_error:ratio_rate<window>``,
+``slo:objective:ratio``, ``slo:error_budget:ratio``, ``slo:time_period:days``,
+``slo:current_burn_rate:ratio``, ``slo:period_burn_rate:ratio``,
+``slo:period_error_budget_remaining:ratio``, ``sloth_slo_info``; labels ``sloth_id``,
+``sloth_service``, ``sloth_slo``, ``sloth_window``) so dashboards built for Sloth keep
+working. Alerting rules follow the Workbook's multi-window multi-burn-rate form; unlike
+Sloth, page and ticket alerts get distinct names (``...Page``/``...Ticket``) so each can
+be routed, silenced and unit-tested on its own; both carry ``severity`` and ``sloth_severity``.
+
+An SLI is given as PromQL with a ``{{.window}}`` placeholder (Sloth's convention), as
+good/total or bad/total event queries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from opsledger.analysis.alerting import (
+    AlertPolicy,
+    AlertSeverity,
+    BurnCondition,
+    window_label,
+    workbook_policy,
+)
+from opsledger.model.slo import PrometheusSource, PromQuery, PromQueryKind, Slo
+
+# The windows Sloth records for every SLO, whatever its alerts use.
+SLOTH_WINDOWS = (5, 30, 60, 120, 360, 1440, 4320)
+_PLACEHOLDER = re.compile(r"\{\{\s*\.window\s*\}\}")
+_SELECTOR = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*\s*(\{[^{}]*\})?$")
+GENERATOR = "opsledger"
+
+
+@dataclass(frozen=True)
+class RuleTarget:
+    """What the rules need to know about one SLO."""
+
+    service: str
+    slo: str
+    objective: float  # 0-1
+    window_days: int
+    error_ratio: str  # PromQL yielding the bad/total ratio, with a {{.window}} placeholder
+    labels: tuple[tuple[str, str], ...] = ()
+    alert_name: str = ""
+    spec: str = "native"
+
+    @property
+    def sloth_id(self) -> str:
+        return f"{self.service}-{self.slo}"
+
+    @property
+    def alert_base(self) -> str:
+        if self.alert_name:
+            return self.alert_name
+        words = re.split(r"[^A-Za-z0-9]+", f"{self.service} {self.slo}")
+        return "".join(w[:1].upper() + w[1:] for w in words if w) + "SLO"
+
+
+@dataclass(frozen=True)
+class SkippedRules:
+    """An SLO for which no Prometheus rules can be written, and why."""
+
+    slo: str
+    reason: str
+
+
+def error_ratio_query(total: str, good: str | None = None, bad: str | None = None) -> str:
+    """Return the bad/total ratio PromQL from good/total or bad/total queries."""
+    if bad is not None:
+        return f"(\n  {bad}\n)\n/\n(\n  {total}\n)"
+    if good is not None:
+        return f"1 - (\n  (\n    {good}\n  )\n  /\n  (\n    {total}\n  )\n)"
+    raise ValueError("an SLI needs a good or a bad query besides the total")
+
+
+def _windowed(query: PromQuery | None) -> str | None:
+    """Return the query with a window placeholder, or None when it cannot carry one."""
+    if query is None:
+        return None
+    if query.kind in (PromQueryKind.RATE_TEMPLATE, PromQueryKind.COUNT_TEMPLATE):
+        return query.expr.strip() if _PLACEHOLDER.search(query.expr) else None
+    if _SELECTOR.match(query.expr.strip()):
+        return f"sum(rate({query.expr.strip()}[{{{{.window}}}}]))"
+    return None
+
+
+def target_for(slo: Slo) -> RuleTarget | SkippedRules:
+    """Return the rule target of an SLO, or why it has none."""
+    source = slo.indicator
+    if not isinstance(source, PrometheusSource):
+        return SkippedRules(slo.key, "its SLI is not a Prometheus query")
+    if source.ratio is not None:
+        return SkippedRules(slo.key, "a ratio/gauge SLI has no event counts to window")
+    if source.good is None and source.bad is None:
+        return SkippedRules(slo.key, "its SLI has neither a good nor a bad query")
+    good, bad, total = _windowed(source.good), _windowed(source.bad), _windowed(source.total)
+    if bad is None and good is None:
+        return SkippedRules(slo.key, "its good/bad query cannot take a {{.window}} range")
+    if total is None:
+        if source.total is not None:
+            return SkippedRules(slo.key, "its total query cannot take a {{.window}} range")
+        if good is None or bad is None:
+            return SkippedRules(slo.key, "it has no total query")
+        total = f"({good}) + ({bad})"
+    return RuleTarget(
+        slo.service,
+        slo.name,
+        slo.objective,
+        slo.window.days,
+        error_ratio_query(total, good=None if bad else good, bad=bad),
+        slo.labels,
+        spec=slo.source_format,
+    )
+
+
+def _number(value: float) -> str:
+    """Return a float as short PromQL text (``0.001``, not ``0.0010000000000000009``)."""
+    return format(value, ".15g")
+
+
+def _selector(target: RuleTarget) -> str:
+    return (
+        f'{{sloth_id="{target.sloth_id}", sloth_service="{target.service}", '
+        f'sloth_slo="{target.slo}"}}'
+    )
+
+
+def _labels(target: RuleTarget, **extra: str) -> dict[str, str]:
+    labels = dict(target.labels)
+    labels.update(
+        sloth_id=target.sloth_id, sloth_service=target.service, sloth_slo=target.slo, **extra
+    )
+    return dict(sorted(labels.items()))
+
+
+def recording_windows(target: RuleTarget, policy: AlertPolicy) -> tuple[int, ...]:
+    period = target.window_days * 24 * 60
+    return tuple(sorted({*SLOTH_WINDOWS, *policy.windows} - {period}))
+
+
+def rule_groups(target: RuleTarget, policy: AlertPolicy | None = None) -> list[dict[str, Any]]:
+    """Return the SLI, metadata and alert rule groups of one SLO (Sloth's group layout)."""
+    policy = policy or workbook_policy(target.window_days)
+    sel = _selector(target)
+    period = f"{target.window_days}d"
+    sli_rules: list[dict[str, Any]] = [
+        {
+            "record": f"slo:sli_error:ratio_rate{window_label(minutes)}",
+            "expr": _PLACEHOLDER.sub(window_label(minutes), target.error_ratio) + "\n",
+            "labels": _labels(target, sloth_window=window_label(minutes)),
+        }
+        for minutes in recording_windows(target, policy)
+    ]
+    # The period ratio is the mean of the 5m ratios, as Sloth records it (cheap over 30d).
+    sli_rules.append(
+        {
+            "record": f"slo:sli_error:ratio_rate{period}",
+            "expr": (
+                f"sum_over_time(slo:sli_error:ratio_rate5m{sel}[{period}])\n"
+                f"/ ignoring (sloth_window)\n"
+                f"count_over_time(slo:sli_error:ratio_rate5m{sel}[{period}])\n"
+            ),
+            "labels": _labels(target, sloth_window=period),
+        }
+    )
+    on = "on(sloth_id, sloth_slo, sloth_service) group_left"
+    meta_rules: list[dict[str, Any]] = [
+        {"record": "slo:objective:ratio", "expr": f"vector({_number(target.objective)})"},
+        {"record": "slo:error_budget:ratio", "expr": f"vector(1-{_number(target.objective)})"},
+        {"record": "slo:time_period:days", "expr": f"vector({target.window_days})"},
+        {
+            "record": "slo:current_burn_rate:ratio",
+            "expr": f"slo:sli_error:ratio_rate5m{sel}\n/ {on}\nslo:error_budget:ratio{sel}\n",
+        },
+        {
+            "record": "slo:period_burn_rate:ratio",
+            "expr": f"slo:sli_error:ratio_rate{period}{sel}\n/ {on}\nslo:error_budget:ratio{sel}\n",
+        },
+        {
+            "record": "slo:period_error_budget_remaining:ratio",
+            "expr": f"1 - slo:period_burn_rate:ratio{sel}",
+        },
+    ]
+    for rule in meta_rules:
+        rule["labels"] = _labels(target)
+    meta_rules.append(
+        {
+            "record": "sloth_slo_info",
+            "expr": "vector(1)",
+            "labels": _labels(
+                target,
+                sloth_mode=f"{GENERATOR}-gen-prom",
+                sloth_spec=target.spec,
+                sloth_version=GENERATOR,
+                sloth_objective=_number(target.objective * 100),
+            ),
+        }
+    )
+    groups = [
+        {"name": f"sloth-slo-sli-recordings-{target.sloth_id}", "rules": sli_rules},
+        {"name": f"sloth-slo-meta-recordings-{target.sloth_id}", "rules": meta_rules},
+    ]
+    alerts = [_alert_rule(target, policy, severity, sel) for severity in policy.severities()]
+    groups.append({"name": f"sloth-slo-alerts-{target.sloth_id}", "rules": alerts})
+    return groups
+
+
+def alert_name(target: RuleTarget, severity: AlertSeverity) -> str:
+    return f"{target.alert_base}{severity.value.capitalize()}"
+
+
+def _condition_expr(condition: BurnCondition, objective: float, sel: str) -> str:
+    threshold = f"({_number(condition.burn_rate)} * {_number(1 - objective)})"
+    windows = [condition.short_minutes, condition.long_minutes]
+    parts = [
+        f"(slo:sli_error:ratio_rate{window_label(w)}{sel} > {threshold})"
+        for w in windows
+        if w is not None
+    ]
+    return "(\n    " + "\n    and ignoring (sloth_window)\n    ".join(parts) + "\n)"
+
+
+def _alert_rule(
+    target: RuleTarget, policy: AlertPolicy, severity: AlertSeverity, sel: str
+) -> dict[str, Any]:
+    conditions = [c for c in policy.conditions if c.severity is severity]
+    expr = "\nor ignoring (sloth_window)\n".join(
+        _condition_expr(c, target.objective, sel) for c in conditions
+    )
+    windows = ", ".join(c.label for c in conditions)
+    return {
+        "alert": alert_name(target, severity),
+        "expr": expr + "\n",
+        "labels": {"severity": severity.value, "sloth_severity": severity.value},
+        "annotations": {
+            "summary": f"{target.service} {target.slo}: error budget burning too fast",
+            "title": f"({severity.value}) {{{{$labels.sloth_service}}}} "
+            f"{{{{$labels.sloth_slo}}}} SLO error budget burn rate is too fast.",
+            "policy": f"{policy.name}: {windows}",
+        },
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes multi-line strings as literal blocks, like hand-written rule files."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(document: Any) -> str:
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def rules_document(
+    targets: Sequence[RuleTarget], policy: AlertPolicy | None = None
+) -> dict[str, Any]:
+    """Return the rule file as data: ``{"groups": [...]}`` for every target."""
+    groups: list[dict[str, Any]] = []
+    for target in targets:
+        groups.extend(rule_groups(target, policy))
+    return {"groups": groups}
+
+
+def rules_yaml(slos: Sequence[Slo | RuleTarget], policy: AlertPolicy | None = None) -> str:
+    """Return the Prometheus rule file for ``slos``; SLOs without rules are listed as comments.
+
+    ``policy`` None: the Workbook policy rescaled to each SLO's window.
+    """
+    targets: list[RuleTarget] = []
+    skipped: list[SkippedRules] = []
+    for item in slos:
+        found = item if isinstance(item, RuleTarget) else target_for(item)
+        if isinstance(found, RuleTarget) and found.sloth_id in {t.sloth_id for t in targets}:
+            # Prometheus refuses a rule file with a group name twice.
+            skipped.append(SkippedRules(found.sloth_id, "an SLO with the same id comes first"))
+        elif isinstance(found, RuleTarget):
+            targets.append(found)
+        else:
+            skipped.append(found)
+    header = [
+        "# Generated by opsledger from the workspace's SLO definitions. DO NOT EDIT.",
+        "# Recording names follow Sloth's conventions (slo:sli_error:ratio_rate<window>).",
+    ]
+    header += [f"# skipped {s.slo}: {s.reason}" for s in skipped]
+    return "\n".join(header) + "\n" + dump_yaml(rules_document(targets, policy))

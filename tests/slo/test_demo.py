@@ -1,0 +1,97 @@
+"""Demo SLO definitions and request events: deterministic, readable, consistent with incidents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from opsledger.demo.slo import (
+    REQUESTS_FILE,
+    TELEMETRY_DAYS,
+    slo_services,
+    write_slos,
+    write_telemetry,
+)
+from opsledger.demo.world import Size, World, build_world
+from opsledger.fileio import sha256_file
+from opsledger.readers.slo_definitions import read
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return build_world(Size.SMALL, 7, NOW)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory, world: World) -> Path:
+    root = tmp_path_factory.mktemp("demo-slo")
+    write_telemetry(world, root)
+    write_slos(world, root)
+    return root
+
+
+def test_same_seed_same_bytes(world: World, root: Path, tmp_path: Path) -> None:
+    again = write_telemetry(world, tmp_path) + write_slos(world, tmp_path)
+    for path in again:
+        assert sha256_file(path) == sha256_file(root / path.relative_to(tmp_path)), path
+
+
+def test_events_schema_span_and_volume(root: Path) -> None:
+    con = duckdb.connect()
+    rows = con.execute(
+        f"SELECT count(*), min(ts), max(ts), count(DISTINCT service) FROM '{root / REQUESTS_FILE}'"
+    ).fetchone()
+    assert rows is not None
+    count, first, last, services = rows
+    assert 300_000 < count < 500_000
+    assert first >= NOW - timedelta(days=TELEMETRY_DAYS) and last < NOW
+    assert services == 5
+    described = con.execute(f"DESCRIBE SELECT * FROM '{root / REQUESTS_FILE}'").fetchall()
+    types = {row[0]: row[1] for row in described}
+    assert types == {
+        "ts": "TIMESTAMP WITH TIME ZONE",
+        "service": "VARCHAR",
+        "endpoint": "VARCHAR",
+        "status": "SMALLINT",
+        "latency_ms": "FLOAT",
+    }
+
+
+def test_outages_line_up_with_incidents(world: World, root: Path) -> None:
+    names = {s.name for s in slo_services(world)}
+    start = NOW - timedelta(days=TELEMETRY_DAYS)
+    impacts = [
+        i
+        for i in world.incidents
+        if i.service in names
+        and i.started_at >= start
+        and i.error_fraction >= 0.1
+        and i.resolved_at - i.started_at >= timedelta(minutes=20)
+    ]
+    assert impacts, "the small world should have a visible outage in the telemetry span"
+    con = duckdb.connect()
+    for incident in impacts:
+        during = con.execute(
+            f"SELECT avg((status >= 500)::INT) FROM '{root / REQUESTS_FILE}' "
+            "WHERE service = ? AND ts >= ? AND ts < ?",
+            [incident.service, incident.started_at, incident.resolved_at],
+        ).fetchone()
+        assert during is not None
+        assert during[0] == pytest.approx(incident.error_fraction, abs=0.08), incident.id
+    background = con.execute(
+        f"SELECT avg((status >= 500)::INT) FROM '{root / REQUESTS_FILE}'"
+    ).fetchone()
+    assert background is not None and background[0] < 0.05
+
+
+def test_definitions_read_cleanly_in_every_format(root: Path, world: World) -> None:
+    result = read(root / "slos")
+    assert result.problems == []
+    formats = {slo.source_format for slo in result.records}
+    assert formats == {"openslo/v1", "sloth", "slo-generator/v2", "native"}
+    assert {s.service for s in result.records} >= {s.name for s in slo_services(world)}

@@ -1,0 +1,174 @@
+"""The DuckDB engine counts generated events exactly as an independent numpy count does."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from opsledger.engines.duckdb_engine import DuckDbEngine
+from opsledger.errors import EngineError
+from opsledger.model.slo import DuckDbSource, Slo, SloWindow
+
+from .slo_events import MINUTES, SERVICES, START, Events, availability_slo, write_parquet
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory, events: Events) -> Path:
+    root = tmp_path_factory.mktemp("ws")
+    write_parquet(events, root / "telemetry" / "requests" / "part-0.parquet")
+    # The same events as CSV (ISO text timestamps) and JSON lines.
+    stamps = [datetime.fromtimestamp(t / 1e6, tz=START.tzinfo).isoformat() for t in events.ts_us]
+    with open(root / "telemetry" / "events.csv", "w") as out:
+        out.write("ts,service,status,latency_ms\n")
+        for t, s, st, lat in zip(
+            stamps, events.service, events.status, events.latency_ms, strict=True
+        ):
+            out.write(f"{t},{SERVICES[s]},{st},{lat:.3f}\n")
+    with open(root / "telemetry" / "events.jsonl", "w") as out:
+        for t, s, st in zip(stamps, events.service, events.status, strict=True):
+            out.write(json.dumps({"ts": t, "service": SERVICES[s], "status": int(st)}) + "\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "telemetry/requests/*.parquet",
+        "telemetry/requests",
+        "telemetry/events.csv",
+        "telemetry/events.jsonl",
+    ],
+)
+@pytest.mark.parametrize("service", SERVICES)
+def test_counts_match_numpy(
+    workspace: Path, events: Events, span: tuple[datetime, datetime], path: str, service: str
+) -> None:
+    engine = DuckDbEngine(workspace)
+    series = engine.series(availability_slo(service, path), *span)
+    good, total = events.expected(service, START, MINUTES)
+    assert series.minutes == MINUTES
+    np.testing.assert_array_equal(series.total, total)
+    np.testing.assert_array_equal(series.good, good)
+    assert total.sum() > 10_000 and (total - good).sum() > 100  # the test has teeth
+
+
+def test_bad_predicate_gives_the_same_good(
+    workspace: Path, span: tuple[datetime, datetime]
+) -> None:
+    engine = DuckDbEngine(workspace)
+    path = "telemetry/requests/*.parquet"
+    by_good = engine.series(availability_slo("checkout", path), *span)
+    by_bad = engine.series(availability_slo("checkout", path, bad=True), *span)
+    np.testing.assert_array_equal(by_good.good, by_bad.good)
+
+
+def test_span_edges_are_half_open(workspace: Path, events: Events) -> None:
+    engine = DuckDbEngine(workspace)
+    start = START + timedelta(minutes=100)
+    series = engine.series(
+        availability_slo("search", "telemetry/events.csv"), start, start + timedelta(minutes=30)
+    )
+    good, total = events.expected("search", start, 30)
+    np.testing.assert_array_equal(series.total, total)
+    np.testing.assert_array_equal(series.good, good)
+
+
+def test_sql_is_one_group_by(workspace: Path, span: tuple[datetime, datetime]) -> None:
+    engine = DuckDbEngine(workspace)
+    sql = engine.query_sql(availability_slo("checkout", "telemetry/requests/*.parquet"), *span)
+    assert sql.count("GROUP BY") == 1 and "read_parquet" in sql
+    assert "TIMESTAMPTZ '2026-03-01T00:00:00+00:00'" in sql  # typed like the column
+
+
+def _slo(path: str, good: str = "status < 500") -> Slo:
+    return Slo(
+        "svc",
+        "a",
+        0.99,
+        SloWindow(1),
+        DuckDbSource(path, "ts", good=good),
+        source_path="slos/a.yaml",
+        source_line=7,
+    )
+
+
+@pytest.mark.parametrize(
+    ("slo", "message"),
+    [
+        (
+            _slo("telemetry/requests/*.parquet", good="no_such_column > 1"),
+            "svc/a (defined at slos/a.yaml:7): the SLI query failed",
+        ),
+        (_slo("../outside/*.parquet"), "must be inside the workspace"),
+        (_slo("/etc/passwd.csv"), "must be inside the workspace"),
+        (_slo("telemetry/nothing-*.parquet"), "no files match"),
+        (_slo("telemetry/events.xml"), "no files match"),
+    ],
+)
+def test_errors_are_clear(
+    workspace: Path, span: tuple[datetime, datetime], slo: Slo, message: str
+) -> None:
+    with pytest.raises(EngineError) as caught:
+        DuckDbEngine(workspace).series(slo, *span)
+    assert message in str(caught.value)
+
+
+def test_predicates_cannot_read_outside_the_workspace(
+    workspace: Path, span: tuple[datetime, datetime]
+) -> None:
+    sneaky = _slo(
+        "telemetry/requests/*.parquet",
+        good="status IN (SELECT 1 FROM read_csv('/etc/passwd'))",
+    )
+    with pytest.raises(EngineError, match="the SLI query failed"):
+        DuckDbEngine(workspace).series(sneaky, *span)
+
+
+def test_unaligned_span_is_refused(workspace: Path) -> None:
+    with pytest.raises(EngineError, match="minute-aligned"):
+        DuckDbEngine(workspace).series(
+            availability_slo("checkout", "telemetry/events.csv"),
+            START + timedelta(seconds=30),
+            START + timedelta(minutes=5),
+        )
+
+
+def test_many_slos_in_one_scan_match_one_at_a_time(
+    workspace: Path, events: Events, span: tuple[datetime, datetime]
+) -> None:
+    path = "telemetry/requests/*.parquet"
+    latency = Slo(
+        "checkout",
+        "latency",
+        0.99,
+        SloWindow(1),
+        DuckDbSource(path, "ts", good="latency_ms < 80", total="service = 'checkout'"),
+    )
+    slos = [
+        availability_slo("checkout", path),
+        availability_slo("search", path, bad=True),
+        latency,
+    ]
+    engine = DuckDbEngine(workspace)
+    together = engine.series_many(slos, *span)
+    assert set(together) == {s.key for s in slos}
+    for slo in slos:
+        alone = engine.series(slo, *span)
+        np.testing.assert_array_equal(together[slo.key].good, alone.good)
+        np.testing.assert_array_equal(together[slo.key].total, alone.total)
+    good, total = events.expected("search", START, MINUTES)
+    np.testing.assert_array_equal(together["search/availability"].total, total)
+    np.testing.assert_array_equal(together["search/availability"].good, good)
+
+
+def test_many_slos_name_the_one_with_a_bad_predicate(
+    workspace: Path, span: tuple[datetime, datetime]
+) -> None:
+    path = "telemetry/requests/*.parquet"
+    broken = _slo(path, good="missing_column = 1")
+    with pytest.raises(EngineError, match=r"svc/a \(defined at slos/a.yaml:7\)"):
+        DuckDbEngine(workspace).series_many([availability_slo("checkout", path), broken], *span)
