@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +35,27 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# The name ``tempfile.mkstemp`` gives in :func:`atomic_write_bytes`: ".<target>.<8 random>.tmp".
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Remove the temporary files that interrupted atomic writes left in ``folder``.
+
+    A process killed between creating its temporary file and renaming it leaves the file
+    behind (nothing can run on SIGKILL). Call this only while holding the workspace lock,
+    when no other writer can be half-way through a write in ``folder``.
+    """
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for child in folder.iterdir():
+        if _TEMP_NAME.match(child.name) and child.is_file() and not child.is_symlink():
+            child.unlink(missing_ok=True)
+            removed.append(child)
+    return removed
 
 
 def _umask() -> int:
@@ -66,6 +88,16 @@ def spreadsheet_safe(value: object) -> str:
     return text
 
 
+def csv_cell(value: object) -> str:
+    """Return ``value`` spreadsheet-safe, with its line breaks as ``\\n``.
+
+    The csv module quotes a cell holding ``\\n`` (our line terminator) but not a bare
+    ``\\r``, which every CSV reader takes as the end of a row: the row would come back cut
+    in two. Line breaks are normalised so each cell reads back exactly as written.
+    """
+    return spreadsheet_safe(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -78,10 +110,10 @@ def csv_text(header: Sequence[str], rows: Iterable[Mapping[str, object] | Sequen
     """Return CSV text with every cell made spreadsheet-safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([spreadsheet_safe(h) for h in header])
+    writer.writerow([csv_cell(h) for h in header])
     for row in rows:
         values = [row.get(h) for h in header] if isinstance(row, Mapping) else list(row)
-        writer.writerow([spreadsheet_safe(v) for v in values])
+        writer.writerow([csv_cell(v) for v in values])
     return buffer.getvalue()
 
 
