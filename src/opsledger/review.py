@@ -34,6 +34,7 @@ SECTIONS: list[str] = [
     "opsledger.render.slo_section:slo_section",
     "opsledger.render.alerting_section:alerting_section",
     "opsledger.render.incidents_section:incidents_section",
+    "opsledger.render.perf_section:perf_section",
     "opsledger.render.patch_section:patch_section",
 ]
 

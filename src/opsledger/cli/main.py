@@ -191,12 +191,14 @@ def review(
 
 
 def _register_subcommands() -> None:
-    from opsledger.cli import forecast, incidents, patch, protocols, slo
+    from opsledger.cli import forecast, incidents, patch, protocols, quality, rollback, slo
 
     protocols.register(app)
     app.add_typer(forecast.app, name="forecast")
     app.add_typer(incidents.app, name="incidents")
     app.add_typer(patch.app, name="patch")
+    app.add_typer(quality.app, name="quality")
+    app.add_typer(rollback.app, name="rollback")
     app.add_typer(slo.app, name="slo")
 
 

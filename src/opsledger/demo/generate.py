@@ -11,6 +11,7 @@ from opsledger.demo.alerts import write_alert_history
 from opsledger.demo.catalog import write_catalog, write_security_risks
 from opsledger.demo.config import write_config
 from opsledger.demo.handover import write_handover
+from opsledger.demo.quality import write_test_reports
 from opsledger.demo.records import write_gates, write_health, write_incidents, write_perf
 from opsledger.demo.security import write_security
 from opsledger.demo.slo import write_slos, write_telemetry
@@ -35,6 +36,7 @@ WRITERS: list[tuple[str, Writer]] = [
     ("SLO definitions", write_slos),
     ("request telemetry", write_telemetry),
     ("alert history", write_alert_history),
+    ("CI test reports", write_test_reports),
 ]
 
 MARKER = ".opsledger-demo"

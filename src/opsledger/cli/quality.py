@@ -1,0 +1,100 @@
+"""``opsledger quality``: numeric quality gates on the metrics opsledger measures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from opsledger.analysis.gates import Scorecard
+from opsledger.cli.common import (
+    EXIT_FAILED,
+    JsonOpt,
+    NowOpt,
+    StrictOpt,
+    WorkspaceArg,
+    console,
+    err_console,
+    escape,
+    handle_errors,
+    print_json,
+    resolve_now,
+)
+from opsledger.errors import InputError
+from opsledger.fileio import atomic_write_json, atomic_write_text
+from opsledger.inputs import Context
+from opsledger.problems import Level
+from opsledger.quality_report import read_gates, run_quality_gates
+from opsledger.render.quality_gates import scorecard_junit
+from opsledger.render.sections import Status
+from opsledger.workspace import open_workspace
+
+app = typer.Typer(help="Quality gates from gates_config.yaml.", no_args_is_help=True)
+
+RESULT_FILE = "quality-gates.json"
+COLOURS = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red",
+           Status.ERROR: "red", Status.SKIPPED: "dim"}
+
+
+@app.command()
+@handle_errors
+def check(
+    workspace: WorkspaceArg,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here.")]
+    = None,
+    min_score: Annotated[float | None, typer.Option(
+        "--min-score", min=0, max=1, help="Also fail when the weighted score is below this.")]
+    = None,
+    json: JsonOpt = False,
+    now: NowOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Evaluate every gate; write the result as JSON (and JUnit); exit 1 when they fail."""
+    ctx = Context.open(open_workspace(workspace), resolve_now(now))
+    gates = read_gates(ctx)
+    if gates.fatal or not gates.records:
+        problems = [p for p in gates.problems if p.level is not Level.WARNING]
+        raise InputError("cannot evaluate the quality gates", problems)
+    run = run_quality_gates(ctx, gates.records, min_score)
+    if strict:
+        ctx.inputs.require_clean()
+    document = run.to_json(ctx.workspace.root)
+    out = ctx.workspace.p09_evidence / RESULT_FILE
+    atomic_write_json(out, document)
+    if junit is not None:
+        atomic_write_text(junit, scorecard_junit(run.scorecard, ctx.now))
+    if json:
+        print_json(document)
+    else:
+        _print(run.scorecard, out, junit)
+    if not run.scorecard.passed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print(scorecard: Scorecard, out: Path, junit: Path | None) -> None:
+    table = Table()
+    for header in ("Gate", "Metric", "Value", "Op", "Threshold", "Warn", "Weight", "Key",
+                   "Result"):
+        table.add_column(header, overflow="fold")
+    for e in scorecard.evaluations:
+        gate = e.gate
+        colour = COLOURS[e.status]
+        table.add_row(
+            escape(gate.name), escape(gate.metric),
+            "n/a" if e.value is None else f"{e.value:.6g}", gate.operator.value,
+            f"{gate.threshold:g}",
+            "" if gate.warn_threshold is None else f"{gate.warn_threshold:g}",
+            f"{gate.weight:g}", "key" if gate.key else "", f"[{colour}]{e.status.value}[/]",
+        )
+    console.print(table)
+    for e in scorecard.evaluations:
+        if e.status is not Status.PASS:
+            console.print(f"  {escape(e.gate.name)}: {escape(e.reason)}")
+    score = "n/a" if scorecard.score is None else f"{scorecard.score:.3f}"
+    verdict = "[green]PASSED[/]" if scorecard.passed else "[red]FAILED[/]"
+    console.print(f"Weighted score {score}: {verdict}")
+    for reason in scorecard.reasons:
+        err_console.print(f"[red]- {escape(reason)}[/]")
+    console.print(f"Wrote {escape(str(out))}" + (f", {escape(str(junit))}" if junit else ""))
