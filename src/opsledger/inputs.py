@@ -41,6 +41,7 @@ READERS: dict[InputKey, str] = {
     InputKey.SECURITY: "opsledger.readers.security:read",
     InputKey.SLOS: "opsledger.readers.slo_definitions:read",
     InputKey.ALERTS: "opsledger.readers.alerts:read",
+    InputKey.EXPERIMENTS: "opsledger.readers.experiments:read",
 }
 
 # The p18 prerequisites whose absence halts intake, and those whose absence is noted only.

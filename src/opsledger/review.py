@@ -36,6 +36,7 @@ SECTIONS: list[str] = [
     "opsledger.render.incidents_section:incidents_section",
     "opsledger.render.perf_section:perf_section",
     "opsledger.render.patch_section:patch_section",
+    "opsledger.render.experiments_section:experiments_section",
 ]
 
 

@@ -191,9 +191,19 @@ def review(
 
 
 def _register_subcommands() -> None:
-    from opsledger.cli import forecast, incidents, patch, protocols, quality, rollback, slo
+    from opsledger.cli import (
+        experiment,
+        forecast,
+        incidents,
+        patch,
+        protocols,
+        quality,
+        rollback,
+        slo,
+    )
 
     protocols.register(app)
+    app.add_typer(experiment.app, name="experiment")
     app.add_typer(forecast.app, name="forecast")
     app.add_typer(incidents.app, name="incidents")
     app.add_typer(patch.app, name="patch")

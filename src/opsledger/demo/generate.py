@@ -10,6 +10,7 @@ from pathlib import Path
 from opsledger.demo.alerts import write_alert_history
 from opsledger.demo.catalog import write_catalog, write_security_risks
 from opsledger.demo.config import write_config
+from opsledger.demo.experiments import write_experiments
 from opsledger.demo.handover import write_handover
 from opsledger.demo.quality import write_test_reports
 from opsledger.demo.records import write_gates, write_health, write_incidents, write_perf
@@ -37,6 +38,7 @@ WRITERS: list[tuple[str, Writer]] = [
     ("request telemetry", write_telemetry),
     ("alert history", write_alert_history),
     ("CI test reports", write_test_reports),
+    ("experiments", write_experiments),
 ]
 
 MARKER = ".opsledger-demo"

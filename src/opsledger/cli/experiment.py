@@ -1,0 +1,166 @@
+"""``opsledger experiment``: analyse an A/B test, plan its size and duration, assign a unit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from opsledger.analysis.experiment_results import ExperimentResult
+from opsledger.analysis.experiments import SampleSize
+from opsledger.cli.common import (
+    JsonOpt,
+    NowOpt,
+    WorkspaceArg,
+    console,
+    err_console,
+    escape,
+    handle_errors,
+    print_json,
+    resolve_now,
+)
+from opsledger.errors import InputError
+from opsledger.experiments import (
+    NotAnalyzed,
+    analyze_experiment,
+    assign,
+    find_experiment,
+    plan_experiment,
+    telemetry_daily_units,
+    workspace_experiments,
+)
+from opsledger.inputs import Context
+from opsledger.model.experiments import Experiment
+from opsledger.render.experiments_json import outcome_json, plan_json
+from opsledger.workspace import InputKey, open_workspace
+
+app = typer.Typer(
+    help="A/B experiments: analysis with a decision, sample size and duration, assignment.",
+    no_args_is_help=True,
+)
+
+ExperimentArg = Annotated[
+    str, typer.Argument(help="The experiment's name (its 'name:' in experiments/).",
+                        show_default=False)
+]
+DailyUnitsOpt = Annotated[
+    float | None,
+    typer.Option("--daily-units", min=0.0,
+                 help="Eligible units per day (default: from telemetry via 'traffic:')."),
+]
+
+
+def _open(workspace: WorkspaceArg, name: str, now: str | None) -> tuple[Context, Experiment]:
+    ctx = Context.open(open_workspace(workspace), resolve_now(now))
+    experiment = find_experiment(ctx, name)
+    folder = str(ctx.workspace.path(InputKey.EXPERIMENTS) / name)
+    for problem in workspace_experiments(ctx).problems:
+        if problem.path == experiment.source or problem.path.startswith(folder):
+            err_console.print(f"[yellow]{escape(str(problem))}[/]")
+    return ctx, experiment
+
+
+@app.command()
+@handle_errors
+def analyze(
+    workspace: WorkspaceArg,
+    experiment: ExperimentArg,
+    json: JsonOpt = False,
+    now: NowOpt = None,
+) -> None:
+    """Analyse the observations: SRM, lifts with intervals, CUPED, sequential, decision."""
+    ctx, found = _open(workspace, experiment, now)
+    outcome = analyze_experiment(found, ctx.now)
+    if json:
+        print_json(outcome_json(outcome, ctx.now))
+        return
+    if isinstance(outcome, NotAnalyzed):
+        console.print(f"{escape(outcome.name)}: {outcome.verdict.value} — {escape(outcome.reason)}")
+        return
+    _print_result(outcome)
+
+
+def _print_result(result: ExperimentResult) -> None:
+    srm = result.srm
+    flag = "[red]MISMATCH[/]" if srm.mismatch else "ok"
+    console.print(f"[bold]{escape(result.name)}[/] ({result.definition.status.value}, "
+                  f"{result.horizon.value}); sample ratio: chi-square p = {srm.p_value:.3g} "
+                  f"{flag}")
+    variants = Table("Variant", "Units", "Mean", "Std")
+    for v in result.variants:
+        variants.add_row(escape(v.name), str(v.n), f"{v.mean:.4g}", f"{v.std:.4g}")
+    console.print(variants)
+    level = f"{1 - result.definition.alpha:.0%}"
+    table = Table("Metric", "Variant", "Lift", "Relative", f"{level} CI", "p", "p adj.",
+                  "Always-valid CI", "P(win)", "CUPED")
+    for c in result.comparisons:
+        lift = c.lift
+        rel = "n/a" if lift.lift_rel is None else f"{lift.lift_rel:+.2%}"
+        cuped = "" if c.cuped is None else f"-{c.cuped.variance_reduction:.0%} var"
+        table.add_row(escape(c.metric), escape(c.variant), f"{lift.lift_abs:+.4g}", rel,
+                      f"{lift.ci_low:+.4g} … {lift.ci_high:+.4g}", f"{lift.p_value:.3g}",
+                      f"{c.p_value_adjusted:.3g}",
+                      f"{c.sequential.ci_low:+.4g} … {c.sequential.ci_high:+.4g}",
+                      f"{c.posterior.chance_to_win:.1%}", cuped)
+    console.print(table)
+    for skipped in result.skipped:
+        console.print(f"not computed: {escape(skipped.metric)} {escape(skipped.variant)}: "
+                      f"{escape(skipped.reason)}")
+    decision = result.decision
+    shipped = f" {escape(decision.variant)}" if decision.variant else ""
+    console.print(f"[bold]Decision: {decision.verdict.value}{shipped}[/]")
+    for reason in decision.reasons:
+        console.print(f"  - {escape(reason)}")
+
+
+@app.command()
+@handle_errors
+def plan(
+    workspace: WorkspaceArg,
+    experiment: ExperimentArg,
+    daily_units: DailyUnitsOpt = None,
+    json: JsonOpt = False,
+    now: NowOpt = None,
+) -> None:
+    """Sample size per variant (statsmodels power analysis) and duration in days."""
+    ctx, found = _open(workspace, experiment, now)
+    units: float | None = daily_units
+    source = "--daily-units"
+    if units is None:
+        units, source = telemetry_daily_units(ctx, found)
+    result = plan_experiment(found, units, source)
+    if json:
+        print_json(plan_json(result))
+        return
+    size = result.sample_size
+    if not isinstance(size, SampleSize):
+        raise InputError(f"{experiment}: sample size not computable: {size.reason}")
+    console.print(f"[bold]{escape(experiment)}[/]: {size.method}, effect {size.effect_abs:.4g} "
+                  f"(effect size {size.effect_size:.4f}), alpha {size.alpha:g}, "
+                  f"power {size.power:g}")
+    for name, need in size.per_variant.items():
+        console.print(f"  {escape(name)}: {need:,} units")
+    if result.duration_days is None:
+        console.print(f"Duration unknown: {escape(source)}.")
+    else:
+        console.print(f"Duration: {result.duration_days} days at {units or 0:,.0f} units/day "
+                      f"({escape(source)}).")
+
+
+@app.command(name="assign")
+@handle_errors
+def assign_command(
+    workspace: WorkspaceArg,
+    experiment: ExperimentArg,
+    unit_id: Annotated[str, typer.Argument(help="The unit (user, session or account) id.",
+                                           show_default=False)],
+    json: JsonOpt = False,
+) -> None:
+    """Print the variant a unit is assigned to (salted SHA-256, stable everywhere)."""
+    _, found = _open(workspace, experiment, None)
+    variant = assign(unit_id, found)
+    if json:
+        print_json({"experiment": experiment, "unit_id": unit_id, "variant": variant})
+    else:
+        console.print(escape(variant))

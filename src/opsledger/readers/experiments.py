@@ -1,0 +1,238 @@
+"""The ``experiments/`` folder: one YAML definition per experiment, and its observations.
+
+``experiments/<file>.yaml`` defines an experiment (schema in ``docs/experiments.md``);
+``experiments/<name>/observations.parquet`` or ``observations.csv`` holds one row per unit:
+``unit_id``, ``variant``, one column per metric and the pre-period covariate columns.
+
+A definition with errors is reported (file and line) and left out; the other experiments
+are still read. An observation row with a bad cell, an undeclared variant or a unit seen
+twice is quarantined with its line (CSV) or row number (Parquet).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import ValidationError
+
+from opsledger.analysis.assignment import assign_unit
+from opsledger.errors import ConfigError
+from opsledger.model.experiments import (
+    Experiment,
+    ExperimentDefinition,
+    MetricKind,
+    Observations,
+)
+from opsledger.problems import ReadResult
+from opsledger.readers.csvrows import csv_rows, header_key
+from opsledger.readers.fields import FALSE_WORDS, TRUE_WORDS, Fields
+from opsledger.readers.textfile import MAX_TEXT_BYTES, load_text
+from opsledger.yamlfile import MAX_YAML_BYTES, parse_yaml, validation_problems
+
+FORMAT = "experiment definitions (YAML) + observations (CSV/Parquet)"
+OBSERVATION_FILES = ("observations.parquet", "observations.csv")
+ALIASES: dict[str, tuple[str, ...]] = {
+    "unit_id": ("unit", "user_id", "session_id", "account_id", "id"),
+    "variant": ("arm", "group", "bucket", "treatment"),
+}
+_LOCATED = re.compile(r"^(line \d+(?:, column \d+)?): (.*)$", re.DOTALL)
+
+
+def read(path: Path) -> ReadResult[Experiment]:
+    """Return every valid experiment under ``path`` (the folder, or one YAML file)."""
+    result: ReadResult[Experiment] = ReadResult(path, detected_format=FORMAT)
+    files = [path] if path.is_file() else sorted(
+        p for p in path.iterdir()
+        if p.is_file() and p.suffix.lower() in (".yaml", ".yml") and not p.name.startswith(".")
+    )
+    folder = path.parent if path.is_file() else path
+    seen: dict[str, Path] = {}
+    for file in files:
+        definition = read_definition(file, result)
+        if definition is None:
+            continue
+        if definition.name in seen:
+            result.fail(
+                "",
+                f"experiment '{definition.name}' is also defined in {seen[definition.name].name}",
+                "one file per experiment",
+            )
+            continue
+        seen[definition.name] = file
+        observations = read_observations(folder / definition.name, definition, result)
+        result.records.append(Experiment(definition, str(file), observations))
+    return result
+
+
+def read_definition(file: Path, result: ReadResult[Any]) -> ExperimentDefinition | None:
+    """Return the definition in ``file``, or ``None`` with its problems added to ``result``."""
+    own: ReadResult[Any] = ReadResult(file)
+    text = load_text(file, own, limit=MAX_YAML_BYTES)
+    if text is None:
+        result.extend(own.problems)
+        return None
+    try:
+        data, lines = parse_yaml(text, str(file))
+    except ConfigError as exc:
+        message = str(exc.args[0]).removeprefix(f"{file}: ")
+        located = _LOCATED.match(message)
+        if located:
+            own.fail(located.group(1), located.group(2))
+        else:
+            own.fail("", message)
+        result.extend(own.problems)
+        return None
+    if not isinstance(data, dict):
+        own.fail("line 1", "not an experiment definition", "a mapping with 'name:'",
+                 type(data).__name__ if data is not None else "an empty file")
+        result.extend(own.problems)
+        return None
+    try:
+        return ExperimentDefinition.model_validate(data)
+    except ValidationError as exc:
+        result.extend(validation_problems(str(file), exc, lines))
+        return None
+
+
+def read_observations(
+    folder: Path, definition: ExperimentDefinition, result: ReadResult[Any]
+) -> Observations | None:
+    """Return the observations in ``folder`` (Parquet preferred), or ``None`` if absent."""
+    present = [folder / name for name in OBSERVATION_FILES if (folder / name).is_file()]
+    if not present:
+        return None
+    file = present[0]
+    own: ReadResult[Any] = ReadResult(file)
+    if len(present) > 1:
+        own.warn("", f"both {OBSERVATION_FILES[0]} and {OBSERVATION_FILES[1]} exist; "
+                     f"{file.name} is used")
+    rows = _parquet_rows(file, definition, own) if file.suffix == ".parquet" else (
+        csv_rows(file, own, _required(definition), ALIASES)
+    )
+    observations = _collect(file, rows, definition, own)
+    result.extend(own.problems)
+    return None if own.fatal else observations
+
+
+def _required(definition: ExperimentDefinition) -> list[str]:
+    columns = [m.name for m in definition.metrics] + list(definition.covariates.values())
+    return ["unit_id", "variant", *dict.fromkeys(header_key(c) for c in columns)]
+
+
+def _parquet_rows(
+    file: Path, definition: ExperimentDefinition, result: ReadResult[Any]
+) -> Iterator[Fields]:
+    try:
+        if file.stat().st_size > MAX_TEXT_BYTES:
+            result.fail("", "file is too large", f"at most {MAX_TEXT_BYTES} bytes")
+            return
+        table = pq.ParquetFile(file).read()
+    except (OSError, pa.ArrowException) as exc:
+        result.fail("", f"unreadable Parquet file: {exc}", "a Parquet file")
+        return
+    reverse = {alias: name for name, names in ALIASES.items() for alias in names}
+    keys = [reverse.get(header_key(n), header_key(n)) for n in table.column_names]
+    required = _required(definition)
+    missing = [name for name in required if name not in keys]
+    if missing:
+        result.fail(
+            "schema",
+            "missing required column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
+            "columns " + ", ".join(required),
+            "columns " + ", ".join(table.column_names),
+        )
+        return
+    wanted = {key: index for index, key in reversed(list(enumerate(keys))) if key in required}
+    columns = {key: table.column(index).to_pylist() for key, index in wanted.items()}
+    for row in range(table.num_rows):
+        values = {key: column[row] for key, column in columns.items()}
+        yield Fields(str(file), values, _row_locator(row + 1))
+
+
+def _row_locator(row: int) -> Callable[[str], str]:
+    return lambda column: f"row {row}, column '{column}'"
+
+
+def _binary(fields: Fields, name: str) -> float | None:
+    """Return 0.0 or 1.0 from 0/1, true/false, yes/no; record a problem otherwise."""
+    value = fields.raw(name)
+    if value is None:
+        fields.bad(name, f"missing value for '{name}'", "0 or 1", "an empty cell")
+        return None
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float) and value in (0, 1):
+        return float(value)
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS or word in ("1.0",):
+        return 1.0
+    if word in FALSE_WORDS or word in ("0.0",):
+        return 0.0
+    fields.bad(name, f"'{name}' is not 0 or 1 (a binary metric)", "0 or 1", value)
+    return None
+
+
+def _collect(
+    file: Path,
+    rows: Iterator[Fields],
+    definition: ExperimentDefinition,
+    result: ReadResult[Any],
+) -> Observations:
+    kinds: dict[str, MetricKind] = {header_key(m.name): m.kind for m in definition.metrics}
+    names: dict[str, str] = {header_key(m.name): m.name for m in definition.metrics}
+    for covariate in definition.covariates.values():
+        kinds.setdefault(header_key(covariate), MetricKind.CONTINUOUS)
+        names.setdefault(header_key(covariate), covariate)
+    declared = [v.name for v in definition.variants]
+    weights = [(v.name, v.weight) for v in definition.variants]
+    first_seen: dict[str, str] = {}
+    unit_ids: list[str] = []
+    variants: list[str] = []
+    values: dict[str, list[float]] = {key: [] for key in kinds}
+    mismatched: list[tuple[str, str, str]] = []
+    for fields in rows:
+        unit = fields.text("unit_id")
+        variant = fields.text("variant")
+        cells = {
+            key: _binary(fields, key) if kind is MetricKind.BINARY else fields.number(key)
+            for key, kind in kinds.items()
+        }
+        if variant is not None and variant not in declared:
+            fields.bad("variant", f"variant '{variant}' is not declared in the definition",
+                       "one of " + ", ".join(declared), variant)
+        if unit is not None and unit in first_seen:
+            fields.bad("unit_id", f"unit '{unit}' appears twice (first at {first_seen[unit]})",
+                       "one row per unit", unit)
+        if fields.problems or unit is None or variant is None:
+            result.extend(fields.problems)
+            continue
+        first_seen[unit] = fields.locate("unit_id").split(",")[0]
+        unit_ids.append(unit)
+        variants.append(variant)
+        for key, cell in cells.items():
+            values[key].append(float(cell))  # type: ignore[arg-type]  # None was a problem
+        expected = assign_unit(definition.salt, definition.name, unit, weights)
+        if expected != variant:
+            mismatched.append((unit, variant, expected))
+    if mismatched:
+        unit, found, expected = mismatched[0]
+        result.warn(
+            "",
+            f"{len(mismatched)} of {len(unit_ids)} units are recorded in another variant than "
+            f"the salted hash assigns (e.g. unit '{unit}' in '{found}', hash says "
+            f"'{expected}'): check the salt and the assignment service",
+        )
+    if not unit_ids and not result.fatal:
+        result.warn("", "no observation rows", "one row per unit")
+    return Observations(
+        str(file),
+        np.array(unit_ids, dtype=object),
+        np.array(variants, dtype=object),
+        {names[key]: np.asarray(column, dtype=float) for key, column in values.items()},
+    )
