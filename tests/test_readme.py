@@ -55,7 +55,10 @@ def test_every_command_is_in_the_reference() -> None:
 
 
 @pytest.mark.parametrize("command", readme_commands())
-def test_readme_command_runs(command: str, small_demo: Path, tmp_path: Path) -> None:
+def test_readme_command_runs(
+    command: str, small_demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # relative output paths in examples land here
     ws = tmp_path / "ws"
     words = shlex.split(command)
     if words[1] not in ("init", "demo"):

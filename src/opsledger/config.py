@@ -198,6 +198,30 @@ class KpiReview(Strict):
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
 
 
+class Approvals(Strict):
+    """Who approves each p09 step's presentation (roles in the stakeholder roster)."""
+
+    p09_patch: list[Role] = Field(default_factory=lambda: [Role.SRE_MANAGER, Role.SECURITY_LEAD])
+    p09_monitoring: list[Role] = Field(
+        default_factory=lambda: [Role.SRE_MANAGER, Role.OPERATIONS_DIRECTOR]
+    )
+    p09_optimisation: list[Role] = Field(
+        default_factory=lambda: [Role.ENGINEERING_MANAGER, Role.FINANCE]
+    )
+    p09_roadmap: list[Role] = Field(
+        default_factory=lambda: [Role.PRODUCT_OWNER, Role.OPERATIONS_DIRECTOR]
+    )
+
+
+class TeamCapacity(Strict):
+    """Engineering time available for the roadmap, to check a charter fits."""
+
+    days_per_person_per_month: float = Field(default=20, gt=0)
+    people: dict[str, int] = Field(default_factory=dict, description="team -> engineers")
+    roadmap_share: float = Field(default=0.5, gt=0, le=1, description="rest: on-call, support")
+    horizon_months: int = Field(default=3, ge=1, le=12)
+
+
 class Paths(Strict):
     """Where inputs and outputs live, relative to the workspace root."""
 
@@ -240,6 +264,8 @@ class Config(Strict):
     kpi_reviews: list[KpiReview] = Field(default_factory=list)
     growth_targets: dict[str, float] = Field(default_factory=dict)
     incidents: IncidentPolicy = IncidentPolicy()
+    approvals: Approvals = Approvals()
+    team_capacity: TeamCapacity = TeamCapacity()
     paths: Paths = Paths()
 
     @model_validator(mode="after")

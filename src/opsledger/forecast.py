@@ -27,6 +27,7 @@ from opsledger.analysis.staffing import HourStaffing, staffing_by_hour
 from opsledger.config import SupportPolicy
 from opsledger.errors import InputError
 from opsledger.fileio import atomic_write_json, sha256_file
+from opsledger.forecast_backend import BackendName, ForecastBackend
 from opsledger.model.handover import Ticket
 from opsledger.problems import Problem
 from opsledger.readers import tickets as ticket_reader
@@ -181,12 +182,16 @@ def build_coverage_plan(
     input_file: str = "",
     input_digest: str = "",
     problems: Sequence[Problem] = (),
+    backend: BackendName | ForecastBackend | None = None,
 ) -> CoveragePlan:
-    """Return the coverage plan for ``tickets`` (no file I/O)."""
+    """Return the coverage plan for ``tickets`` (no file I/O).
+
+    ``backend`` says where the queue forecasts are fitted (``"local"`` or ``"spark"``).
+    """
     zone = ZoneInfo(policy.timezone)
     last_day = _history_end(tickets, now, zone)
     used = [t for t in tickets if t.created_at.astimezone(zone).date() <= last_day]
-    forecasts = forecast_tickets(used, policy.timezone, horizon_days, last_day)
+    forecasts = forecast_tickets(used, policy.timezone, horizon_days, last_day, backend)
     shifts = daily_shifts(policy.shift_hours)
     queues: list[QueueCoverage | SkippedForecast] = []
     for result in forecasts:
@@ -240,11 +245,13 @@ def forecast_ticket_volume(
     horizon_days: int = 28,
     now: datetime | None = None,
     policy: SupportPolicy | None = None,
+    backend: BackendName | ForecastBackend | None = None,
 ) -> CoveragePlan:
     """Return the coverage plan for a ticket-history CSV and write it to ``output_path``.
 
     Rows that cannot be read are left out and listed in the plan; a file that cannot be read
-    at all raises :class:`InputError` naming the file and what was wrong.
+    at all raises :class:`InputError` naming the file and what was wrong. ``backend="spark"``
+    fits the queue forecasts on Spark (same plan).
     """
     source = Path(input_path)
     if horizon_days < 1:
@@ -266,6 +273,7 @@ def forecast_ticket_volume(
         input_file=source.name,
         input_digest=sha256_file(source),
         problems=result.problems,
+        backend=backend,
     )
     atomic_write_json(Path(output_path), plan.to_dict())
     return plan

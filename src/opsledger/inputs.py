@@ -42,6 +42,7 @@ READERS: dict[InputKey, str] = {
     InputKey.SLOS: "opsledger.readers.slo_definitions:read",
     InputKey.ALERTS: "opsledger.readers.alerts:read",
     InputKey.EXPERIMENTS: "opsledger.readers.experiments:read",
+    InputKey.COSTS: "opsledger.readers.costs:read",
 }
 
 # The p18 prerequisites whose absence halts intake, and those whose absence is noted only.

@@ -14,10 +14,14 @@ from typing import Any
 from opsledger import __version__
 from opsledger.errors import OpsledgerError
 from opsledger.fileio import atomic_write_json, atomic_write_text, sha256_tree
+from opsledger.history import record_month
 from opsledger.inputs import Context, InputStatus
+from opsledger.kpi_report import digest_of, workspace_kpis
 from opsledger.render.charts import chart_svg
 from opsledger.render.html import render_dashboard
 from opsledger.render.markdown import render_template
+from opsledger.render.optimization_plan import write_optimization_plan
+from opsledger.render.roadmap import write_roadmap
 from opsledger.render.sections import Chart, Section, SectionBuilder, Status
 from opsledger.workspace import Workspace
 
@@ -35,8 +39,11 @@ SECTIONS: list[str] = [
     "opsledger.render.alerting_section:alerting_section",
     "opsledger.render.incidents_section:incidents_section",
     "opsledger.render.perf_section:perf_section",
+    "opsledger.render.cost_section:cost_section",
+    "opsledger.render.cost_section:capacity_section",
     "opsledger.render.patch_section:patch_section",
     "opsledger.render.experiments_section:experiments_section",
+    "opsledger.render.roadmap:roadmap_section",
 ]
 
 
@@ -48,10 +55,11 @@ class ReviewResult:
     charts: tuple[Path, ...]
     sections: tuple[Section, ...]
     inventory: tuple[InputStatus, ...]
+    documents: tuple[Path, ...] = ()  # the roadmap and optimisation plan
 
     @property
     def outputs(self) -> list[Path]:
-        return [self.report, self.dashboard, self.summary]
+        return [self.report, self.dashboard, self.summary, *self.documents]
 
 
 def chart_file(chart: Chart) -> str:
@@ -114,6 +122,9 @@ def run_review(
     inventory = ctx.inputs.inventory()
     if strict:
         ctx.inputs.require_clean()
+    # This month's KPIs go into the history first, so every trend includes them.
+    progress("recording this month's KPIs")
+    record_month(ctx, workspace_kpis(ctx), inputs_digest=digest_of(input_digests(ctx, inventory)))
     sections = build_sections(ctx)
     report_dir = workspace.reports_dir
     svgs = {c.key: ctx.memo(f"chart:{c.key}", partial(chart_svg, c))
@@ -141,8 +152,11 @@ def run_review(
         ),
     )
     atomic_write_json(summary, summary_document(ctx, now, sections, inventory))
+    progress("writing the next-phase charter")
+    documents = (write_roadmap(ctx), write_optimization_plan(ctx))
     return ReviewResult(
-        report, dashboard, summary, tuple(chart_paths), tuple(sections), tuple(inventory)
+        report, dashboard, summary, tuple(chart_paths), tuple(sections), tuple(inventory),
+        documents,
     )
 
 

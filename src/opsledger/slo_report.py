@@ -24,9 +24,9 @@ from opsledger.analysis.slo import (
     policy_decisions,
 )
 from opsledger.config import ErrorBudgetPolicy
-from opsledger.engines.duckdb_engine import DuckDbEngine
+from opsledger.engines.choice import EngineChoice, configured_engine, event_engine
 from opsledger.engines.health_engine import HealthEngine
-from opsledger.engines.interface import SliEngine
+from opsledger.engines.interface import EventEngine, SliEngine
 from opsledger.engines.prometheus_engine import PrometheusEngine
 from opsledger.errors import EngineError
 from opsledger.inputs import READERS, Context
@@ -89,16 +89,16 @@ def _probes(ctx: Context) -> list[ProbeResult]:
 class _Engines:
     """Chooses the engine per SLO; builds each engine lazily (the health history is read once)."""
 
-    def __init__(self, ctx: Context, prometheus_url: str | None) -> None:
+    def __init__(self, ctx: Context, prometheus_url: str | None, events: EngineChoice) -> None:
         self.ctx = ctx
         self.prometheus_url = prometheus_url or os.environ.get(PROMETHEUS_URL_ENV) or None
-        self.duckdb = DuckDbEngine(ctx.workspace.root)
+        self.events = event_engine(events, ctx.workspace.root)
         self._health: HealthEngine | None = None
         self._prometheus: dict[str, PrometheusEngine] = {}
 
     def for_slo(self, slo: Slo) -> SliEngine:
-        if self.duckdb.supports(slo):
-            return self.duckdb
+        if self.events.supports(slo):
+            return self.events
         if isinstance(slo.indicator, PrometheusSource):
             url = self.prometheus_url or slo.indicator.url
             if not url:
@@ -117,39 +117,44 @@ def evaluate_workspace(
     ctx: Context,
     prometheus_url: str | None = None,
     min_events: int = DEFAULT_MIN_EVENTS,
+    engine: EngineChoice | None = None,
 ) -> SloReport:
     """Return the status, counts and policy decisions of every SLO in the workspace.
 
+    Event-file SLIs are counted by ``engine`` (default: the one the configuration names).
     Computed once per run and shared by every section that needs it.
     """
+    events = engine or configured_engine(ctx.workspace)
     return ctx.memo(
-        f"slo-report:{prometheus_url}:{min_events}",
-        lambda: _evaluate_workspace(ctx, prometheus_url, min_events),
+        f"slo-report:{prometheus_url}:{min_events}:{events.value}",
+        lambda: _evaluate_workspace(ctx, prometheus_url, min_events, events),
     )
 
 
-def _evaluate_workspace(ctx: Context, prometheus_url: str | None, min_events: int) -> SloReport:
+def _evaluate_workspace(
+    ctx: Context, prometheus_url: str | None, min_events: int, events: EngineChoice
+) -> SloReport:
     definitions = read_slos(ctx)
     report = SloReport(problems=list(definitions.problems))
     if not definitions.records:
         return report
-    engines = _Engines(ctx, prometheus_url)
+    engines = _Engines(ctx, prometheus_url, events)
     incidents = _incidents(ctx)
     policy = ctx.workspace.config.policies.error_budget
     ordered = sorted(definitions.records, key=lambda s: (s.service, s.name))
     try:
-        fetched = _fetch_event_slos(engines.duckdb, ordered, ctx)
+        fetched = _fetch_event_slos(engines.events, ordered, ctx)
         for slo in ordered:
             ctx.progress(f"SLO {slo.key}")
             report.evaluations.append(
                 _evaluate_one(slo, engines, ctx.now, min_events, incidents, policy, fetched)
             )
     finally:
-        engines.duckdb.close()
+        engines.events.close()
     return report
 
 
-def _fetch_event_slos(engine: DuckDbEngine, slos: list[Slo], ctx: Context) -> dict[str, SliSeries]:
+def _fetch_event_slos(engine: EventEngine, slos: list[Slo], ctx: Context) -> dict[str, SliSeries]:
     """Return counts for the event-file SLOs, one scan per set of files and span."""
     spans: dict[tuple[datetime, datetime], list[Slo]] = {}
     for slo in slos:

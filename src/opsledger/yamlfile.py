@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from opsledger.errors import ConfigError
 from opsledger.problems import Level, Problem
+from opsledger.readers.textfile import wide_encoding
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -74,7 +75,12 @@ class _Walker:
     def _scalar(node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise yaml.YAMLError(f"line {node.start_mark.line + 1}: a key must be a plain value")
-        return _LOADER.construct_object(node, deep=True)
+        try:
+            return _LOADER.construct_object(node, deep=True)
+        except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
+            raise yaml.YAMLError(
+                f"line {node.start_mark.line + 1}: unreadable value ({str(exc)[:80]})"
+            ) from None
 
 
 class _DuplicateKey(Exception):
@@ -84,6 +90,24 @@ class _DuplicateKey(Exception):
         self.line = line
 
 
+# Real files nest flow collections ("[...]", "{...}") a few levels deep. PyYAML's scanner
+# does work proportional to the depth for every token, so a file of nothing but brackets
+# costs seconds before the recursion limit stops it; refusing depth early keeps it cheap.
+MAX_FLOW_DEPTH = 100
+
+
+class BoundedSafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing flow collections nested past ``MAX_FLOW_DEPTH``."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            raise yaml.scanner.ScannerError(
+                None, None, f"collections nested deeper than {MAX_FLOW_DEPTH} levels",
+                self.get_mark(),
+            )
+        super().fetch_flow_collection_start(TokenClass)
+
+
 _LOADER = yaml.SafeLoader("")
 _PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 
@@ -91,16 +115,23 @@ _PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 def load_yaml(path: Path) -> tuple[Any, LineMap]:
     """Return the document's data and its line map; raise :class:`ConfigError` if unreadable."""
     try:
+        # Sized before it is read, so a huge file is refused without loading it.
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError(
+                f"{path}: file is too large ({size} bytes, at most {MAX_YAML_BYTES})"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_YAML_BYTES:
-        raise ConfigError(f"{path}: file is too large ({len(data)} bytes)")
     return parse_yaml(data, str(path))
 
 
 def parse_yaml(data: bytes | str, name: str) -> tuple[Any, LineMap]:
     if isinstance(data, bytes):
+        encoding = wide_encoding(data)
+        if encoding:
+            raise ConfigError(f"{name}: line 1: file is {encoding} text; save it as UTF-8")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -109,7 +140,9 @@ def parse_yaml(data: bytes | str, name: str) -> tuple[Any, LineMap]:
     else:
         text = data
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=BoundedSafeLoader)
+    except RecursionError:
+        raise ConfigError(f"{name}: invalid YAML: nested too deeply") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
@@ -123,6 +156,8 @@ def parse_yaml(data: bytes | str, name: str) -> tuple[Any, LineMap]:
         value = walker.build(node, ())
     except _DuplicateKey as dup:
         raise ConfigError(f"{name}: line {dup.line}: duplicate key '{dup.key}'") from None
+    except RecursionError:
+        raise ConfigError(f"{name}: invalid YAML: nested too deeply") from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}" if mark else "?"

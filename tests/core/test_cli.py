@@ -65,7 +65,8 @@ def test_review_writes_report_and_summary(small_demo: Path, tmp_path: Path) -> N
     code, out, _ = run("review", str(ws), "--now", "2026-11-01T00:00:00Z", "--json")
     assert code == 0, out
     outputs = {Path(p).name: Path(p) for p in json.loads(out)["outputs"]}
-    assert set(outputs) == {"MONTHLY_OPS_REPORT.md", "index.html", "review.json"}
+    assert set(outputs) == {"MONTHLY_OPS_REPORT.md", "index.html", "review.json",
+                            "NEXT_PHASE.md", "PLAN.md"}
     assert all(p.exists() for p in outputs.values())
     summary = json.loads(outputs["review.json"].read_text())
     errors = [s for s in summary["sections"] if s["status"] == "error"]

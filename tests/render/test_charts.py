@@ -10,13 +10,21 @@ from opsledger.render.sections import Chart
 EXAMPLES = {
     "line": {
         "x": ["2026-10-01", "2026-10-02", "2026-10-03"],
-        "series": [{"name": "budget", "y": [1.0, 0.8, 0.5], "low": [0.9, 0.7, 0.4],
-                    "high": [1.0, 0.9, 0.6]}],
+        "series": [
+            {
+                "name": "budget",
+                "y": [1.0, 0.8, 0.5],
+                "low": [0.9, 0.7, 0.4],
+                "high": [1.0, 0.9, 0.6],
+            }
+        ],
         "hlines": [{"y": 0, "label": "exhausted"}],
     },
-    "bar": {"categories": ["w1", "w2"], "series": [{"name": "SEV1", "values": [1, 0]},
-                                                  {"name": "SEV2", "values": [2, 3]}],
-            "stacked": True},
+    "bar": {
+        "categories": ["w1", "w2"],
+        "series": [{"name": "SEV1", "values": [1, 0]}, {"name": "SEV2", "values": [2, 3]}],
+        "stacked": True,
+    },
     "barh": {"categories": ["a", "b"], "values": [3, 9], "limits": [7, 7], "flags": [False, True]},
     "heatmap": {"rows": ["slo-a"], "columns": ["5m", "1h"], "values": [[0.5, 14.4]]},
     "scatter": {"points": [{"x": 1, "y": 2, "label": "item", "group": "security"}]},
@@ -45,7 +53,13 @@ def test_unknown_kind_is_refused() -> None:
 
 def test_labels_are_escaped_in_svg() -> None:
     payload = "<script>alert(1)</script>"
-    svg = chart_svg(Chart("x", payload, "bar", {"categories": [payload], "series": [
-        {"name": payload, "values": [1]}]}))
+    svg = chart_svg(
+        Chart(
+            "x",
+            payload,
+            "bar",
+            {"categories": [payload], "series": [{"name": payload, "values": [1]}]},
+        )
+    )
     assert "<script>" not in svg
     assert "&lt;script&gt;" in svg

@@ -15,8 +15,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PAYLOADS = [
     "<script>window.__xss = 1</script>",
-    "<img src=x onerror=\"window.__xss = 2\">",
-    "\"><svg onload=\"window.__xss = 3\">",
+    '<img src=x onerror="window.__xss = 2">',
+    '"><svg onload="window.__xss = 3">',
     "javascript:window.__xss=4",
 ]
 
@@ -51,14 +51,18 @@ def hostile_sections() -> list[Section]:
     rows = [[p, f"[link]({PAYLOADS[3]})", 99.5] for p in PAYLOADS]
     table = md_table(["Service", "Note", "Availability"], rows + [["ok", "x", 12]] * 3)
     chart = Chart(
-        "hostile", PAYLOADS[0], "bar",
+        "hostile",
+        PAYLOADS[0],
+        "bar",
         {"categories": PAYLOADS, "series": [{"name": PAYLOADS[1], "values": [1, 2, 3, 4]}]},
     )
-    line = Chart("trend", "Trend", "line", {"x": [1, 2, 3], "series": [{"name": "a",
-                                                                          "y": [3, 1, 2]}]})
+    line = Chart(
+        "trend", "Trend", "line", {"x": [1, 2, 3], "series": [{"name": "a", "y": [3, 1, 2]}]}
+    )
     return [
-        Section("hostile", PAYLOADS[2], table + f"\n{PAYLOADS[0]}\n", Status.FAIL,
-                charts=(chart, line)),
+        Section(
+            "hostile", PAYLOADS[2], table + f"\n{PAYLOADS[0]}\n", Status.FAIL, charts=(chart, line)
+        ),
         Section.skipped("later", "Skipped section", PAYLOADS[1]),
     ]
 

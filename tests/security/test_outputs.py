@@ -11,7 +11,7 @@ from icalendar import Calendar
 from typer.testing import CliRunner
 
 from opsledger.analysis.patching import Posture, UpdatePlan, assess_posture, plan_updates
-from opsledger.cli.patch import PLAN_FILES, app
+from opsledger.cli.patch import app
 from opsledger.config import ChangeWindow, SeverityDays
 from opsledger.demo.config import write_config
 from opsledger.demo.security import write_security
@@ -27,7 +27,7 @@ from opsledger.render.patch_plan import (
     renovate_config,
     renovate_schedule,
 )
-from opsledger.render.patch_section import patch_section
+from opsledger.render.patch_section import PLAN_FILES, patch_section
 from opsledger.render.sections import Status
 from opsledger.workspace import open_workspace
 

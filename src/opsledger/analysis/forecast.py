@@ -22,6 +22,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from opsledger.forecast_backend import (
+    BackendName,
+    ForecastBackend,
+    LocalBackend,
+    SparkBackend,
+    forecast_backend,
+)
 from opsledger.model.handover import Ticket
 
 SEASON = 7
@@ -270,16 +277,32 @@ def backtest(series: pd.DataFrame, horizon: int, windows: int = CV_WINDOWS) -> B
     training data, so MASE < 1 means better than the seasonal naive forecast in-sample, and a
     model beats the baseline out of sample when its MASE is below the baseline's.
     """
+    return score_backtest(series, cross_validate(series, horizon, windows, LocalBackend()),
+                          horizon)
+
+
+def cross_validate(
+    series: pd.DataFrame, horizon: int, windows: int, backend: ForecastBackend
+) -> pd.DataFrame:
+    """Return the rolling-origin folds of every candidate model for every series in ``series``.
+
+    Each series is fitted on its own, so a frame of many queues gives each queue the folds
+    it would get alone.
+    """
     from statsforecast import StatsForecast
     from statsforecast.models import SeasonalNaive
 
-    models = candidate_models()
     # A model that fails to fit on a window is replaced by the baseline, not dropped.
-    engine = StatsForecast(models=models, freq="D", n_jobs=1,
+    engine = StatsForecast(models=candidate_models(), freq="D", n_jobs=1,
                            fallback_model=SeasonalNaive(season_length=SEASON))
-    folds = engine.cross_validation(df=series, h=horizon, n_windows=windows, step_size=CV_STEP)
+    return backend.run(engine, "cross_validation", series, h=horizon, n_windows=windows,
+                       step_size=CV_STEP)
+
+
+def score_backtest(series: pd.DataFrame, folds: pd.DataFrame, horizon: int) -> Backtest:
+    """Return MASE and MAE per model from one queue's ``series`` and its ``folds``."""
     values = series["y"].to_numpy()
-    names = [_name(m) for m in models]
+    names = [_name(m) for m in candidate_models()]
     errors: dict[str, list[float]] = {n: [] for n in names}
     absolute: dict[str, list[float]] = {n: [] for n in names}
     for cutoff in sorted(folds["cutoff"].unique()):
@@ -311,50 +334,97 @@ def forecast_queue(
     horizon_days: int,
 ) -> QueueForecast | SkippedForecast:
     """Return the forecast of one queue over ``horizon_days``, or why there is none."""
+    return forecast_queues(series, arrivals, [queue], horizon_days)[0]
+
+
+def forecast_queues(
+    series: pd.DataFrame,
+    arrivals: pd.DataFrame,
+    queues: Sequence[str],
+    horizon_days: int,
+    backend: ForecastBackend | None = None,
+) -> tuple[QueueForecast | SkippedForecast, ...]:
+    """Return the forecast of each queue in ``queues`` (in that order), or why there is none.
+
+    The queues are fitted together: one backtest per number of windows their histories
+    allow, then one forecast per chosen model, so a backend can spread the queues over
+    workers. Each queue is still fitted on its own history alone.
+    """
+    runner = backend or LocalBackend()
+    histories = {
+        q: series[series["unique_id"] == q].sort_values("ds").reset_index(drop=True)
+        for q in queues
+    }
+    cv_horizon = min(horizon_days, 2 * SEASON)
+    results: dict[str, QueueForecast | SkippedForecast] = {}
+    windows: dict[str, int] = {}
+    for queue, history in histories.items():
+        if len(history) < MIN_HISTORY_DAYS:
+            results[queue] = SkippedForecast(
+                queue, f"{len(history)} days of history; at least {MIN_HISTORY_DAYS} are needed",
+                int(history["y"].sum()),
+            )
+        else:
+            windows[queue] = min(
+                CV_WINDOWS, (len(history) - CV_MIN_TRAIN_DAYS - cv_horizon) // CV_STEP + 1
+            )
+    backtests: dict[str, Backtest] = {}
+    for count, members in _grouped({q: w for q, w in windows.items() if w >= 1}).items():
+        folds = cross_validate(_frame(histories, members), cv_horizon, count, runner)
+        for queue in members:
+            mine = folds[folds["unique_id"] == queue]
+            backtests[queue] = score_backtest(histories[queue], mine, cv_horizon)
+    chosen = {q: backtests[q].best.model if q in backtests else BASELINE for q in windows}
+    for model, members in _grouped(chosen).items():
+        future = _forecast(_frame(histories, members), model, horizon_days, runner)
+        for queue in members:
+            history = histories[queue]
+            results[queue] = QueueForecast(
+                queue,
+                model,
+                pd.Timestamp(history["ds"].iloc[0]).date(),
+                pd.Timestamp(history["ds"].iloc[-1]).date(),
+                int(history["y"].sum()),
+                _daily(future[future["unique_id"] == queue], model),
+                backtests.get(queue),
+                None if queue in backtests else (
+                    f"{len(history)} days of history; a backtest needs "
+                    f"{CV_MIN_TRAIN_DAYS + cv_horizon} (the seasonal naive forecast is used)"
+                ),
+                weekday_hour_shares(arrivals, queue),
+            )
+    return tuple(results[q] for q in queues)
+
+
+def _grouped(values: dict[str, Any]) -> dict[Any, list[str]]:
+    groups: dict[Any, list[str]] = {}
+    for key, value in values.items():
+        groups.setdefault(value, []).append(key)
+    return groups
+
+
+def _frame(histories: dict[str, pd.DataFrame], queues: list[str]) -> pd.DataFrame:
+    return pd.concat([histories[q] for q in sorted(queues)], ignore_index=True)
+
+
+def _forecast(
+    series: pd.DataFrame, model: str, horizon_days: int, backend: ForecastBackend
+) -> pd.DataFrame:
     from statsforecast import StatsForecast
 
-    history = series[series["unique_id"] == queue].sort_values("ds").reset_index(drop=True)
-    tickets = int(history["y"].sum())
-    if len(history) < MIN_HISTORY_DAYS:
-        return SkippedForecast(
-            queue, f"{len(history)} days of history; at least {MIN_HISTORY_DAYS} are needed",
-            tickets,
-        )
-    cv_horizon = min(horizon_days, 2 * SEASON)
-    windows = min(CV_WINDOWS, (len(history) - CV_MIN_TRAIN_DAYS - cv_horizon) // CV_STEP + 1)
-    result: Backtest | None = None
-    skipped: str | None = None
-    if windows >= 1:
-        result = backtest(history, cv_horizon, windows)
-        chosen = result.best.model
-    else:
-        skipped = (
-            f"{len(history)} days of history; a backtest needs "
-            f"{CV_MIN_TRAIN_DAYS + cv_horizon} (the seasonal naive forecast is used)"
-        )
-        chosen = BASELINE
-    models = [m for m in candidate_models() if _name(m) == chosen]
+    models = [m for m in candidate_models() if _name(m) == model]
     engine = StatsForecast(models=models, freq="D", n_jobs=1)
-    future = engine.forecast(df=history, h=horizon_days, level=list(LEVELS))
-    daily = tuple(
+    return backend.run(engine, "forecast", series, h=horizon_days, level=list(LEVELS))
+
+
+def _daily(future: pd.DataFrame, model: str) -> tuple[DailyForecast, ...]:
+    columns = (model, f"{model}-lo-80", f"{model}-hi-80", f"{model}-lo-95", f"{model}-hi-95")
+    return tuple(
         DailyForecast(
             pd.Timestamp(row["ds"]).date(),
-            *(max(0.0, float(row[column])) for column in (
-                chosen, f"{chosen}-lo-80", f"{chosen}-hi-80", f"{chosen}-lo-95", f"{chosen}-hi-95"
-            )),
+            *(max(0.0, float(row[column])) for column in columns),
         )
         for _, row in future.iterrows()
-    )
-    return QueueForecast(
-        queue,
-        chosen,
-        pd.Timestamp(history["ds"].iloc[0]).date(),
-        pd.Timestamp(history["ds"].iloc[-1]).date(),
-        tickets,
-        daily,
-        result,
-        skipped,
-        weekday_hour_shares(arrivals, queue),
     )
 
 
@@ -363,11 +433,15 @@ def forecast_tickets(
     timezone: str,
     horizon_days: int,
     last_day: date | None = None,
+    backend: BackendName | ForecastBackend | None = None,
 ) -> tuple[QueueForecast | SkippedForecast, ...]:
     """Return the forecast of every queue in ``tickets`` (sorted by queue name).
 
     ``last_day`` is the last complete day of history in ``timezone``; tickets after it are not
-    used (they belong to a day still in progress).
+    used (they belong to a day still in progress). ``backend`` says where the models are
+    fitted: ``"local"`` (default, this process) or ``"spark"`` (the queues spread over Spark
+    workers, same results), or a backend object such as a
+    :class:`~opsledger.forecast_backend.SparkBackend` on an existing session.
     """
     if horizon_days < 1:
         raise ValueError("horizon_days must be at least 1")
@@ -376,4 +450,9 @@ def forecast_tickets(
         arrivals = arrivals[arrivals["local"] < pd.Timestamp(last_day) + pd.Timedelta(days=1)]
     series = daily_series(arrivals, last_day)
     queues = sorted(set(series["unique_id"])) if not series.empty else []
-    return tuple(forecast_queue(series, arrivals, q, horizon_days) for q in queues)
+    runner = forecast_backend(backend)
+    try:
+        return forecast_queues(series, arrivals, queues, horizon_days, runner)
+    finally:
+        if runner is not backend and isinstance(runner, SparkBackend):
+            runner.close()  # started here for this call, so stopped here

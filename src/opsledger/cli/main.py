@@ -22,6 +22,7 @@ from opsledger.cli.common import (
     resolve_now,
 )
 from opsledger.demo.world import Size
+from opsledger.errors import InputError
 from opsledger.inputs import Inputs
 from opsledger.problems import Level
 from opsledger.workspace import open_workspace
@@ -161,15 +162,24 @@ def validate(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt =
 def review(
     workspace: WorkspaceArg,
     now: NowOpt = None,
+    month: Annotated[
+        str | None,
+        typer.Option("--month", help="Review a past month (YYYY-MM); replaces its history."),
+    ] = None,
     strict: StrictOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """The main job: read everything, analyse, write the monthly report."""
+    from opsledger.history import review_instant
+    from opsledger.lock import workspace_lock
     from opsledger.review import run_review
 
     ws = open_workspace(workspace)
-    with err_console.status("reviewing") as status:
-        result = run_review(ws, resolve_now(now), strict, progress=lambda m: status.update(m))
+    if month and now:
+        raise InputError("--month and --now both set the review time; give one")
+    when = review_instant(month, resolve_now(None)) if month else resolve_now(now)
+    with workspace_lock(ws.state_dir, "review"), err_console.status("reviewing") as status:
+        result = run_review(ws, when, strict, progress=lambda m: status.update(m))
     if json:
         print_json(
             {
@@ -192,6 +202,8 @@ def review(
 
 def _register_subcommands() -> None:
     from opsledger.cli import (
+        capacity,
+        cost,
         experiment,
         forecast,
         incidents,
@@ -203,6 +215,8 @@ def _register_subcommands() -> None:
     )
 
     protocols.register(app)
+    app.add_typer(capacity.app, name="capacity")
+    app.add_typer(cost.app, name="cost")
     app.add_typer(experiment.app, name="experiment")
     app.add_typer(forecast.app, name="forecast")
     app.add_typer(incidents.app, name="incidents")

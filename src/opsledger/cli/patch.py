@@ -22,18 +22,13 @@ from opsledger.cli.common import (
     print_json,
     resolve_now,
 )
-from opsledger.fileio import atomic_write_bytes, atomic_write_text
 from opsledger.inputs import Context
 from opsledger.problems import Level
 from opsledger.render.patch_plan import (
-    dependabot_yaml,
     finding_json,
     placement_json,
-    plan_calendar,
-    plan_markdown,
-    renovate_json,
 )
-from opsledger.render.patch_section import patch_view, security_result
+from opsledger.render.patch_section import patch_view, security_result, write_patch_plan
 from opsledger.workspace import open_workspace
 
 app = typer.Typer(
@@ -49,7 +44,6 @@ FreezeOpt = Annotated[
         "P0 changes are planned for it.",
     ),
 ]
-PLAN_FILES = ("patch-plan.md", "patch-plan.ics", "renovate.json", "dependabot.yml")
 
 
 def _freeze(values: list[str] | None) -> ErrorBudgetFreeze:
@@ -107,15 +101,7 @@ def plan(
     """Write the update plan (Markdown, .ics, renovate.json, dependabot.yml) as p09 evidence."""
     ctx = _context(workspace, now, strict)
     view = patch_view(ctx, _freeze(freeze))
-    out = ctx.workspace.p09_evidence
-    windows = ctx.workspace.config.change_windows
-    ecosystems = sorted({p.ecosystem for p in view.result.outdated}
-                        | {f.ecosystem for f in view.result.records})
-    atomic_write_text(out / PLAN_FILES[0], plan_markdown(view.posture, view.plan))
-    atomic_write_bytes(out / PLAN_FILES[1], plan_calendar(view.plan))
-    atomic_write_text(out / PLAN_FILES[2], renovate_json(windows))
-    atomic_write_text(out / PLAN_FILES[3], dependabot_yaml(windows, ecosystems))
-    written = [str(out / name) for name in PLAN_FILES]
+    written = [str(p) for p in write_patch_plan(ctx, _freeze(freeze))]
     if json:
         print_json({"written": written,
                     "groups": [placement_json(p) for p in view.plan.placements]})

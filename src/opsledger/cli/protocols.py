@@ -121,10 +121,11 @@ def approve(
     ctx = Context.open(ws, resolve_now(now))
     definition = procedure(proc)
     target = require_step(definition, step)
-    if not target.approvers:
+    approvers = target.approvers(ws.config)
+    if not approvers:
         raise InputError(f"step '{step}' of {proc.value} needs no approval")
-    if role not in target.approvers:
-        wanted = ", ".join(r.value for r in target.approvers)
+    if role not in approvers:
+        wanted = ", ".join(r.value for r in approvers)
         raise InputError(f"step '{step}' is approved by {wanted}, not by {role.value}")
     person = stakeholder_for(ws.config, role, by)
     with workspace_lock(ws.state_dir, f"approve {proc.value}"):

@@ -23,6 +23,7 @@ from opsledger.cli.common import (
     print_json,
     resolve_now,
 )
+from opsledger.engines.choice import EngineChoice
 from opsledger.errors import InputError
 from opsledger.fileio import atomic_write_text
 from opsledger.inputs import Context
@@ -47,6 +48,15 @@ PrometheusOpt = Annotated[
         help="Prometheus base URL for SLOs defined in PromQL (or OPSLEDGER_PROMETHEUS_URL).",
     ),
 ]
+EngineOpt = Annotated[
+    EngineChoice | None,
+    typer.Option(
+        "--engine",
+        help="Engine for SLIs over event files: duckdb (this machine) or spark "
+        "(default: 'engine' in opsledger.yaml, else duckdb).",
+        case_sensitive=False,
+    ),
+]
 MinEventsOpt = Annotated[
     int,
     typer.Option("--min-events", min=1, help="Fewer events in the window make an SLO invalid."),
@@ -67,6 +77,7 @@ def status(
     min_events: MinEventsOpt = DEFAULT_MIN_EVENTS,
     strict: StrictOpt = False,
     fail_on_exhausted: FailOpt = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Show each SLO's SLI, error budget remaining, burn rates and exhaustion date."""
     from opsledger.slo_report import evaluate_workspace
@@ -74,7 +85,9 @@ def status(
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
     with err_console.status("computing SLOs"):
-        report = evaluate_workspace(ctx, prometheus_url=prometheus, min_events=min_events)
+        report = evaluate_workspace(
+            ctx, prometheus_url=prometheus, min_events=min_events, engine=engine
+        )
     problems = [p for p in report.problems if p.level is not Level.WARNING]
     if strict and problems:
         raise InputError(f"{len(problems)} problem(s) in the SLO definitions (--strict)", problems)

@@ -10,6 +10,7 @@ from pathlib import Path
 from opsledger.demo.alerts import write_alert_history
 from opsledger.demo.catalog import write_catalog, write_security_risks
 from opsledger.demo.config import write_config
+from opsledger.demo.costs import write_costs, write_utilisation
 from opsledger.demo.experiments import write_experiments
 from opsledger.demo.handover import write_handover
 from opsledger.demo.quality import write_test_reports
@@ -39,6 +40,8 @@ WRITERS: list[tuple[str, Writer]] = [
     ("alert history", write_alert_history),
     ("CI test reports", write_test_reports),
     ("experiments", write_experiments),
+    ("cloud costs", write_costs),
+    ("utilisation", write_utilisation),
 ]
 
 MARKER = ".opsledger-demo"

@@ -316,6 +316,7 @@ def tech_debt_markdown(world: World) -> str:
             ]
         )
     _plant_defects(rng, rows)
+    _plant_ux_debt(world, rows)
     active = [r for r in rows if r[5] != "Done"]
     resolved = [r for r in rows if r[5] == "Done"]
 
@@ -335,6 +336,29 @@ def tech_debt_markdown(world: World) -> str:
     if resolved:
         text += "\n## Resolved\n\n" + table(resolved)
     return text
+
+
+UX_TEMPLATES = (
+    "Fix keyboard navigation and screen-reader labels in {service} pages (accessibility)",
+    "Replace raw error codes shown to users by {service} with actionable messages (usability)",
+    "Remove the legacy {service} frontend bundle and its duplicate UI components",
+)
+
+
+def _plant_ux_debt(world: World, rows: list[list[object]]) -> None:
+    """Turn a few open items into UX debt (about one in ten, at least two).
+
+    A separate generator keeps every other row as it was; the planted defects and the
+    operations/security items (automation and compliance candidates) are left alone.
+    """
+    rng = world.rng("ux-debt")
+    spared = ("operations", "security", "dependency")
+    eligible = [r for r in rows if r[5] != "Done" and r[3] is not None and r[6] is not None
+                and r[10] not in spared]
+    chosen = rng.sample(eligible, k=min(len(eligible), max(2, len(rows) // 10)))
+    for number, row in enumerate(chosen):
+        row[1] = UX_TEMPLATES[number % len(UX_TEMPLATES)].format(service=row[2])
+        row[10] = "ux"
 
 
 def _plant_defects(rng: random.Random, rows: list[list[object]]) -> None:

@@ -7,6 +7,7 @@ event files, Prometheus over its HTTP API, or the health-check history.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -29,6 +30,20 @@ class SliEngine(Protocol):
         Raise :class:`EngineError` with a message the user can act on when the source
         cannot answer.
         """
+        ...
+
+
+class EventEngine(SliEngine, Protocol):
+    """An engine over event files that can count several SLOs in one scan of their files."""
+
+    def series_many(
+        self, slos: Sequence[Slo], start: datetime, end: datetime
+    ) -> dict[str, SliSeries]:
+        """Return counts per SLO key for ``slos`` over ``[start, end)``."""
+        ...
+
+    def close(self) -> None:
+        """Release the engine's connection or session."""
         ...
 
 

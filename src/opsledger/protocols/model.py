@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsledger.config import Role
+from opsledger.config import Config, Role
 from opsledger.render.sections import Status
 from opsledger.workspace import InputKey, Workspace
 
@@ -74,10 +74,17 @@ class Step:
     approves: tuple[str, ...] = ()  # evidence an approval refers to (default: the step's own)
     # Roles the step may ask to decide (e.g. a prioritisation conflict), not always required.
     conditional_approvals: tuple[Role, ...] = ()
+    # Name of the field of ``config.approvals`` that lists the approvers, when configurable.
+    approvals_setting: str | None = None
 
-    @property
-    def approvers(self) -> tuple[Role, ...]:
-        return self.approvals + self.conditional_approvals
+    def required_approvals(self, config: Config) -> tuple[Role, ...]:
+        """Return the roles whose approval completes the step (configured or built in)."""
+        if self.approvals_setting is not None:
+            return tuple(getattr(config.approvals, self.approvals_setting))
+        return self.approvals
+
+    def approvers(self, config: Config) -> tuple[Role, ...]:
+        return self.required_approvals(config) + self.conditional_approvals
     version: int = 1  # bump when the step's logic changes, so earlier results are redone
 
 

@@ -10,10 +10,12 @@ from opsledger.protocols.model import Procedure
 
 class ProcedureId(StrEnum):
     P18 = "p18"
+    P09 = "p09"
 
 
 _LOCATIONS = {
     ProcedureId.P18: "opsledger.protocols.p18:PROCEDURE",
+    ProcedureId.P09: "opsledger.protocols.p09:PROCEDURE",
 }
 
 

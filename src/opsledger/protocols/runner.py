@@ -43,6 +43,7 @@ from opsledger.protocols.state import (
     save_state,
     state_path,
 )
+from opsledger.workspace import Workspace
 
 COMMUNICATION_LOG = "communication-log.md"
 GATE_REPORT = "gate-report.json"
@@ -62,7 +63,23 @@ class StepContext:
         return self.ctx.now
 
     def evidence_path(self, name: str) -> Path:
+        """Return where evidence ``name`` lives: the evidence folder, or for a name starting
+        with ``@`` one of the workspace's own documents (``@roadmap``, ``@optimization-plan``)."""
+        if name.startswith("@"):
+            return workspace_document(self.ctx.workspace, name)
         return self.evidence_dir / name
+
+
+def workspace_document(ws: Workspace, name: str) -> Path:
+    """Return the path of a document the procedures write outside their evidence folder."""
+    documents = {
+        "@roadmap": ws.root / ws.config.paths.roadmap,
+        "@optimization-plan": ws.root / ws.config.paths.optimization,
+        "@monthly-report": ws.reports_dir / "MONTHLY_OPS_REPORT.md",
+    }
+    if name not in documents:
+        raise KeyError(f"unknown workspace document {name}")
+    return documents[name]
 
 
 Listener = Callable[[str, str], None]  # (kind, message): announce | info | reuse | halt | done
@@ -115,8 +132,12 @@ def communicate(evidence_dir: Path, now: datetime, label: str, message: str) -> 
         os.close(fd)
 
 
-_STAMP_LINE = re.compile(rb"^(?:Generated|Drafted) \d{4}-\d{2}-\d{2}T[^\n]*$|^DTSTAMP[:;][^\n]*$",
-                         re.MULTILINE)
+# Lines that say when a document was made, or whether it was approved, not what it says.
+_STAMP_LINE = re.compile(
+    rb"^(?:Generated|Drafted) \d{4}-\d{2}-\d{2}T[^\n]*$|^DTSTAMP[:;][^\n]*$"
+    rb"|^\*\*Approval status:\*\*[^\n]*$",
+    re.MULTILINE,
+)
 
 
 def evidence_fingerprint(path: Path) -> str:
@@ -184,7 +205,8 @@ def _reusable(sctx: StepContext, state: ProcedureState, digest: str) -> bool:
 
 def _approval_halts(sctx: StepContext) -> list[Halt]:
     step = sctx.step
-    if not step.approvals:
+    roles = step.required_approvals(sctx.ctx.workspace.config)
+    if not roles:
         return []
     ledger = approval_ledger(sctx.evidence_dir)
     breaks = ledger.verify()
@@ -196,10 +218,9 @@ def _approval_halts(sctx: StepContext) -> list[Halt]:
                 tuple(str(b) for b in breaks),
             )
         ]
-    status = approval_state(
-        ledger, sctx.procedure.id, step.id, step.approvals, plan_digest(sctx)
-    )
-    subject = ", ".join(step.approves) if step.approves else f"'{step.title}'"
+    status = approval_state(ledger, sctx.procedure.id, step.id, roles, plan_digest(sctx))
+    named = step.approves or step.evidence
+    subject = ", ".join(sctx.evidence_path(n).name for n in named) if named else step.title
     halts = []
     for role, row in status.refused:
         halts.append(
@@ -210,11 +231,11 @@ def _approval_halts(sctx: StepContext) -> list[Halt]:
             )
         )
     if status.awaited:
-        roles = ", ".join(r.value for r in status.awaited)
+        awaited = ", ".join(r.value for r in status.awaited)
         halts.append(
             Halt(
                 HaltKind.APPROVAL_AWAITED,
-                f"awaiting approval of {subject} from: {roles}",
+                f"awaiting approval of {subject} from: {awaited}",
                 tuple(
                     f"opsledger approve {sctx.procedure.id} WORKSPACE --step {step.id} "
                     f"--as {r.value} --decision approved"
@@ -373,7 +394,7 @@ def require_step(procedure: Procedure, step_id: str) -> Step:
 def approvable_digest(procedure: Procedure, ctx: Context, step: Step) -> str:
     """Return the digest an approval of ``step`` refers to; fail if there is nothing yet."""
     sctx = StepContext(ctx, procedure, step, procedure.evidence_dir(ctx.workspace))
-    if not step.approvers:
+    if not step.approvers(ctx.workspace.config):
         raise InputError(f"step '{step.id}' of {procedure.id} needs no approval")
     missing = [n for n in step.approves or step.evidence if not sctx.evidence_path(n).exists()]
     if missing:

@@ -28,7 +28,7 @@ from opsledger.model.handover import CatalogService
 from opsledger.problems import ReadResult, shown
 from opsledger.readers.service_catalog import TIER_EXPECTED, parse_tier
 from opsledger.readers.textfile import load_text
-from opsledger.yamlfile import MAX_YAML_BYTES, MAX_YAML_NODES
+from opsledger.yamlfile import MAX_YAML_BYTES, MAX_YAML_NODES, BoundedSafeLoader
 
 SERVICE_KINDS = ("component", "system", "resource")
 PAGERDUTY_SERVICE = "pagerduty.com/service-id"
@@ -178,7 +178,7 @@ def _documents(text: str, result: ReadResult[CatalogService]) -> list[Document] 
     walker = _Walker()
     documents: list[Document] = []
     try:
-        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        for node in yaml.compose_all(text, Loader=BoundedSafeLoader):
             if node is None:
                 continue
             document = walker.document(node)

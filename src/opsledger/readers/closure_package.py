@@ -78,7 +78,14 @@ def inspect_archive(path: Path, limits: ArchiveLimits) -> ReadResult[ArchiveEntr
         handle.seek(0)
         try:
             archive = zipfile.ZipFile(handle)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            NotImplementedError,  # an entry needing a newer zip version than Python reads
+            ValueError,
+            OSError,
+            EOFError,
+        ) as exc:
             return result.fail("", f"unreadable ZIP archive: {exc}", "a complete ZIP archive")
         with archive:
             infos = archive.infolist()

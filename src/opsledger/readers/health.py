@@ -29,7 +29,7 @@ from opsledger.model.health import ProbeResult
 from opsledger.problems import ReadResult
 from opsledger.readers.csvrows import header_key
 from opsledger.readers.fields import FALSE_WORDS, TRUE_WORDS, Fields, parse_datetime
-from opsledger.readers.textfile import MAX_LINE_CHARS, json_path, load_text
+from opsledger.readers.textfile import MAX_LINE_CHARS, json_path, load_text, parse_json
 
 csv.field_size_limit(MAX_LINE_CHARS)
 
@@ -341,7 +341,7 @@ def _read_jsonl(text: str, result: ReadResult[ProbeResult]) -> None:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = parse_json(line)
         except json.JSONDecodeError as exc:
             result.quarantine(
                 f"line {number}, column {exc.colno}",
@@ -362,7 +362,7 @@ def _read_jsonl(text: str, result: ReadResult[ProbeResult]) -> None:
 
 def _read_json(text: str, result: ReadResult[ProbeResult]) -> None:
     try:
-        document = json.loads(text)
+        document = parse_json(text)
     except json.JSONDecodeError as exc:
         result.fail(
             f"line {exc.lineno}, column {exc.colno}",

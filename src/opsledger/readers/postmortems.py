@@ -26,7 +26,7 @@ from opsledger.readers.itemfields import SEVERITY_WORDS, status
 from opsledger.readers.jsonrecords import flatten
 from opsledger.readers.mdtable import parse_tables, sections, split_lines, table_fields
 from opsledger.readers.textfile import load_text
-from opsledger.yamlfile import LineMap, parse_yaml
+from opsledger.yamlfile import BoundedSafeLoader, LineMap, parse_yaml
 
 MAX_FILES = 20_000
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a postmortem is a document, not a data dump
@@ -178,9 +178,9 @@ def _front_matter(
     file: Path, text: str, result: ReadResult[Postmortem]
 ) -> tuple[dict[str, Any], LineMap] | None:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        node = None  # parse_yaml below reports it with the line
+        node = yaml.compose(text, Loader=BoundedSafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        node = None  # parse_yaml below reports it with the line (or as nested too deeply)
     if node is not None and _expanded_size(node) > MAX_FRONT_MATTER_VALUES:
         _bad(
             result,

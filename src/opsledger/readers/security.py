@@ -221,7 +221,11 @@ def _parse_epss(file: Path, result: ReadResult[Any]) -> dict[str, EpssScore]:
     if start is None:
         result.warn("", "CSV file holds no rows")
         return {}
-    header = [h.strip().lower() for h in next(csv.reader([lines[start]]))]
+    try:
+        header = [h.strip().lower() for h in next(csv.reader([lines[start]]))]
+    except csv.Error as exc:
+        result.fail(f"line {start + 1}", f"unreadable CSV header: {exc}", "a CSV header row")
+        return {}
     if not {"cve", "epss"} <= set(header):
         result.fail(
             f"line {start + 1}",
@@ -232,8 +236,15 @@ def _parse_epss(file: Path, result: ReadResult[Any]) -> dict[str, EpssScore]:
         return {}
     scores: dict[str, EpssScore] = {}
     reader = csv.DictReader(io.StringIO("\n".join(lines[start + 1 :])), fieldnames=header)
-    for offset, row in enumerate(reader):
-        line = start + 2 + offset
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            result.quarantine(f"line {start + 1 + reader.line_num}", f"unreadable CSV row: {exc}")
+            continue
+        line = start + 1 + reader.line_num
         cve = str(row.get("cve") or "").strip().upper()
         try:
             value = float(row.get("epss") or "")

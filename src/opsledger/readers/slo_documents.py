@@ -17,7 +17,8 @@ from typing import Any
 from opsledger.errors import ConfigError
 from opsledger.model.slo import CalendarUnit, SloWindow
 from opsledger.readers.fields import parse_datetime
-from opsledger.yamlfile import LineMap, parse_yaml
+from opsledger.readers.textfile import wide_encoding
+from opsledger.yamlfile import MAX_YAML_BYTES, LineMap, parse_yaml
 
 Key = str | int
 _SEPARATOR = re.compile(r"^---\s*(#.*)?$")
@@ -62,9 +63,18 @@ class Doc:
 def documents(path: Path) -> list[Doc]:
     """Return the documents of a YAML (or JSON) file; raise :class:`ConfigError` if unreadable."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        # Sized before it is read, so a huge file is refused without loading it.
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError(f"file is too large ({size} bytes, at most {MAX_YAML_BYTES})")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}") from None
+    encoding = wide_encoding(data)
+    if encoding:
+        raise ConfigError(f"line 1: file is {encoding} text; save it as UTF-8")
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError("not valid UTF-8 text") from None
     chunks: list[tuple[int, list[str]]] = [(0, [])]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
+import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,23 +36,60 @@ def load_text(path: Path, result: ReadResult[T], limit: int = MAX_TEXT_BYTES) ->
     return decode_text(data, result)
 
 
-def decode_text(data: bytes, result: ReadResult[T]) -> str | None:
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
+# Byte-order marks of the encodings a spreadsheet's "Unicode text" export may use.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def wide_encoding(data: bytes) -> str | None:
+    """Return "UTF-16" or "UTF-32" when ``data`` starts with that encoding's byte-order mark."""
+    for bom, encoding in _WIDE_BOMS:
+        if data.startswith(bom):
+            return encoding
+    return None
+
+
+def _refuse_binary(data: bytes, result: ReadResult[T]) -> bool:
+    """Return True (after recording why) when ``data`` is UTF-16/32 or holds a NUL byte."""
+    encoding = wide_encoding(data)
+    if encoding:
+        result.fail(
+            "line 1",
+            f"file is {encoding} text; save it as UTF-8",
+            "UTF-8 text",
+            f"a {encoding} byte-order mark",
+        )
+        return True
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
         result.fail(f"line {line}", "file holds a NUL byte", "text", "binary data")
+        return True
+    return False
+
+
+def _not_utf8(data: bytes, offset: int, result: ReadResult[T]) -> None:
+    line = data.count(b"\n", 0, offset) + 1
+    result.fail(
+        f"line {line}",
+        "file is not valid UTF-8",
+        "UTF-8 text",
+        f"byte 0x{data[offset]:02x} at offset {offset}",
+    )
+
+
+def decode_text(data: bytes, result: ReadResult[T]) -> str | None:
+    if _refuse_binary(data, result):
         return None
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        result.fail(
-            f"line {line}",
-            "file is not valid UTF-8",
-            "UTF-8 text",
-            f"byte 0x{data[exc.start]:02x} at offset {exc.start}",
-        )
+        _not_utf8(data, exc.start, result)
         return None
-    return text
 
 
 def load_json(path: Path, result: ReadResult[T]) -> Any:
@@ -58,7 +98,7 @@ def load_json(path: Path, result: ReadResult[T]) -> Any:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError as exc:
         result.fail(
             f"line {exc.lineno}, column {exc.colno}",
@@ -69,6 +109,48 @@ def load_json(path: Path, result: ReadResult[T]) -> Any:
     except RecursionError:
         result.fail("", "JSON nested too deeply", "a JSON document of reasonable depth")
         return None
+
+
+# Python refuses to convert integers longer than this (CVE-2020-10735); such a number in
+# an export is an attack or corruption, and is reported as a JSON error with its place.
+_LONG_NUMBER = re.compile(rf"-?[0-9]{{{sys.get_int_max_str_digits() + 1},}}")
+
+
+def parse_json(text: str) -> Any:
+    """Return ``json.loads(text)``; an over-long number raises ``JSONDecodeError`` too."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        match = _LONG_NUMBER.search(text)
+        position = match.start() if match else 0
+        digits = len(match.group().lstrip("-")) if match else 0
+        raise json.JSONDecodeError(
+            f"number too long ({digits} digits)", text, position
+        ) from None
+
+
+def check_text(data: bytes, result: ReadResult[T]) -> bool:
+    """Return whether ``data`` is text (UTF-8, no NUL byte), recording a fatal problem if not.
+
+    For readers that hand the bytes to a columnar parser: it checks in constant memory,
+    without building the decoded string.
+    """
+    if _refuse_binary(data, result):
+        return False
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    chunk = 1 << 20
+    for start in range(0, len(data), chunk):
+        piece = data[start : start + chunk]
+        try:
+            decoder.decode(piece, final=start + chunk >= len(data))
+        except UnicodeDecodeError as exc:
+            # ``exc.object`` is the bytes held back from the previous piece plus this one.
+            held_back = len(exc.object) - len(piece)
+            _not_utf8(data, start - held_back + exc.start, result)
+            return False
+    return True
 
 
 def json_path(*parts: str | int) -> str:

@@ -13,6 +13,7 @@ second line that refuses entity declarations should the scan ever miss one.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -99,7 +100,7 @@ def inspect_workbook_archive(
         return False
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError, EOFError) as exc:
         result.fail(
             "",
             "not an .xlsx workbook (not a readable zip archive)",
@@ -207,6 +208,7 @@ def _parts_ok(
         except (
             zipfile.BadZipFile,
             zipfile.LargeZipFile,
+            zlib.error,  # corrupt deflate data inside an entry
             OSError,
             EOFError,
             ValueError,

@@ -4,6 +4,7 @@ that turns a run's inputs into a posture and a plan (shared with ``opsledger pat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from opsledger.analysis.patching import (
     SECURITY_BANDS,
@@ -13,10 +14,19 @@ from opsledger.analysis.patching import (
     assess_posture,
     plan_updates,
 )
+from opsledger.fileio import atomic_write_bytes, atomic_write_text
 from opsledger.inputs import Context
 from opsledger.readers import security
 from opsledger.readers.security import SecurityReadResult
-from opsledger.render.patch_plan import STATUS_WORDS, finding_json, placement_json
+from opsledger.render.patch_plan import (
+    STATUS_WORDS,
+    dependabot_yaml,
+    finding_json,
+    placement_json,
+    plan_calendar,
+    plan_markdown,
+    renovate_json,
+)
 from opsledger.render.sections import Section, Status, md_escape, md_table
 from opsledger.workspace import InputKey
 
@@ -43,8 +53,30 @@ def security_result(ctx: Context) -> SecurityReadResult:
     return result
 
 
+PLAN_FILES = ("patch-plan.md", "patch-plan.ics", "renovate.json", "dependabot.yml")
+
+
+def slo_freeze(ctx: Context) -> ErrorBudgetFreeze:
+    """Return the services whose error budget policy freezes releases (None: no freeze)."""
+    try:
+        from opsledger.slo_report import evaluate_workspace
+    except ImportError:
+        return None
+    report = evaluate_workspace(ctx)
+    frozen = sorted({
+        d.slo.split("/", 1)[0]
+        for e in report.evaluations for d in e.decisions if d.kind == "release_freeze"
+    })
+    return frozen or None
+
+
 def patch_view(ctx: Context, error_budget_freeze: ErrorBudgetFreeze = None) -> PatchView:
-    """Return the findings with due dates and the update plan for this run."""
+    """Return the findings with due dates and the update plan for this run.
+
+    Without an explicit ``error_budget_freeze``, the SLOs' error budget policy decides it.
+    """
+    if error_budget_freeze is None:
+        error_budget_freeze = slo_freeze(ctx)
     config = ctx.workspace.config
     result = security_result(ctx)
     posture = assess_posture(result.records, config.policies.vulnerability_sla_days, ctx.now)
@@ -58,6 +90,21 @@ def patch_view(ctx: Context, error_budget_freeze: ErrorBudgetFreeze = None) -> P
         config.policies.error_budget.freeze_allows,
     )
     return PatchView(result, posture, plan)
+
+
+def write_patch_plan(ctx: Context, error_budget_freeze: ErrorBudgetFreeze = None) -> list[Path]:
+    """Write the plan (Markdown, .ics, renovate.json, dependabot.yml) as p09 evidence."""
+    view = patch_view(ctx, error_budget_freeze)
+    out = ctx.workspace.p09_evidence
+    windows = ctx.workspace.config.change_windows
+    ecosystems = sorted({p.ecosystem for p in view.result.outdated}
+                        | {f.ecosystem for f in view.result.records})
+    paths = [out / name for name in PLAN_FILES]
+    atomic_write_text(paths[0], plan_markdown(view.posture, view.plan))
+    atomic_write_bytes(paths[1], plan_calendar(view.plan))
+    atomic_write_text(paths[2], renovate_json(windows))
+    atomic_write_text(paths[3], dependabot_yaml(windows, ecosystems))
+    return paths
 
 
 def patch_section(ctx: Context, error_budget_freeze: ErrorBudgetFreeze = None) -> Section:

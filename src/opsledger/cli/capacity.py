@@ -1,0 +1,100 @@
+"""``opsledger capacity WS``: when each service's resources reach a utilisation threshold.
+
+Registered on the root command as ``app.add_typer(capacity.app, name="capacity")``: the
+callback takes the workspace, so ``opsledger capacity WS [--threshold 0.8] [--months 6]``
+runs it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from opsledger.analysis.capacity import CapacitySettings
+from opsledger.cli.common import (
+    JsonOpt,
+    NowOpt,
+    StrictOpt,
+    WorkspaceArg,
+    console,
+    err_console,
+    escape,
+    handle_errors,
+    print_json,
+    resolve_now,
+)
+from opsledger.errors import InputError
+from opsledger.inputs import Context
+from opsledger.problems import Level
+from opsledger.render.cost_section import capacity_json, capacity_view
+from opsledger.workspace import open_workspace
+
+app = typer.Typer(
+    name="capacity",
+    help="Capacity runway: time to a utilisation threshold and the capacity needed.",
+    invoke_without_command=True,
+    # The callback is the command: let options follow the workspace argument.
+    context_settings={"allow_interspersed_args": True},
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+ThresholdOpt = Annotated[
+    float, typer.Option("--threshold", min=0.05, max=1.0,
+                        help="Utilisation that counts as full (0-1).")
+]
+TargetOpt = Annotated[
+    float, typer.Option("--target", min=0.05, max=1.0,
+                        help="Utilisation to size capacity for (0-1).")
+]
+MonthsOpt = Annotated[int, typer.Option("--months", min=1, max=24, help="Months to forecast.")]
+
+
+@app.callback()
+@handle_errors
+def capacity(
+    workspace: WorkspaceArg,
+    threshold: ThresholdOpt = 0.8,
+    target: TargetOpt = 0.7,
+    months: MonthsOpt = 6,
+    json: JsonOpt = False,
+    now: NowOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Forecast utilisation per service and resource; days until the threshold."""
+    ctx = Context.open(open_workspace(workspace), resolve_now(now))
+    with err_console.status("forecasting utilisation"):
+        view = capacity_view(ctx, CapacitySettings(threshold, target, months))
+    problems = [p for p in view.result.problems if p.level is not Level.WARNING]
+    for problem in problems:
+        err_console.print(f"[yellow]{escape(str(problem))}[/]")
+    if strict and problems:
+        raise InputError(f"{len(problems)} problem(s) in the utilisation series (--strict)",
+                         problems)
+    if not view.result.files:
+        raise InputError(f"{view.result.path}: no utilisation series (CSV or Parquet)")
+    if json:
+        print_json(capacity_json(view))
+        return
+    table = Table("service", "resource", "now", f"reaches {threshold:.0%}", "upper bound",
+                  f"needed in {months} mo", title="Capacity runway")
+    for runway in view.runways:
+        point, upper = runway.days_to_threshold, runway.days_to_threshold_upper
+        need = runway.needs[-1] if runway.needs else None
+        table.add_row(
+            escape(runway.service), runway.resource, f"{runway.current:.0%}",
+            _days(point, urgent=point is not None and point <= 30), _days(upper),
+            "" if need is None else f"×{need.factor:.2f}")
+    console.print(table)
+    for skipped in view.skipped:
+        console.print(f"[yellow]not forecast[/] {escape(skipped.service)} {skipped.resource}: "
+                      f"{escape(skipped.reason)}")
+
+
+def _days(value: int | None, urgent: bool = False) -> str:
+    if value is None:
+        return "beyond horizon"
+    text = "already" if value == 0 else f"{value} d"
+    return f"[red]{text}[/]" if urgent else text

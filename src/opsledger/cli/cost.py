@@ -1,0 +1,102 @@
+"""``opsledger cost WS``: spend against targets, month-end forecast, anomalies and savings.
+
+Registered on the root command as ``app.add_typer(cost.app, name="cost")``: the callback takes
+the workspace, so ``opsledger cost WS [--json] [--now T] [--month YYYY-MM]`` runs it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from opsledger.cli.common import (
+    JsonOpt,
+    NowOpt,
+    StrictOpt,
+    WorkspaceArg,
+    console,
+    err_console,
+    escape,
+    handle_errors,
+    print_json,
+    resolve_now,
+)
+from opsledger.errors import InputError
+from opsledger.inputs import Context
+from opsledger.problems import Level
+from opsledger.render.cost_section import cost_json, cost_result, cost_view
+from opsledger.workspace import open_workspace
+
+app = typer.Typer(
+    name="cost",
+    help="Spend against targets: month-end forecast, anomalies, unit cost, savings.",
+    invoke_without_command=True,
+    # The callback is the command: let options follow the workspace argument.
+    context_settings={"allow_interspersed_args": True},
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+MonthOpt = Annotated[
+    str | None,
+    typer.Option("--month", help="Month to assess, YYYY-MM (default: the latest with data)."),
+]
+
+
+@app.callback()
+@handle_errors
+def cost(
+    workspace: WorkspaceArg,
+    month: MonthOpt = None,
+    json: JsonOpt = False,
+    now: NowOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Spend by month and service against the cost targets, with anomalies and savings."""
+    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise InputError(f"--month: '{month}' is not a month (expected YYYY-MM)")
+    ctx = Context.open(open_workspace(workspace), resolve_now(now))
+    result = cost_result(ctx)
+    for problem in result.problems:
+        if problem.level is not Level.WARNING:
+            err_console.print(f"[yellow]{escape(str(problem))}[/]")
+    if strict:
+        ctx.inputs.require_clean()
+    if not result.records:
+        raise InputError(f"{result.path}: no FOCUS cost export could be read")
+    with err_console.status("forecasting spend"):
+        view = cost_view(ctx, month)
+    if json:
+        print_json(cost_json(view))
+        return
+    currency = view.summary.currency
+    months = Table("month", f"EffectiveCost ({currency})", "invoiced (BilledCost)",
+                   title="Spend by month")
+    for name, value in list(view.summary.by_month.items())[-6:]:
+        invoiced = view.summary.invoices.get(name, {}).get("total")
+        months.add_row(name, f"{value:,.2f}", "" if invoiced is None else f"{invoiced:,.2f}")
+    console.print(months)
+    targets = Table("service", "target", "to date", "forecast", "95 % interval", "status",
+                    title=f"Targets, {view.month}")
+    colour = {"over": "red", "at-risk": "yellow", "under": "green", "no-forecast": "yellow"}
+    for row in view.targets:
+        interval = ("" if row.forecast_low is None or row.forecast_high is None
+                    else f"{row.forecast_low:,.0f}–{row.forecast_high:,.0f}")
+        targets.add_row(escape(row.service), f"{row.target:,.0f}", f"{row.actual:,.0f}",
+                        "" if row.forecast is None else f"{row.forecast:,.0f}", interval,
+                        f"[{colour[row.status]}]{row.status}[/]")
+    console.print(targets)
+    for anomaly in view.anomalies:
+        moved = ", ".join(escape(r.name or r.resource) for r in anomaly.resources)
+        console.print(f"[red]anomaly[/] {escape(anomaly.service)} {anomaly.day}: "
+                      f"{anomaly.cost:,.2f} against {anomaly.baseline:,.2f} usual "
+                      f"(z {anomaly.z:.1f}); moved: {moved or 'n/a'}")
+    for candidate in view.savings:
+        saving = ("ownership" if candidate.estimated_saving is None
+                  else f"~{candidate.estimated_saving:,.0f}/month")
+        kind = escape(f"[{candidate.kind}]")
+        console.print(f"saving {kind} {escape(candidate.subject)}: {saving} — "
+                      f"{escape(candidate.evidence)}")

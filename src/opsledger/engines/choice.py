@@ -1,0 +1,42 @@
+"""Which engine counts event-file SLIs: DuckDB on this machine, or Spark.
+
+Chosen with ``engine:`` in ``opsledger.yaml`` or ``--engine`` on the command line; either
+engine runs the same SLO definitions and gives the same counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opsledger.engines.interface import EventEngine
+    from opsledger.workspace import Workspace
+
+
+class EngineChoice(StrEnum):
+    DUCKDB = "duckdb"
+    SPARK = "spark"
+
+
+def event_engine(choice: EngineChoice, root: Path) -> EventEngine:
+    """Return the engine ``choice`` names, over event files under ``root``; nothing starts yet."""
+    if choice is EngineChoice.SPARK:
+        from opsledger.engines.spark_engine import SparkEngine
+
+        return SparkEngine(root)
+    from opsledger.engines.duckdb_engine import DuckDbEngine
+
+    return DuckDbEngine(root)
+
+
+def configured_engine(workspace: Workspace) -> EngineChoice:
+    """Return the engine the workspace's configuration names (DuckDB when it names none)."""
+    return EngineChoice(getattr(workspace.config, "engine", EngineChoice.DUCKDB))
+
+
+def with_engine(workspace: Workspace, choice: EngineChoice) -> Workspace:
+    """Return the workspace with its configured engine replaced by ``choice`` (``--engine``)."""
+    return replace(workspace, config=workspace.config.model_copy(update={"engine": choice}))

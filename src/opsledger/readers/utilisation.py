@@ -1,0 +1,219 @@
+"""Utilisation series under ``telemetry/utilisation/``: CSV or Parquet files with one sample per
+row — ``time``, ``service``, ``resource`` (cpu, memory, disk, connections) and either ``used``
+with ``capacity`` or ``utilisation`` (0-1; a column of percentages is recognised and scaled).
+
+Samples can be many (hourly for a thousand services is millions a year), so they are checked
+column by column and kept as one table; a bad row is quarantined with its line (CSV) or row
+number (Parquet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from opsledger.model.cost import UtilisationResource
+from opsledger.problems import Level, Problem, ReadResult, shown
+from opsledger.readers.cost_focus import line_numbers, read_header
+from opsledger.readers.csvrows import header_key
+from opsledger.readers.textfile import MAX_TEXT_BYTES
+
+FOLDER = "utilisation"
+FORMAT = "utilisation series"
+COLUMNS = ("time", "service", "resource", "utilisation", "used", "capacity")
+ALIASES = {
+    "time": ("timestamp", "ts", "date", "datetime"),
+    "utilisation": ("utilization", "util", "usage_ratio"),
+    "resource": ("kind", "metric", "resource_type"),
+}
+RESOURCES = {r.value: r.value for r in UtilisationResource} | {
+    "mem": "memory", "ram": "memory", "storage": "disk", "conn": "connections",
+    "db_connections": "connections",
+}
+MAX_PROBLEMS = 200
+
+
+@dataclass(frozen=True, eq=False)
+class UtilisationLog:
+    """Samples as a table: ``time`` (UTC), ``service``, ``resource``, ``utilisation`` (0-1),
+    ``used`` and ``capacity`` (NaN when not given)."""
+
+    frame: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @classmethod
+    def concat(cls, logs: list[UtilisationLog]) -> UtilisationLog:
+        frames = [log.frame for log in logs if len(log)]
+        if not frames:
+            return cls(pd.DataFrame({
+                "time": pd.to_datetime([], utc=True), "service": [], "resource": [],
+                "utilisation": [], "used": [], "capacity": []}))
+        return cls(pd.concat(frames, ignore_index=True))
+
+
+@dataclass
+class UtilisationReadResult(ReadResult[UtilisationLog]):
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def log(self) -> UtilisationLog:
+        return UtilisationLog.concat(self.records)
+
+
+def utilisation_folder(telemetry: Path) -> Path:
+    """Return where utilisation files live for a telemetry folder (or the path itself)."""
+    return telemetry / FOLDER if (telemetry / FOLDER).is_dir() else telemetry
+
+
+def read(path: Path) -> UtilisationReadResult:
+    """Return the utilisation samples of every CSV/Parquet file under ``path``."""
+    folder = utilisation_folder(path) if path.is_dir() else path
+    result = UtilisationReadResult(folder, detected_format=FORMAT)
+    files = [folder] if folder.is_file() else sorted(
+        p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for file in files:
+        suffix = file.suffix.lower()
+        if suffix not in (".csv", ".parquet"):
+            result.problems.append(Problem(str(file), "", "not a utilisation file (ignored)",
+                                           ".csv or .parquet", file.suffix or "no extension",
+                                           Level.WARNING))
+            continue
+        scratch: ReadResult[UtilisationLog] = ReadResult(file)
+        frame, where = (_csv(file, scratch) if suffix == ".csv" else _parquet(file, scratch))
+        if frame is not None and where is not None:
+            log = _check(frame, where, scratch)
+            if log is not None:
+                scratch.records.append(log)
+        result.extend(scratch.problems)
+        result.records.extend(scratch.records)
+        result.files.append(file.name)
+    return result
+
+
+def _normalise(columns: list[str]) -> list[str]:
+    reverse = {alias: name for name, names in ALIASES.items() for alias in names}
+    return [reverse.get(header_key(c), header_key(c)) for c in columns]
+
+
+def _csv(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, list[str] | None]:
+    try:
+        if file.stat().st_size > MAX_TEXT_BYTES:
+            result.fail("", "file is too large", f"at most {MAX_TEXT_BYTES} bytes")
+            return None, None
+        data = file.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    except OSError as exc:
+        result.fail("", f"cannot read the file: {exc.strerror or exc}")
+        return None, None
+    header = read_header(data)
+    if not header:
+        result.fail("line 1", "file has no header row", "time, service, resource, ...")
+        return None, None
+    skipped: list[tuple[int | None, int, int]] = []
+
+    def invalid_row(row: Any) -> str:
+        skipped.append((row.number, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(data), read_options=pa_csv.ReadOptions(use_threads=False),
+            parse_options=pa_csv.ParseOptions(invalid_row_handler=invalid_row),
+            convert_options=pa_csv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                  strings_can_be_null=False))
+    except pa.ArrowException as exc:
+        result.fail("", "unreadable CSV", "UTF-8 CSV text", shown(str(exc), 160))
+        return None, None
+    for number, expected, actual in skipped:
+        result.quarantine(f"line {number}", "wrong number of cells", f"{expected} cells",
+                          f"{actual} cells")
+    frame = table.to_pandas()
+    frame.columns = _normalise(list(frame.columns))
+    lines = line_numbers(data, len(frame), [s[0] for s in skipped], len(header))
+    return frame, [f"line {n}" for n in lines]
+
+
+def _parquet(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, list[str] | None]:
+    try:
+        frame = pq.read_table(file).to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        result.fail("", "unreadable Parquet file", "a Parquet file", shown(str(exc), 160))
+        return None, None
+    frame.columns = _normalise([str(c) for c in frame.columns])
+    return frame, [f"row {i + 1}" for i in range(len(frame))]
+
+
+def _check(frame: pd.DataFrame, where: list[str], result: ReadResult[Any]) -> UtilisationLog | None:
+    missing = [c for c in ("time", "service", "resource") if c not in frame]
+    has_ratio = "utilisation" in frame
+    if not has_ratio and not {"used", "capacity"} <= set(frame.columns):
+        missing.append("utilisation (or used and capacity)")
+    if missing:
+        result.fail("line 1", "missing required column" + ("s " if len(missing) > 1 else " ")
+                    + ", ".join(missing), "time, service, resource, and utilisation or "
+                    "used + capacity", "columns " + ", ".join(map(str, frame.columns)))
+        return None
+    bad = np.zeros(len(frame), dtype=bool)
+    reported = [0]
+
+    def flag(mask: np.ndarray, column: str, message: str, expected: str) -> None:
+        nonlocal bad
+        bad = bad | mask
+        for index in np.flatnonzero(mask):
+            if reported[0] >= MAX_PROBLEMS:
+                return
+            reported[0] += 1
+            result.quarantine(f"{where[index]}, column '{column}'", message, expected,
+                              shown(frame[column].iat[int(index)]))
+
+    times = frame["time"]
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        times = pd.to_datetime(times.astype(str).str.strip(), utc=True, errors="coerce",
+                               format="ISO8601")
+    elif times.dt.tz is None:
+        times = times.dt.tz_localize("UTC")
+    flag(times.isna().to_numpy(), "time", "'time' is not a date-time", "an ISO 8601 date-time")
+    service = frame["service"].astype(object).where(frame["service"].notna(), "")
+    service = service.astype(str).str.strip()
+    flag((service == "").to_numpy(), "service", "missing service", "a service name")
+    resource = frame["resource"].astype(str).str.strip().str.lower().map(RESOURCES)
+    flag(resource.isna().to_numpy(), "resource", "unknown resource",
+         "one of " + ", ".join(r.value for r in UtilisationResource))
+    numbers: dict[str, np.ndarray] = {}
+    for column in ("utilisation", "used", "capacity"):
+        if column not in frame:
+            numbers[column] = np.full(len(frame), np.nan)
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        present = frame[column].notna().to_numpy() & (
+            frame[column].astype(str).str.strip() != "").to_numpy()
+        flag(present & ~np.isfinite(values), column, f"'{column}' is not a number", "a number")
+        numbers[column] = values
+    ratio = numbers["utilisation"]
+    if has_ratio and np.nanmax(np.append(ratio[~bad], 0.0)) > 1.5:
+        result.warn("", "utilisation looks like percentages (values above 1.5); divided by 100")
+        ratio = ratio / 100.0
+    derived = numbers["used"] / np.where(numbers["capacity"] > 0, numbers["capacity"], np.nan)
+    ratio = np.where(np.isfinite(ratio), ratio, derived)
+    flag(~bad & ~np.isfinite(ratio), "capacity" if not has_ratio else "utilisation",
+         "no utilisation: give 'utilisation' or 'used' with a positive 'capacity'",
+         "a ratio 0-1 or used and capacity > 0")
+    flag(~bad & np.isfinite(ratio) & (ratio < 0), "utilisation" if has_ratio else "used",
+         "utilisation is negative", "at least 0")
+    keep = ~bad
+    return UtilisationLog(pd.DataFrame({
+        "time": times[keep].reset_index(drop=True),
+        "service": service[keep].to_numpy(dtype=object),
+        "resource": resource[keep].to_numpy(dtype=object),
+        "utilisation": ratio[keep],
+        "used": numbers["used"][keep],
+        "capacity": numbers["capacity"][keep],
+    }))
