@@ -10,7 +10,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium
 
-.PHONY: demo test lint venv dev system-deps clean bench
+.PHONY: demo test lint venv dev system-deps clean bench fuzz
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +52,12 @@ test: system-deps $(VENV)/.dev lint
 bench: $(VENV)/.dev
 	$(BIN)/python bench/sli_engine.py --events 5000000
 
+# Long fuzzing runs (CI runs each target briefly inside the test suite).
+FUZZ_SECONDS ?= 300
+fuzz: $(VENV)/.dev
+	@for t in fuzz/fuzz_*.py; do f=$$(basename $$t .py); mkdir -p .fuzz/$$f; \
+	  $(BIN)/python $$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 \
+	  -max_len=65536 -artifact_prefix=.fuzz/$$f/ .fuzz/$$f || exit 1; done
+
 clean:
-	rm -rf $(VENV) $(DEMO_WS) .pytest_cache .mypy_cache .ruff_cache .numba_cache
+	rm -rf $(VENV) $(DEMO_WS) .pytest_cache .mypy_cache .ruff_cache .numba_cache .fuzz

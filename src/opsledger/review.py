@@ -13,7 +13,12 @@ from typing import Any
 
 from opsledger import __version__
 from opsledger.errors import OpsledgerError
-from opsledger.fileio import atomic_write_json, atomic_write_text, sha256_tree
+from opsledger.fileio import (
+    atomic_write_json,
+    atomic_write_text,
+    remove_stale_temp_files,
+    sha256_tree,
+)
 from opsledger.history import record_month
 from opsledger.inputs import Context, InputStatus
 from opsledger.kpi_report import digest_of, workspace_kpis
@@ -118,6 +123,8 @@ def run_review(
     """Read the workspace, analyse it, and write the report and its JSON summary."""
     ctx = Context.open(workspace, now)
     ctx.progress = progress
+    # A run killed mid-write (SIGKILL) leaves its temporary files; the caller holds the lock.
+    remove_stale_temp_files(workspace.reports_dir)
     progress("reading inputs")
     inventory = ctx.inputs.inventory()
     if strict:

@@ -138,8 +138,10 @@ def test_report_section(workspace: Path) -> None:
     assert "| search | strict |" in section.body
     assert "quiet/availability: 0 events" in section.body
     assert "freeze releases except p0 and security" in section.body
-    assert len(section.charts) == 2  # one burn-down per computed SLO
-    chart = section.charts[0]
+    heatmap, *burndowns = section.charts
+    assert heatmap.kind == "heatmap" and len(heatmap.data["rows"]) == 2
+    assert len(burndowns) == 2  # one burn-down per computed SLO
+    chart = burndowns[0]
     assert chart.kind == "line" and chart.data["series"][0]["y"][0] <= 1.0
     assert section.data["slos"][0]["service"] == "api"
     assert any(a["source"] == "error-budget-policy" for a in section.actions)

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from opsledger.engines.duckdb_engine import DuckDbEngine
-from opsledger.engines.prometheus_engine import PrometheusEngine, counts_expr
+from opsledger.engines.prometheus_engine import PrometheusEngine, counts_expr, redact_url
 from opsledger.errors import EngineError
 from opsledger.model.slo import PrometheusSource, PromQuery, PromQueryKind, Slo, SloWindow
 
@@ -195,6 +195,16 @@ def test_prometheus_down_fails_fast_with_a_clear_message() -> None:
     assert f"Prometheus at http://127.0.0.1:{port} is not reachable" in text
     assert "connection refused" in text and "after 3 attempt(s)" in text
     assert "checkout/availability" in text
+
+
+def test_credentials_in_the_url_never_reach_a_message() -> None:
+    port = free_port()
+    engine = PrometheusEngine(f"http://reader:s3cret@127.0.0.1:{port}", attempts=1)
+    with pytest.raises(EngineError) as caught:
+        engine.series(prometheus_slo("checkout"), START, START + timedelta(minutes=10))
+    assert "s3cret" not in str(caught.value) and "reader" not in str(caught.value)
+    assert f"http://***@127.0.0.1:{port}" in str(caught.value)
+    assert redact_url("https://prom.example.com/x") == "https://prom.example.com/x"
 
 
 def test_a_slow_prometheus_times_out_with_a_clear_message() -> None:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import requests
@@ -58,6 +59,16 @@ def ratio_expr(query: PromQuery) -> str:
     return query.expr.replace("{{.window}}", "1m")
 
 
+def redact_url(url: str) -> str:
+    """Return ``url`` without the user and password it may carry (``https://u:t@host``)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=f"***@{netloc}"))
+
+
 class PrometheusEngine:
     """Asks one Prometheus server (``url``) for SLI counts."""
 
@@ -75,6 +86,8 @@ class PrometheusEngine:
         chunk_minutes: int = CHUNK_MINUTES,
     ) -> None:
         self.url = url.rstrip("/")
+        # What messages and labels show: never the credentials a URL may carry.
+        self.shown_url = redact_url(self.url)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.attempts = max(1, attempts)
@@ -100,7 +113,7 @@ class PrometheusEngine:
                 good[present] = _meets(values[present], source.threshold.op, source.threshold.bound)
             else:
                 good = np.where(present, np.clip(values, 0.0, 1.0), 0.0)
-            return SliSeries(start, good, total, source=f"prometheus:{self.url}")
+            return SliSeries(start, good, total, source=f"prometheus:{self.shown_url}")
         fetched = {
             name: np.nan_to_num(self.minute_values(counts_expr(query), start, minutes, slo))
             for name, query in (("good", source.good), ("bad", source.bad), ("total", source.total))
@@ -113,7 +126,10 @@ class PrometheusEngine:
             good = fetched["good"]
             total = good + fetched["bad"]
         return SliSeries(
-            start, np.clip(good, 0.0, None), np.clip(total, 0.0, None), f"prometheus:{self.url}"
+            start,
+            np.clip(good, 0.0, None),
+            np.clip(total, 0.0, None),
+            f"prometheus:{self.shown_url}",
         )
 
     def minute_values(self, expr: str, start: datetime, minutes: int, slo: Slo) -> FloatArray:
@@ -158,15 +174,15 @@ class PrometheusEngine:
                     timeout=(self.connect_timeout, self.timeout),
                 )
             except requests.ConnectionError as exc:
-                last = f"Prometheus at {self.url} is not reachable ({_reason(exc)})"
+                last = f"Prometheus at {self.shown_url} is not reachable ({_reason(exc)})"
                 continue
             except requests.Timeout:
-                last = f"Prometheus at {self.url} did not answer within {self.timeout:g} s"
+                last = f"Prometheus at {self.shown_url} did not answer within {self.timeout:g} s"
                 continue
             except requests.RequestException as exc:
                 raise EngineError(f"{where}: request to Prometheus failed: {exc}") from None
             if response.status_code in _RETRYABLE_STATUS:
-                last = f"Prometheus at {self.url} answered HTTP {response.status_code}"
+                last = f"Prometheus at {self.shown_url} answered HTTP {response.status_code}"
                 continue
             return _matrix(response, expr, where)
         raise EngineError(f"{where}: {last} after {self.attempts} attempt(s)")

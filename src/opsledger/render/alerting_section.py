@@ -11,11 +11,16 @@ from opsledger.alerting_report import (
     noise_json,
     workspace_noise,
 )
-from opsledger.analysis.backtest import BacktestResult, SkippedBacktest, SloBacktest
+from opsledger.analysis.backtest import (
+    DEFAULT_MAX_ALERTS_PER_WEEK,
+    BacktestResult,
+    SkippedBacktest,
+    SloBacktest,
+)
 from opsledger.analysis.noise import NoiseReport
 from opsledger.inputs import Context
 from opsledger.problems import Problem
-from opsledger.render.sections import Section, Status, md_table
+from opsledger.render.sections import Chart, Section, Status, md_table
 from opsledger.slo_report import SloReport
 
 KEY = "alerting"
@@ -121,6 +126,8 @@ def build_alerting_section(
             "noise": noise_json(noise),
             "problems": [p.to_dict() for p in problems],
         },
+        charts=(recall_chart(done),) if any(
+            score.recall is not None for r in done for score in r.scores) else (),
         actions=tuple(
             {
                 "action": f"{r.alert} ({r.service or 'no service'}): {r.action.value}",
@@ -130,4 +137,31 @@ def build_alerting_section(
             }
             for r in noise.recommendations[:SHOWN_RECOMMENDATIONS]
         ),
+    )
+
+
+def recall_chart(done: Sequence[SloBacktest]) -> Chart:
+    """Return recall against alerts per week, one point per SLO and policy (by policy).
+
+    Policies that would have seen no incident have no recall and are left out. The chosen
+    policy of each SLO is named, so the trade-off behind each recommendation is visible.
+    """
+    points = [
+        {
+            "x": round(score.alerts_per_week, 4),
+            "y": round(score.recall, 4),
+            "group": score.policy,
+            "label": result.slo if score.policy == result.recommendation.policy else "",
+        }
+        for result in done
+        for score in result.scores
+        if score.recall is not None
+    ]
+    return Chart(
+        key="alerting-recall",
+        title=f"Burn-rate policies: recall against alerts per week "
+              f"(budget {DEFAULT_MAX_ALERTS_PER_WEEK:g}/week; named: recommended)",
+        kind="scatter",
+        data={"points": points, "x_label": "alerts per week", "y_label": "recall",
+              "legend": "lower right"},
     )

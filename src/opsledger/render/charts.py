@@ -112,11 +112,18 @@ def _labels(axes: Axes, data: Mapping[str, Any]) -> None:
 
 
 def draw_line(axes: Axes, data: Mapping[str, Any]) -> None:
-    """``{"x": [...], "series": [{"name", "y", "low"?, "high"?}], "hlines"?: [...]}``."""
+    """``{"x": [...], "series": [{"name", "y", "low"?, "high"?, "bands"?}], "hlines"?: [...]}``.
+
+    ``bands`` is a list of ``{"low", "high", "label"?}`` from the widest to the narrowest
+    (e.g. 95 % then 80 % intervals), shaded darker as they narrow.
+    """
     xs = _x_values(data["x"])
     for i, series in enumerate(data["series"]):
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         sx = _x_values(series["x"]) if "x" in series else xs
+        for j, band in enumerate(series.get("bands", [])):
+            axes.fill_between(sx, band["low"], band["high"], color=colour, alpha=0.15 + 0.15 * j,
+                              linewidth=0, label=band.get("label"))
         if "low" in series and "high" in series:
             axes.fill_between(sx, series["low"], series["high"], color=colour, alpha=0.2,
                               linewidth=0, label=series.get("band_label"))

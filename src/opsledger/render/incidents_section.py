@@ -9,7 +9,9 @@ a rotation covering one shift a day).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from opsledger.analysis.incident_policy import IncidentPolicy, policy_of
@@ -21,12 +23,15 @@ from opsledger.analysis.incidents import (
     monthly,
 )
 from opsledger.inputs import Context
+from opsledger.model.incidents import Incident
 from opsledger.render.sections import Chart, Section, Status, md_escape, md_table
 
 KEY = "incidents"
 TITLE = "Incidents and postmortems"
 REPORT_DAYS = 30
 TREND_DAYS = 183  # the monthly chart covers about six months
+TREND_WEEKS = 26  # the weekly chart too: 26 ISO weeks
+SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4", "SEV5")
 NOISY_OFF_HOURS_PER_WEEK = 1.0
 NOISY_PAGES_PER_WEEK = 14.0
 
@@ -48,6 +53,24 @@ def _trend(current: float | None, previous: float | None, unit: str, digits: int
 
 def _majors(kpis: IncidentKpis, policy: IncidentPolicy) -> int:
     return sum(1 for incident in kpis.incidents if policy.is_major(incident))
+
+
+def weekly_by_severity(
+    incidents: Sequence[Incident], now: datetime, weeks: int = TREND_WEEKS
+) -> tuple[list[date], dict[str, list[int]]]:
+    """Return the Monday of each of the last ``weeks`` weeks to ``now`` and, per severity,
+    the incidents created in each week (severities outside SEV1..SEV5 count as "other")."""
+    this_monday = now.date() - timedelta(days=now.weekday())
+    mondays = [this_monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    counts: Counter[tuple[date, str]] = Counter()
+    for incident in incidents:
+        day = incident.created_at.astimezone(now.tzinfo).date()
+        monday = day - timedelta(days=day.weekday())
+        if mondays[0] <= monday <= mondays[-1] and incident.created_at <= now:
+            band = incident.severity if incident.severity in SEVERITIES else "other"
+            counts[monday, band] += 1
+    bands = [*SEVERITIES, *(["other"] if any(b == "other" for _, b in counts) else [])]
+    return mondays, {band: [counts[m, band] for m in mondays] for band in bands}
 
 
 def noisy_rotations(kpis: IncidentKpis) -> list[RotationLoad]:
@@ -159,15 +182,15 @@ def incidents_section(ctx: Context) -> Section:
                      Period(ctx.now - timedelta(days=TREND_DAYS), ctx.now),
                      policy)
     labels = [m.month for m in months]
-    per_month = Chart(
-        "incidents-per-month", "Incidents per month", "bar",
+    mondays, per_severity = weekly_by_severity(review.records.incidents, ctx.now)
+    per_week = Chart(
+        "incidents-per-week", "Incidents per week by severity", "bar",
         {
-            "categories": labels,
-            "series": [
-                {"name": "SEV1–SEV2", "values": [m.major for m in months]},
-                {"name": "SEV3–SEV5", "values": [m.count - m.major for m in months]},
-            ],
+            "categories": [f"{m:%d %b}" for m in mondays],
+            "series": [{"name": band, "values": values}
+                       for band, values in per_severity.items()],
             "stacked": True,
+            "x_label": "week starting (Monday)",
             "y_label": "incidents",
         },
     )
@@ -184,4 +207,4 @@ def incidents_section(ctx: Context) -> Section:
     )
     data = review.stats_json()
     data.pop("problems", None)
-    return Section(KEY, TITLE, "".join(lines), status, data, (per_month, trend), tuple(actions))
+    return Section(KEY, TITLE, "".join(lines), status, data, (per_week, trend), tuple(actions))

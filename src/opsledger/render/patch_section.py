@@ -27,12 +27,13 @@ from opsledger.render.patch_plan import (
     plan_markdown,
     renovate_json,
 )
-from opsledger.render.sections import Section, Status, md_escape, md_table
+from opsledger.render.sections import Chart, Section, Status, md_escape, md_table
 from opsledger.workspace import InputKey
 
 KEY = "security-patching"
 TITLE = "Security posture and patch plan"
 LISTED = 10
+CHARTED = 20  # findings on the age chart: the most urgent first
 
 
 @dataclass(frozen=True)
@@ -161,5 +162,30 @@ def patch_section(ctx: Context, error_budget_freeze: ErrorBudgetFreeze = None) -
             "findings": [finding_json(i) for i in posture.items],
             "plan": [placement_json(p) for p in plan.placements],
         },
+        charts=(age_chart(posture),) if posture.items else (),
         actions=actions,
+    )
+
+
+def age_chart(posture: Posture) -> Chart:
+    """Return open findings' age (days since first seen) against their SLA days.
+
+    Overdue findings are flagged (drawn in the warning colour); a finding whose reports gave
+    no first-seen date is counted from today, as its due date is, and marked with "?".
+    """
+    shown = sorted(posture.items, key=lambda i: (i.days_left, i.finding.id))[:CHARTED]
+    return Chart(
+        key="security-finding-age",
+        title="Open findings: age against SLA (overdue in vermillion)",
+        kind="barh",
+        data={
+            "categories": [f"{i.finding.id} {i.finding.package}"
+                           + ("" if i.first_seen_known else " (?)") for i in shown],
+            "values": [(posture.as_of - i.first_seen).days for i in shown],
+            # Days allowed from first seen to due: the band's SLA, or less for known exploited.
+            "limits": [(i.due_date - i.first_seen).days for i in shown],
+            "flags": [i.overdue for i in shown],
+            "limit_label": "SLA limit",
+            "x_label": "days since first seen",
+        },
     )

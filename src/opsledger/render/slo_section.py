@@ -1,6 +1,7 @@
 """The SLO section of the monthly report: status, budgets, burn rates, exhaustion, policy.
 
-Also a budget burn-down chart per SLO (remaining error budget across the window).
+Also a burn-rate heat map (SLO × lookback window) and a budget burn-down chart per SLO
+(remaining error budget across the window).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from opsledger.analysis.slo import SloStatus, budget_burndown
+from opsledger.analysis.slo import BURN_WINDOWS, SloStatus, budget_burndown
 from opsledger.inputs import Context
 from opsledger.render.sections import Chart, Section, Status, md_table, percent
 from opsledger.slo_report import SloEvaluation, SloReport, evaluate_workspace
@@ -17,6 +18,10 @@ from opsledger.slo_report import SloEvaluation, SloReport, evaluate_workspace
 KEY = "slos"
 TITLE = "SLOs and error budgets"
 SHOWN_BURNS = ("1h", "6h", "1d", "3d", "window")
+HEAT_WINDOWS = (*BURN_WINDOWS, "window")
+# The heat map's colour tops out at 14.4, the fast-burn page threshold (2 % of a 30-day
+# budget in one hour, Google SRE workbook ch. 5); the cell text still shows the full rate.
+HEAT_CEILING = 14.4
 
 
 def slo_section(ctx: Context) -> Section:
@@ -68,7 +73,9 @@ def build_section(ctx: Context, report: SloReport) -> Section:
             "decisions": [_decision_json(d) for d in decisions],
             "problems": [p.to_dict() for p in report.problems],
         },
-        charts=tuple(_burndown_chart(e) for e in report.evaluations if e.status.valid and e.series),
+        charts=(*_heatmap(valid),
+                *(_burndown_chart(e) for e in report.evaluations
+                  if e.status.valid and e.series)),
         actions=tuple(
             {
                 "action": f"{d.slo}: {d.action}",
@@ -148,4 +155,25 @@ def _burndown_chart(evaluation: SloEvaluation) -> Chart:
             "hlines": [{"y": 0.0, "label": "exhausted"}],
             "y_label": "share of error budget",
         },
+    )
+
+
+def _heatmap(valid: Sequence[SloStatus]) -> tuple[Chart, ...]:
+    """Return the burn-rate heat map of the computed SLOs (none when there are none)."""
+    if not valid:
+        return ()
+    ordered = sorted(valid, key=lambda s: s.slo.key)
+    return (
+        Chart(
+            key="slo-burn-rates",
+            title="Burn rate by SLO and lookback window (1 = budget spent exactly on time)",
+            kind="heatmap",
+            data={
+                "rows": [s.slo.key for s in ordered],
+                "columns": list(HEAT_WINDOWS),
+                "values": [[s.burn_rates.get(w) for w in HEAT_WINDOWS] for s in ordered],
+                "vmax": HEAT_CEILING,
+                "label": f"burn rate (colour capped at {HEAT_CEILING:g})",
+            },
+        ),
     )
