@@ -8,7 +8,7 @@ DEMO_SIZE ?= medium
 # Compiled forecasting kernels are cached here so numba compiles once per checkout.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium openjdk-17-jre-headless
 
 .PHONY: demo test lint venv dev system-deps clean bench fuzz
 
@@ -21,7 +21,7 @@ $(VENV)/.runtime: $(BIN)/activate pyproject.toml
 	@touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime
-	$(BIN)/pip install --quiet -e '.[test,lint]'
+	$(BIN)/pip install --quiet -e '.[test,lint,spark]'
 	@touch $@
 
 venv: $(VENV)/.runtime
@@ -35,7 +35,8 @@ demo: $(VENV)/.runtime
 # Debian packages the tests run for real: Prometheus/promtool, amtool, headless Chromium.
 system-deps:
 	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \
-	   || ! command -v amtool >/dev/null || ! command -v chromium >/dev/null; then \
+	   || ! command -v amtool >/dev/null || ! command -v chromium >/dev/null \
+	   || ! command -v java >/dev/null; then \
 	  echo "installing $(SYSTEM_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
@@ -51,6 +52,8 @@ test: system-deps $(VENV)/.dev lint
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/sli_engine.py --events 5000000
+	$(BIN)/python bench/backtest.py
+	$(BIN)/python bench/scale.py --cases small medium
 
 # Long fuzzing runs (CI runs each target briefly inside the test suite).
 FUZZ_SECONDS ?= 300

@@ -15,6 +15,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from opsledger.analysis.incident_policy import IncidentPolicy
+from opsledger.engines.choice import EngineChoice
 from opsledger.yamlfile import load_model
 
 CONFIG_FILE = "opsledger.yaml"
@@ -264,6 +265,9 @@ class Config(Strict):
     kpi_reviews: list[KpiReview] = Field(default_factory=list)
     growth_targets: dict[str, float] = Field(default_factory=dict)
     incidents: IncidentPolicy = IncidentPolicy()
+    engine: EngineChoice = Field(
+        default=EngineChoice.DUCKDB, description="engine for SLIs over event files"
+    )
     approvals: Approvals = Approvals()
     team_capacity: TeamCapacity = TeamCapacity()
     paths: Paths = Paths()

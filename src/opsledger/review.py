@@ -39,6 +39,7 @@ CHARTS_DIR = "charts"
 # Report sections in reading order, as "module:function" so each is imported only when run.
 SECTIONS: list[str] = [
     "opsledger.render.inventory_section:inventory_section",
+    "opsledger.render.kpi_section:kpi_section",
     "opsledger.render.health_section:health_section",
     "opsledger.render.slo_section:slo_section",
     "opsledger.render.alerting_section:alerting_section",

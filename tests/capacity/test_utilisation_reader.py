@@ -11,6 +11,19 @@ from opsledger.problems import Level
 from opsledger.readers import utilisation
 
 
+def folder(telemetry: Path) -> Path:
+    """Return the utilisation folder of a telemetry folder, created."""
+    path = telemetry / "utilisation"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def test_request_events_beside_it_are_never_read(tmp_path: Path) -> None:
+    (tmp_path / "requests").mkdir()
+    (tmp_path / "requests" / "events.csv").write_text("ts,service,status\n2026-10-01,a,200\n")
+    result = utilisation.read(tmp_path)
+    assert result.problems == [] and len(result.log.frame) == 0
+
 def test_csv_with_used_and_capacity(tmp_path: Path) -> None:
     folder = tmp_path / "utilisation"
     folder.mkdir()
@@ -37,7 +50,7 @@ def test_percentages_are_scaled_and_parquet_rows_located(tmp_path: Path) -> None
         "service": ["db", "db", "db"],
         "resource": ["connections", "connections", "connections"],
         "utilization": [55.0, 60.0, -5.0],
-    }).to_parquet(tmp_path / "u.parquet")
+    }).to_parquet(folder(tmp_path) / "u.parquet")
     result = utilisation.read(tmp_path)
     assert list(result.log.frame["utilisation"]) == pytest.approx([0.55, 0.60])
     assert any(p.level is Level.WARNING and "percentages" in p.message for p in result.problems)
@@ -46,7 +59,7 @@ def test_percentages_are_scaled_and_parquet_rows_located(tmp_path: Path) -> None
 
 
 def test_missing_columns_fail_the_file(tmp_path: Path) -> None:
-    (tmp_path / "u.csv").write_text("time,service,used\n2026-10-01,api,3\n")
+    (folder(tmp_path) / "u.csv").write_text("time,service,used\n2026-10-01,api,3\n")
     result = utilisation.read(tmp_path)
     assert result.fatal
     assert "resource" in result.problems[0].message

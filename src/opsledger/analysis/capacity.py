@@ -130,14 +130,19 @@ def capacity_runway(
             fit[key] = pd.DataFrame({"unique_id": key, "ds": full, "y": series.to_numpy()})
             order.append((str(service), str(resource), key))
     forecasts = forecast_utilisation(list(fit.values()), horizon)
+    # Split once and look up by key: filtering the whole frame per series is quadratic.
+    future_of = {str(k): frame for k, frame in forecasts.groupby("unique_id", sort=False)}
+    known = peaks.dropna(subset=["capacity"])
+    capacity_of = known.groupby(["service", "resource"], sort=False)["capacity"].last()
     results: list[Runway | SkippedRunway] = []
     for item in order:
         if isinstance(item, SkippedRunway):
             results.append(item)
             continue
         service, resource, key = item
-        future = forecasts[forecasts["unique_id"] == key]
-        results.append(_runway(service, resource, fit[key], future, peaks, settings, horizon))
+        capacity = capacity_of.get((service, resource))
+        results.append(_runway(service, resource, fit[key], future_of[key],
+                               None if capacity is None else float(capacity), settings, horizon))
     return results
 
 
@@ -170,13 +175,10 @@ def first_crossing(values: np.ndarray, threshold: float) -> int | None:
 
 def _runway(
     service: str, resource: str, history: pd.DataFrame, future: pd.DataFrame,
-    peaks: pd.DataFrame, settings: CapacitySettings, horizon: int,
+    capacity: float | None, settings: CapacitySettings, horizon: int,
 ) -> Runway:
     current = float(history["y"].iloc[-1])
     last_day = pd.Timestamp(history["ds"].iloc[-1]).date()
-    capacities = peaks[(peaks["service"] == service) & (peaks["resource"] == resource)][
-        "capacity"].dropna()
-    capacity = float(capacities.iloc[-1]) if len(capacities) else None
     mean = future["mean"].to_numpy(dtype=float)
     high = future["hi"].to_numpy(dtype=float)
     already = current >= settings.threshold

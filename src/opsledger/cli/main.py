@@ -21,6 +21,7 @@ from opsledger.cli.common import (
     print_json,
     resolve_now,
 )
+from opsledger.cli.slo import EngineOpt
 from opsledger.demo.world import Size
 from opsledger.errors import InputError
 from opsledger.inputs import Inputs
@@ -167,14 +168,18 @@ def review(
         typer.Option("--month", help="Review a past month (YYYY-MM); replaces its history."),
     ] = None,
     strict: StrictOpt = False,
+    engine: EngineOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """The main job: read everything, analyse, write the monthly report."""
+    from opsledger.engines.choice import with_engine
     from opsledger.history import review_instant
     from opsledger.lock import workspace_lock
     from opsledger.review import run_review
 
     ws = open_workspace(workspace)
+    if engine is not None:
+        ws = with_engine(ws, engine)
     if month and now:
         raise InputError("--month and --now both set the review time; give one")
     when = review_instant(month, resolve_now(None)) if month else resolve_now(now)

@@ -70,8 +70,12 @@ class UtilisationReadResult(ReadResult[UtilisationLog]):
 
 
 def utilisation_folder(telemetry: Path) -> Path:
-    """Return where utilisation files live for a telemetry folder (or the path itself)."""
-    return telemetry / FOLDER if (telemetry / FOLDER).is_dir() else telemetry
+    """Return where utilisation files live: ``utilisation/`` under the telemetry folder.
+
+    Never the telemetry folder itself: it holds request events, which are not utilisation
+    and can be far too large to load.
+    """
+    return telemetry if telemetry.name == FOLDER else telemetry / FOLDER
 
 
 def read(path: Path) -> UtilisationReadResult:

@@ -86,8 +86,12 @@ def cost_result(ctx: Context) -> CostReadResult:
 
 
 def utilisation_result(ctx: Context) -> UtilisationReadResult:
+    """Return the utilisation samples, read once per run."""
     path = utilisation.utilisation_folder(ctx.workspace.path(InputKey.TELEMETRY))
-    return utilisation.read(path) if path.exists() else UtilisationReadResult(path)
+    return ctx.memo(
+        "utilisation",
+        lambda: utilisation.read(path) if path.exists() else UtilisationReadResult(path),
+    )
 
 
 def telemetry_request_counts(telemetry: Path) -> RequestCounts:
@@ -156,10 +160,14 @@ def cost_view(ctx: Context, month: str | None = None,
 
 def capacity_view(ctx: Context, settings: CapacitySettings = CapacitySettings()
                   ) -> CapacityView:
-    result = utilisation_result(ctx)
-    runs = capacity_runway(result.log.frame, ctx.now.date(), settings)
-    return CapacityView(result, settings, by_urgency(runs),
-                        [r for r in runs if isinstance(r, SkippedRunway)])
+    """Return the capacity runway of every utilisation series (computed once per run)."""
+    def compute() -> CapacityView:
+        result = utilisation_result(ctx)
+        runs = capacity_runway(result.log.frame, ctx.now.date(), settings)
+        return CapacityView(result, settings, by_urgency(runs),
+                            [r for r in runs if isinstance(r, SkippedRunway)])
+
+    return ctx.memo(f"capacity-view:{settings}", compute)
 
 
 def _money(value: float | None) -> str:
