@@ -82,7 +82,41 @@ kpi_reviews:
     day: "1"
 """
 
-GITIGNORE = ".opsledger/lock\n"
+GITIGNORE = ".opsledger/lock\n.opsledger/history.duckdb.wal\n"
+
+SCRIPT_TEMPLATE = """#!/usr/bin/env python3
+\"\"\"{doc}\"\"\"
+
+import sys
+
+from opsledger.gate_scripts import {function}
+
+sys.exit({function}(sys.argv[1:]))
+"""
+
+WORKFLOW = """# Runs the maintenance-planning quality gates on every change to the workspace.
+name: opsledger gates
+on: [push, pull_request]
+jobs:
+  gates:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install opsledger
+      - run: opsledger validate .
+      - run: python scripts/validate_prerequisites_18.py
+      - run: opsledger gates p18 . --junit gates-p18.xml
+      - run: opsledger gates p09 . --junit gates-p09.xml
+        if: always()
+      - uses: actions/upload-artifact@v4
+        if: always()
+        with:
+          name: gate-results
+          path: gates-*.xml
+"""
 
 
 def init_workspace(root: Path, force: bool = False) -> list[Path]:
@@ -114,4 +148,25 @@ def init_workspace(root: Path, force: bool = False) -> list[Path]:
     if not gitignore.exists():
         atomic_write_text(gitignore, GITIGNORE)
         created.append(gitignore)
+    created += write_automation_hooks(root, force)
     return created
+
+
+def write_automation_hooks(root: Path, force: bool = False) -> list[Path]:
+    """Write the procedure's script names as wrappers, and a CI workflow running the gates."""
+    from opsledger.gate_scripts import SCRIPTS
+
+    written = []
+    for name, function in SCRIPTS.items():
+        path = root / "scripts" / name
+        if path.exists() and not force:
+            continue
+        doc = (function.__doc__ or "").strip() or f"opsledger automation hook {name}"
+        atomic_write_text(path, SCRIPT_TEMPLATE.format(doc=doc, function=function.__name__))
+        path.chmod(0o755)
+        written.append(path)
+    workflow = root / ".github" / "workflows" / "opsledger-gates.yml"
+    if force or not workflow.exists():
+        atomic_write_text(workflow, WORKFLOW)
+        written.append(workflow)
+    return written

@@ -141,3 +141,43 @@ def test_approvals_need_a_roster_role_and_a_draft(ws: Path) -> None:
                     "support-lead", "--decision", "approved", "--now", NOW)
     assert code == 2 and "needs no approval" in out
     assert not (ws / ".artifacts/protocol-21/approval-log.csv").exists()
+
+
+def test_the_procedure_scripts_agree_with_the_gates(ws: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    from opsledger.scaffold import write_automation_hooks
+
+    written = write_automation_hooks(ws)
+    workflow = yaml.safe_load((ws / ".github/workflows/opsledger-gates.yml").read_text())
+    steps = [s.get("run", "") for s in workflow["jobs"]["gates"]["steps"]]
+    assert "opsledger gates p18 . --junit gates-p18.xml" in steps
+    assert len([p for p in written if p.parent.name == "scripts"]) == 6
+    walk_to_approvals(ws, DEMO_NOW)
+    approve_plan(ws)
+    cli("run", "p18", str(ws), "--now", NOW)
+    _, out = cli("gates", "p18", str(ws), "--now", NOW, "--json")
+    expected = {g["id"]: g["passed"] for g in json.loads(out)}
+    evidence = ".artifacts/protocol-21"
+    hooks = {
+        "p18-backlog-integrity": ["validate_gate_18_backlog.py", "--input",
+                                  f"{evidence}/maintenance-backlog.csv"],
+        "p18-stakeholder-approval": ["validate_gate_18_approvals.py", "--log",
+                                     f"{evidence}/approval-log.csv"],
+        "p18-governance-cadence": ["validate_gate_18_governance.py", "--checklist",
+                                   f"{evidence}/governance-cadence-checklist.json"],
+    }
+    for gate, (script, *args) in hooks.items():
+        done = subprocess.run([sys.executable, f"scripts/{script}", *args], cwd=ws,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == (0 if expected[gate] else 1), done.stdout + done.stderr
+        assert ("[PASS]" in done.stdout) == expected[gate]
+    done = subprocess.run([sys.executable, "scripts/validate_prerequisites_18.py"], cwd=ws,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "[ok] closure-package" in done.stdout
+    done = subprocess.run([sys.executable, "scripts/aggregate_evidence_18.py", "--output",
+                           evidence], cwd=ws, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "evidence-summary.md" in done.stdout

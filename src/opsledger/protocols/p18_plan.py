@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from opsledger.analysis.escalation import escalation_matrix
@@ -23,11 +24,17 @@ from opsledger.model.handover import (
     Postmortem,
     WorkItem,
 )
-from opsledger.protocols.approvals import approval_ledger, approval_state
+from opsledger.protocols.approvals import (
+    APPROVAL_COLUMNS,
+    APPROVAL_LOG,
+    approval_ledger,
+    approval_state,
+)
+from opsledger.protocols.ledger import Ledger
 from opsledger.protocols.model import GateResult, Halt, HaltKind, StepResult
 from opsledger.protocols.p18_backlog import BACKLOG_FILE, parse_day, read_backlog_csv
 from opsledger.protocols.p18_intake import catalog, critical_services, evidence_header
-from opsledger.protocols.runner import StepContext, plan_digest, step_result
+from opsledger.protocols.runner import StepContext, documents_digest, plan_digest, step_result
 from opsledger.render.escalation_matrix import escalation_markdown
 from opsledger.render.governance_calendar import governance_calendar
 from opsledger.render.sections import Status, md_escape, md_table
@@ -261,76 +268,90 @@ class GateMeta:
                           actual, status, failures, remedy=self.remedy)
 
 
-def gate_backlog_integrity(sctx: StepContext) -> GateResult:
-    path = sctx.evidence_path(BACKLOG_FILE)
+def _shown(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def check_backlog_integrity(path: Path, root: Path) -> GateResult:
+    """Gate 1 on a maintenance-backlog.csv: every open High/Critical item complete."""
     base = GateMeta(id="p18-backlog-integrity", title="Maintenance backlog integrity",
-                criteria="100% of critical backlog items captured with owner, priority and "
-                         "due date",
-                threshold="every High/Critical item has an owner and a due date",
-                evidence=str(path.relative_to(sctx.ctx.workspace.root)),
-                remedy="assign owners and due dates, update the backlog, run the gate again")
+                    criteria="100% of critical backlog items captured with owner, priority and "
+                             "due date",
+                    threshold="every High/Critical item has an owner and a due date",
+                    evidence=_shown(path, root),
+                    remedy="assign owners and due dates, update the backlog, run the gate again")
     if not path.exists():
-        return base.result("maintenance-backlog.csv not written yet",
-                          status=Status.FAIL, failures=("run 'opsledger run p18' first",))
+        return base.result(f"{path.name} not written yet", Status.FAIL,
+                           ("run 'opsledger run p18' first",))
     rows = read_backlog_csv(path)
     critical = [r for r in rows if r.get("severity") in ("high", "critical")
                 and r.get("status") not in ("done", "wont_do")]
-    bad = [r for r in critical if not r.get("owner") or not parse_day(r.get("due_date", ""))
-           or not r.get("priority")]
-    failures = tuple(
-        f"{r['id']}: " + ", ".join(w for w, miss in (
-            ("no owner", not r.get("owner")), ("no due date", not parse_day(r.get("due_date",
-                                                                                  ""))),
-            ("no priority", not r.get("priority"))) if miss) + f" — {r['title']}"
-        for r in bad
-    )
-    return base.result(f"{len(critical) - len(bad)} of {len(critical)} High/Critical items "
-                             "complete",
-                      status=Status.FAIL if bad else Status.PASS, failures=failures)
+    failures = []
+    for row in critical:
+        missing = [word for word, absent in (
+            ("no owner", not row.get("owner")),
+            ("no due date", not parse_day(row.get("due_date", ""))),
+            ("no priority", not row.get("priority"))) if absent]
+        if missing:
+            failures.append(f"{row['id']}: {', '.join(missing)} — {row['title']}")
+    return base.result(
+        f"{len(critical) - len(failures)} of {len(critical)} High/Critical items complete",
+        Status.FAIL if failures else Status.PASS, tuple(failures))
 
 
-def gate_approvals(sctx: StepContext) -> GateResult:
-    step = sctx.procedure.step("3.2-approvals")
-    assert step is not None
-    from opsledger.protocols.runner import StepContext as Ctx
-
-    approval_ctx = Ctx(sctx.ctx, sctx.procedure, step, sctx.evidence_dir)
-    ledger = approval_ledger(sctx.evidence_dir)
+def check_approvals(log: Path, plan: Path, root: Path) -> GateResult:
+    """Gate 2: the four leads approved this version of the plan, in an intact log."""
+    ledger = Ledger(log, APPROVAL_COLUMNS)
     base = GateMeta(id="p18-stakeholder-approval", title="Stakeholder approval confirmation",
-                criteria="Operations, Support, Product and Security leads approve the plan",
-                threshold="every required stakeholder's status is Approved",
-                evidence=str(ledger.path.relative_to(sctx.ctx.workspace.root)),
-                remedy="address feedback, revise the plan, obtain the approvals again")
+                    criteria="Operations, Support, Product and Security leads approve the plan",
+                    threshold="every required stakeholder's status is Approved",
+                    evidence=_shown(log, root),
+                    remedy="address feedback, revise the plan, obtain the approvals again")
     breaks = ledger.verify()
     if breaks:
-        return base.result("approval log tampered with", status=Status.FAIL,
-                          failures=tuple(str(b) for b in breaks))
-    if not sctx.evidence_path(PLAN_FILE_MD).exists():
-        return base.result("no maintenance plan yet", status=Status.FAIL)
-    state = approval_state(ledger, sctx.procedure.id, step.id, APPROVERS,
-                           plan_digest(approval_ctx))
+        return base.result("approval log tampered with", Status.FAIL,
+                           tuple(str(b) for b in breaks))
+    if not plan.exists():
+        return base.result("no maintenance plan yet", Status.FAIL)
+    digest = documents_digest({plan.name: plan})
+    state = approval_state(ledger, "p18", "3.2-approvals", APPROVERS, digest)
     failures = [f"{r.value}: awaited" for r in state.awaited] + [
         f"{r.value}: {row['decision']} by {row['stakeholder']}" for r, row in state.refused]
     approved = len(APPROVERS) - len(failures)
     return base.result(f"{approved} of {len(APPROVERS)} approved the current plan",
-                      status=Status.PASS if not failures else Status.FAIL,
-                      failures=tuple(failures))
+                       Status.PASS if not failures else Status.FAIL, tuple(failures))
+
+
+def check_governance(path: Path, root: Path) -> GateResult:
+    """Gate 3 on a governance-cadence-checklist.json: every field Complete."""
+    base = GateMeta(id="p18-governance-cadence", title="Governance cadence activation",
+                    criteria="reporting cadence scheduled, dashboards configured, monitoring "
+                             "alerts active",
+                    threshold="every checklist field is Complete",
+                    evidence=_shown(path, root),
+                    remedy="configure the missing dashboards, alerts or schedules; run again")
+    if not path.exists():
+        return base.result("checklist not written yet", Status.FAIL)
+    try:
+        fields: dict[str, Any] = json.loads(path.read_text()).get("fields", {})
+    except (ValueError, AttributeError):
+        return base.result("checklist is not valid JSON", Status.FAIL)
+    incomplete = {k: v for k, v in fields.items() if v.get("status") != COMPLETE}
+    return base.result(
+        f"{len(fields) - len(incomplete)} of {len(fields)} fields Complete",
+        Status.FAIL if incomplete else Status.PASS,
+        tuple(f"{k}: {m}" for k, v in incomplete.items() for m in v.get("missing", [])),
+    )
+
+
+def gate_backlog_integrity(sctx: StepContext) -> GateResult:
+    return check_backlog_integrity(sctx.evidence_path(BACKLOG_FILE), sctx.ctx.workspace.root)
+
+
+def gate_approvals(sctx: StepContext) -> GateResult:
+    return check_approvals(sctx.evidence_path(APPROVAL_LOG), sctx.evidence_path(PLAN_FILE_MD),
+                           sctx.ctx.workspace.root)
 
 
 def gate_governance(sctx: StepContext) -> GateResult:
-    path = sctx.evidence_path(CHECKLIST_FILE)
-    base = GateMeta(id="p18-governance-cadence", title="Governance cadence activation",
-                criteria="reporting cadence scheduled, dashboards configured, monitoring "
-                         "alerts active",
-                threshold="every checklist field is Complete",
-                evidence=str(path.relative_to(sctx.ctx.workspace.root)),
-                remedy="configure the missing dashboards, alerts or schedules; run again")
-    if not path.exists():
-        return base.result("checklist not written yet", status=Status.FAIL)
-    fields: dict[str, Any] = json.loads(path.read_text()).get("fields", {})
-    incomplete = {k: v for k, v in fields.items() if v.get("status") != COMPLETE}
-    return base.result(f"{len(fields) - len(incomplete)} of {len(fields)} fields Complete",
-        status=Status.FAIL if incomplete else Status.PASS,
-        failures=tuple(f"{k}: {m}" for k, v in incomplete.items() for m in v.get("missing",
-                                                                                   [])),
-    )
+    return check_governance(sctx.evidence_path(CHECKLIST_FILE), sctx.ctx.workspace.root)

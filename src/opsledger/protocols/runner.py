@@ -183,15 +183,17 @@ def evidence_digests(sctx: StepContext) -> dict[str, str]:
     }
 
 
+def documents_digest(documents: dict[str, Path]) -> str:
+    """Return one digest of named documents' content (absent ones are left out)."""
+    digests = {name: evidence_fingerprint(path) for name, path in documents.items()
+               if path.exists()}
+    return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+
+
 def plan_digest(sctx: StepContext) -> str:
     """Return the digest of what an approval of the step refers to (its evidence by default)."""
     names = sctx.step.approves or sctx.step.evidence
-    digests = {
-        name: evidence_fingerprint(sctx.evidence_path(name))
-        for name in names
-        if sctx.evidence_path(name).exists()
-    }
-    return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+    return documents_digest({name: sctx.evidence_path(name) for name in names})
 
 
 def _reusable(sctx: StepContext, state: ProcedureState, digest: str) -> bool:
