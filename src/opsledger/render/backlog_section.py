@@ -78,8 +78,8 @@ def build_backlog_section(backlog: Backlog) -> Section:
     bands = [s.value for s in Severity if severities.get(s.value)]
     lines += [
         "**Open items by source**", "",
-        md_table(["source", "open"], sorted(sources.items(), key=lambda kv: (-kv[1], kv[0])),
-                 "lr"),
+        md_table(["source", "open"], [[source, sources[source]] for source in
+                                      sorted(sources, key=lambda k: (-sources[k], k))], "lr"),
         "**Open items by severity**", "",
         md_table(["severity", "open"], [[band, severities[band]] for band in bands], "lr"),
     ]
@@ -144,6 +144,6 @@ def risk_matrix(ranked: Sequence[BacklogItem]) -> Chart:
             "points": points,
             "x_label": "likelihood (1–5)",
             "y_label": "impact (1–5)",
-            "legend": "best",
+            "legend": "outside",
         },
     )
