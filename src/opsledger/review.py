@@ -44,10 +44,12 @@ SECTIONS: list[str] = [
     "opsledger.render.slo_section:slo_section",
     "opsledger.render.alerting_section:alerting_section",
     "opsledger.render.incidents_section:incidents_section",
+    "opsledger.render.support_section:support_section",
     "opsledger.render.perf_section:perf_section",
     "opsledger.render.cost_section:cost_section",
     "opsledger.render.cost_section:capacity_section",
     "opsledger.render.patch_section:patch_section",
+    "opsledger.render.backlog_section:backlog_section",
     "opsledger.render.experiments_section:experiments_section",
     "opsledger.render.roadmap:roadmap_section",
 ]

@@ -141,27 +141,25 @@ def build_alerting_section(
 
 
 def recall_chart(done: Sequence[SloBacktest]) -> Chart:
-    """Return recall against alerts per week, one point per SLO and policy (by policy).
+    """Return each policy's alerts per week against its recall, one point per SLO and policy.
 
-    Policies that would have seen no incident have no recall and are left out. The chosen
-    policy of each SLO is named, so the trade-off behind each recommendation is visible.
+    Recall is across, alerts up, so the alert budget is a horizontal line: the points under
+    it and furthest right are the policies the recommendation picks from. Policies that
+    would have seen no incident have no recall and are left out.
     """
     points = [
-        {
-            "x": round(score.alerts_per_week, 4),
-            "y": round(score.recall, 4),
-            "group": score.policy,
-            "label": result.slo if score.policy == result.recommendation.policy else "",
-        }
+        {"x": round(score.recall, 4), "y": round(score.alerts_per_week, 4),
+         "group": score.policy}
         for result in done
         for score in result.scores
         if score.recall is not None
     ]
     return Chart(
         key="alerting-recall",
-        title=f"Burn-rate policies: recall against alerts per week "
-              f"(budget {DEFAULT_MAX_ALERTS_PER_WEEK:g}/week; named: recommended)",
+        title="Burn-rate policies: alerts per week against recall (one point per SLO)",
         kind="scatter",
-        data={"points": points, "x_label": "alerts per week", "y_label": "recall",
-              "legend": "lower right"},
+        data={"points": points, "x_label": "recall (share of incidents alerted on)",
+              "y_label": "alerts per week",
+              "hlines": [{"y": DEFAULT_MAX_ALERTS_PER_WEEK, "label": "alert budget"}],
+              "legend": "outside"},
     )

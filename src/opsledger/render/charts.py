@@ -108,7 +108,11 @@ def _labels(axes: Axes, data: Mapping[str, Any]) -> None:
     axes.set_xlabel(data.get("x_label", ""))
     axes.set_ylabel(data.get("y_label", ""))
     if axes.get_legend_handles_labels()[1]:
-        axes.legend(loc=data.get("legend", "best"), fontsize=8, frameon=False)
+        if data.get("legend") == "outside":  # beside the axes, for plots dense everywhere
+            axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                        frameon=False)
+        else:
+            axes.legend(loc=data.get("legend", "best"), fontsize=8, frameon=False)
 
 
 def draw_line(axes: Axes, data: Mapping[str, Any]) -> None:

@@ -390,7 +390,9 @@ def cost_charts(view: CostView) -> tuple[Chart, ...]:
             "series": [{"name": "to date", "values": [r.actual for r in rows]},
                        {"name": "month-end forecast", "values": [r.forecast or 0 for r in rows]},
                        {"name": "target", "values": [r.target for r in rows]}],
-            "y_label": view.summary.currency}))
+            "y_label": view.summary.currency,
+            # Service names are long; tilted they no longer run into each other.
+            "rotation": 30 if len(rows) > 4 else 0}))
     total = view.forecasts.get(TOTAL)
     months = list(view.summary.by_month)
     if isinstance(total, MonthForecast) and months:

@@ -59,9 +59,19 @@ def weekly_by_severity(
     incidents: Sequence[Incident], now: datetime, weeks: int = TREND_WEEKS
 ) -> tuple[list[date], dict[str, list[int]]]:
     """Return the Monday of each of the last ``weeks`` weeks to ``now`` and, per severity,
-    the incidents created in each week (severities outside SEV1..SEV5 count as "other")."""
+    the incidents created in each week (severities outside SEV1..SEV5 count as "other").
+
+    The weeks start no earlier than the week of the first incident on record: before it the
+    export holds no data, which is not the same as a quiet week.
+    """
     this_monday = now.date() - timedelta(days=now.weekday())
-    mondays = [this_monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    first = this_monday - timedelta(weeks=weeks - 1)
+    created = [i.created_at.astimezone(now.tzinfo).date() for i in incidents
+               if i.created_at <= now]
+    if created:
+        earliest = min(created)
+        first = max(first, earliest - timedelta(days=earliest.weekday()))
+    mondays = [first + timedelta(weeks=i) for i in range((this_monday - first).days // 7 + 1)]
     counts: Counter[tuple[date, str]] = Counter()
     for incident in incidents:
         day = incident.created_at.astimezone(now.tzinfo).date()

@@ -166,7 +166,7 @@ def _heatmap(valid: Sequence[SloStatus]) -> tuple[Chart, ...]:
     return (
         Chart(
             key="slo-burn-rates",
-            title="Burn rate by SLO and lookback window (1 = budget spent exactly on time)",
+            title="Burn rate: SLO × lookback window (1 = on budget)",
             kind="heatmap",
             data={
                 "rows": [s.slo.key for s in ordered],
