@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from opsledger.analysis.backlog import (
     Sources,
     consolidate,
+    reach_points,
     score_item,
     similarity,
     time_criticality,
@@ -51,6 +54,14 @@ def test_scores_match_a_hand_calculation() -> None:
     # SLA: high = 30 days from 2026-10-20 -> 2026-11-19; due 11-11 is inside it.
     assert scored.sla_due == date(2026, 11, 19) and scored.sla_aligned is True
     assert "WSJF 17.00" in s.rationale
+
+
+def test_reach_from_request_counts_is_on_the_tier_scale() -> None:
+    busy = score_item(work("P1", "Cut tail latency", impact=4, likelihood=3, effort_days=2,
+                           reach=20_000_000), {"checkout": 0}, TODAY, SLA)
+    # log10(2e7) = 7.30 points: RICE = 7.30 x 2.0 x 1.0 / 2 = 7.30, comparable with others.
+    assert busy.scores.rice == pytest.approx(7.3, abs=0.01)
+    assert reach_points(5) == 1.0 and reach_points(1e12) == 10.0
 
 
 def test_estimates_lower_confidence_and_are_said() -> None:

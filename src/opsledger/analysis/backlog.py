@@ -5,7 +5,10 @@ Scoring follows three public methods, each shown per item so people can argue wi
 * **Risk** = likelihood × impact on the usual 5×5 matrix (1–25); priority bands
   P1 ≥ 15, P2 ≥ 10, P3 ≥ 5, else P4.
 * **RICE** (Intercom): reach × impact × confidence ÷ effort, with impact on RICE's scale
-  (3 massive, 2 high, 1 medium, 0.5 low, 0.25 minimal).
+  (3 massive, 2 high, 1 medium, 0.5 low, 0.25 minimal). RICE compares items only when
+  their reach is in one unit, so reach is in points 1–10 for every item: from the service's
+  tier when the item does not say, else log10 of the users or requests it affects a month
+  (10 = ten billion, 3 = a thousand).
 * **WSJF** (SAFe): cost of delay ÷ job size, cost of delay = user/business value +
   time criticality + risk reduction, each on the modified Fibonacci scale 1–20, job size
   on the same scale from the effort estimate.
@@ -13,6 +16,7 @@ Scoring follows three public methods, each shown per item so people can argue wi
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -279,6 +283,11 @@ def _fibonacci(value: float) -> int:
     return next((f for f in FIBONACCI if value <= f), FIBONACCI[-1])
 
 
+def reach_points(per_month: float) -> float:
+    """Return reach on the 1–10 point scale from users or requests affected a month."""
+    return round(min(10.0, max(1.0, math.log10(max(per_month, 1.0)))), 2)
+
+
 def time_criticality(due: date | None, today: date) -> int:
     """Return WSJF time criticality from the days left to the due date."""
     if due is None:
@@ -313,7 +322,7 @@ def score_item(
     impact, likelihood = min(max(impact, 1), 5), min(max(likelihood, 1), 5)
     risk = likelihood * impact
     tier = tiers.get(item.service or "", 2)
-    reach = item.reach if item.reach else TIER_REACH.get(tier, 1.0)
+    reach = reach_points(item.reach) if item.reach else TIER_REACH.get(tier, 1.0)
     effort = item.effort_days if item.effort_days and item.effort_days > 0 else None
     if effort is None:
         estimated.append("effort assumed 3 days")
