@@ -122,6 +122,10 @@ def build_alerting_section(
         "\n".join(lines) + "\n",
         status,
         data={
+            "headline": (
+                f"{sum(1 for b in backtest_json(backtests) if b['valid'])} SLO(s) backtested; "
+                f"{len(noise.recommendations)} alert(s) to tune"
+            ),
             "backtest": backtest_json(backtests),
             "noise": noise_json(noise),
             "problems": [p.to_dict() for p in problems],

@@ -6,6 +6,7 @@ experiment found on its primary metric, whether its sample ratio holds, and what
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -175,7 +176,11 @@ def build_experiments_section(
         TITLE,
         "\n".join(lines) + "\n",
         status,
-        data={"experiments": [outcome_json(o) for o in outcomes],
+        data={"headline": ", ".join(
+                  f"{n} {verdict}" for verdict, n in sorted(Counter(
+                      str(_verdict(o).value) for o in outcomes).items()))
+              or "no experiment analysed",
+              "experiments": [outcome_json(o) for o in outcomes],
               "problems": [p.to_dict() for p in problems]},
         charts=(chart,) if chart else (),
         actions=tuple(_actions(ctx, outcomes)),

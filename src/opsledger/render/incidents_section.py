@@ -216,5 +216,9 @@ def incidents_section(ctx: Context) -> Section:
         },
     )
     data = review.stats_json()
+    data["headline"] = (
+        f"{data['count']} incident(s); {len(data['postmortems']['missing'])} postmortem(s) "
+        f"missing; {len(data['action_items']['overdue'])} action item(s) overdue"
+    )
     data.pop("problems", None)
     return Section(KEY, TITLE, "".join(lines), status, data, (per_week, trend), tuple(actions))

@@ -155,6 +155,10 @@ def patch_section(ctx: Context, error_budget_freeze: ErrorBudgetFreeze = None) -
         "\n".join(lines) + "\n",
         status,
         data={
+            "headline": (
+                f"{len(posture.items)} finding(s): {len(posture.overdue)} past their SLA, "
+                f"{len(posture.due_soon)} due soon"
+            ),
             "counts": counts,
             "overdue": len(posture.overdue),
             "due_soon": len(posture.due_soon),

@@ -87,5 +87,6 @@ def perf_section(ctx: Context, thresholds: PerfThresholds | None = None) -> Sect
         for e in worse
     )
     status = Status.WARN if hotspots or worse else Status.PASS
-    return Section(KEY, TITLE, "\n".join(lines) + "\n", status, comparison.to_json(), charts,
-                   actions)
+    data = {**comparison.to_json(),
+            "headline": f"{len(hotspots)} endpoint(s) slower than the baseline"}
+    return Section(KEY, TITLE, "\n".join(lines) + "\n", status, data, charts, actions)

@@ -68,6 +68,11 @@ def build_section(ctx: Context, report: SloReport) -> Section:
         "\n".join(lines) + "\n",
         status,
         data={
+            "headline": (
+                f"{sum(1 for s in valid if s.met)} of {len(valid)} computed SLOs meet their "
+                f"objective; {len(exhausted)} error budget(s) exhausted"
+                + (f"; {len(invalid)} not computed" if invalid else "")
+            ),
             "slos": report.to_json(),
             "budgets": {s.slo.key: asdict(s.budget) for s in valid if s.budget is not None},
             "decisions": [_decision_json(d) for d in decisions],
