@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from opsledger.analysis.capacity import (
@@ -22,7 +21,7 @@ from opsledger.analysis.capacity import (
     first_crossing,
     forecast_utilisation,
 )
-from opsledger.cli import capacity as capacity_cli
+from opsledger.cli.main import app
 from opsledger.demo.costs import CROSSING_DAYS, cost_plan
 from opsledger.demo.world import World
 from opsledger.inputs import Context
@@ -142,13 +141,6 @@ def test_capacity_section_and_cli(cost_workspace: Path, cost_world: World) -> No
     assert cost_plan(cost_world).running_out_service in section.body
     (chart,) = section.charts
     assert chart.kind == "barh" and chart_svg(chart).startswith("<svg")
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """opsledger"""
-
-    app.add_typer(capacity_cli.app, name="capacity")
     result = CliRunner().invoke(app, ["capacity", str(cost_workspace), "--json", "--now",
                                       COST_NOW.isoformat(), "--months", "2"])
     assert result.exit_code == 0, result.output

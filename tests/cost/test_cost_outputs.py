@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from opsledger.cli import capacity, cost
+from opsledger.cli.main import app
 from opsledger.demo.costs import cost_plan
 from opsledger.demo.world import World
 from opsledger.inputs import Context
@@ -26,14 +26,6 @@ NOW = ["--now", COST_NOW.isoformat()]
 
 
 def root_app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """opsledger"""
-
-    app.add_typer(cost.app, name="cost")
-    app.add_typer(capacity.app, name="capacity")
     return app
 
 

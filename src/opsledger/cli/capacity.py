@@ -1,9 +1,5 @@
-"""``opsledger capacity WS``: when each service's resources reach a utilisation threshold.
-
-Registered on the root command as ``app.add_typer(capacity.app, name="capacity")``: the
-callback takes the workspace, so ``opsledger capacity WS [--threshold 0.8] [--months 6]``
-runs it.
-"""
+"""``opsledger capacity WS [--threshold 0.8] [--months 6]``: when each service's resources
+reach a utilisation threshold, and the capacity needed."""
 
 from __future__ import annotations
 
@@ -31,16 +27,6 @@ from opsledger.problems import Level
 from opsledger.render.cost_section import capacity_json, capacity_view
 from opsledger.workspace import open_workspace
 
-app = typer.Typer(
-    name="capacity",
-    help="Capacity runway: time to a utilisation threshold and the capacity needed.",
-    invoke_without_command=True,
-    # The callback is the command: let options follow the workspace argument.
-    context_settings={"allow_interspersed_args": True},
-    add_completion=False,
-    rich_markup_mode=None,
-)
-
 ThresholdOpt = Annotated[
     float, typer.Option("--threshold", min=0.05, max=1.0,
                         help="Utilisation that counts as full (0-1).")
@@ -52,7 +38,6 @@ TargetOpt = Annotated[
 MonthsOpt = Annotated[int, typer.Option("--months", min=1, max=24, help="Months to forecast.")]
 
 
-@app.callback()
 @handle_errors
 def capacity(
     workspace: WorkspaceArg,

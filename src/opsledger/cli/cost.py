@@ -1,8 +1,5 @@
-"""``opsledger cost WS``: spend against targets, month-end forecast, anomalies and savings.
-
-Registered on the root command as ``app.add_typer(cost.app, name="cost")``: the callback takes
-the workspace, so ``opsledger cost WS [--json] [--now T] [--month YYYY-MM]`` runs it.
-"""
+"""``opsledger cost WS [--json] [--now T] [--month YYYY-MM]``: spend against targets,
+month-end forecast, anomalies and savings."""
 
 from __future__ import annotations
 
@@ -30,23 +27,12 @@ from opsledger.problems import Level
 from opsledger.render.cost_section import cost_json, cost_result, cost_view
 from opsledger.workspace import open_workspace
 
-app = typer.Typer(
-    name="cost",
-    help="Spend against targets: month-end forecast, anomalies, unit cost, savings.",
-    invoke_without_command=True,
-    # The callback is the command: let options follow the workspace argument.
-    context_settings={"allow_interspersed_args": True},
-    add_completion=False,
-    rich_markup_mode=None,
-)
-
 MonthOpt = Annotated[
     str | None,
     typer.Option("--month", help="Month to assess, YYYY-MM (default: the latest with data)."),
 ]
 
 
-@app.callback()
 @handle_errors
 def cost(
     workspace: WorkspaceArg,

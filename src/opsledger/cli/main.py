@@ -220,8 +220,8 @@ def _register_subcommands() -> None:
     )
 
     protocols.register(app)
-    app.add_typer(capacity.app, name="capacity")
-    app.add_typer(cost.app, name="cost")
+    app.command(name="capacity")(capacity.capacity)
+    app.command(name="cost")(cost.cost)
     app.add_typer(experiment.app, name="experiment")
     app.add_typer(forecast.app, name="forecast")
     app.add_typer(incidents.app, name="incidents")
