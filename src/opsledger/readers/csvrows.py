@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _csv
 import csv
 import io
 import re
@@ -23,6 +24,40 @@ def header_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
 
 
+def open_csv(text: str, result: ReadResult[T]) -> tuple[_csv.Reader, list[str]] | None:
+    """Return a row reader past the header, and the header; ``None`` after recording why."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        result.fail("line 1", f"unreadable CSV header: {exc}", "a CSV header row")
+        return None
+    if not header or not any(cell.strip() for cell in header):
+        result.fail("line 1", "file has no header row", "a CSV header row", "an empty file")
+        return None
+    return reader, header
+
+
+def require_columns(
+    result: ReadResult[T],
+    location: str,
+    keys: Sequence[str],
+    required: Sequence[str],
+    found: Sequence[str],
+    expected: str = "",
+) -> bool:
+    """Return whether every required column is in ``keys``; record a fatal problem if not."""
+    missing = [name for name in required if name not in keys]
+    if missing:
+        result.fail(
+            location,
+            "missing required column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
+            expected or "columns " + ", ".join(required),
+            "header " + ", ".join(h.strip() for h in found),
+        )
+    return not missing
+
+
 def csv_rows(
     path: Path,
     result: ReadResult[T],
@@ -40,26 +75,14 @@ def csv_rows(
         text = load_text(path, result)
     if text is None:
         return
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        result.fail("line 1", f"unreadable CSV header: {exc}", "a CSV header row")
+    opened = open_csv(text, result)
+    if opened is None:
         return
-    if not header or not any(cell.strip() for cell in header):
-        result.fail("line 1", "file has no header row", "a CSV header row", "an empty file")
-        return
+    reader, header = opened
     keys = [header_key(h) for h in header]
     reverse = {alias: name for name, names in (aliases or {}).items() for alias in names}
     keys = [reverse.get(k, k) for k in keys]
-    missing = [name for name in required if name not in keys]
-    if missing:
-        result.fail(
-            "line 1",
-            "missing required column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
-            "columns " + ", ".join(required),
-            "header " + ", ".join(h.strip() for h in header),
-        )
+    if not require_columns(result, "line 1", keys, required, header):
         return
     where = str(path)
     while True:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import gc
-import io
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from typing import Any
 
 from opsledger.model.health import ProbeResult
 from opsledger.problems import ReadResult
-from opsledger.readers.csvrows import header_key
+from opsledger.readers.csvrows import header_key, open_csv, require_columns
 from opsledger.readers.fields import FALSE_WORDS, TRUE_WORDS, Fields, parse_datetime
 from opsledger.readers.textfile import MAX_LINE_CHARS, json_path, load_text, parse_json
 
@@ -130,24 +129,13 @@ def _header_keys(header: list[str]) -> list[str]:
 
 
 def _read_csv(text: str, result: ReadResult[ProbeResult]) -> None:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        result.fail("line 1", f"unreadable CSV header: {exc}", "a CSV header row")
+    opened = open_csv(text, result)
+    if opened is None:
         return
-    if not header or not any(cell.strip() for cell in header):
-        result.fail("line 1", "file has no header row", "a CSV header row", "an empty file")
-        return
+    reader, header = opened
     keys = _header_keys(header)
-    missing = [name for name in REQUIRED if name not in keys]
-    if missing:
-        result.fail(
-            "line 1",
-            "missing required column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
-            "columns " + ", ".join(REQUIRED) + " (check and latency_ms optional)",
-            "header " + ", ".join(h.strip() for h in header),
-        )
+    expected = "columns " + ", ".join(REQUIRED) + " (check and latency_ms optional)"
+    if not require_columns(result, "line 1", keys, REQUIRED, header, expected):
         return
     width = len(keys)
     i_time, i_service, i_ok = keys.index("time"), keys.index("service"), keys.index("ok")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from opsledger.problems import ReadResult
-from opsledger.readers.csvrows import header_key
+from opsledger.readers.csvrows import header_key, require_columns
 from opsledger.readers.fields import Fields
 
 T = TypeVar("T")
@@ -302,14 +302,7 @@ def table_fields(
     Empty-meaning cells (``-``, ``n/a``, ``TBD``) are given to :class:`Fields` as blank.
     """
     keys = canonical_keys(table.header, aliases)
-    missing = [name for name in required if name not in keys]
-    if missing:
-        result.fail(
-            f"line {table.line}",
-            "missing required column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
-            "columns " + ", ".join(required),
-            "header " + ", ".join(table.header),
-        )
+    if not require_columns(result, f"line {table.line}", keys, required, table.header):
         return
     for row in table.rows:
         if len(row.cells) != len(keys):

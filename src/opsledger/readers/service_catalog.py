@@ -23,7 +23,7 @@ from openpyxl.utils import get_column_letter
 
 from opsledger.model.handover import CatalogService
 from opsledger.problems import Problem, ReadResult, shown
-from opsledger.readers.csvrows import header_key
+from opsledger.readers.csvrows import header_key, require_columns
 from opsledger.readers.fields import Fields
 from opsledger.readers.workbook import (
     inspect_workbook_archive,
@@ -161,14 +161,8 @@ def _read_sheet(
     formulas: dict[str, str],
 ) -> None:
     title = sheet.title
-    missing = [name for name in REQUIRED if name not in keys]
-    if missing:
-        result.fail(
-            f"sheet '{title}' row {header_row}",
-            "missing required column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
-            "columns " + ", ".join(REQUIRED),
-            "header " + ", ".join(k for k in keys if k),
-        )
+    if not require_columns(result, f"sheet '{title}' row {header_row}", keys, REQUIRED,
+                           [k for k in keys if k]):
         return
     columns = {key: index for index, key in reversed(list(enumerate(keys))) if key}
     seen: dict[str, int] = {}

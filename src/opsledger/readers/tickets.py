@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import _csv
 import csv
-import io
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from opsledger.model.handover import Ticket
 from opsledger.problems import ReadResult
-from opsledger.readers.csvrows import header_key
+from opsledger.readers.csvrows import header_key, open_csv, require_columns
 from opsledger.readers.fields import Fields
 from opsledger.readers.textfile import MAX_LINE_CHARS, load_text
 
@@ -59,23 +58,13 @@ def read(path: Path) -> ReadResult[Ticket]:
     text = load_text(path, result)
     if text is None:
         return result
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        return result.fail("line 1", f"unreadable CSV header: {exc}", "a CSV header row")
-    if not header or not any(cell.strip() for cell in header):
-        return result.fail("line 1", "file has no header row", "a CSV header row", "an empty file")
+    opened = open_csv(text, result)
+    if opened is None:
+        return result
+    reader, header = opened
     keys = [_REVERSE.get(header_key(h), header_key(h)) for h in header]
-    missing = [name for name in REQUIRED if name not in keys]
-    if missing:
-        return result.fail(
-            "line 1",
-            "missing required column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
-            "columns " + ", ".join(REQUIRED),
-            "header " + ", ".join(h.strip() for h in header),
-        )
-    _read_rows(reader, keys, result)
+    if require_columns(result, "line 1", keys, REQUIRED, header):
+        _read_rows(reader, keys, result)
     return result
 
 
