@@ -9,7 +9,7 @@ from pathlib import Path
 
 from opsledger.config import Config, Role, Stakeholder
 from opsledger.errors import InputError
-from opsledger.protocols.ledger import ChainBreak, Ledger
+from opsledger.protocols.ledger import Ledger
 
 APPROVAL_LOG = "approval-log.csv"
 WAIVER_LOG = "waivers.csv"
@@ -94,10 +94,6 @@ def approval_state(
         if role in decisions:
             decisions[role] = row
     return ApprovalState(step, decisions)
-
-
-def verify_log(ledger: Ledger) -> list[ChainBreak]:
-    return ledger.verify()
 
 
 def active_waiver(

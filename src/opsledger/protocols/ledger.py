@@ -27,7 +27,6 @@ from opsledger.errors import InputError
 from opsledger.fileio import atomic_write_text, csv_cell
 
 GENESIS = "0" * 64
-CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
 
 
 @dataclass(frozen=True)

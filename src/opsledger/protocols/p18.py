@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from opsledger.config import Role
 from opsledger.fileio import atomic_write_text
 from opsledger.inputs import P18_CRITICAL, Context
 from opsledger.protocols.approvals import APPROVAL_LOG, approval_ledger
@@ -279,5 +278,3 @@ PROCEDURE = Procedure(
     completion="Maintenance and support plan approved; evidence ready for the retrospective.",
     finish=finish,
 )
-
-ROLES = tuple(Role)
