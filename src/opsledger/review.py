@@ -109,7 +109,7 @@ def build_sections(ctx: Context) -> list[Section]:
     return sections
 
 
-def input_digests(ctx: Context, inventory: list[InputStatus]) -> dict[str, str]:
+def input_digests(inventory: list[InputStatus]) -> dict[str, str]:
     return {
         status.key.value: sha256_tree(status.path)
         for status in inventory
@@ -134,7 +134,8 @@ def run_review(
         ctx.inputs.require_clean()
     # This month's KPIs go into the history first, so every trend includes them.
     progress("recording this month's KPIs")
-    record_month(ctx, workspace_kpis(ctx), inputs_digest=digest_of(input_digests(ctx, inventory)))
+    digests = input_digests(inventory)  # hashed once: the inputs can be large
+    record_month(ctx, workspace_kpis(ctx), inputs_digest=digest_of(digests))
     sections = build_sections(ctx)
     report_dir = workspace.reports_dir
     svgs = {c.key: ctx.memo(f"chart:{c.key}", partial(chart_svg, c))
@@ -161,7 +162,7 @@ def run_review(
             svgs,
         ),
     )
-    atomic_write_json(summary, summary_document(ctx, now, sections, inventory))
+    atomic_write_json(summary, summary_document(now, sections, digests))
     progress("writing the next-phase charter")
     documents = (write_roadmap(ctx), write_optimization_plan(ctx))
     return ReviewResult(
@@ -188,13 +189,13 @@ def render_report(workspace: Workspace, now: datetime, sections: list[Section]) 
 
 
 def summary_document(
-    ctx: Context, now: datetime, sections: list[Section], inventory: list[InputStatus]
+    now: datetime, sections: list[Section], digests: dict[str, str]
 ) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": now.isoformat(),
         "opsledger_version": __version__,
-        "inputs": input_digests(ctx, inventory),
+        "inputs": digests,
         "sections": [
             {"key": s.key, "title": s.title, "status": s.status.value, "data": s.data}
             for s in sections
