@@ -16,20 +16,30 @@ if TYPE_CHECKING:
     from opsledger.workspace import Workspace
 
 
+# How long one SLI statement may run before it is interrupted: minutes of scanning is
+# already far beyond a workspace's events, and CI must not hang on a hostile definition.
+QUERY_DEADLINE_SECONDS = 300.0
+
+
 class EngineChoice(StrEnum):
     DUCKDB = "duckdb"
     SPARK = "spark"
 
 
-def event_engine(choice: EngineChoice, root: Path) -> EventEngine:
-    """Return the engine ``choice`` names, over event files under ``root``; nothing starts yet."""
+def event_engine(
+    choice: EngineChoice, root: Path, deadline_seconds: float = QUERY_DEADLINE_SECONDS
+) -> EventEngine:
+    """Return the engine ``choice`` names, over event files under ``root``; nothing starts yet.
+
+    ``deadline_seconds`` bounds each statement the DuckDB engine runs.
+    """
     if choice is EngineChoice.SPARK:
         from opsledger.engines.spark_engine import SparkEngine
 
         return SparkEngine(root)
     from opsledger.engines.duckdb_engine import DuckDbEngine
 
-    return DuckDbEngine(root)
+    return DuckDbEngine(root, deadline_seconds=deadline_seconds)
 
 
 def configured_engine(workspace: Workspace) -> EngineChoice:

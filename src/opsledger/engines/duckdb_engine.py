@@ -3,22 +3,34 @@
 One ``GROUP BY`` per SLO: rows in the span and matching the ``total`` predicate are grouped by
 minute, counting good rows (or total minus bad rows). DuckDB streams the files, so memory is
 bounded by the number of minutes, not the number of events; the events never reach Python.
-The connection may read only the workspace, and its configuration is locked before any
-user-written predicate runs.
+
+Predicates come from workspace files, which CI runs from pull requests, so the engine trusts
+none of them: each is checked by :mod:`opsledger.engines.predicates` and the query is built
+from the checked tree, and DuckDB itself is sandboxed. Its connection may reach only the
+event files' folders and a private temporary folder that the engine creates and removes
+(never ``<cwd>/.tmp``); extensions cannot be installed or loaded, and the configuration is
+locked before any query runs. Every statement has a deadline, after which it is interrupted.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+import os
+import shutil
+import tempfile
+import threading
+import weakref
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
 
+from opsledger.engines.choice import QUERY_DEADLINE_SECONDS
 from opsledger.engines.interface import minutes_between
+from opsledger.engines.predicates import Predicate, SliPredicates, SqlDialect, sli_predicates
 from opsledger.errors import EngineError
 from opsledger.model.slo import DuckDbSource, SliSeries, Slo
 
@@ -39,6 +51,18 @@ DISCRETE_TYPES = (
     "DATE",
 )
 
+Fetched = TypeVar("Fetched")
+GLOB_CHARACTERS = frozenset("*?[{")
+# Settings fixed when the connection opens: no extension is fetched or loaded on demand, no
+# secret is persisted, and Python variables are not readable as tables.
+SANDBOX_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_persistent_secrets": False,
+    "python_enable_replacements": False,
+}
+
 READ_FUNCTIONS = {
     ".parquet": "read_parquet",
     ".csv": "read_csv",
@@ -49,42 +73,168 @@ READ_FUNCTIONS = {
 }
 
 
+class QueryDeadlineExceeded(EngineError):
+    """A statement ran past the engine's deadline and was interrupted."""
+
+
+class StatementDeadline:
+    """Interrupts the connection's running statement once it outlives ``seconds``.
+
+    The lock makes "the statement finished" and "the deadline passed" exclusive, so a timer
+    firing just as a statement returns cannot interrupt the next one.
+    """
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self._finished = False
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> StatementDeadline:
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            self._finished = True
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self.expired = True
+            self._connection.interrupt()
+
+
 class DuckDbEngine:
-    """Counts events in files under ``root`` (the workspace)."""
+    """Counts events in files under ``root`` (the workspace).
+
+    ``deadline_seconds`` bounds each statement the engine runs.
+    """
 
     name = "duckdb"
 
-    def __init__(self, root: Path, memory_limit: str = "512MB", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        memory_limit: str = "512MB",
+        threads: int | None = None,
+        deadline_seconds: float = QUERY_DEADLINE_SECONDS,
+    ) -> None:
         self.root = root.resolve()
+        self.deadline_seconds = deadline_seconds
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._memory_limit = memory_limit
         self._threads = threads
         self._column_types: dict[tuple[str, str], str] = {}
         self._schemas: dict[tuple[str, str], dict[str, str]] = {}
+        self._event_folders: set[str] = set()  # folders of the event files named so far
+        self._granted: frozenset[str] = frozenset()  # folders the open connection may read
+        self._spill: Path | None = None
+        self._remove_spill: weakref.finalize[Any, Any] | None = None
+        # SLOs whose shared scan ran out of time, so they are not each scanned again.
+        self._expired: dict[tuple[str, datetime, datetime], str] = {}
 
     def supports(self, slo: Slo) -> bool:
         return isinstance(slo.indicator, DuckDbSource)
 
     @property
+    def spill_directory(self) -> Path | None:
+        """The private folder DuckDB may spill to while a connection is open."""
+        return self._spill
+
+    @property
     def connection(self) -> duckdb.DuckDBPyConnection:
-        if self._connection is None:
-            con = duckdb.connect(":memory:")
-            con.execute(f"SET memory_limit = '{self._memory_limit}'")
+        """The sandboxed connection, reopened when a query names a folder not granted yet.
+
+        DuckDB's configuration is locked once set, so reaching another folder of event files
+        takes a new connection; the cached schemas stay valid across it.
+        """
+        if self._connection is None or not self._event_folders <= self._granted:
+            self._open()
+        assert self._connection is not None
+        return self._connection
+
+    def _open(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        if self._spill is None:
+            self._spill = Path(tempfile.mkdtemp(prefix="opsledger-duckdb-"))
+            self._remove_spill = weakref.finalize(self, shutil.rmtree, self._spill, True)
+        granted = frozenset(self._event_folders)
+        con = duckdb.connect(":memory:", config=dict(SANDBOX_CONFIG))
+        try:
+            con.execute(f"SET memory_limit = {_text(self._memory_limit)}")
             if self._threads:
                 con.execute(f"SET threads = {int(self._threads)}")
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET preserve_insertion_order = false")
-            root = str(self.root).replace("'", "''")
-            con.execute(f"SET allowed_directories = ['{root}/']")
+            con.execute("SET enable_progress_bar = false")  # not over the command's output
+            # Set before external access is switched off, or DuckDB falls back to <cwd>/.tmp
+            # and grants it.
+            con.execute(f"SET temp_directory = {_text(str(self._spill))}")
+            folders = [*sorted(granted), str(self._spill) + os.sep]
+            con.execute(f"SET allowed_directories = [{', '.join(map(_text, folders))}]")
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
-            self._connection = con
-        return self._connection
+        except BaseException:
+            con.close()
+            raise
+        self._connection = con
+        self._granted = granted
 
     def close(self) -> None:
+        """Close the connection and remove the spill folder."""
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        self._granted = frozenset()
+        if self._remove_spill is not None:
+            self._remove_spill()
+            self._remove_spill = None
+        self._spill = None
+
+    def _run(
+        self, sql: str, label: str, fetch: Callable[[duckdb.DuckDBPyConnection], Fetched]
+    ) -> Fetched:
+        """Run one SELECT and ``fetch`` its result under the deadline.
+
+        ``label`` names what the statement is for in the deadline's message.
+        """
+        con = self.connection
+        statements = con.extract_statements(sql)
+        # Predicates are checked and rendered, so this holds; it is kept as the last word
+        # before DuckDB: one SELECT, never a statement that writes, attaches or configures.
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+            raise EngineError(f"{label}: refusing to run anything but one SELECT")
+        with StatementDeadline(con, self.deadline_seconds) as deadline:
+            try:
+                return fetch(con.execute(sql))
+            except duckdb.InterruptException:
+                if deadline.expired:
+                    raise QueryDeadlineExceeded(
+                        f"{label} exceeded the {self.deadline_seconds:g} s deadline "
+                        "(sli_query_deadline_seconds in opsledger.yaml)"
+                    ) from None
+                raise
+
+    def _counts(self, sql: str, label: str) -> dict[str, Any]:
+        """Run a counting query; return its columns as arrays."""
+        return self._run(sql, label, lambda result: dict(result.fetchnumpy()))
+
+    def _columns_of(self, select: str, label: str) -> list[tuple[str, str]]:
+        """Return the (name, type) of each column ``select`` yields, reading no rows."""
+        described = self._run(f"{select} LIMIT 0", label, lambda result: result.description)
+        return [(str(column[0]), str(column[1]).upper()) for column in described or []]
 
     def relation_sql(self, source: DuckDbSource) -> str:
         """Return the ``read_xxx(...)`` table function for the source's files."""
@@ -96,6 +246,7 @@ class DuckDbEngine:
                 f"{source.path}: cannot tell the file format from '{suffix or pattern}' "
                 "(expected .parquet, .csv, .jsonl or .json)"
             )
+        self._event_folders.add(_folder_of(pattern))
         quoted = pattern.replace("'", "''")
         if function == "read_json":
             return f"read_json('{quoted}', format = 'auto')"
@@ -116,18 +267,15 @@ class DuckDbEngine:
             raise EngineError(f"{relative}: no files match under {self.root}")
         return str(full)
 
-    def _compactable(self, relation: str, timestamp: str, predicates: list[str]) -> list[str]:
+    def _compactable(self, relation: str, timestamp: str, predicates: list[Predicate]) -> list[str]:
         """Return the quoted columns the predicates read when all are discrete, else []."""
-        where = " AND ".join(f"({p})" for p in predicates).replace("'", "''")
-        try:
-            row = self.connection.execute(
-                f"SELECT json_serialize_sql('SELECT 1 WHERE {where}')"
-            ).fetchone()
-            tree = json.loads(row[0]) if row else {"error": True}
-        except (duckdb.Error, ValueError):
-            return []
         found: set[str] = set()
-        if tree.get("error") or not _column_refs(tree, found) or not found:
+        for predicate in predicates:
+            columns = predicate.plain_columns()
+            if columns is None:
+                return []
+            found |= columns
+        if not found:
             return []
         types = self._column_types_of(relation)
         if any(name == timestamp or name not in types for name in found):
@@ -140,22 +288,22 @@ class DuckDbEngine:
         key = (relation, "*")
         if key not in self._schemas:
             try:
-                rows = self.connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+                columns = self._columns_of(f"SELECT * FROM {relation}", f"reading {relation}")
             except duckdb.Error:
-                rows = []
-            self._schemas[key] = {str(r[0]): str(r[1]).upper() for r in rows}
+                columns = []
+            self._schemas[key] = dict(columns)
         return self._schemas[key]
 
     def _timestamp_type(self, relation: str, column: str) -> str:
         key = (relation, column)
         if key not in self._column_types:
             try:
-                rows = self.connection.execute(
-                    f"DESCRIBE SELECT {_ident(column)} FROM {relation}"
-                ).fetchall()
+                columns = self._columns_of(
+                    f"SELECT {_ident(column)} FROM {relation}", f"reading {relation}"
+                )
             except duckdb.Error as exc:
                 raise EngineError(f"cannot read timestamp column '{column}': {exc}") from None
-            self._column_types[key] = str(rows[0][1]).upper()
+            self._column_types[key] = columns[0][1] if columns else ""
         return self._column_types[key]
 
     def query_sql(self, slo: Slo, start: datetime, end: datetime) -> str:
@@ -167,24 +315,25 @@ class DuckDbEngine:
         ts_type = self._timestamp_type(relation, source.timestamp)
         ts, lower, upper = _timestamp_terms(source.timestamp, ts_type, start, end)
         start_us = int(start.timestamp() * 1_000_000)
-        total = source.total or "TRUE"
-        if source.good is not None:
-            good = f"count(*) FILTER (WHERE ({source.good}))"
-        else:
-            good = f"count(*) - count(*) FILTER (WHERE ({source.bad}))"
+        checked = sli_predicates(slo, SqlDialect.DUCKDB)
+        verdict = f"count(*) FILTER (WHERE ({checked.verdict.sql}))"
+        good = verdict if checked.counts_good else f"count(*) - {verdict}"
         return (
             f"SELECT CAST((epoch_us({ts}) - {start_us}) // 60000000 AS INTEGER) AS minute, "
             f"{good} AS good, count(*) AS total "
             f"FROM {relation} "
-            f"WHERE {ts} >= {lower} AND {ts} < {upper} AND ({total}) "
+            f"WHERE {ts} >= {lower} AND {ts} < {upper} AND ({checked.scope.sql}) "
             "GROUP BY minute"
         )
 
     def series(self, slo: Slo, start: datetime, end: datetime) -> SliSeries:
         minutes = minutes_between(start, end)
+        expired = self._expired.get((slo.key, start, end))
+        if expired is not None:
+            raise QueryDeadlineExceeded(expired)
         sql = self.query_sql(slo, start, end)
         try:
-            columns: dict[str, Any] = self.connection.execute(sql).fetchnumpy()
+            columns = self._counts(sql, f"SLI query for SLO {slo.key} (defined at {slo.where})")
         except duckdb.Error as exc:
             message = str(exc).splitlines()[0]
             raise EngineError(
@@ -236,13 +385,11 @@ class DuckDbEngine:
         )
         start_us = int(start.timestamp() * 1_000_000)
         bits = []
-        predicates = []
-        for i, slo in enumerate(slos):
-            source = slo.indicator
-            assert isinstance(source, DuckDbSource)
-            scope = source.total or "TRUE"
-            verdict = source.good if source.good is not None else source.bad
-            predicates += [scope, str(verdict)]
+        predicates: list[Predicate] = []
+        checked: list[SliPredicates] = [sli_predicates(slo, SqlDialect.DUCKDB) for slo in slos]
+        for i, sli in enumerate(checked):
+            scope, verdict = sli.scope.sql, sli.verdict.sql
+            predicates += [sli.scope, sli.verdict]
             bits.append(f"(CASE WHEN ({scope}) THEN {1 << (2 * i)} ELSE 0 END)")
             bits.append(f"(CASE WHEN ({scope}) AND ({verdict}) THEN {1 << (2 * i + 1)} ELSE 0 END)")
         mask_sql = f"CAST({' | '.join(bits)} AS BIGINT)"
@@ -267,8 +414,15 @@ class DuckDbEngine:
                 f"SELECT {minute_sql} AS minute, {mask_sql} AS mask, count(*) AS events "
                 f"FROM {relation} WHERE {span} GROUP BY ALL"
             )
+        names = ", ".join(slo.key for slo in slos)
         try:
-            columns: dict[str, Any] = self.connection.execute(sql).fetchnumpy()
+            columns = self._counts(sql, f"SLI query for SLOs {names} (counted in one scan)")
+        except QueryDeadlineExceeded as exc:
+            # The files are what is slow, not one predicate: scanning them again for each
+            # SLO would take the deadline once more per SLO.
+            for slo in slos:
+                self._expired[(slo.key, start, end)] = str(exc)
+            raise
         except duckdb.Error:
             # Name the SLO at fault: run each alone so its own error is reported.
             return {slo.key: self.series(slo, start, end) for slo in slos}
@@ -281,11 +435,10 @@ class DuckDbEngine:
             minute * kinds.size + kind_of_row, weights=events, minlength=minutes * kinds.size
         ).reshape(minutes, kinds.size)
         out = {}
-        for i, slo in enumerate(slos):
+        for i, (slo, sli) in enumerate(zip(slos, checked, strict=True)):
             counted = per_kind[:, (kinds >> (2 * i)) & 1 == 1].sum(axis=1)
             marked = per_kind[:, (kinds >> (2 * i + 1)) & 1 == 1].sum(axis=1)
-            by_good = isinstance(slo.indicator, DuckDbSource) and slo.indicator.good is not None
-            good = marked if by_good else counted - marked
+            good = marked if sli.counts_good else counted - marked
             out[slo.key] = SliSeries(
                 start,
                 np.asarray(good, dtype=np.float64),
@@ -295,26 +448,27 @@ class DuckDbEngine:
         return out
 
 
-def _column_refs(node: Any, found: set[str]) -> bool:
-    """Collect column names referenced in a serialised expression; False if not plain."""
-    if isinstance(node, dict):
-        kind = node.get("class") or node.get("type")
-        if kind in ("SUBQUERY", "TABLE_FUNCTION", "WINDOW"):
-            return False
-        if kind == "COLUMN_REF":
-            found.add(str(node["column_names"][-1]))
-        return all(_column_refs(value, found) for value in node.values())
-    if isinstance(node, list):
-        return all(_column_refs(value, found) for value in node)
-    return True
-
-
 def sql_source(slo: Slo) -> str:
     return slo.indicator.path if isinstance(slo.indicator, DuckDbSource) else ""
 
 
 def _ident(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
+
+
+def _text(value: str) -> str:
+    """Return ``value`` as a DuckDB string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _folder_of(pattern: str) -> str:
+    """Return the folder a file pattern reads under: its path up to the first wildcard."""
+    fixed: list[str] = []
+    for part in Path(pattern).parts[:-1]:
+        if GLOB_CHARACTERS & set(part):
+            break
+        fixed.append(part)
+    return str(Path(*fixed)) + os.sep
 
 
 def _timestamp_terms(

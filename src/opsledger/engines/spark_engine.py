@@ -8,13 +8,14 @@ filtered counts per SLO. Only the per-minute counts come back to Python.
 
 The session is started on the first query, not at import, and stopped by :meth:`close`
 (a session that was already running, as in a notebook, is used and left running).
-Predicates are user-written, so the session refuses SQL over arbitrary files and predicates
-that call into the JVM (``reflect``, ``java_method``) are refused before they run.
+Predicates are user-written, so the session refuses SQL over arbitrary files, and each
+predicate is checked by :mod:`opsledger.engines.predicates` (one expression, allow-listed
+functions only: ``reflect``, ``java_method`` and UDFs are unreachable in any spelling) and
+the query is rendered from the checked tree, never from the user's text.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 
 from opsledger.engines.duckdb_engine import READ_FUNCTIONS, sql_source
 from opsledger.engines.interface import minutes_between
+from opsledger.engines.predicates import PredicateRefused, SqlDialect, sli_predicates
 from opsledger.errors import EngineError
 from opsledger.model.slo import DuckDbSource, SliSeries, Slo
 from opsledger.spark_session import DEFAULT_MASTER, active_session, start_session
@@ -33,8 +35,6 @@ if TYPE_CHECKING:
 
 # One aggregate pair per SLO; past this, a scan is split so the plan stays small.
 SLOS_PER_SCAN = 64
-FORBIDDEN_FUNCTIONS = re.compile(r"\b(reflect|try_reflect|java_method)\s*\(", re.IGNORECASE)
-STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
 
 
 class SparkEngine:
@@ -128,8 +128,9 @@ class SparkEngine:
             if suffix == ".parquet":
                 return reader.parquet(*paths)
             if suffix in (".csv", ".tsv"):
-                return reader.csv(paths, header=True, inferSchema=True,
-                                  sep="\t" if suffix == ".tsv" else ",")
+                return reader.csv(
+                    paths, header=True, inferSchema=True, sep="\t" if suffix == ".tsv" else ","
+                )
             multiline = suffix == ".json" and _starts_with_array(files[0])
             return reader.json(paths, multiLine=multiline)
         except Exception as exc:  # Spark reports unreadable files as several exception types
@@ -151,12 +152,8 @@ class SparkEngine:
         start_us = int(start.timestamp() * 1_000_000)
         counts = []
         for i, slo in enumerate(slos):
-            source = slo.indicator
-            assert isinstance(source, DuckDbSource)
-            scope = source.total or "TRUE"
-            verdict = source.good if source.good is not None else source.bad
-            for predicate in (scope, str(verdict)):
-                _check_predicate(slo, predicate)
+            checked = sli_predicates(slo, SqlDialect.SPARK)
+            scope, verdict = checked.scope.sql, checked.verdict.sql
             counts.append(f"count(*) FILTER (WHERE ({scope})) AS total_{i}")
             counts.append(f"count(*) FILTER (WHERE ({scope}) AND ({verdict})) AS marked_{i}")
         return (
@@ -202,6 +199,8 @@ class SparkEngine:
         try:
             sql = self.query_sql(slos, start, end)
             rows = self.session.sql(sql).toPandas()
+        except PredicateRefused:
+            raise  # already names the SLO, its file and line
         except EngineError as exc:
             raise EngineError(f"{label} (defined at {where}): {exc}") from None
         except Exception as exc:  # AnalysisException, ParseException, Py4JJavaError...
@@ -220,16 +219,6 @@ class SparkEngine:
             good = marked if source.good is not None else total - marked
             out[slo.key] = SliSeries(start, good, total, source=f"spark:{source.path}")
         return out
-
-
-def _check_predicate(slo: Slo, predicate: str) -> None:
-    outside_strings = STRING_LITERAL.sub("''", predicate)
-    found = FORBIDDEN_FUNCTIONS.search(outside_strings)
-    if found:
-        raise EngineError(
-            f"{slo.key} (defined at {slo.where}): '{found.group(1)}' is not allowed in an "
-            "SLI predicate (it calls into the JVM)"
-        )
 
 
 def _timestamp_terms(
