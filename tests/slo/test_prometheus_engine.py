@@ -1,15 +1,11 @@
 """One SLI, two engines: a real Prometheus backfilled with the same events agrees with DuckDB.
 
-The server is Debian's ``prometheus`` on 127.0.0.1 with a free port and a temporary storage
-folder; the events are backfilled as counters scraped every 15 s with
-``promtool tsdb create-blocks-from openmetrics``.
+The events are backfilled as counters scraped every 15 s (see :mod:`.prometheus_server`).
 """
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -18,22 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
 
 from opsledger.engines.duckdb_engine import DuckDbEngine
 from opsledger.engines.prometheus_engine import PrometheusEngine, counts_expr, redact_url
 from opsledger.errors import EngineError
 from opsledger.model.slo import PrometheusSource, PromQuery, PromQueryKind, Slo, SloWindow
 
+from .prometheus_server import backfilled_prometheus, free_port
 from .slo_events import MINUTES, SERVICES, START, Events, availability_slo, generate, write_parquet
 
 SCRAPE_SECONDS = 15
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def openmetrics(events: Events) -> str:
@@ -60,54 +50,9 @@ def steady_events() -> Events:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, steady_events: Events) -> Iterator[str]:
-    binary, promtool = shutil.which("prometheus"), shutil.which("promtool")
-    if binary is None or promtool is None:
-        pytest.skip(
-            "the prometheus and promtool binaries are not installed (apt install prometheus)"
-        )
     root = tmp_path_factory.mktemp("prometheus")
-    source = root / "events.om"
-    source.write_text(openmetrics(steady_events))
-    data = root / "data"
-    subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    config = root / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 15s\n")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data}",
-            "--storage.tsdb.retention.time=100y",  # the backfilled events are in the past
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("Prometheus did not become ready")
-            time.sleep(0.2)
+    with backfilled_prometheus(root, openmetrics(steady_events)) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def prometheus_slo(service: str) -> Slo:

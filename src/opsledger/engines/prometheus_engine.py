@@ -6,25 +6,44 @@ at ``t``. Prometheus refuses more than 11,000 points per series, so long spans a
 chunks. Sloth-style templates (``{{.window}}``) are filled with ``1m``; rate templates are
 multiplied by 60 to give events.
 
+Good, bad and total are counted separately, so the SLI over any window is the ratio of the
+summed events, never a mean of minute ratios. A ratio query (``1 - (errors / total)`` over
+``{{.window}}``) is counted this way too when the readers found its two sides; only a ratio
+they could not split, or a gauge, is sampled once a minute, one event per minute.
+
 ``increase`` extrapolates to the window edges when the first or last sample is not on them,
 so a minute's count is exact when samples fall on the minute boundaries or traffic is steady
 within the minute, and an estimate otherwise.
+
+Every answer comes through :class:`~opsledger.engines.prometheus_client.PrometheusClient`,
+which holds the command to one deadline, caps the decompressed answer, follows no redirect
+and accepts only well-formed range-query answers. Here each sample is then checked for what
+its query means (:class:`Reading`): event counts must be finite and plausible, a ratio's NaN
+is a minute without data, so no NaN or Infinity ever reaches a result or ``--json``.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from enum import Enum
 
 import numpy as np
-import requests
 
 from opsledger.engines.interface import minutes_between
+from opsledger.engines.prometheus_client import (
+    MAX_ANSWER_BYTES,
+    Deadline,
+    MatrixSeries,
+    PrometheusAnswerRefused,
+    PrometheusClient,
+    command_deadline,
+    redact_url,
+    sample_text,
+    sample_time,
+)
 from opsledger.errors import EngineError
 from opsledger.model.slo import (
     MINUTE,
@@ -38,8 +57,19 @@ from opsledger.model.slo import (
 
 MAX_POINTS = 11_000  # Prometheus' limit on points per series in one range query
 CHUNK_MINUTES = 10_000
+STEP_SECONDS = 60
+# No service counts 10^15 events in a minute; bounding each sample keeps every sum over any
+# window and any number of series far from float overflow, so no Infinity reaches a result.
+MAX_EVENTS_PER_MINUTE = 1e15
 _SELECTOR = re.compile(r"^\s*[A-Za-z_:][A-Za-z0-9_:]*\s*(\{[^{}]*\})?\s*$")
-_RETRYABLE_STATUS = {429, 502, 503, 504}
+
+
+class Reading(Enum):
+    """What a query's samples are, which decides what a NaN or an infinite sample means."""
+
+    EVENTS = "event count"  # every sample must be a finite count
+    RATIO = "ratio"  # NaN is Prometheus' 0/0 (no traffic): the minute has no data
+    GAUGE = "gauge"  # compared with a threshold: NaN has no data, +Inf is above every bound
 
 
 def counts_expr(query: PromQuery) -> str:
@@ -55,22 +85,17 @@ def counts_expr(query: PromQuery) -> str:
 
 
 def ratio_expr(query: PromQuery) -> str:
-    """Return the PromQL for a ratio or gauge query sampled once per minute."""
+    """Return the PromQL for a ratio or gauge query sampled once per minute (a ratio with
+    no good or bad counts beside it: one that cannot be counted as a ratio of sums)."""
     return query.expr.replace("{{.window}}", "1m")
 
 
-def redact_url(url: str) -> str:
-    """Return ``url`` without the user and password it may carry (``https://u:t@host``)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=f"***@{netloc}"))
-
-
 class PrometheusEngine:
-    """Asks one Prometheus server (``url``) for SLI counts."""
+    """Asks one Prometheus server (``url``) for SLI counts, within the command's deadline.
+
+    ``deadline`` is the command's one time budget for Prometheus, shared by every engine the
+    command makes (default: a new one of ``OPSLEDGER_PROMETHEUS_DEADLINE`` seconds).
+    """
 
     name = "prometheus"
 
@@ -81,19 +106,24 @@ class PrometheusEngine:
         connect_timeout: float = 3.0,
         attempts: int = 3,
         backoff: float = 0.5,
-        session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         chunk_minutes: int = CHUNK_MINUTES,
+        deadline: Deadline | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.client = PrometheusClient(
+            url,
+            deadline if deadline is not None else command_deadline(),
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            attempts=attempts,
+            backoff=backoff,
+            sleep=sleep,
+            max_answer_bytes=max_answer_bytes,
+        )
+        self.url = self.client.url
         # What messages and labels show: never the credentials a URL may carry.
         self.shown_url = redact_url(self.url)
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.attempts = max(1, attempts)
-        self.backoff = backoff
-        self.session = session or requests.Session()
-        self.sleep = sleep
         self.chunk_minutes = min(max(1, chunk_minutes), MAX_POINTS - 1)
 
     def supports(self, slo: Slo) -> bool:
@@ -104,8 +134,12 @@ class PrometheusEngine:
         if not isinstance(source, PrometheusSource):
             raise EngineError(f"{slo.key}: not a Prometheus SLI")
         minutes = minutes_between(start, end)
-        if source.ratio is not None:
-            values = self.minute_values(ratio_expr(source.ratio), start, minutes, slo)
+        # A ratio that comes with its sides as counts (a windowed 'A / B') is counted by its
+        # sides: the SLI over any window is then a ratio of sums. Only a ratio without them is
+        # sampled, each minute one event as good as the ratio.
+        if source.ratio is not None and source.good is None and source.bad is None:
+            reading = Reading.RATIO if source.threshold is None else Reading.GAUGE
+            values = self.minute_values(ratio_expr(source.ratio), start, minutes, slo, reading)
             present = ~np.isnan(values)
             total = present.astype(np.float64)
             if source.threshold is not None:
@@ -113,9 +147,11 @@ class PrometheusEngine:
                 good[present] = _meets(values[present], source.threshold.op, source.threshold.bound)
             else:
                 good = np.where(present, np.clip(values, 0.0, 1.0), 0.0)
-            return SliSeries(start, good, total, source=f"prometheus:{self.shown_url}")
+            return _finite(SliSeries(start, good, total, source=f"prometheus:{self.shown_url}"))
         fetched = {
-            name: np.nan_to_num(self.minute_values(counts_expr(query), start, minutes, slo))
+            name: np.nan_to_num(
+                self.minute_values(counts_expr(query), start, minutes, slo, Reading.EVENTS)
+            )
             for name, query in (("good", source.good), ("bad", source.bad), ("total", source.total))
             if query is not None
         }
@@ -125,99 +161,85 @@ class PrometheusEngine:
         else:
             good = fetched["good"]
             total = good + fetched["bad"]
-        return SliSeries(
-            start,
-            np.clip(good, 0.0, None),
-            np.clip(total, 0.0, None),
-            f"prometheus:{self.shown_url}",
+        return _finite(
+            SliSeries(
+                start,
+                np.clip(good, 0.0, None),
+                np.clip(total, 0.0, None),
+                f"prometheus:{self.shown_url}",
+            )
         )
 
-    def minute_values(self, expr: str, start: datetime, minutes: int, slo: Slo) -> FloatArray:
-        """Return one value per minute (NaN where Prometheus has none), evaluated at minute end."""
-        values = np.full(minutes, np.nan)
+    def minute_values(
+        self,
+        expr: str,
+        start: datetime,
+        minutes: int,
+        slo: Slo,
+        reading: Reading = Reading.EVENTS,
+    ) -> FloatArray:
+        """Return one value per minute (NaN where Prometheus has none), evaluated at minute end.
+
+        Samples are checked against ``reading`` before they are added up (see
+        :func:`_usable`), so a sum holds only finite values of the expected kind.
+        """
+        sums = np.zeros(minutes)
+        present = np.zeros(minutes, dtype=bool)
         first = 0
         while first < minutes:
             count = min(self.chunk_minutes, minutes - first)
             eval_start = start + (first + 1) * MINUTE
             eval_end = start + (first + count) * MINUTE
-            for series in self.query_range(expr, eval_start, eval_end, slo):
-                for stamp, text in series.get("values", []):
-                    index = round((float(stamp) - start.timestamp()) / 60) - 1
-                    value = float(text)
-                    if 0 <= index < minutes and math.isfinite(value):
-                        previous = values[index]
-                        values[index] = value if np.isnan(previous) else previous + value
+            for found in self.query_range(expr, eval_start, eval_end, slo):
+                values = _usable(found, reading, expr, slo)
+                index = np.rint((found.stamps - start.timestamp()) / 60).astype(np.int64) - 1
+                keep = (index >= 0) & (index < minutes) & ~np.isnan(values)
+                np.add.at(sums, index[keep], values[keep])
+                present[index[keep]] = True
             first += count
-        return values
+        return np.where(present, sums, np.nan)
 
     def query_range(
         self, expr: str, start: datetime, end: datetime, slo: Slo
-    ) -> list[dict[str, Any]]:
-        """Return the matrix result of one range query, retrying transient failures."""
-        params = {
-            "query": expr,
-            "start": f"{start.timestamp():.3f}",
-            "end": f"{end.timestamp():.3f}",
-            "step": "60",
-        }
-        if (end - start) / timedelta(seconds=60) + 1 > MAX_POINTS:
+    ) -> list[MatrixSeries]:
+        """Return the validated matrix answer of one range query (see :class:`PrometheusClient`)."""
+        if (end - start) / timedelta(seconds=STEP_SECONDS) + 1 > MAX_POINTS:
             raise EngineError(f"range query of {start}..{end} exceeds {MAX_POINTS} points")
         where = f"{slo.key} (defined at {slo.where})"
-        last = ""
-        for attempt in range(self.attempts):
-            if attempt:
-                self.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                response = self.session.get(
-                    f"{self.url}/api/v1/query_range",
-                    params=params,
-                    timeout=(self.connect_timeout, self.timeout),
-                )
-            except requests.ConnectionError as exc:
-                last = f"Prometheus at {self.shown_url} is not reachable ({_reason(exc)})"
-                continue
-            except requests.Timeout:
-                last = f"Prometheus at {self.shown_url} did not answer within {self.timeout:g} s"
-                continue
-            except requests.RequestException as exc:
-                raise EngineError(f"{where}: request to Prometheus failed: {exc}") from None
-            if response.status_code in _RETRYABLE_STATUS:
-                last = f"Prometheus at {self.shown_url} answered HTTP {response.status_code}"
-                continue
-            return _matrix(response, expr, where)
-        raise EngineError(f"{where}: {last} after {self.attempts} attempt(s)")
+        return self.client.query_range(expr, start, end, STEP_SECONDS, where)
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    if "Connection refused" in text:
-        return "connection refused"
-    if "Name or service not known" in text or "getaddrinfo" in text:
-        return "unknown host"
-    return text.split(":")[-1].strip()[:120] or type(exc).__name__
-
-
-def _matrix(response: requests.Response, expr: str, where: str) -> list[dict[str, Any]]:
-    try:
-        body = response.json()
-    except ValueError:
-        raise EngineError(
-            f"{where}: Prometheus answered HTTP {response.status_code} with a non-JSON body"
-        ) from None
-    if not isinstance(body, dict) or body.get("status") != "success":
-        detail = body.get("error", "") if isinstance(body, dict) else ""
-        kind = body.get("errorType", "") if isinstance(body, dict) else ""
-        raise EngineError(
-            f"{where}: Prometheus rejected the query ({kind or response.status_code}): {detail}\n"
-            f"  query: {expr}"
+def _usable(found: MatrixSeries, reading: Reading, expr: str, slo: Slo) -> FloatArray:
+    """Return the series' values with NaN where a minute has no data; refuse values that cannot
+    be what ``reading`` says (a NaN or infinite event count, an infinite ratio, a count beyond
+    :data:`MAX_EVENTS_PER_MINUTE`)."""
+    values = found.values
+    if reading is Reading.EVENTS:
+        wrong = ~np.isfinite(values) | (np.abs(values) > MAX_EVENTS_PER_MINUTE)
+        why = f"an event count must be a finite number of at most {MAX_EVENTS_PER_MINUTE:g}"
+    elif reading is Reading.RATIO:
+        wrong = np.isinf(values)
+        why = "a ratio cannot be infinite (the query divides by zero)"
+    else:
+        return values
+    if wrong.any():
+        at = int(np.argmax(wrong))
+        value, stamp = sample_text(float(values[at])), sample_time(float(found.stamps[at]))
+        raise PrometheusAnswerRefused(
+            f"{slo.key} (defined at {slo.where}): Prometheus returned {value} at "
+            f"{stamp} for a query read as {reading.value}; "
+            f"{why}\n  query: {expr}"
         )
-    data = body.get("data") or {}
-    if data.get("resultType") != "matrix":
-        raise EngineError(
-            f"{where}: expected a matrix from Prometheus, got {data.get('resultType')}"
+    return values
+
+
+def _finite(series: SliSeries) -> SliSeries:
+    """Return ``series`` once it is proven finite: no NaN or Infinity may reach a result."""
+    if not (np.isfinite(series.good).all() and np.isfinite(series.total).all()):
+        raise PrometheusAnswerRefused(
+            f"counts from {series.source} are not finite numbers; the answers are refused"
         )
-    result = data.get("result") or []
-    return [item for item in result if isinstance(item, dict)]
+    return series
 
 
 def _meets(values: FloatArray, op: str, bound: float) -> FloatArray:
