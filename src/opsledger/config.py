@@ -5,20 +5,33 @@ Loaded with :func:`load_config`; every error names the file and line.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from opsledger.analysis.incident_policy import IncidentPolicy
-from opsledger.engines.choice import EngineChoice
-from opsledger.yamlfile import load_model
+from opsledger.engines.choice import QUERY_DEADLINE_SECONDS, EngineChoice
+from opsledger.errors import ConfigError
+from opsledger.yamlfile import LineMap, load_yaml, validation_problems
 
 CONFIG_FILE = "opsledger.yaml"
+# Key of the validation context that holds the workspace root, so that ``paths:`` values are
+# checked against the real folders, symbolic links included.
+WORKSPACE_ROOT = "workspace_root"
 
 
 class Strict(BaseModel):
@@ -80,6 +93,58 @@ class CostTarget(Strict):
     currency: str = "USD"
 
 
+class CostMappingRule(Strict):
+    """One place a charge's service (or team) is read from: a tag or a column, optionally
+    narrowed by a regular expression and translated by a lookup table."""
+
+    tag: str | None = Field(
+        default=None, min_length=1, description="key of the FOCUS Tags object (OpenCost label)"
+    )
+    column: str | None = Field(
+        default=None,
+        min_length=1,
+        description="FOCUS column such as ServiceName or x_Application (OpenCost: a property)",
+    )
+    pattern: str | None = Field(
+        default=None,
+        description="regular expression searched in the value; the result is its group "
+        "named 'value', else its first group, else the whole match; no match gives nothing",
+    )
+    lookup: dict[str, str] = Field(
+        default_factory=dict, description="value -> name; when given, unlisted values give nothing"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CostMappingRule:
+        if (self.tag is None) == (self.column is None):
+            raise ValueError("give exactly one of 'tag' and 'column'")
+        return self
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+
+def _tags(*keys: str) -> list[CostMappingRule]:
+    return [CostMappingRule(tag=key) for key in keys]
+
+
+class CostMapping(Strict):
+    """How a charge gets its service and team: the rules are tried in order and the first
+    that gives a value wins; a charge no rule names is reported as unmapped spend."""
+
+    service: list[CostMappingRule] = Field(
+        default_factory=lambda: _tags("service", "app", "app.kubernetes.io/name")
+    )
+    team: list[CostMappingRule] = Field(default_factory=lambda: _tags("team", "owner"))
+
+
 class Stakeholder(Strict):
     name: str = Field(min_length=1)
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -137,6 +202,28 @@ class SeverityDays(Strict):
     low: int = Field(default=180, ge=0)
 
 
+class RatingSource(StrEnum):
+    """Whose rating of a vulnerability puts it in an SLA band."""
+
+    VENDOR = "vendor"  # the distribution's rating (OS packages), the advisory database's else
+    CVSS = "cvss"  # the band of the CVSS base score
+    TOOL = "tool"  # the scanner's own severity word
+    HIGHEST = "highest"  # the highest of the three
+
+
+class SeverityRating(Strict):
+    """Which rating drives a finding's SLA, for OS packages and for language packages."""
+
+    os_packages: RatingSource = RatingSource.VENDOR
+    language_packages: RatingSource = RatingSource.CVSS
+
+
+class VulnerabilitySla(SeverityDays):
+    rated_by: SeverityRating = Field(
+        default_factory=SeverityRating, description="whose rating picks the band"
+    )
+
+
 class ActionItemSla(Strict):
     """Days from the incident to an action item's default due date, by incident severity."""
 
@@ -178,7 +265,7 @@ class PostmortemPolicy(Strict):
 
 
 class Policies(Strict):
-    vulnerability_sla_days: SeverityDays = SeverityDays()
+    vulnerability_sla_days: VulnerabilitySla = VulnerabilitySla()
     backlog_sla_days: SeverityDays = SeverityDays(critical=15, high=30, medium=90, low=180)
     action_item_sla_days: ActionItemSla = ActionItemSla()
     support: SupportPolicy = SupportPolicy()
@@ -224,7 +311,14 @@ class TeamCapacity(Strict):
 
 
 class Paths(Strict):
-    """Where inputs and outputs live, relative to the workspace root."""
+    """Where inputs and outputs live, relative to the workspace root.
+
+    Every value stays inside the workspace, also after symbolic links: opsledger.yaml
+    arrives through pull requests, and ``roadmap: ../victim.md`` (or a committed
+    ``reports/ops -> /elsewhere``) would otherwise overwrite any file the CI user can write.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     gates_config: str = "gates_config.yaml"
     slos: str = "slos"
@@ -244,6 +338,39 @@ class Paths(Strict):
     p09_evidence: str = ".artifacts/protocol-09"
     state: str = ".opsledger"
 
+    @field_validator("*")
+    @classmethod
+    def _inside_workspace(cls, value: str, info: ValidationInfo) -> str:
+        context = info.context if isinstance(info.context, dict) else {}
+        default = info.field_name is not None and value == cls.model_fields[info.field_name].default
+        return inside_workspace(value, context.get(WORKSPACE_ROOT), default)
+
+
+def inside_workspace(value: str, root: Path | None, default: bool = False) -> str:
+    """Return ``value`` if it names a place inside the workspace; raise ``ValueError`` if not.
+
+    Without ``root`` only the text is checked (absolute, ``..``); with it, the real location
+    after symbolic links must be inside ``root`` too.
+    """
+    if not value.strip() or "\0" in value:
+        raise ValueError(f"'{value}' is not a path; give one relative to the workspace root")
+    relative = Path(value)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ValueError(
+            f"'{value}' leaves the workspace; give a path relative to the workspace root, "
+            "without '..'"
+        )
+    if root is not None:
+        base = root.resolve()
+        real = (base / relative).resolve()
+        if not real.is_relative_to(base):
+            which = f"'{value}' (the default)" if default else f"'{value}'"
+            raise ValueError(
+                f"{which} leads out of the workspace through a symbolic link (to {real}); "
+                "remove the link or point it inside the workspace"
+            )
+    return value
+
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 
@@ -258,6 +385,7 @@ class Config(Strict):
         default_factory=dict, description="per service; the key 'default' applies to the rest"
     )
     cost_targets: dict[str, CostTarget] = Field(default_factory=dict)
+    cost_mapping: CostMapping = CostMapping()
     stakeholders: list[Stakeholder] = Field(default_factory=list)
     change_windows: list[ChangeWindow] = Field(default_factory=list)
     freezes: list[Freeze] = Field(default_factory=list)
@@ -268,9 +396,17 @@ class Config(Strict):
     engine: EngineChoice = Field(
         default=EngineChoice.DUCKDB, description="engine for SLIs over event files"
     )
+    sli_query_deadline_seconds: float = Field(
+        default=QUERY_DEADLINE_SECONDS,
+        gt=0,
+        le=24 * 3600,
+        description="an SLI query over event files running longer is interrupted",
+    )
     approvals: Approvals = Approvals()
     team_capacity: TeamCapacity = TeamCapacity()
-    paths: Paths = Paths()
+    # Built from an empty mapping rather than ``Paths()`` so that the defaults are validated
+    # with the workspace root as well: a committed symlink can redirect a default folder.
+    paths: Paths = Field(default_factory=dict, validate_default=True)
 
     @model_validator(mode="after")
     def _unique_services(self) -> Config:
@@ -294,6 +430,15 @@ class Config(Strict):
 def load_config(workspace: Path) -> Config:
     """Return the workspace's configuration (defaults when the file is absent)."""
     path = workspace / CONFIG_FILE
-    if not path.exists():
-        return Config()
-    return load_model(path, Config)
+    data: Any = None
+    lines = LineMap()
+    if path.exists():
+        data, lines = load_yaml(path)
+    try:
+        return Config.model_validate(
+            {} if data is None else data, context={WORKSPACE_ROOT: workspace.resolve()}
+        )
+    except ValidationError as exc:
+        problems = validation_problems(str(path), exc, lines)
+        message = f"{path}: {len(problems)} problem(s) in configuration"
+        raise ConfigError(message, problems) from None

@@ -1,5 +1,5 @@
-"""Writing outputs safely: whole files only (temporary file, fsync, rename), digests,
-and CSV cells that a spreadsheet will not execute."""
+"""Writing outputs safely: whole files only (temporary file, fsync, rename), kept inside the
+workspace being written, digests, and CSV cells that a spreadsheet will not execute."""
 
 from __future__ import annotations
 
@@ -10,17 +10,64 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+
+from opsledger.errors import InputError
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice and Sheets.
 # OWASP "CSV Injection": prefix such cells with a single quote.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+# The workspace whose outputs the running command writes, set by :func:`writes_confined_to`.
+_write_boundary: ContextVar[Path | None] = ContextVar("opsledger_write_boundary", default=None)
+
+
+@contextmanager
+def writes_confined_to(root: Path) -> Iterator[None]:
+    """Refuse, while this is active, any write below ``root`` that symlinks lead out of it.
+
+    A workspace arrives through pull requests: a committed ``reports/ops -> /elsewhere``
+    would otherwise redirect the report (or the approval log) to any folder the CI user
+    can write. Every output goes through :func:`confined_output`, so one check guards all.
+    """
+    token = _write_boundary.set(root.resolve())
+    try:
+        yield
+    finally:
+        _write_boundary.reset(token)
+
+
+def confined_output(path: Path) -> Path:
+    """Return ``path`` once it is known that writing it stays inside the workspace.
+
+    Only paths that name a place inside the workspace are checked: a file the user names
+    on the command line outside it (``--junit ../gates.xml``) is theirs to choose. Inside,
+    the real location after every symbolic link (of the folders and of the file itself,
+    which an append would follow) must still be inside; else :class:`InputError`.
+    """
+    root = _write_boundary.get()
+    if root is None:
+        return path
+    named = Path(os.path.normpath(path.absolute()))
+    if not named.is_relative_to(root):
+        return path
+    real = named.resolve()
+    if not real.is_relative_to(root):
+        raise InputError(
+            f"{path}: refusing to write here: a symbolic link leads it out of the workspace "
+            f"{root} (to {real}); remove the link or make it point inside the workspace"
+        )
+    return path
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    confined_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from opsledger.errors import WorkspaceLockedError
+from opsledger.fileio import confined_output
 
 LOCK_NAME = "lock"
 
@@ -20,8 +21,8 @@ def workspace_lock(state_dir: Path, command: str) -> Iterator[None]:
     The lock is ``flock`` on a file in the state folder: the kernel releases it when the
     process ends, however it ends, so a killed run never leaves a stale lock behind.
     """
+    path = confined_output(state_dir / LOCK_NAME)
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

@@ -27,6 +27,7 @@ from opsledger.config import ErrorBudgetPolicy
 from opsledger.engines.choice import EngineChoice, configured_engine, event_engine
 from opsledger.engines.health_engine import HealthEngine
 from opsledger.engines.interface import EventEngine, SliEngine
+from opsledger.engines.prometheus_client import Deadline, command_deadline
 from opsledger.engines.prometheus_engine import PrometheusEngine
 from opsledger.errors import EngineError
 from opsledger.inputs import READERS, Context
@@ -92,9 +93,13 @@ class _Engines:
     def __init__(self, ctx: Context, prometheus_url: str | None, events: EngineChoice) -> None:
         self.ctx = ctx
         self.prometheus_url = prometheus_url or os.environ.get(PROMETHEUS_URL_ENV) or None
-        self.events = event_engine(events, ctx.workspace.root)
+        deadline = ctx.workspace.config.sli_query_deadline_seconds
+        self.events = event_engine(events, ctx.workspace.root, deadline)
         self._health: HealthEngine | None = None
         self._prometheus: dict[str, PrometheusEngine] = {}
+        # One time budget for all Prometheus queries of the command, however many servers
+        # its SLO definitions name; started when the first server is asked.
+        self._prometheus_deadline: Deadline | None = None
 
     def for_slo(self, slo: Slo) -> SliEngine:
         if self.events.supports(slo):
@@ -106,7 +111,9 @@ class _Engines:
                     f"needs a Prometheus server: pass --prometheus URL or set {PROMETHEUS_URL_ENV}"
                 )
             if url not in self._prometheus:
-                self._prometheus[url] = PrometheusEngine(url)
+                if self._prometheus_deadline is None:
+                    self._prometheus_deadline = command_deadline()
+                self._prometheus[url] = PrometheusEngine(url, deadline=self._prometheus_deadline)
             return self._prometheus[url]
         if self._health is None:
             self._health = HealthEngine(_probes(self.ctx))

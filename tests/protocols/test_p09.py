@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from opsledger.cli.main import app
-from tests.conftest import DEMO_NOW
+from tests.conftest import DEMO_NOW, cli
 
 NOW = DEMO_NOW.isoformat()
 STEPS = {
@@ -19,18 +14,6 @@ STEPS = {
     "3-optimisation": ("engineering-manager", "finance"),
     "4-roadmap": ("product-owner", "operations-director"),
 }
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout + result.stderr
-
-
-@pytest.fixture
-def ws(small_demo: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    shutil.copytree(small_demo, root)
-    return root
 
 
 def gates(ws: Path) -> dict[str, dict[str, object]]:

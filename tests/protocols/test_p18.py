@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-import pytest
-from typer.testing import CliRunner
-
-from opsledger.cli.main import app
 from opsledger.protocols.model import HaltKind
-from tests.conftest import DEMO_NOW
+from tests.conftest import DEMO_NOW, cli
 from tests.protocols.p18_flow import fix_backlog_item, run, walk_to_approvals
 
 NOW = DEMO_NOW.isoformat()
 APPROVERS = ("operations-director", "support-lead", "product-owner", "security-lead")
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout + result.stderr
-
-
-@pytest.fixture
-def ws(small_demo: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    shutil.copytree(small_demo, root)
-    return root
 
 
 def approve_plan(root: Path) -> None:

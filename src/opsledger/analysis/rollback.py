@@ -23,6 +23,9 @@ from opsledger.model.slo import Slo
 FAST_BURN = 14.4  # SRE Workbook ch. 5: 2 % of a 30-day budget in one hour
 WATCH_MINUTES = 30  # how long the verification watches after the rollback
 DECIDE_MINUTES = {0: 15, 1: 15}  # time box to decide on a rollback, by tier; others 30
+# Names from the catalog go into shell commands a person copies and pastes: only a plain name
+# (what Kubernetes, Helm, package managers and function names allow) is written as it is.
+SHELL_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 
 KIND_WORDS: dict[str, Deployment] = {
     "kubernetes": Deployment.KUBERNETES, "k8s": Deployment.KUBERNETES,
@@ -148,7 +151,7 @@ def _helm(name: str) -> tuple[tuple[Step, ...], tuple[Step, ...], tuple[str, ...
 def _vm_package(name: str) -> tuple[tuple[Step, ...], tuple[Step, ...], tuple[str, ...]]:
     prepare = (
         Step("Find the previous version",
-             (f"apt-cache policy {name}", f"grep ' {name}' /var/log/dpkg.log | tail -n 5",
+             (f"apt-cache policy {name}", f'grep " {name}" /var/log/dpkg.log | tail -n 5',
               f"dnf --showduplicates list {name}", f"dnf history list {name}"),
              "Debian/Ubuntu hosts use the apt commands, RHEL/Fedora the dnf ones."),
         Step("Take hosts out one at a time",
@@ -212,7 +215,7 @@ def _database(name: str) -> tuple[tuple[Step, ...], tuple[Step, ...], tuple[str,
              "application and leave the schema: the old version ignores what it does not "
              "know. Reverse the schema only when the new schema breaks the old code."),
         Step("Back up before reversing anything",
-             (f'pg_dump --format=custom --file="{name}-before-rollback.dump" "$DATABASE_URL"',),
+             (f'pg_dump --format=custom --file={name}-before-rollback.dump "$DATABASE_URL"',),
              "Keeps the rows written since the migration, so they can be recovered after a "
              "down-migration or a restore (use the engine's own dump tool if not PostgreSQL)."),
     )
@@ -386,10 +389,16 @@ def build_runbook(
     services: Sequence[str] = (),
 ) -> Runbook:
     """Return the service's rollback runbook."""
-    prepare, rollback, data_loss = STEPS[service.kind](service.name)
+    word = service.name if SHELL_WORD.fullmatch(service.name) else '"$WORKLOAD"'
+    prepare, rollback, data_loss = STEPS[service.kind](word)
     team = service.owner or service.name
-    variables = tuple((name, value.format(team=team), meaning)
-                      for name, value, meaning in VARIABLES[service.kind])
+    defaults = [(name, value.format(team=team), meaning)
+                for name, value, meaning in VARIABLES[service.kind]]
+    if word != service.name:
+        defaults.insert(0, ("WORKLOAD", "", "name of the workload, release, package or function "
+                            "(the service's name is not used in commands: it is not a plain name)"))
+    variables = tuple((name, value if SHELL_WORD.fullmatch(value) else "", meaning)
+                      for name, value, meaning in defaults)
     roll_back, escalate = decision_criteria(service, budget)
     tier = service.tier if service.tier is not None else 2
     return Runbook(

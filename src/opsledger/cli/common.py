@@ -6,17 +6,23 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from opsledger.errors import InputError, OpsledgerError
-from opsledger.fileio import dumps_json
+from opsledger.fileio import dumps_json, writes_confined_to
+from opsledger.lock import workspace_lock
+from opsledger.problems import Level, Problem
 from opsledger.readers.fields import parse_datetime
+
+if TYPE_CHECKING:
+    from opsledger.workspace import Workspace
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,6 +48,16 @@ StrictOpt = Annotated[
 ]
 
 
+def fail_if_strict(strict: bool, problems: Iterable[Problem], what: str = "the inputs") -> None:
+    """With ``--strict``, raise :class:`InputError` (exit 2) listing every problem read that is
+    not a warning: a malformed file or a quarantined row. Warnings never fail a run."""
+    if not strict:
+        return
+    found = list(dict.fromkeys(p for p in problems if p.level is not Level.WARNING))
+    if found:
+        raise InputError(f"{len(found)} problem(s) in {what} (--strict)", found)
+
+
 def resolve_now(now: str | None) -> datetime:
     """Return the evaluation time: ``--now``, else ``$OPSLEDGER_NOW``, else the current time."""
     now = now or os.environ.get("OPSLEDGER_NOW") or None
@@ -51,6 +67,17 @@ def resolve_now(now: str | None) -> datetime:
         return parse_datetime(now)
     except ValueError:
         raise InputError(f"--now: '{now}' is not an ISO 8601 date-time") from None
+
+
+@contextmanager
+def writing(ws: Workspace, command: str) -> Iterator[None]:
+    """Hold the workspace lock while ``command`` changes ``ws``; keep its writes inside ``ws``.
+
+    Every command that writes the workspace goes through here, so two writers never
+    interleave and no symlinked folder can carry an output out of the workspace.
+    """
+    with writes_confined_to(ws.root), workspace_lock(ws.state_dir, command):
+        yield
 
 
 def print_json(obj: Any) -> None:

@@ -24,7 +24,14 @@ from opsledger.cli.common import (
 from opsledger.errors import InputError
 from opsledger.inputs import Context
 from opsledger.problems import Level
-from opsledger.render.cost_section import cost_json, cost_result, cost_view
+from opsledger.render.cost_section import (
+    cost_json,
+    cost_result,
+    cost_view,
+    currency_label,
+    inputs_text,
+    mapping_text,
+)
 from opsledger.workspace import open_workspace
 
 MonthOpt = Annotated[
@@ -52,15 +59,20 @@ def cost(
     if strict:
         ctx.inputs.require_clean()
     if not result.records:
-        raise InputError(f"{result.path}: no FOCUS cost export could be read")
+        raise InputError(f"{result.path}: no FOCUS cost export or OpenCost allocation "
+                         "response could be read")
     with err_console.status("forecasting spend"):
         view = cost_view(ctx, month)
     if json:
         print_json(cost_json(view))
         return
-    currency = view.summary.currency
-    months = Table("month", f"EffectiveCost ({currency})", "invoiced (BilledCost)",
-                   title="Spend by month")
+    console.print(f"read: {escape(inputs_text(result))}")
+    if result.spend_basis == "opencost":
+        console.print("[yellow]no FOCUS export: spend is the OpenCost allocations "
+                      "(Kubernetes workloads only)[/]")
+    console.print(f"unmapped spend: {escape(mapping_text(view))}")
+    months = Table("month", f"EffectiveCost ({escape(currency_label(view))})",
+                   "invoiced (BilledCost)", title="Spend by month")
     for name, value in list(view.summary.by_month.items())[-6:]:
         invoiced = view.summary.invoices.get(name, {}).get("total")
         months.add_row(name, f"{value:,.2f}", "" if invoiced is None else f"{invoiced:,.2f}")

@@ -12,10 +12,12 @@ from opsledger.analysis.experiments import SampleSize
 from opsledger.cli.common import (
     JsonOpt,
     NowOpt,
+    StrictOpt,
     WorkspaceArg,
     console,
     err_console,
     escape,
+    fail_if_strict,
     handle_errors,
     print_json,
     resolve_now,
@@ -51,13 +53,17 @@ DailyUnitsOpt = Annotated[
 ]
 
 
-def _open(workspace: WorkspaceArg, name: str, now: str | None) -> tuple[Context, Experiment]:
+def _open(
+    workspace: WorkspaceArg, name: str, now: str | None, strict: bool = False
+) -> tuple[Context, Experiment]:
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     experiment = find_experiment(ctx, name)
     folder = str(ctx.workspace.path(InputKey.EXPERIMENTS) / name)
-    for problem in workspace_experiments(ctx).problems:
-        if problem.path == experiment.source or problem.path.startswith(folder):
-            err_console.print(f"[yellow]{escape(str(problem))}[/]")
+    own = [problem for problem in workspace_experiments(ctx).problems
+           if problem.path == experiment.source or problem.path.startswith(folder)]
+    for problem in own:
+        err_console.print(f"[yellow]{escape(str(problem))}[/]")
+    fail_if_strict(strict, own, f"experiment '{name}'")
     return ctx, experiment
 
 
@@ -68,9 +74,10 @@ def analyze(
     experiment: ExperimentArg,
     json: JsonOpt = False,
     now: NowOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Analyse the observations: SRM, lifts with intervals, CUPED, sequential, decision."""
-    ctx, found = _open(workspace, experiment, now)
+    ctx, found = _open(workspace, experiment, now, strict)
     outcome = analyze_experiment(found, ctx.now)
     if json:
         print_json(outcome_json(outcome, ctx.now))
@@ -122,9 +129,10 @@ def plan(
     daily_units: DailyUnitsOpt = None,
     json: JsonOpt = False,
     now: NowOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Sample size per variant (statsmodels power analysis) and duration in days."""
-    ctx, found = _open(workspace, experiment, now)
+    ctx, found = _open(workspace, experiment, now, strict)
     units: float | None = daily_units
     source = "--daily-units"
     if units is None:
@@ -156,9 +164,10 @@ def assign_command(
     unit_id: Annotated[str, typer.Argument(help="The unit (user, session or account) id.",
                                            show_default=False)],
     json: JsonOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Print the variant a unit is assigned to (salted SHA-256, stable everywhere)."""
-    _, found = _open(workspace, experiment, None)
+    _, found = _open(workspace, experiment, None, strict)
     variant = assign(unit_id, found)
     if json:
         print_json({"experiment": experiment, "unit_id": unit_id, "variant": variant})

@@ -10,13 +10,16 @@ from rich.table import Table
 from opsledger.cli.common import (
     JsonOpt,
     NowOpt,
+    StrictOpt,
     WorkspaceArg,
     console,
     err_console,
     escape,
+    fail_if_strict,
     handle_errors,
     print_json,
     resolve_now,
+    writing,
 )
 from opsledger.workspace import InputKey, open_workspace
 
@@ -45,14 +48,18 @@ def tickets(
     workspace: WorkspaceArg,
     horizon: HorizonOpt = 28,
     now: NowOpt = None,
+    strict: StrictOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Forecast ticket volume per queue; staff hours and shifts; propose a rotation."""
     from opsledger.forecast import PLAN_FILE, forecast_ticket_volume
+    from opsledger.inputs import Inputs
 
     ws = open_workspace(workspace)
+    if strict:  # checked before the plan is written
+        fail_if_strict(strict, Inputs(ws).read(InputKey.TICKETS).problems, "the ticket history")
     output = ws.p18_evidence / PLAN_FILE
-    with err_console.status("forecasting ticket volume"):
+    with writing(ws, "forecast tickets"), err_console.status("forecasting ticket volume"):
         plan = forecast_ticket_volume(
             ws.path(InputKey.TICKETS),
             output,

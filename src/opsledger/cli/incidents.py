@@ -11,13 +11,16 @@ from rich.table import Table
 from opsledger.cli.common import (
     JsonOpt,
     NowOpt,
+    StrictOpt,
     WorkspaceArg,
     console,
     err_console,
     escape,
+    fail_if_strict,
     handle_errors,
     print_json,
     resolve_now,
+    writing,
 )
 from opsledger.errors import InputError
 from opsledger.readers.fields import parse_datetime
@@ -57,7 +60,7 @@ def _time(option: str, value: str | None) -> datetime | None:
 
 
 def _review(workspace: Any, since: str | None, until: str | None, now: str | None,
-            budgets: bool = True) -> Any:
+            budgets: bool = True, strict: bool = False) -> Any:
     from opsledger.incident_report import default_period, review_incidents
     from opsledger.inputs import Context
 
@@ -70,7 +73,10 @@ def _review(workspace: Any, since: str | None, until: str | None, now: str | Non
     ctx = Context.open(ws, moment)
     with err_console.status("reading incidents") as status:
         ctx.progress = lambda message: status.update(message)
-        return ctx, review_incidents(ctx, period, with_budgets=budgets)
+        review = review_incidents(ctx, period, with_budgets=budgets)
+    fail_if_strict(strict, [*ctx.inputs.problems(), *review.records.problems,
+                            *review.postmortem_problems])
+    return ctx, review
 
 
 def _minutes(value: Any) -> str:
@@ -85,10 +91,11 @@ def stats(
     until: UntilOpt = None,
     now: NowOpt = None,
     no_budget: NoBudgetOpt = False,
+    strict: StrictOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Show MTTA, MTTR, MTBF, counts, interruptions and postmortem follow-up for a period."""
-    _, review = _review(workspace, since, until, now, budgets=not no_budget)
+    _, review = _review(workspace, since, until, now, budgets=not no_budget, strict=strict)
     data = review.stats_json()
     if json:
         print_json(data)
@@ -108,8 +115,13 @@ def stats(
     summary.add_row("interruptions", f"{bands.business} business, {bands.off} off-hours, "
                     f"{bands.sleep} sleep")
     console.print(summary)
-    severity = Table(*kpis.by_severity.keys(), title="By severity")
-    severity.add_row(*(str(v) for v in kpis.by_severity.values()))
+    bands = kpis.response_by_severity
+    severity = Table("", *bands.keys(), title="By severity")
+    severity.add_row("incidents", *(str(b.count) for b in bands.values()))
+    for figure in ("mtta", "mttr"):
+        for key in ("mean", "median"):
+            severity.add_row(f"{figure.upper()} {key}", *(
+                _minutes(getattr(band, figure).to_json().get(key)) for band in bands.values()))
     console.print(severity)
     mtbf = Table("service", "incidents", "downtime h", "MTBF h", title="MTBF per service")
     for name, m in kpis.mtbf.items():
@@ -143,13 +155,15 @@ def postmortem_drafts(
     until: UntilOpt = None,
     now: NowOpt = None,
     no_budget: NoBudgetOpt = False,
+    strict: StrictOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Write a prefilled draft for each incident missing its postmortem (never overwrites)."""
     from opsledger.incident_report import write_postmortem_drafts
 
-    ctx, review = _review(workspace, since, until, now, budgets=not no_budget)
-    drafts = write_postmortem_drafts(ctx, review)
+    ctx, review = _review(workspace, since, until, now, budgets=not no_budget, strict=strict)
+    with writing(ctx.workspace, "incidents postmortem-drafts"):
+        drafts = write_postmortem_drafts(ctx, review)
     if json:
         print_json({"written": [str(p) for p in drafts.written],
                     "kept": [str(p) for p in drafts.kept]})
@@ -164,13 +178,17 @@ def postmortem_drafts(
 
 @app.command()
 @handle_errors
-def escalation(workspace: WorkspaceArg, json: JsonOpt = False) -> None:
+def escalation(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt = False) -> None:
     """Write the escalation matrix (Markdown) and an Alertmanager routing configuration."""
-    from opsledger.incident_report import write_escalation
+    from opsledger.incident_report import load_catalog, write_escalation
     from opsledger.inputs import Context
 
     ws = open_workspace(workspace)
-    outputs = write_escalation(Context.open(ws))
+    ctx = Context.open(ws)
+    load_catalog(ctx)  # what the matrix reads, checked before anything is written
+    fail_if_strict(strict, ctx.inputs.problems())
+    with writing(ws, "incidents escalation"):
+        outputs = write_escalation(ctx)
     if json:
         print_json({"matrix": outputs.matrix.to_json(), "markdown": str(outputs.markdown),
                     "alertmanager": str(outputs.alertmanager)})

@@ -20,6 +20,7 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
+    writing,
 )
 from opsledger.cli.slo import EngineOpt
 from opsledger.demo.world import Size
@@ -174,7 +175,6 @@ def review(
     """The main job: read everything, analyse, write the monthly report."""
     from opsledger.engines.choice import with_engine
     from opsledger.history import review_instant
-    from opsledger.lock import workspace_lock
     from opsledger.review import run_review
 
     ws = open_workspace(workspace)
@@ -183,7 +183,7 @@ def review(
     if month and now:
         raise InputError("--month and --now both set the review time; give one")
     when = review_instant(month, resolve_now(None)) if month else resolve_now(now)
-    with workspace_lock(ws.state_dir, "review"), err_console.status("reviewing") as status:
+    with writing(ws, "review"), err_console.status("reviewing") as status:
         result = run_review(ws, when, strict, progress=lambda m: status.update(m))
     if json:
         print_json(

@@ -21,6 +21,7 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
+    writing,
 )
 from opsledger.inputs import Context
 from opsledger.problems import Level
@@ -100,8 +101,9 @@ def plan(
 ) -> None:
     """Write the update plan (Markdown, .ics, renovate.json, dependabot.yml) as p09 evidence."""
     ctx = _context(workspace, now, strict)
-    view = patch_view(ctx, _freeze(freeze))
-    written = [str(p) for p in write_patch_plan(ctx, _freeze(freeze))]
+    with writing(ctx.workspace, "patch plan"):
+        view = patch_view(ctx, _freeze(freeze))
+        written = [str(p) for p in write_patch_plan(ctx, _freeze(freeze))]
     if json:
         print_json({"written": written,
                     "groups": [placement_json(p) for p in view.plan.placements]})

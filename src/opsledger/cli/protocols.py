@@ -13,19 +13,21 @@ from opsledger.cli.common import (
     EXIT_FAILED,
     JsonOpt,
     NowOpt,
+    StrictOpt,
     WorkspaceArg,
     console,
     err_console,
     escape,
+    fail_if_strict,
     handle_errors,
     print_json,
     resolve_now,
+    writing,
 )
 from opsledger.config import Role
 from opsledger.errors import InputError
 from opsledger.fileio import atomic_write_text
 from opsledger.inputs import Context
-from opsledger.lock import workspace_lock
 from opsledger.protocols.approvals import (
     Decision,
     approval_ledger,
@@ -52,6 +54,13 @@ STYLES = {"announce": "bold cyan", "info": "", "reuse": "dim", "halt": "bold yel
           "done": "bold green"}
 
 
+def _require_clean(ctx: Context, strict: bool) -> None:
+    """With ``--strict``, read every input first and fail on any problem, as review does."""
+    if strict:
+        ctx.inputs.inventory()
+        fail_if_strict(strict, ctx.inputs.problems())
+
+
 def _print_event(kind: str, message: str) -> None:
     style = STYLES.get(kind, "")
     prefix = {"announce": "▶ ", "halt": "⏸ ", "done": "✔ ", "reuse": "↺ "}.get(kind, "  ")
@@ -69,11 +78,13 @@ def run(
         bool, typer.Option("--status", help="Show where the procedure stands; run nothing.")
     ] = False,
     now: NowOpt = None,
+    strict: StrictOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Step through a procedure; stop at a halt (exit 1); the next run resumes."""
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
+    _require_clean(ctx, strict)
     definition = procedure(proc)
     if status:
         rows = procedure_status(definition, ctx)
@@ -86,7 +97,7 @@ def run(
             table.add_row(step.id, escape(step.title), state, escape(note))
         console.print(table)
         return
-    with workspace_lock(ws.state_dir, f"run {proc.value}"):
+    with writing(ws, f"run {proc.value}"):
         outcome = run_procedure(
             definition, ctx, from_step, listener=(lambda k, m: None) if json else _print_event
         )
@@ -128,15 +139,15 @@ def approve(
         wanted = ", ".join(r.value for r in approvers)
         raise InputError(f"step '{step}' is approved by {wanted}, not by {role.value}")
     person = stakeholder_for(ws.config, role, by)
-    with workspace_lock(ws.state_dir, f"approve {proc.value}"):
+    with writing(ws, f"approve {proc.value}"):
         digest = approvable_digest(definition, ctx, target)
         ledger = approval_ledger(definition.evidence_dir(ws))
         breaks = ledger.verify()
         if breaks:
             raise InputError(
-                f"{ledger.path}: the approval log has been tampered with; nothing was added",
-                [],
-            ) from None
+                f"{ledger.path}: the approval log fails verification (tampered with or "
+                "damaged); nothing was added:\n  " + "\n  ".join(str(b) for b in breaks)
+            )
         row = ledger.append({
             "time": ctx.now.isoformat(), "procedure": proc.value, "step": step,
             "stakeholder": person.name, "email": person.email, "role": role.value,
@@ -175,7 +186,7 @@ def waive(
         until = date.fromisoformat(expires)
     except ValueError:
         raise InputError(f"--expires: '{expires}' is not a date (YYYY-MM-DD)") from None
-    with workspace_lock(ws.state_dir, f"waive {gate}"):
+    with writing(ws, f"waive {gate}"):
         row = record_waiver(
             waiver_ledger(definition.evidence_dir(ws)), ws.config, pid.value, gate,
             justification, by, until, ctx.now, email,
@@ -193,13 +204,15 @@ def gates(
         Path | None, typer.Option("--junit", help="Also write JUnit XML to this file.")
     ] = None,
     now: NowOpt = None,
+    strict: StrictOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Evaluate the procedure's quality gates (exit 1 if one fails): for CI."""
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
+    _require_clean(ctx, strict)
     definition = procedure(proc)
-    with workspace_lock(ws.state_dir, f"gates {proc.value}"):
+    with writing(ws, f"gates {proc.value}"):
         results = evaluate_gates(definition, ctx)
         write_gate_report(definition.evidence_dir(ws), definition, ctx.now, results)
         if junit is not None:

@@ -21,6 +21,7 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
+    writing,
 )
 from opsledger.errors import InputError
 from opsledger.fileio import atomic_write_json, atomic_write_text
@@ -62,9 +63,10 @@ def check(
         ctx.inputs.require_clean()
     document = run.to_json(ctx.workspace.root)
     out = ctx.workspace.p09_evidence / RESULT_FILE
-    atomic_write_json(out, document)
-    if junit is not None:
-        atomic_write_text(junit, scorecard_junit(run.scorecard, ctx.now))
+    with writing(ctx.workspace, "quality check"):
+        atomic_write_json(out, document)
+        if junit is not None:
+            atomic_write_text(junit, scorecard_junit(run.scorecard, ctx.now))
     if json:
         print_json(document)
     else:

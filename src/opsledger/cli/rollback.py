@@ -13,12 +13,15 @@ from opsledger.cli.common import (
     EXIT_FAILED,
     JsonOpt,
     NowOpt,
+    StrictOpt,
     WorkspaceArg,
     console,
     escape,
+    fail_if_strict,
     handle_errors,
     print_json,
     resolve_now,
+    writing,
 )
 from opsledger.errors import InputError
 from opsledger.fileio import atomic_write_json, atomic_write_text, sha256_file
@@ -36,10 +39,16 @@ CANARY_FILES = ("canary.md", "canary.json")
 
 @app.command()
 @handle_errors
-def runbooks(workspace: WorkspaceArg, json: JsonOpt = False, now: NowOpt = None) -> None:
+def runbooks(
+    workspace: WorkspaceArg, json: JsonOpt = False, now: NowOpt = None, strict: StrictOpt = False
+) -> None:
     """Write a rollback runbook per service under the p09 evidence folder."""
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
-    written = write_runbooks(ctx)
+    if strict:  # every input is checked before a runbook is written, as review does
+        ctx.inputs.inventory()
+        fail_if_strict(strict, ctx.inputs.problems())
+    with writing(ctx.workspace, "rollback runbooks"):
+        written = write_runbooks(ctx)
     if json:
         print_json({
             "written": [str(p) for p in written.paths],
@@ -66,10 +75,11 @@ def _locate(path: Path, root: Path) -> Path:
     return path
 
 
-def _run(path: Path, prefer: str) -> PerfRun:
+def _run(path: Path, prefer: str, strict: bool = False) -> PerfRun:
     """Return the run of ``path``: ``prefer`` ("baseline"/"current") if present, else the
     other one."""
     result = perf.read(path)
+    fail_if_strict(strict, result.problems, str(path))
     problems = [p for p in result.problems if p.level is Level.FATAL]
     reports = [r for r in result.records if isinstance(r, PerfReport)]
     if problems or not reports:
@@ -96,6 +106,7 @@ def canary(
     min_requests: Annotated[int, typer.Option(min=1, help="Canary requests needed.")] = 1000,
     json: JsonOpt = False,
     now: NowOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Compare a canary with its baseline; exit 1 unless the verdict is to proceed.
 
@@ -106,7 +117,7 @@ def canary(
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     before_path = _locate(baseline, ctx.workspace.root)
     after_path = _locate(canary_file, ctx.workspace.root)
-    before, after = _run(before_path, "baseline"), _run(after_path, "current")
+    before, after = _run(before_path, "baseline", strict), _run(after_path, "current", strict)
     objective = None
     if service is not None:
         if ctx.workspace.config.service(service) is None:
@@ -122,9 +133,10 @@ def canary(
         **report.to_json(),
     }
     out = ctx.workspace.p09_evidence
-    atomic_write_text(out / CANARY_FILES[0], canary_markdown(report, str(before_path),
-                                                             str(after_path)))
-    atomic_write_json(out / CANARY_FILES[1], document)
+    with writing(ctx.workspace, "rollback canary"):
+        atomic_write_text(out / CANARY_FILES[0], canary_markdown(report, str(before_path),
+                                                                 str(after_path)))
+        atomic_write_json(out / CANARY_FILES[1], document)
     if json:
         print_json(document)
     else:

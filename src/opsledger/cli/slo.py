@@ -19,15 +19,17 @@ from opsledger.cli.common import (
     console,
     err_console,
     escape,
+    fail_if_strict,
     handle_errors,
     print_json,
     resolve_now,
+    writing,
 )
 from opsledger.engines.choice import EngineChoice
 from opsledger.errors import InputError
 from opsledger.fileio import atomic_write_text
 from opsledger.inputs import Context
-from opsledger.problems import Level
+from opsledger.problems import Level, Problem
 from opsledger.workspace import open_workspace
 
 if TYPE_CHECKING:
@@ -172,33 +174,21 @@ def rules(
     with_tests: Annotated[
         bool, typer.Option("--with-tests", help="Also write promtool unit tests beside it.")
     ] = False,
+    strict: StrictOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Write Prometheus recording and multi-window burn-rate alerting rules (Sloth names)."""
     from opsledger.alerting_report import workspace_rules
-    from opsledger.render.prometheus_rules import RuleTarget, target_for
-    from opsledger.render.promtool_tests import promtool_test_files
-    from opsledger.slo_report import read_slos
 
     ws = open_workspace(workspace)
     ctx = Context.open(ws)
     text, problems = workspace_rules(ctx)
+    fail_if_strict(strict, [*problems, *ctx.inputs.problems()])
     for problem in problems:
         err_console.print(f"[yellow]warning:[/] {escape(str(problem))}")
     path = out or ws.p09_evidence / "prometheus" / "slo-rules.yaml"
-    written = [path]
-    atomic_write_text(path, text)
-    if with_tests:
-        for slo in read_slos(ctx).records:
-            target = target_for(slo)
-            if not isinstance(target, RuleTarget):
-                continue
-            name = f"{target.sloth_id}.rules.yaml"
-            rules_text, tests_text = promtool_test_files(target, rules_file=name)
-            folder = path.parent / "tests"
-            atomic_write_text(folder / name, rules_text)
-            atomic_write_text(folder / f"{target.sloth_id}.test.yaml", tests_text)
-            written += [folder / name, folder / f"{target.sloth_id}.test.yaml"]
+    with writing(ws, "slo rules"):
+        written = _write_rules(ctx, path, text, problems, with_tests)
     if json:
         print_json({"written": [str(p) for p in written],
                     "problems": [p.to_dict() for p in problems]})
@@ -220,6 +210,7 @@ def backtest(
         float, typer.Option("--max-alerts-per-week", min=0.1, help="Noise budget per SLO.")
     ] = 2.0,
     prometheus: PrometheusOpt = None,
+    strict: StrictOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Replay alert policies over the SLI history; score them against the incidents."""
@@ -231,6 +222,7 @@ def backtest(
     with err_console.status("backtesting alert policies"):
         run = backtest_workspace(ctx, policies=choice, max_alerts_per_week=max_alerts_per_week,
                                  prometheus_url=prometheus)
+    fail_if_strict(strict, [*run.problems, *ctx.inputs.problems()])
     results = backtest_json(run.results)
     if json:
         print_json(results)
@@ -258,13 +250,16 @@ def backtest(
 
 @app.command()
 @handle_errors
-def noise(workspace: WorkspaceArg, now: NowOpt = None, json: JsonOpt = False) -> None:
+def noise(
+    workspace: WorkspaceArg, now: NowOpt = None, strict: StrictOpt = False, json: JsonOpt = False
+) -> None:
     """Rank alerts by noise: flapping, auto-resolved, never actionable, off-hours pages."""
     from opsledger.alerting_report import noise_json, workspace_noise
 
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
     report, problems = workspace_noise(ctx)
+    fail_if_strict(strict, [*problems, *ctx.inputs.problems()])
     for problem in problems:
         err_console.print(f"[yellow]warning:[/] {escape(str(problem))}")
     data = noise_json(report)
@@ -295,3 +290,40 @@ def _print_noise(data: dict[str, object]) -> None:
 
 def _fmt(value: object) -> str:
     return "" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _write_rules(
+    ctx: Context, path: Path, text: str, problems: list[Problem], with_tests: bool
+) -> list[Path]:
+    """Write the rule file, and promtool tests that can pass when asked; return the paths."""
+    from opsledger.render.prometheus_rules import RuleTarget, target_for
+    from opsledger.render.promtool_tests import promtool_test_files
+    from opsledger.slo_report import read_slos
+
+    written = [path]
+    atomic_write_text(path, text)
+    if not with_tests:
+        return written
+    for slo in read_slos(ctx).records:
+        target = target_for(slo)
+        if not isinstance(target, RuleTarget):
+            continue
+        name = f"{target.sloth_id}.rules.yaml"
+        try:
+            rules_text, tests_text = promtool_test_files(target, rules_file=name)
+        except ValueError as exc:
+            # Only tests that can pass are written; the others are named, with why.
+            skipped = Problem(
+                slo.source_path,
+                f"line {slo.source_line}",
+                f"no promtool test for SLO {slo.key}: {exc}",
+                level=Level.WARNING,
+            )
+            problems.append(skipped)
+            err_console.print(f"[yellow]warning:[/] {escape(str(skipped))}")
+            continue
+        folder = path.parent / "tests"
+        atomic_write_text(folder / name, rules_text)
+        atomic_write_text(folder / f"{target.sloth_id}.test.yaml", tests_text)
+        written += [folder / name, folder / f"{target.sloth_id}.test.yaml"]
+    return written

@@ -29,6 +29,7 @@ from opsledger.protocols.approvals import (
     APPROVAL_LOG,
     approval_ledger,
     approval_state,
+    approvals_in_run_state,
 )
 from opsledger.protocols.ledger import Ledger
 from opsledger.protocols.model import GateResult, Halt, HaltKind, StepResult
@@ -301,7 +302,7 @@ def check_backlog_integrity(path: Path, root: Path) -> GateResult:
 
 def check_approvals(log: Path, plan: Path, root: Path) -> GateResult:
     """Gate 2: the four leads approved this version of the plan, in an intact log."""
-    ledger = Ledger(log, APPROVAL_COLUMNS)
+    ledger = Ledger(log, APPROVAL_COLUMNS, approvals_in_run_state)
     base = GateMeta(id="p18-stakeholder-approval", title="Stakeholder approval confirmation",
                     criteria="Operations, Support, Product and Security leads approve the plan",
                     threshold="every required stakeholder's status is Approved",

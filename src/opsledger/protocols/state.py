@@ -54,24 +54,68 @@ def load_state(path: Path, procedure: str) -> ProcedureState:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: unreadable run state ({exc}); delete it to start over") from None
+    if not isinstance(data, dict):
+        raise _malformed(path, "it does not hold a JSON object")
     version = data.get("schema_version")
     if not isinstance(version, int) or version > STATE_SCHEMA_VERSION:
         raise InputError(
             f"{path}: run state has schema version {version!r}, newer than this opsledger "
             f"understands ({STATE_SCHEMA_VERSION}); upgrade opsledger"
         )
-    steps = {
-        key: StepState(
-            status=StepStatus(value.get("status", "pending")),
-            input_digest=value.get("input_digest", ""),
-            evidence=dict(value.get("evidence", {})),
-            finished_at=value.get("finished_at", ""),
-            summary=value.get("summary", ""),
-            halts=list(value.get("halts", [])),
-        )
-        for key, value in data.get("steps", {}).items()
-    }
-    return ProcedureState(procedure, steps, data.get("updated_at", ""))
+    steps = data.get("steps", {})
+    if not isinstance(steps, dict):
+        raise _malformed(path, "'steps' is not a mapping of step ids")
+    return ProcedureState(
+        procedure,
+        {key: _step_state(path, key, value) for key, value in steps.items()},
+        _text(path, "updated_at", data.get("updated_at", "")),
+    )
+
+
+def _step_state(path: Path, step: str, value: object) -> StepState:
+    """Return one step's saved state; raise :class:`InputError` naming what is wrong."""
+    if not isinstance(value, dict):
+        raise _malformed(path, f"step '{step}' is not a mapping")
+    status = value.get("status", StepStatus.PENDING.value)
+    try:
+        parsed = StepStatus(status)
+    except ValueError:
+        known = ", ".join(s.value for s in StepStatus)
+        raise _malformed(
+            path, f"step '{step}' has the unknown status {status!r} (expected one of: {known})"
+        ) from None
+    evidence = value.get("evidence", {})
+    halts = value.get("halts", [])
+    if not isinstance(evidence, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in evidence.items()
+    ):
+        raise _malformed(path, f"step '{step}': 'evidence' is not a mapping of file digests")
+    if not isinstance(halts, list) or not all(isinstance(h, dict) for h in halts):
+        raise _malformed(path, f"step '{step}': 'halts' is not a list of halts")
+    return StepState(
+        status=parsed,
+        input_digest=_text(path, f"step '{step}': input_digest", value.get("input_digest", "")),
+        evidence=dict(evidence),
+        finished_at=_text(path, f"step '{step}': finished_at", value.get("finished_at", "")),
+        summary=_text(path, f"step '{step}': summary", value.get("summary", "")),
+        halts=list(halts),
+    )
+
+
+def _text(path: Path, what: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise _malformed(path, f"{what} is {value!r}, not text")
+    return value
+
+
+def _malformed(path: Path, problem: str) -> InputError:
+    # The state only remembers what earlier runs did; starting over costs a re-run, and the
+    # approvals themselves live in the approval log, not here.
+    return InputError(
+        f"{path}: run state is not valid: {problem}. opsledger writes this file itself; "
+        "restore it from version control, or delete it to start over (the next 'opsledger "
+        "run' re-runs every step)"
+    )
 
 
 def save_state(path: Path, state: ProcedureState, now: datetime) -> None:

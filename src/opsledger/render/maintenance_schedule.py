@@ -14,6 +14,7 @@ from opsledger.config import Role
 from opsledger.fileio import atomic_write_text
 from opsledger.inputs import Context
 from opsledger.model.gates import GateSpec
+from opsledger.render.links import md_link
 from opsledger.render.patch_plan import STATUS_WORDS
 from opsledger.render.patch_section import patch_view
 from opsledger.render.rollback import ROLLBACK_DIR, runbook_file_name, write_runbooks
@@ -111,7 +112,7 @@ def _rollback_index(ctx: Context) -> tuple[list[str], list[Path]]:
     if not written.runbooks:
         return ["_No services are configured or catalogued: no rollback runbooks._", ""], \
             list(written.paths)
-    rows = [[f"[{r.service.name}]({ROLLBACK_DIR}/{runbook_file_name(r.service.name)})",
+    rows = [[md_link(r.service.name, f"{ROLLBACK_DIR}/{runbook_file_name(r.service.name)}"),
              r.service.kind.value, r.service.kind_source, r.decide_within_minutes]
             for r in written.runbooks]
     lines = ["On a failed check after a change, roll back with the service's runbook "

@@ -18,6 +18,7 @@ from opsledger.fileio import atomic_write_text
 from opsledger.inputs import Context
 from opsledger.model.gates import GateSpec
 from opsledger.model.slo import Slo
+from opsledger.render.links import link_destination, md_link, unlinkable_reason
 from opsledger.render.sections import md_escape, md_table
 from opsledger.workspace import InputKey
 
@@ -46,10 +47,7 @@ def runbook_markdown(runbook: Runbook) -> str:
         "change; when in doubt, roll back first and investigate after.",
         "",
     ]
-    if s.dashboard or s.catalog_runbook:
-        links = [f"dashboard <{s.dashboard}>" if s.dashboard else "",
-                 f"service runbook <{s.catalog_runbook}>" if s.catalog_runbook else ""]
-        lines += ["See also: " + ", ".join(x for x in links if x) + ".", ""]
+    lines += _catalog_links(s)
     lines += ["## When to roll back", "", "Roll back when any of these holds:", ""]
     lines += [f"- {md_escape(c)}" for c in runbook.roll_back_when]
     lines += ["", "Escalate to the owner instead of rolling back when:", ""]
@@ -82,6 +80,25 @@ def runbook_markdown(runbook: Runbook) -> str:
               "- Keep the failed version out of the next change window until a fix passes the "
               "test gates.", ""]
     return "\n".join(lines)
+
+
+def _catalog_links(service: ServiceFacts) -> list[str]:
+    """Return the "See also" line for the catalog's addresses, and a note for each one that
+    is not linked (only http and https: a catalog is untrusted input)."""
+    links: list[str] = []
+    notes: list[str] = []
+    for label, field, url in (("dashboard", "dashboard", service.dashboard),
+                              ("service runbook", "runbook", service.catalog_runbook)):
+        if not url:
+            continue
+        destination = link_destination(url)
+        if destination is not None:
+            links.append(md_link(label, destination))
+        else:
+            notes.append(f"Not linked: the service catalog's {field} address for "
+                         f"{md_escape(service.name)}, because {unlinkable_reason(url)}.")
+    lines = [f"See also: {', '.join(links)}.", ""] if links else []
+    return lines + [line for note in notes for line in (note, "")]
 
 
 def service_facts(ctx: Context) -> list[ServiceFacts]:
@@ -165,7 +182,7 @@ def write_runbooks(ctx: Context) -> WrittenRunbooks:
 
 
 def runbook_index(runbooks: list[Runbook]) -> str:
-    rows = [[f"[{r.service.name}]({runbook_file_name(r.service.name)})", r.service.kind.value,
+    rows = [[md_link(r.service.name, runbook_file_name(r.service.name)), r.service.kind.value,
              r.service.kind_source, r.service.owner or "", len(r.checks)] for r in runbooks]
     return ("# Rollback procedures\n\nOne runbook per service, from its deployment kind.\n\n"
             + md_table(["Service", "Kind", "Kind from", "Owner", "Checks"], rows, "llllr"))
