@@ -3,10 +3,17 @@
 ``load_yaml`` returns plain data plus a :class:`LineMap` from a key path (as pydantic
 reports it, e.g. ``("services", 3, "owner")``) to the line in the file, so every schema
 error can name file and line.
+
+Every workspace YAML file is composed by :func:`compose_documents` under one budget: at
+most ``MAX_YAML_NODES`` nodes as written and ``MAX_YAML_SECONDS`` of work, on top of the
+size cap. The nodes come from libyaml's C parser when PyYAML has it (ten times faster than
+the pure-Python scanner); the composing, and every check on tags, keys and aliases, stays
+in Python so both parsers are held to the same rules.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +21,9 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from opsledger.errors import ConfigError
 from opsledger.problems import Level, Problem
@@ -21,9 +31,17 @@ from opsledger.readers.textfile import wide_encoding
 
 M = TypeVar("M", bound=BaseModel)
 
-MAX_YAML_BYTES = 16 * 1024 * 1024
-# Billion-laughs guard: an alias expanding into more nodes than this is refused.
-MAX_YAML_NODES = 200_000
+# Workspace YAML is configuration and catalogs: a few hundred kilobytes in practice. The
+# caps below agree with each other: ordinary YAML averages 10-20 bytes a node, so a file
+# under the size cap either holds fewer nodes than the node cap and parses in about two
+# seconds, or reaches the node cap and is refused, also within seconds.
+MAX_YAML_BYTES = 8 * 1024 * 1024
+# Nodes as written, and also nodes once aliases are expanded (the billion-laughs guard).
+MAX_YAML_NODES = 500_000
+# Wall-clock budget for composing and building one file: a backstop for inputs that are
+# slow for a reason the caps above do not foresee.
+MAX_YAML_SECONDS = 10.0
+_CLOCK_EVERY = 4096  # nodes between two looks at the clock
 
 Key = str | int
 
@@ -42,15 +60,39 @@ class LineMap:
         return self.lines.get((), None)
 
 
+class YamlBudgetError(yaml.YAMLError):
+    """A document over the node cap or the time budget; the message says which."""
+
+
+def _deadline() -> float:
+    return time.monotonic() + MAX_YAML_SECONDS
+
+
+def _check_clock(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise YamlBudgetError(
+            f"took longer than {MAX_YAML_SECONDS:g} s to parse; "
+            "split the file or remove what is not needed"
+        )
+
+
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, deadline: float) -> None:
         self.count = 0
+        self.deadline = deadline
         self.lines: dict[tuple[Key, ...], int] = {}
 
     def build(self, node: yaml.Node, path: tuple[Key, ...]) -> Any:
         self.count += 1
         if self.count > MAX_YAML_NODES:
-            raise yaml.YAMLError("document expands to too many nodes (alias bomb?)")
+            # The composer already held the document as written under this cap, so only
+            # aliases, each standing for a whole copy of its anchor, can get here.
+            raise YamlBudgetError(
+                f"aliases expand the document to too many nodes, past {MAX_YAML_NODES} "
+                "(alias bomb?)"
+            )
+        if self.count % _CLOCK_EVERY == 0:
+            _check_clock(self.deadline)
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
             line = node.start_mark.line + 1
@@ -102,10 +144,115 @@ class BoundedSafeLoader(yaml.SafeLoader):
     def fetch_flow_collection_start(self, TokenClass: Any) -> None:
         if self.flow_level >= MAX_FLOW_DEPTH:
             raise yaml.scanner.ScannerError(
-                None, None, f"collections nested deeper than {MAX_FLOW_DEPTH} levels",
+                None,
+                None,
+                f"collections nested deeper than {MAX_FLOW_DEPTH} levels",
                 self.get_mark(),
             )
         super().fetch_flow_collection_start(TokenClass)
+
+
+class _Budget(Composer):
+    """Composer that counts nodes as written and watches the clock while it composes."""
+
+    deadline = 0.0
+    nodes = 0
+
+    def start_budget(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self.nodes += 1
+        if self.nodes > MAX_YAML_NODES:
+            raise YamlBudgetError(
+                f"{self._count_rest()} nodes, over the limit of {MAX_YAML_NODES}; "
+                "split the file or remove what is not needed"
+            )
+        if self.nodes % _CLOCK_EVERY == 0:
+            _check_clock(self.deadline)
+        node: yaml.Node | None = super().compose_node(parent, index)
+        return node
+
+    def _count_rest(self) -> str:
+        """Return how many nodes the stream holds, counting the rest without building it."""
+        counted = self.nodes - 1  # the node over the cap is still the next event
+        node_events = (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)
+        try:
+            while self.check_event():  # type: ignore[attr-defined]
+                if isinstance(self.get_event(), node_events):  # type: ignore[attr-defined]
+                    counted += 1
+                    if counted % _CLOCK_EVERY == 0 and time.monotonic() > self.deadline:
+                        return f"more than {counted}"
+        except yaml.YAMLError:
+            return f"at least {counted}"  # the rest is malformed; the cap is what matters
+        return str(counted)
+
+
+class _PythonBudgetLoader(_Budget, BoundedSafeLoader):
+    """Pure-Python scanner and parser (PyYAML without libyaml)."""
+
+
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _CBudgetLoader(_Budget, CParser, SafeConstructor, Resolver):
+        """libyaml's scanner and parser (which caps nesting at 1,000 levels itself) under
+        the same Python composer: ``Composer`` comes first, so its ``get_single_node``
+        and ``compose_node`` are used rather than the C ones, which cannot be watched."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+    _LOADER_CLASS: type[_Budget] = _CBudgetLoader
+else:
+    _LOADER_CLASS = _PythonBudgetLoader
+
+
+def syntax_error(exc: yaml.MarkedYAMLError) -> tuple[str, str]:
+    """Return where a YAML syntax error was found and what it is, naming the construct it
+    interrupted and where that began (libyaml reports an unclosed ``[`` at the end of the
+    file, so the opening line is the one the reader needs)."""
+    mark = exc.problem_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = str(exc.problem)
+    begun = exc.context_mark
+    if exc.context and begun is not None and (mark is None or begun.line != mark.line):
+        start = f"line {begun.line + 1}, column {begun.column + 1}"
+        problem += f" ({exc.context} that starts at {start})"
+    return where, problem
+
+
+def compose_documents(text: str, deadline: float | None = None) -> list[yaml.Node]:
+    """Return the composed node of each non-empty document in ``text``, within the budget.
+
+    Raises ``yaml.YAMLError`` (``YamlBudgetError`` past the node cap or the time budget)
+    or ``RecursionError`` for nesting deeper than Python's stack allows.
+    """
+    loader = _LOADER_CLASS(text)  # type: ignore[call-arg]
+    loader.start_budget(_deadline() if deadline is None else deadline)
+    try:
+        documents: list[yaml.Node] = []
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                documents.append(node)
+        return documents
+    finally:
+        loader.dispose()  # type: ignore[attr-defined]
+
+
+def compose_one(text: str, deadline: float | None = None) -> yaml.Node | None:
+    """Return the node of a single-document stream (``None`` if empty), within the budget."""
+    loader = _LOADER_CLASS(text)  # type: ignore[call-arg]
+    loader.start_budget(_deadline() if deadline is None else deadline)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()  # type: ignore[attr-defined]
 
 
 _LOADER = yaml.SafeLoader("")
@@ -118,9 +265,7 @@ def load_yaml(path: Path) -> tuple[Any, LineMap]:
         # Sized before it is read, so a huge file is refused without loading it.
         size = path.stat().st_size
         if size > MAX_YAML_BYTES:
-            raise ConfigError(
-                f"{path}: file is too large ({size} bytes, at most {MAX_YAML_BYTES})"
-            )
+            raise ConfigError(f"{path}: file is too large ({size} bytes, at most {MAX_YAML_BYTES})")
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -139,19 +284,21 @@ def parse_yaml(data: bytes | str, name: str) -> tuple[Any, LineMap]:
             raise ConfigError(f"{name}: line {line}: not valid UTF-8") from None
     else:
         text = data
+    deadline = _deadline()
     try:
-        node = yaml.compose(text, Loader=BoundedSafeLoader)
+        node = compose_one(text, deadline)
     except RecursionError:
         raise ConfigError(f"{name}: invalid YAML: nested too deeply") from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        raise ConfigError(f"{name}: {where}: invalid YAML: {exc.problem}") from None
+        where, problem = syntax_error(exc)
+        raise ConfigError(f"{name}: {where or '?'}: invalid YAML: {problem}") from None
+    except YamlBudgetError as exc:
+        raise ConfigError(f"{name}: YAML refused: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name}: invalid YAML: {exc}") from None
     if node is None:
         return None, LineMap()
-    walker = _Walker()
+    walker = _Walker(deadline)
     try:
         value = walker.build(node, ())
     except _DuplicateKey as dup:
@@ -162,6 +309,8 @@ def parse_yaml(data: bytes | str, name: str) -> tuple[Any, LineMap]:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}" if mark else "?"
         raise ConfigError(f"{name}: {where}: {exc.problem}") from None
+    except YamlBudgetError as exc:
+        raise ConfigError(f"{name}: YAML refused: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name}: {exc}") from None
     return value, LineMap(walker.lines)

@@ -364,7 +364,9 @@ def valid_risks(draw) -> WorkItem:
         owner=draw(st.none() | plain),
         severity=draw(st.none() | st.sampled_from([s for s in Severity])),
         status=draw(st.sampled_from(list(ItemStatus))),
-        due_date=draw(st.none() | st.dates(min_value=date(2000, 1, 1))),
+        due_date=draw(
+            st.none() | st.dates(min_value=date(2000, 1, 1), max_value=date(2199, 12, 31))
+        ),
         impact=draw(st.none() | st.integers(1, 5).map(float)),
         likelihood=draw(st.none() | st.floats(min_value=1, max_value=5)),
         reference=draw(st.none() | plain),

@@ -357,3 +357,32 @@ def test_tier_spellings():
         0,
     ]
     assert [service_catalog.parse_tier(v) for v in (True, 1.5, 9, "gold", "", None)] == [None] * 6
+
+
+def test_text_in_a_number_cell_quarantines_only_its_row_naming_the_cell(tmp_path):
+    # Attack: a cell typed as a number that stores text made openpyxl raise while parsing
+    # the sheet, and the whole catalog was lost with no cell named.
+    wb = catalog_workbook(
+        [
+            ["checkout", "Ana", "payments", 1],
+            ["search", "Bo", "discovery", 2],
+            ["billing", "Cy", "payments", 3],
+        ]
+    )
+    path = save(wb, tmp_path / "SERVICE-CATALOG.xlsx")
+    sheet_xml = "xl/worksheets/sheet2.xml"
+
+    def text_in_number(name: str, data: bytes) -> bytes:
+        if name != sheet_xml:
+            return data
+        assert b'<c r="D3" t="n"><v>2</v></c>' in data
+        return data.replace(b'<c r="D3" t="n"><v>2</v></c>', b'<c r="D3" t="n"><v>two</v></c>')
+
+    rewrite_zip(path, text_in_number)
+    result = service_catalog.read(path)
+    assert [r.name for r in result.records] == ["checkout", "billing"]
+    [problem] = result.problems
+    assert problem.level is Level.ROW
+    assert problem.location == "sheet 'Services' cell D3"
+    assert problem.found == "'two'"
+    assert problem.expected.startswith("a number")

@@ -28,7 +28,13 @@ from opsledger.model.health import ProbeResult
 from opsledger.problems import ReadResult
 from opsledger.readers.csvrows import header_key, open_csv, require_columns
 from opsledger.readers.fields import FALSE_WORDS, TRUE_WORDS, Fields, parse_datetime
-from opsledger.readers.textfile import MAX_LINE_CHARS, json_path, load_text, parse_json
+from opsledger.readers.textfile import (
+    MAX_LINE_CHARS,
+    JsonBudgetError,
+    json_path,
+    load_text,
+    parse_json,
+)
 
 csv.field_size_limit(MAX_LINE_CHARS)
 
@@ -360,6 +366,9 @@ def _read_json(text: str, result: ReadResult[ProbeResult]) -> None:
         return
     except RecursionError:
         result.fail("", "JSON nested too deeply", "a JSON document of reasonable depth")
+        return
+    except JsonBudgetError as exc:
+        result.fail("", f"JSON refused: {exc}", "a smaller JSON document")
         return
     prefix: tuple[str, ...] = ()
     if isinstance(document, dict) and isinstance(document.get("results"), list):

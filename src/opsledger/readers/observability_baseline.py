@@ -14,7 +14,7 @@ from pathlib import Path
 
 from opsledger.model.handover import BaselineMetric, ObservabilityBaseline
 from opsledger.problems import ReadResult, shown
-from opsledger.readers.fields import parse_date
+from opsledger.readers.fields import DateOutOfRange, parse_date, time_problem
 from opsledger.readers.mdtable import canonical_keys, parse_tables, split_lines, table_fields
 from opsledger.readers.textfile import load_text
 
@@ -89,12 +89,10 @@ def _measured_date(text: str, result: ReadResult[ObservabilityBaseline]) -> date
         value = match.group(1).strip().strip("`")
         try:
             return parse_date(value)
-        except (ValueError, OverflowError):
-            result.quarantine(
-                f"line {number}",
-                "the measurement date is not a date",
-                "Measured: YYYY-MM-DD",
-                shown(value),
-            )
+        except (ValueError, OverflowError) as exc:
+            message, expected = time_problem("the measurement date", exc, "date")
+            if not isinstance(exc, DateOutOfRange):
+                expected = "Measured: YYYY-MM-DD"
+            result.quarantine(f"line {number}", message, expected, shown(value))
             return None
     return None

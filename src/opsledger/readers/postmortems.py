@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from opsledger.readers.itemfields import SEVERITY_WORDS, status
 from opsledger.readers.jsonrecords import flatten
 from opsledger.readers.mdtable import parse_tables, sections, split_lines, table_fields
 from opsledger.readers.textfile import load_text
-from opsledger.yamlfile import BoundedSafeLoader, LineMap, parse_yaml
+from opsledger.yamlfile import LineMap, compose_one, parse_yaml
 
 MAX_FILES = 20_000
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a postmortem is a document, not a data dump
@@ -178,7 +178,7 @@ def _front_matter(
     file: Path, text: str, result: ReadResult[Postmortem]
 ) -> tuple[dict[str, Any], LineMap] | None:
     try:
-        node = yaml.compose(text, Loader=BoundedSafeLoader)
+        node = compose_one(text)
     except (yaml.YAMLError, RecursionError):
         node = None  # parse_yaml below reports it with the line (or as nested too deeply)
     if node is not None and _expanded_size(node) > MAX_FRONT_MATTER_VALUES:
@@ -292,11 +292,7 @@ def _split_config_error(message: str, name: str) -> tuple[str, str]:
 
 
 def _incident_time(fields: Fields) -> datetime | None:
-    value = fields.raw("date")
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    # YAML front matter gives a date or datetime object; text goes through the same parser.
     return fields.timestamp("date", required=False)
 
 

@@ -9,7 +9,9 @@ reading error).
 
 The workbook is inspected as an archive before openpyxl opens it (see
 :mod:`opsledger.readers.workbook`). Formulas are not trusted: a cell holding one, or text
-that starts with ``=``, quarantines its row rather than being read as its cached value.
+that starts with ``=``, quarantines its row rather than being read as its cached value, and so
+does a cell whose stored text does not fit its type (``abc`` in a number cell), named by its
+sheet and cell.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from opsledger.problems import Problem, ReadResult, shown
 from opsledger.readers.csvrows import header_key, require_columns
 from opsledger.readers.fields import Fields
 from opsledger.readers.workbook import (
+    UnfitCell,
     inspect_workbook_archive,
     load_workbook_safely,
+    sheet_rows,
     unreadable_found,
     unreadable_message,
 )
@@ -91,11 +95,12 @@ def _formula_cells(
     try:
         for sheet in workbook.worksheets:
             cells: dict[str, str] = {}
-            sheet.reset_dimensions()  # a writer's stated dimension may be wrong
-            for row in sheet.iter_rows():
-                for cell in row:
-                    if getattr(cell, "data_type", None) == "f":
-                        cells[cell.coordinate] = str(cell.value)
+            for row in sheet_rows(sheet):
+                for index, kind in enumerate(row.kinds):
+                    if kind == "f":
+                        cells[f"{get_column_letter(index + 1)}{row.number}"] = str(
+                            row.values[index]
+                        )
             found[sheet.title] = cells
     except Exception as exc:
         result.fail(
@@ -136,12 +141,10 @@ def _read_workbook(
 
 def _find_header(sheet: Any) -> tuple[int, list[str]] | None:
     """Return (row number, normalised column keys) of the sheet's header, if it has one."""
-    for number, row in enumerate(
-        sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True), start=1
-    ):
-        keys = [_column_key(value) for value in row]
+    for row in sheet_rows(sheet, max_row=HEADER_SEARCH_ROWS):
+        keys = [_column_key(value) for value in row.values]
         if "service" in keys:
-            return number, keys
+            return row.number, keys
     return None
 
 
@@ -161,15 +164,14 @@ def _read_sheet(
     formulas: dict[str, str],
 ) -> None:
     title = sheet.title
-    if not require_columns(result, f"sheet '{title}' row {header_row}", keys, REQUIRED,
-                           [k for k in keys if k]):
+    if not require_columns(
+        result, f"sheet '{title}' row {header_row}", keys, REQUIRED, [k for k in keys if k]
+    ):
         return
     columns = {key: index for index, key in reversed(list(enumerate(keys))) if key}
     seen: dict[str, int] = {}
-    for number, row in enumerate(
-        sheet.iter_rows(min_row=header_row + 1, values_only=True), start=header_row + 1
-    ):
-        cells = list(row)
+    for row in sheet_rows(sheet, min_row=header_row + 1):
+        number, cells = row.number, row.values
         if all(value is None or (isinstance(value, str) and not value.strip()) for value in cells):
             continue
         untrusted = list(_untrusted_cells(title, number, cells, columns, formulas, str(path)))
@@ -209,6 +211,15 @@ def _untrusted_cells(
         if index not in used:
             continue
         coordinate = f"{get_column_letter(index + 1)}{row}"
+        if isinstance(value, UnfitCell):
+            yield Problem(
+                path,
+                f"sheet '{title}' cell {coordinate}",
+                "cell value does not fit the cell's type; the row is quarantined",
+                f"{value.expected} (the cell is stored as that type)",
+                shown(value.text),
+            )
+            continue
         formula = formulas.get(coordinate)
         if formula is None and isinstance(value, str) and value.lstrip().startswith("="):
             formula = value

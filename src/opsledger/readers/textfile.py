@@ -6,6 +6,7 @@ import codecs
 import json
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,26 +110,131 @@ def load_json(path: Path, result: ReadResult[T]) -> Any:
     except RecursionError:
         result.fail("", "JSON nested too deeply", "a JSON document of reasonable depth")
         return None
+    except JsonBudgetError as exc:
+        result.fail("", f"JSON refused: {exc}", "a smaller JSON document")
+        return None
 
 
 # Python refuses to convert integers longer than this (CVE-2020-10735); such a number in
 # an export is an attack or corruption, and is reported as a JSON error with its place.
 _LONG_NUMBER = re.compile(rf"-?[0-9]{{{sys.get_int_max_str_digits() + 1},}}")
 
+# JSON is parsed in C at about 50 MB/s, so the size cap bounds the time already; these are
+# the backstop against a document that is cheap to send and expensive to hold: members of
+# objects (a record of five fields is six), and wall-clock time. A year of five-minute
+# probes for a hundred services is about ten million records, sixty million members.
+MAX_JSON_MEMBERS = 100_000_000
+MAX_JSON_SECONDS = 60.0
+_CLOCK_EVERY = 8192  # objects between two looks at the clock
+
+# A JSON string, or one of the punctuation marks that give a key its object and depth.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:]')
+
+
+class JsonBudgetError(ValueError):
+    """A document over the member cap or the time budget."""
+
+
+class _DuplicateJsonKey(ValueError):
+    def __init__(self, key: str, closed_before: int) -> None:
+        super().__init__(key)
+        self.key = key
+        self.closed_before = closed_before
+
+
+class _ObjectHook:
+    """Builds each JSON object, refusing a repeated key and watching the budget.
+
+    ``json`` calls the hook as each object closes, so ``closed`` is the number of objects
+    that closed before the current one: enough to find it again in the text.
+    """
+
+    def __init__(self) -> None:
+        self.closed = 0
+        self.members = 0
+        self.deadline = time.monotonic() + MAX_JSON_SECONDS
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        built = dict(pairs)
+        if len(built) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise _DuplicateJsonKey(key, self.closed)
+                seen.add(key)
+        self.closed += 1
+        self.members += len(pairs) + 1
+        if self.members > MAX_JSON_MEMBERS:
+            raise JsonBudgetError(
+                f"more than {MAX_JSON_MEMBERS} object members, over the limit; split the file"
+            )
+        if self.closed % _CLOCK_EVERY == 0 and time.monotonic() > self.deadline:
+            raise JsonBudgetError(f"took longer than {MAX_JSON_SECONDS:g} s to parse")
+        return built
+
 
 def parse_json(text: str) -> Any:
-    """Return ``json.loads(text)``; an over-long number raises ``JSONDecodeError`` too."""
+    """Return the parsed document.
+
+    Raises ``JSONDecodeError`` for malformed JSON, an over-long number and a key repeated in
+    one object (the position is the repeat's), and :class:`JsonBudgetError` past the budget.
+    A repeated key is refused, as YAML's are: which value a tool keeps differs from tool to
+    tool, so a repeat can make a record read one way here and another way elsewhere.
+    """
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return json.loads(text, object_pairs_hook=_ObjectHook())
+    except (json.JSONDecodeError, JsonBudgetError):
         raise
+    except _DuplicateJsonKey as dup:
+        position = _repeated_key_position(text, dup.closed_before, dup.key)
+        raise json.JSONDecodeError(
+            f"duplicate key {json.dumps(dup.key)[:80]} in one object", text, position
+        ) from None
     except ValueError:
         match = _LONG_NUMBER.search(text)
         position = match.start() if match else 0
         digits = len(match.group().lstrip("-")) if match else 0
-        raise json.JSONDecodeError(
-            f"number too long ({digits} digits)", text, position
-        ) from None
+        raise json.JSONDecodeError(f"number too long ({digits} digits)", text, position) from None
+
+
+def _repeated_key_position(text: str, closed_before: int, key: str) -> int:
+    """Return the offset of ``key``'s second occurrence in the object that closed after
+    ``closed_before`` others (only called once the parser has found the repeat)."""
+    opened: list[int] = []
+    closed = 0
+    for token in _JSON_TOKEN.finditer(text):
+        mark = token.group()
+        if mark == "{":
+            opened.append(token.start())
+        elif mark == "}" and opened:
+            start = opened.pop()
+            if closed == closed_before:
+                return _second_key(text, start, token.end(), key)
+            closed += 1
+    return 0
+
+
+def _second_key(text: str, start: int, end: int, key: str) -> int:
+    depth = 0
+    seen = False
+    previous: re.Match[str] | None = None
+    for token in _JSON_TOKEN.finditer(text, start + 1, end - 1):
+        mark = token.group()
+        if mark in "{[":
+            depth += 1
+        elif mark in "}]":
+            depth -= 1
+        elif (
+            mark == ":"
+            and depth == 0
+            and previous is not None
+            and json.loads(previous.group()) == key
+        ):
+            if seen:
+                return previous.start()
+            seen = True
+        previous = token
+    return start
 
 
 def check_text(data: bytes, result: ReadResult[T]) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 from opsledger.model.handover import Ticket
 from opsledger.problems import ReadResult
 from opsledger.readers.csvrows import header_key, open_csv, require_columns
-from opsledger.readers.fields import Fields
+from opsledger.readers.fields import Fields, within_range
 from opsledger.readers.textfile import MAX_LINE_CHARS, load_text
 
 csv.field_size_limit(MAX_LINE_CHARS)
@@ -142,7 +142,7 @@ def _time(text: str) -> datetime | None:
     if not text:
         return None
     value = datetime.fromisoformat(text)  # ValueError sends the row to the careful path
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return within_range(value if value.tzinfo else value.replace(tzinfo=UTC))
 
 
 def _minutes(text: str) -> float | None:

@@ -10,6 +10,7 @@ number (Parquet).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from opsledger.model.cost import UtilisationResource
 from opsledger.problems import Level, Problem, ReadResult, shown
 from opsledger.readers.cost_focus import line_numbers, read_header
 from opsledger.readers.csvrows import header_key
+from opsledger.readers.fields import DATE_RANGE, DATE_TIME_EXPECTED, stamp_column
 from opsledger.readers.textfile import MAX_TEXT_BYTES
 
 FOLDER = "utilisation"
@@ -175,16 +177,15 @@ def _check(frame: pd.DataFrame, where: list[str], result: ReadResult[Any]) -> Ut
             if reported[0] >= MAX_PROBLEMS:
                 return
             reported[0] += 1
+            value = frame[column].iat[int(index)]
+            if isinstance(value, datetime):  # a Parquet timestamp: show the text, not the repr
+                value = value.isoformat()
             result.quarantine(f"{where[index]}, column '{column}'", message, expected,
-                              shown(frame[column].iat[int(index)]))
+                              shown(value))
 
-    times = frame["time"]
-    if not pd.api.types.is_datetime64_any_dtype(times):
-        times = pd.to_datetime(times.astype(str).str.strip(), utc=True, errors="coerce",
-                               format="ISO8601")
-    elif times.dt.tz is None:
-        times = times.dt.tz_localize("UTC")
-    flag(times.isna().to_numpy(), "time", "'time' is not a date-time", "an ISO 8601 date-time")
+    times, unreadable, outside = stamp_column(frame["time"])
+    flag(unreadable, "time", "'time' is not a date-time", DATE_TIME_EXPECTED)
+    flag(outside, "time", "'time' is outside the supported dates", f"a date-time from {DATE_RANGE}")
     service = frame["service"].astype(object).where(frame["service"].notna(), "")
     service = service.astype(str).str.strip()
     flag((service == "").to_numpy(), "service", "missing service", "a service name")

@@ -16,6 +16,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
@@ -303,3 +304,94 @@ def root_cause(exc: BaseException) -> BaseException:
         exc = exc.__cause__
         seen.add(id(exc))
     return exc
+
+
+@dataclass(frozen=True)
+class UnfitCell:
+    """A cell whose stored text does not fit the type the sheet declares for it.
+
+    openpyxl converts each cell as it parses the sheet and raises on the first one that does
+    not convert (the text ``abc`` in a cell typed as a number), which would lose the whole
+    workbook; such a cell is given to the reader as this value, to quarantine its row.
+    """
+
+    text: str
+    expected: str
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One stored row: its number, and its values and openpyxl cell types by column (A=0)."""
+
+    number: int
+    values: list[Any]
+    kinds: list[str | None]
+
+
+_DECLARED = {
+    "n": "a number",
+    "b": "a boolean (1 or 0)",
+    "s": "an index into the shared strings",
+    "d": "an ISO 8601 date-time",
+}
+
+
+@cache
+def _tolerant_parser() -> type[Any]:
+    from openpyxl.utils import coordinate_to_tuple
+    from openpyxl.worksheet._reader import VALUE_TAG, WorkSheetParser
+
+    class TolerantParser(WorkSheetParser):
+        def parse_cell(self, element: Any) -> dict[str, Any]:
+            try:
+                cell: dict[str, Any] = super().parse_cell(element)
+                return cell
+            except (ValueError, TypeError, IndexError, OverflowError):
+                kind = element.get("t", "n")
+                coordinate = element.get("r")
+                if coordinate:
+                    row, column = coordinate_to_tuple(coordinate)
+                else:
+                    row, column = self.row_counter, self.col_counter
+                text = element.findtext(VALUE_TAG, None) or ""
+                value = UnfitCell(text, _DECLARED.get(kind, f"a value of type '{kind}'"))
+                return {
+                    "row": row,
+                    "column": column,
+                    "value": value,
+                    "data_type": kind,
+                    "style_id": 0,
+                }
+
+    return TolerantParser
+
+
+def sheet_rows(sheet: Any, min_row: int = 1, max_row: int | None = None) -> Iterator[SheetRow]:
+    """Yield the stored rows of a read-only worksheet from ``min_row`` (empty rows are absent).
+
+    Like openpyxl's ``iter_rows(values_only=True)``, except that a cell whose text does not
+    fit its declared type comes back as an :class:`UnfitCell` instead of ending the read.
+    Uses the read-only worksheet's source and the workbook's date settings, as openpyxl does.
+    """
+    workbook = sheet.parent
+    with sheet._get_source() as source:
+        parser = _tolerant_parser()(
+            source,
+            sheet._shared_strings,
+            data_only=workbook.data_only,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        for number, cells in parser.parse():
+            if max_row is not None and number > max_row:
+                return
+            if number < min_row:
+                continue
+            width = max((cell["column"] for cell in cells), default=0)
+            values: list[Any] = [None] * width
+            kinds: list[str | None] = [None] * width
+            for cell in cells:
+                values[cell["column"] - 1] = cell["value"]
+                kinds[cell["column"] - 1] = cell["data_type"]
+            yield SheetRow(number, values, kinds)
