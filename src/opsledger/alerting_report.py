@@ -28,8 +28,8 @@ from opsledger.errors import ConfigError
 from opsledger.inputs import Context
 from opsledger.model.incidents import AlertEvent, Incident
 from opsledger.model.slo import SliSeries, Slo
-from opsledger.problems import Problem, ReadResult
-from opsledger.render.prometheus_rules import rules_yaml
+from opsledger.problems import Level, Problem, ReadResult
+from opsledger.render.prometheus_rules import rules_file
 from opsledger.slo_report import SloReport, evaluate_workspace, read_slos
 from opsledger.workspace import InputKey
 from opsledger.yamlfile import load_yaml
@@ -61,7 +61,19 @@ def workspace_rules(ctx: Context, policy: AlertPolicy | None = None) -> tuple[st
     """Return the Prometheus rule file for the workspace's SLOs and the definition problems."""
     definitions = read_slos(ctx)
     ordered = sorted(definitions.records, key=lambda s: (s.service, s.name))
-    return rules_yaml(ordered, policy), list(definitions.problems)
+    text, skipped = rules_file(ordered, policy)
+    problems = list(definitions.problems)
+    for item in (s for s in skipped if s.applies):
+        path, _, line = item.where.rpartition(":")
+        problems.append(
+            Problem(
+                path or item.where,
+                f"line {line}" if path else "",
+                f"no Prometheus rules for SLO {item.slo}: {item.reason}",
+                level=Level.WARNING,
+            )
+        )
+    return text, problems
 
 
 _CONDITION = re.compile(r"conditions\[(\d+)\]")

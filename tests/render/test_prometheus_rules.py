@@ -123,7 +123,7 @@ def test_good_total_and_counter_selectors() -> None:
     )
     target = target_for(slo)
     assert isinstance(target, RuleTarget)
-    assert target.error_ratio.startswith("1 - (")
+    assert target.error_ratio.startswith("(\n  1 - (")  # Sloth's text for good/total
     assert 'sum(rate(http_requests_total{code!~"5.."}[{{.window}}]))' in target.error_ratio
 
 
@@ -172,8 +172,9 @@ def test_promtool_accepts_generated_rules(tmp_path: Path) -> None:
         # that starts after a 6h10m clean history (370m); silent at 370m, firing by 372m
         # allowing one evaluation interval between the recording and alerting groups.
         (0.999, 30, ["370m", "372m"]),
-        # 28 days at 99.5%: 13.44 * 0.005 * 60 = 4.03 minutes -> due after 5 minutes.
-        (0.995, 28, ["374m", "376m"]),
+        # 28 days at 99.5%: 13.44 * 0.005 = 0.0672; silent while k / 59 < 0.0672 (k = 3),
+        # due once k / 60 > 0.0672 (k = 5), checked one interval later.
+        (0.995, 28, ["373m", "376m"]),
     ],
 )
 def test_promtool_unit_tests_page_on_outage_and_not_on_1x_burn(

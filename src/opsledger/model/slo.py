@@ -1,15 +1,17 @@
 """Service level objectives, their indicators, and minute-bucketed SLI series.
 
 Every SLO format opsledger reads (OpenSLO, Sloth, slo-generator, native) is normalised into
-:class:`Slo`: an objective as a fraction (0-1), a window in days (rolling or calendar), a
+:class:`Slo`: an objective as a fraction (0-1), a window (rolling days or calendar periods), a
 budgeting method, and one indicator whose counts any engine can produce.
 """
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
@@ -44,61 +46,135 @@ class CalendarUnit(StrEnum):
     YEAR = "year"
 
 
+# 2001-01-01 was a Monday: a midnight, an ISO week start, and the first of a month, quarter and
+# year, so periods counted from it align to every unit's natural boundary.
+_NATURAL_ORIGIN = datetime(2001, 1, 1)
+_MONTHS = {CalendarUnit.MONTH: 1, CalendarUnit.QUARTER: 3, CalendarUnit.YEAR: 12}
+
+
 @dataclass(frozen=True)
 class SloWindow:
-    """The compliance period: ``days`` long, rolling or aligned to a calendar unit."""
+    """The compliance period: ``days`` long and rolling, or a run of calendar periods.
+
+    A calendar window (``rolling`` False) is ``count`` calendar units long. Its periods start
+    at ``anchor + k * count`` units, counted on the wall clock of ``time_zone`` (an IANA name)
+    and returned as UTC datetimes, so local midnight stays local midnight and a day may last
+    23 or 25 hours. Month arithmetic keeps the anchor's day of the month, clamped to the
+    month's length: from Jan 31, periods start Feb 28 (29), Mar 31, Apr 30. A wall time that a
+    daylight-saving change skips moves forward by the gap; one that occurs twice is taken at
+    its first occurrence. Without an anchor, periods align to the unit's natural boundary
+    (midnight, ISO Monday, the first of a month, quarter or year).
+
+    ``days`` is the window's approximate length (30 for a month), used for burn rates and
+    projections.
+    """
 
     days: int
     rolling: bool = True
-    calendar_unit: CalendarUnit | None = None  # for calendar windows: the period it aligns to
-    anchor: datetime | None = None  # calendar windows of N days: periods start here + k * N days
+    calendar_unit: CalendarUnit | None = None  # for calendar windows: the unit periods count
+    anchor: datetime | None = None  # the first period's start as local wall time (naive)
+    count: int = 1  # units per period: 2 with WEEK is a fortnight
+    time_zone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"a calendar window counts at least one unit, not {self.count}")
+        if not self.rolling and self.calendar_unit is None:
+            raise ValueError("a calendar window needs a calendar unit")
+        try:
+            zone = self.zone
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone '{self.time_zone}'") from None
+        if self.anchor is not None:  # an instant becomes the zone's wall time at that instant
+            wall = self.anchor.astimezone(zone) if self.anchor.tzinfo else self.anchor
+            object.__setattr__(self, "anchor", wall.replace(tzinfo=None, fold=0))
 
     @property
     def duration(self) -> timedelta:
         return timedelta(days=self.days)
 
     @property
+    def zone(self) -> tzinfo:
+        """Return the time zone calendar periods are counted in."""
+        return UTC if self.time_zone == "UTC" else ZoneInfo(self.time_zone)
+
+    @property
     def label(self) -> str:
-        """Return the window as written in reports: ``"30d"``, ``"28d"``, ``"calendar month"``."""
+        """Return the window as written in reports: ``"30d"``, ``"calendar month"``...
+
+        Calendar windows name their count, anchor and time zone when these are not the
+        defaults: ``"calendar 2 weeks from 2026-01-05 (America/New_York)"``.
+        """
         if self.rolling or self.calendar_unit is None:
             return f"{self.days}d"
-        return f"calendar {self.calendar_unit.value}"
+        unit = self.calendar_unit.value
+        text = f"calendar {unit}" if self.count == 1 else f"calendar {self.count} {unit}s"
+        if self.anchor is not None:
+            clock = self.anchor.time()
+            if clock == time():
+                text += f" from {self.anchor.date().isoformat()}"
+            else:
+                spec = "minutes" if clock.second == clock.microsecond == 0 else "seconds"
+                text += f" from {self.anchor.isoformat(sep=' ', timespec=spec)}"
+        if self.time_zone != "UTC":
+            text += f" ({self.time_zone})"
+        return text
 
     def end_of_period(self, end: datetime) -> datetime:
-        """Return when the period containing ``end`` closes (``end`` itself when rolling)."""
+        """Return when the period containing ``end`` closes (``end`` itself when rolling).
+
+        For a calendar window this is the next period's start, in UTC.
+        """
         if self.rolling:
             return end
-        start = self.start_at(end)
-        unit = self.calendar_unit
-        if unit is None:
-            return start + self.duration
-        if unit is CalendarUnit.DAY:
-            return start + timedelta(days=1)
-        if unit is CalendarUnit.WEEK:
-            return start + timedelta(days=7)
-        months = {CalendarUnit.MONTH: 1, CalendarUnit.QUARTER: 3, CalendarUnit.YEAR: 12}[unit]
-        month0 = start.month - 1 + months
-        return start.replace(year=start.year + month0 // 12, month=month0 % 12 + 1)
+        return self._period_start(self._period_index(end) + 1)
 
     def start_at(self, end: datetime) -> datetime:
-        """Return where the window ending at ``end`` begins (calendar windows align down)."""
+        """Return where the window ending at ``end`` begins (calendar windows align down).
+
+        ``end`` must be timezone-aware; calendar windows return the period's start in UTC.
+        """
         if self.rolling:
             return end - self.duration
-        if self.anchor is not None and self.calendar_unit is None:
-            periods = (end - self.anchor) // self.duration
-            return self.anchor + periods * self.duration
-        if self.calendar_unit is None:
-            return end - self.duration
-        day = end.replace(hour=0, minute=0, second=0, microsecond=0)
-        if self.calendar_unit is CalendarUnit.DAY:
-            return day
-        if self.calendar_unit is CalendarUnit.WEEK:
-            return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
-        if self.calendar_unit is CalendarUnit.MONTH:
-            return day.replace(day=1)
-        if self.calendar_unit is CalendarUnit.QUARTER:
-            return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
-        return day.replace(month=1, day=1)
+        return self._period_start(self._period_index(end))
+
+    def _wall_start(self, index: int) -> datetime:
+        """Return the local wall time period ``index`` starts at (period 0 starts at the anchor)."""
+        origin = _NATURAL_ORIGIN if self.anchor is None else self.anchor
+        unit = self.calendar_unit
+        if unit is CalendarUnit.DAY or unit is CalendarUnit.WEEK:
+            step = self.count * (7 if unit is CalendarUnit.WEEK else 1)
+            return origin + timedelta(days=index * step)
+        assert unit is not None
+        months = origin.month - 1 + index * self.count * _MONTHS[unit]
+        year, month = origin.year + months // 12, months % 12 + 1
+        day = min(origin.day, monthrange(year, month)[1])
+        return origin.replace(year=year, month=month, day=day)
+
+    def _period_start(self, index: int) -> datetime:
+        return self._wall_start(index).replace(tzinfo=self.zone).astimezone(UTC)
+
+    def _period_index(self, end: datetime) -> int:
+        """Return the index of the period holding ``end``: its start <= ``end`` < the next's."""
+        if end.tzinfo is None:
+            raise ValueError("calendar periods need a timezone-aware end time")
+        wall = end.astimezone(self.zone).replace(tzinfo=None)
+        origin = _NATURAL_ORIGIN if self.anchor is None else self.anchor
+        unit = self.calendar_unit
+        if unit is CalendarUnit.DAY or unit is CalendarUnit.WEEK:
+            step = self.count * (7 if unit is CalendarUnit.WEEK else 1)
+            index = (wall - origin) // timedelta(days=step)
+        else:
+            assert unit is not None
+            months = (wall.year - origin.year) * 12 + wall.month - origin.month
+            index = months // (self.count * _MONTHS[unit])
+        # The estimate comes from wall time, which repeats or skips around daylight-saving
+        # changes and ignores clamped month ends; settle it on UTC instants.
+        while self._period_start(index) > end:
+            index -= 1
+        while self._period_start(index + 1) <= end:
+            index += 1
+        return index
 
 
 # --- indicator sources -------------------------------------------------------------------
@@ -134,8 +210,11 @@ class Threshold:
 class PrometheusSource:
     """Counts from Prometheus: good/total or bad/total counters, or one ratio/gauge query.
 
-    With ``ratio`` set, each minute with a sample is one event whose goodness is the ratio
-    (or, with ``threshold``, 1 when the sampled value meets the threshold, else 0).
+    With ``ratio`` alone, each minute with a sample is one event whose goodness is the ratio
+    (or, with ``threshold``, 1 when the sampled value meets the threshold, else 0). A ratio
+    query that splits into two windowed sides keeps its text in ``ratio`` (the rules print
+    it) and also carries the sides as ``good``/``bad``/``total``: the engines count those, so
+    its SLI over any window is a ratio of sums.
     """
 
     good: PromQuery | None = None
@@ -184,6 +263,44 @@ class ErrorBudgetPolicyStep:
     message_ok: str = ""
 
 
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class AlertOptions:
+    """One burn-rate alert as a definition asks for it (Sloth ``page_alert``/``ticket_alert``)."""
+
+    disabled: bool = False
+    labels: Labels = ()
+    annotations: Labels = ()
+
+
+@dataclass(frozen=True)
+class RuleOptions:
+    """What a definition says about its Prometheus rules beyond the SLO itself (Sloth).
+
+    ``sloth_alerts`` True: alerts take Sloth's form (one ``alert_name`` for page and ticket,
+    labels ``sloth_severity`` plus the user's, Sloth's default annotations); False: opsledger's
+    (``...Page``/``...Ticket`` names, ``severity`` label, the policy annotation).
+    """
+
+    sloth_alerts: bool = False
+    alert_name: str = ""
+    alert_labels: Labels = ()
+    alert_annotations: Labels = ()
+    page: AlertOptions = AlertOptions()
+    ticket: AlertOptions = AlertOptions()
+    info_metric: str = "sloth_slo_info"
+    info_labels: Labels = ()  # Sloth plugin sloth.dev/contrib/info_labels/v1
+    sli_interval: str = ""  # group intervals: Sloth plugin sloth.dev/contrib/rule_intervals/v1
+    metadata_interval: str = ""
+    alert_interval: str = ""
+    rule_slo_name: str = (
+        ""  # sloth_slo in the rules when it differs (Sloth numbers OpenSLO objectives)
+    )
+    spec: str = ""  # the sloth_spec label: the definition's own version string
+
+
 @dataclass(frozen=True)
 class Slo:
     """One SLO normalised from any supported format."""
@@ -203,6 +320,7 @@ class Slo:
     source_path: str = ""
     source_line: int = 0
     display_name: str = ""
+    rules: RuleOptions = RuleOptions()
 
     @property
     def key(self) -> str:

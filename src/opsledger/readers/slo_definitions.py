@@ -15,7 +15,8 @@ One bad SLO is quarantined with file and line; the others stand.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,26 +31,28 @@ from opsledger.model.slo import (
     IndicatorSource,
     PrometheusSource,
     PromQuery,
-    PromQueryKind,
     Slo,
     SloWindow,
 )
 from opsledger.problems import Level, Problem, ReadResult
-from opsledger.readers import slo_openslo
+from opsledger.readers import slo_openslo, slo_sloth
 from opsledger.readers.slo_documents import (
     Doc,
     Invalid,
     Key,
     documents,
     duration,
+    label_value,
     mapping,
     objective,
+    ratio_indicator,
+    split_ratio,
     text,
+    window_query,
     window_text,
 )
 
 SUFFIXES = (".yaml", ".yml", ".json")
-SLOTH_WINDOW = SloWindow(days=30)  # Sloth's default SLO period
 SLO_GENERATOR_WINDOW = SloWindow(days=28)  # used when no policy step names a longer window
 
 Policies = dict[str, tuple[ErrorBudgetPolicyStep, ...]]
@@ -70,6 +73,7 @@ def read(path: Path) -> ReadResult[Slo]:
             result.problems.append(
                 Problem(str(file), where, message, "valid YAML", level=Level.FATAL)
             )
+    docs = [item for doc in docs for item in _objects(doc)]
     catalog = slo_openslo.Catalog()
     policies: Policies = {}
     kinds = [_detect(doc.data) for doc in docs]
@@ -81,6 +85,16 @@ def read(path: Path) -> ReadResult[Slo]:
     formats = set()
     for doc, kind in zip(docs, kinds, strict=True):
         if kind in ("slo-generator-config", "openslo-other"):
+            continue  # read for what the SLOs reference (policies) or carry nothing to use
+        if kind in _NOT_SUPPORTED:
+            result.problems.append(
+                Problem(
+                    str(doc.path),
+                    doc.location(),
+                    _NOT_SUPPORTED[kind](doc.data),
+                    level=Level.WARNING,
+                )
+            )
             continue
         if kind == "unknown":
             result.problems.append(
@@ -101,6 +115,38 @@ def read(path: Path) -> ReadResult[Slo]:
     _reject_duplicates(result)
     result.detected_format = ", ".join(sorted(formats))
     return result
+
+
+_NOT_SUPPORTED: dict[str, Callable[[dict[str, Any]], str]] = {
+    "openslo-version": lambda data: (
+        f"OpenSLO {data.get('apiVersion')} {data.get('kind', '')} is not supported "
+        "(opsledger reads openslo/v1 and openslo/v1alpha)"
+    ),
+    "openslo-alerting": lambda data: (
+        f"OpenSLO {data.get('kind')} is not used: opsledger writes its own multi-window "
+        "burn-rate alerts for every SLO (see 'opsledger slo rules')"
+    ),
+    "sloth-alert-windows": lambda data: (
+        "Sloth AlertWindows (custom alert windows) are not supported: opsledger alerts with "
+        "the SRE Workbook windows for each SLO's period; compare other windows with "
+        "'opsledger slo backtest --policies'"
+    ),
+}
+
+
+def _objects(doc: Doc) -> list[Doc]:
+    """Return the objects of a document written as a YAML list of OpenSLO objects (go-sdk and
+    oslo decode those), else the document itself."""
+    data = doc.data
+    if (
+        isinstance(data, list)
+        and data
+        and all(
+            isinstance(i, dict) and str(i.get("apiVersion", "")).startswith("openslo") for i in data
+        )
+    ):
+        return doc.items()
+    return [doc]
 
 
 def _definition_files(folder: Path) -> list[Path]:
@@ -129,8 +175,16 @@ def _detect(data: Any) -> str:
     if not isinstance(data, dict):
         return "unknown"
     api = str(data.get("apiVersion", ""))
-    if api.startswith("openslo/"):
-        return "openslo" if data.get("kind") in ("SLO", "SLI", "DataSource") else "openslo-other"
+    if api.startswith("openslo"):  # openslo/v1, openslo/v1alpha, openslo.com/v2alpha
+        if api not in ("openslo/v1", "openslo/v1alpha"):
+            return "openslo-version"
+        if data.get("kind") in ("SLO", "SLI", "DataSource"):
+            return "openslo"
+        return (
+            "openslo-alerting" if str(data.get("kind", "")).startswith("Alert") else "openslo-other"
+        )
+    if api.startswith("sloth.slok.dev/") and data.get("kind") == "AlertWindows":
+        return "sloth-alert-windows"
     if str(data.get("version", "")) == "prometheus/v1":
         return "sloth"
     if api.startswith("sloth.slok.dev/") and data.get("kind") == "PrometheusServiceLevel":
@@ -147,36 +201,47 @@ def _detect(data: Any) -> str:
 def _read_doc(
     doc: Doc, kind: str, catalog: slo_openslo.Catalog, policies: Policies, result: ReadResult[Slo]
 ) -> list[Slo]:
-    if kind in ("sloth", "sloth-crd", "native"):
-        keys: tuple[Key, ...] = ("spec",) if kind == "sloth-crd" else ()
-        body = doc.data.get("spec") if kind == "sloth-crd" else doc.data
-        if not isinstance(body, dict) or not isinstance(body.get("slos"), list):
-            _quarantine(result, doc, Invalid((*keys,), "no 'slos' list", "slos: [...]"))
+    def quarantine(bad: Invalid) -> None:
+        _quarantine(result, doc, bad)
+
+    def warn(bad: Invalid) -> None:
+        # A warning about a service's shared part would otherwise repeat for each of its SLOs.
+        before = len(result.problems)
+        _quarantine(result, doc, bad, Level.WARNING)
+        if result.problems[-1] in result.problems[:before]:
+            result.problems.pop()
+
+    if kind in ("sloth", "sloth-crd"):
+        try:
+            return slo_sloth.read_service(doc, kind == "sloth-crd", warn, quarantine)
+        except Invalid as bad:
+            quarantine(bad)
+            return []
+    if kind == "native":
+        if not isinstance(doc.data.get("slos"), list):
+            quarantine(Invalid((), "no 'slos' list", "slos: [...]"))
             return []
         slos = []
-        for index, item in enumerate(body["slos"]):
+        for index, item in enumerate(doc.data["slos"]):
             try:
-                if kind == "native":
-                    slos.append(_native(doc, item, (*keys, "slos", index)))
-                else:
-                    slos.append(_sloth(doc, body, item, (*keys, "slos", index), kind))
+                slos.append(_native(doc, item, ("slos", index), warn))
             except Invalid as bad:
-                _quarantine(result, doc, bad)
+                quarantine(bad)
         return slos
     try:
         if kind == "openslo":
-            return slo_openslo.read_slo(doc, catalog)
-        return [_slo_generator(doc, policies)]
+            return slo_openslo.read_slo(doc, catalog, warn)
+        return [_slo_generator(doc, policies, warn)]
     except Invalid as bad:
         _quarantine(result, doc, bad)
         return []
 
 
-def _quarantine(result: ReadResult[Slo], doc: Doc, bad: Invalid) -> None:
+def _quarantine(result: ReadResult[Slo], doc: Doc, bad: Invalid, level: Level = Level.ROW) -> None:
     dotted = ".".join(str(k) for k in bad.keys)
     message = f"{dotted}: {bad.message}" if dotted else bad.message
     result.problems.append(
-        Problem(str(doc.path), doc.location(bad.keys), message, bad.expected, bad.found)
+        Problem(str(doc.path), doc.location(bad.keys), message, bad.expected, bad.found, level)
     )
 
 
@@ -198,44 +263,6 @@ def _reject_duplicates(result: ReadResult[Slo]) -> None:
         seen[slo.key] = slo
         kept.append(slo)
     result.records = kept
-
-
-# --- Sloth -------------------------------------------------------------------------------
-
-
-def _sloth(doc: Doc, body: dict[str, Any], raw: Any, keys: Sequence[Key], kind: str) -> Slo:
-    item = mapping(raw, keys, "an SLO")
-    service = text(body, "service", ("spec",) if kind == "sloth-crd" else ())
-    name = text(item, "name", keys)
-    target = objective(item.get("objective"), (*keys, "objective"), percent=True)
-    sli = mapping(item.get("sli"), (*keys, "sli"), "sli")
-    source: IndicatorSource
-    if "events" in sli:
-        events = mapping(sli["events"], (*keys, "sli", "events"), "sli.events")
-        ekeys = (*keys, "sli", "events")
-        source = PrometheusSource(
-            bad=PromQuery(text(events, "error_query", ekeys), PromQueryKind.RATE_TEMPLATE),
-            total=PromQuery(text(events, "total_query", ekeys), PromQueryKind.RATE_TEMPLATE),
-        )
-    elif "raw" in sli:
-        rawsli = mapping(sli["raw"], (*keys, "sli", "raw"), "sli.raw")
-        ratio = text(rawsli, "error_ratio_query", (*keys, "sli", "raw"))
-        source = PrometheusSource(ratio=PromQuery(f"1 - ({ratio})", PromQueryKind.COUNT_TEMPLATE))
-    else:
-        raise Invalid((*keys, "sli"), "unsupported SLI", "sli.events or sli.raw", sorted(sli))
-    labels = {**(body.get("labels") or {}), **(item.get("labels") or {})}
-    return Slo(
-        service=service,
-        name=name,
-        objective=target,
-        window=SLOTH_WINDOW,
-        indicator=source,
-        description=str(item.get("description") or ""),
-        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
-        source_format="sloth",
-        source_path=str(doc.path),
-        source_line=doc.line(keys),
-    )
 
 
 # --- slo-generator -----------------------------------------------------------------------
@@ -295,14 +322,58 @@ def _v1_step(doc: Doc, raw: Any, keys: tuple[Key, ...]) -> ErrorBudgetPolicyStep
     )
 
 
-def _generator_query(expr: str) -> PromQuery:
-    # slo-generator appends the window to a bare selector, or fills a '[window]' placeholder.
-    if "[window" in expr:
-        return PromQuery(expr.replace("[window]", "[{{.window}}]"), PromQueryKind.COUNT_TEMPLATE)
-    return PromQuery(expr, PromQueryKind.COUNTER)
+def _query_sli(
+    doc: Doc, expr: str, keys: tuple[Key, ...], warn: Callable[[Invalid], None]
+) -> PrometheusSource:
+    """Return a ``query_sli`` SLI: good over valid events when the expression is ``A / B``
+    (bad over valid when it is ``1 - (A / B)``).
+
+    slo-generator evaluates the expression once over the whole window, i.e. as a ratio of
+    sums; split into its two sides, the engines count both per minute and the ratio over any
+    window stays a ratio of sums. Any other expression is sampled once a minute and averaged.
+    """
+    parts = split_ratio(expr)
+    if isinstance(parts, str):
+        warn(
+            Invalid(
+                keys,
+                f"this query_sli expression is not split into good and valid events: {parts}; "
+                "its value is sampled once a minute and averaged, not evaluated over the whole "
+                "window",
+            )
+        )
+        return PrometheusSource(ratio=window_query(expr))
+    numerator, valid = window_query(parts.numerator), window_query(parts.denominator)
+    if parts.complement:
+        return PrometheusSource(bad=numerator, total=valid)
+    return PrometheusSource(good=numerator, total=valid)
 
 
-def _slo_generator(doc: Doc, policies: Policies) -> Slo:
+def _distribution_cut(sli: dict[str, Any], keys: tuple[Key, ...]) -> PrometheusSource:
+    """Return slo-generator's ``distribution_cut`` on a Prometheus histogram.
+
+    As slo-generator counts it: good events are the bucket at ``threshold_bucket`` (its ``le``
+    label), valid events the histogram's ``_count`` series.
+    """
+    expr = text(sli, "expression", keys)
+    bound = sli.get("threshold_bucket")
+    if isinstance(bound, bool) or not isinstance(bound, int | float | str) or bound == "":
+        raise Invalid((*keys, "threshold_bucket"), "not a bucket bound", "e.g. 0.25", bound)
+    match = re.fullmatch(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*_bucket)\s*(\{(.*)\})?\s*", expr, re.DOTALL)
+    if not match:
+        raise Invalid(
+            (*keys, "expression"),
+            "distribution_cut needs a histogram bucket selector",
+            "metric_bucket{labels}",
+            expr,
+        )
+    name, matchers = match.group(1), (match.group(3) or "").strip().rstrip(",")
+    bucket = f'{name}{{{matchers + ", " if matchers else ""}le="{label_value(bound)}"}}'
+    count = f"{name.removesuffix('_bucket')}_count{{{matchers}}}"
+    return PrometheusSource(good=PromQuery(bucket), total=PromQuery(count))
+
+
+def _slo_generator(doc: Doc, policies: Policies, warn: Callable[[Invalid], None]) -> Slo:
     data = doc.data
     meta = mapping(data.get("metadata") or {}, ("metadata",), "metadata")
     labels = mapping(meta.get("labels") or {}, ("metadata", "labels"), "labels")
@@ -329,15 +400,27 @@ def _slo_generator(doc: Doc, policies: Policies) -> Slo:
                 skeys, "incomplete good/bad ratio", "filter_good with filter_valid or filter_bad"
             )
         source = PrometheusSource(
-            good=_generator_query(good) if good else None,
-            bad=_generator_query(bad) if bad else None,
-            total=_generator_query(valid) if valid else None,
+            good=window_query(good) if good else None,
+            bad=window_query(bad) if bad else None,
+            total=window_query(valid) if valid else None,
         )
     elif method == "query_sli":
-        source = PrometheusSource(ratio=_generator_query(text(sli, "expression", skeys)))
+        source = _query_sli(doc, text(sli, "expression", skeys), (*skeys, "expression"), warn)
+    elif method == "distribution_cut":
+        source = _distribution_cut(sli, skeys)
     else:
         raise Invalid(
-            ("spec", "method"), "unsupported method", "good_bad_ratio or query_sli", method
+            ("spec", "method"),
+            "unsupported method",
+            "good_bad_ratio, query_sli or distribution_cut",
+            method,
+        )
+    if method == "good_bad_ratio" and sli.get("operators") not in (None, ["increase", "sum"]):
+        raise Invalid(
+            (*skeys, "operators"),
+            "custom operators are not supported (opsledger counts with increase and sum)",
+            "no operators, or [increase, sum]",
+            sli.get("operators"),
         )
     policy_name = str(spec.get("error_budget_policy") or "default")
     steps = policies.get(policy_name, ())
@@ -351,7 +434,7 @@ def _slo_generator(doc: Doc, policies: Policies) -> Slo:
         indicator=source,
         description=str(spec.get("description") or ""),
         error_budget_policy=steps,
-        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        labels=tuple(sorted((str(k), label_value(v)) for k, v in labels.items())),
         source_format="slo-generator/v2",
         source_path=str(doc.path),
         source_line=doc.line(()),
@@ -361,7 +444,7 @@ def _slo_generator(doc: Doc, policies: Policies) -> Slo:
 # --- native ------------------------------------------------------------------------------
 
 
-def _native(doc: Doc, raw: Any, keys: Sequence[Key]) -> Slo:
+def _native(doc: Doc, raw: Any, keys: Sequence[Key], warn: Callable[[Invalid], None]) -> Slo:
     """Return one SLO from the native format.
 
     ``{service, name, objective (0.999 or 99.9), window (30d, 28d, calendar month),
@@ -391,7 +474,7 @@ def _native(doc: Doc, raw: Any, keys: Sequence[Key]) -> Slo:
         name=text(item, "name", keys),
         objective=objective(item.get("objective"), (*keys, "objective"), percent=None),
         window=window_text(item.get("window", "30d"), (*keys, "window")),
-        indicator=_native_indicator(item.get("indicator"), (*keys, "indicator")),
+        indicator=_native_indicator(item.get("indicator"), (*keys, "indicator"), warn),
         description=str(item.get("description") or ""),
         budgeting=budgeting,
         timeslice_target=slice_target,
@@ -402,7 +485,9 @@ def _native(doc: Doc, raw: Any, keys: Sequence[Key]) -> Slo:
     )
 
 
-def _native_indicator(raw: Any, keys: tuple[Key, ...]) -> IndicatorSource:
+def _native_indicator(
+    raw: Any, keys: tuple[Key, ...], warn: Callable[[Invalid], None]
+) -> IndicatorSource:
     node = mapping(raw, keys, "indicator")
     if len(node) != 1:
         raise Invalid(keys, "indicator needs exactly one source", "duckdb, prometheus or health")
@@ -417,13 +502,14 @@ def _native_indicator(raw: Any, keys: tuple[Key, ...]) -> IndicatorSource:
     if kind == "prometheus":
         ratio = text(spec, "ratio", skeys, required=False) or None
         if ratio:
-            return PrometheusSource(ratio=_generator_query(ratio))
+            written = window_query(ratio)
+            return ratio_indicator(ratio, written, False, (*skeys, "ratio"), warn)
         if not (good or bad) or not (total or (good and bad)):
             raise Invalid(skeys, "incomplete ratio", "good or bad, with total")
         return PrometheusSource(
-            good=_generator_query(good) if good else None,
-            bad=_generator_query(bad) if bad else None,
-            total=_generator_query(total) if total else None,
+            good=window_query(good) if good else None,
+            bad=window_query(bad) if bad else None,
+            total=window_query(total) if total else None,
         )
     if kind == "duckdb":
         if not (good or bad):

@@ -8,7 +8,7 @@ column, ``spec.filter`` SQL predicate; threshold metrics add ``spec.column``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from opsledger.model.slo import (
     IndicatorSource,
     PrometheusSource,
     PromQuery,
-    PromQueryKind,
+    RuleOptions,
     Slo,
     SloWindow,
     Threshold,
@@ -30,11 +30,14 @@ from opsledger.readers.slo_documents import (
     Invalid,
     Key,
     calendar_anchor,
+    calendar_time_zone,
     duration,
     mapping,
     objective,
+    ratio_indicator,
     text,
     window_from_shorthand,
+    window_query,
 )
 
 OPS = {"lt", "lte", "gt", "gte"}
@@ -68,8 +71,9 @@ def collect(doc: Doc, catalog: Catalog) -> None:
         catalog.data_sources[name] = (doc, data.get("spec") or {})
 
 
-def read_slo(doc: Doc, catalog: Catalog) -> list[Slo]:
-    """Return the SLOs of one OpenSLO ``kind: SLO`` document (one per objective)."""
+def read_slo(doc: Doc, catalog: Catalog, warn: Callable[[Invalid], None]) -> list[Slo]:
+    """Return the SLOs of one OpenSLO ``kind: SLO`` document (one per objective); what they
+    lose in meaning goes to ``warn``."""
     data = doc.data
     alpha = str(data.get("apiVersion", "")).endswith("v1alpha")
     meta = mapping(data.get("metadata") or {}, ("metadata",), "metadata")
@@ -88,6 +92,17 @@ def read_slo(doc: Doc, catalog: Catalog) -> list[Slo]:
     objectives = spec.get("objectives")
     if not isinstance(objectives, list) or not objectives:
         raise Invalid(("spec", "objectives"), "no objectives", "a list of objectives", objectives)
+    composite = [
+        index
+        for index, item in enumerate(objectives)
+        if isinstance(item, dict) and ({"indicator", "indicatorRef", "compositeWeight"} & set(item))
+    ]
+    if composite and not alpha:
+        raise Invalid(
+            ("spec", "objectives", composite[0]),
+            "composite SLOs (objectives with their own indicator or compositeWeight) are not "
+            "supported; define each component as its own SLO",
+        )
     slo_indicator = None if alpha else _indicator_spec(spec, doc, catalog)
     slos = []
     for index, raw in enumerate(objectives):
@@ -102,9 +117,10 @@ def read_slo(doc: Doc, catalog: Catalog) -> list[Slo]:
             indicator = _alpha_indicator(spec, item, keys, threshold)
         else:
             assert slo_indicator is not None
-            indicator = _v1_indicator(slo_indicator, threshold, catalog)
+            indicator = _v1_indicator(slo_indicator, threshold, catalog, warn)
         slice_target, slice_size = _timeslices(item, keys, budgeting)
-        label = str(item.get("displayName") or item.get("name") or index + 1)
+        # Unnamed objectives are numbered from 0, as Sloth numbers them in its rules.
+        label = str(item.get("displayName") or item.get("name") or index)
         slos.append(
             Slo(
                 service=service,
@@ -120,6 +136,9 @@ def read_slo(doc: Doc, catalog: Catalog) -> list[Slo]:
                 source_path=str(doc.path),
                 source_line=doc.line(keys),
                 display_name=str(meta.get("displayName") or ""),
+                rules=RuleOptions(
+                    rule_slo_name=f"{name}-{index}", spec=str(data.get("apiVersion", ""))
+                ),
             )
         )
     return slos
@@ -137,7 +156,9 @@ def _window(spec: dict[str, Any], alpha: bool) -> SloWindow:
     keys: tuple[Key, ...] = ("spec", key, 0)
     item = mapping(windows[0], keys, "a time window")
     rolling = item.get("isRolling", True) is not False
-    anchor = calendar_anchor(item.get("calendar"), (*keys, "calendar"))
+    calendar, calendar_keys = item.get("calendar"), (*keys, "calendar")
+    time_zone = calendar_time_zone(calendar, calendar_keys)
+    anchor = calendar_anchor(calendar, calendar_keys, time_zone)
     if alpha:
         count, unit = item.get("count"), str(item.get("unit", "")).lower()
         letters = {"second": "s", "minute": "m", "hour": "h", "day": "d", "week": "w"}
@@ -148,12 +169,13 @@ def _window(spec: dict[str, Any], alpha: bool) -> SloWindow:
     else:
         shorthand = text(item, "duration", keys)
     return window_from_shorthand(
-        shorthand, (*keys, "count" if alpha else "duration"), rolling, anchor
+        shorthand, (*keys, "count" if alpha else "duration"), rolling, anchor, time_zone
     )
 
 
 def _threshold(item: dict[str, Any], keys: tuple[Key, ...]) -> Threshold | None:
-    if "op" not in item:
+    # An objective of a ratio metric may carry `op` with no `value`: it compares nothing.
+    if "op" not in item or "value" not in item:
         return None
     op = str(item["op"]).lower()
     if op not in OPS:
@@ -200,7 +222,10 @@ def _indicator_spec(
 
 
 def _v1_indicator(
-    sli: tuple[dict[str, Any], tuple[Key, ...]], threshold: Threshold | None, catalog: Catalog
+    sli: tuple[dict[str, Any], tuple[Key, ...]],
+    threshold: Threshold | None,
+    catalog: Catalog,
+    warn: Callable[[Invalid], None],
 ) -> IndicatorSource:
     spec, keys = sli
     if "ratioMetric" in spec:
@@ -209,7 +234,7 @@ def _v1_indicator(
         if "raw" in ratio:
             raw = _part(ratio["raw"], (*rkeys, "raw"), catalog)
             failure = str(ratio.get("rawType", "success")).lower() == "failure"
-            return _ratio_source(raw, failure)
+            return _ratio_source(raw, failure, warn)
         parts: dict[str, _Part] = {
             name: _part(ratio[name], (*rkeys, name), catalog)
             for name in ("good", "bad", "total")
@@ -265,6 +290,13 @@ def _part(node: Any, keys: tuple[Key, ...], catalog: Catalog) -> _Part:
         ds = catalog.data_sources[str(ref)][1]
         kind = kind or str(ds.get("type", "")).lower()
         details = ds.get("connectionDetails") or {}
+        if isinstance(details, list):
+            # go-sdk and the spec examples write the details as a list of one-key mappings.
+            merged: dict[str, Any] = {}
+            for entry in details:
+                if isinstance(entry, dict):
+                    merged.update(entry)
+            details = merged
         url = str(details.get("url")) if isinstance(details, dict) and details.get("url") else None
     if kind not in ("prometheus", "duckdb"):
         raise Invalid(
@@ -276,10 +308,7 @@ def _part(node: Any, keys: tuple[Key, ...], catalog: Catalog) -> _Part:
 
 
 def _query(part: _Part) -> PromQuery:
-    query = text(part.spec, "query", (*part.keys, "spec"))
-    if "{{.window}}" in query or "[window]" in query:
-        return PromQuery(query.replace("[window]", "[{{.window}}]"), PromQueryKind.COUNT_TEMPLATE)
-    return PromQuery(query, PromQueryKind.COUNTER)
+    return window_query(text(part.spec, "query", (*part.keys, "spec")))
 
 
 def _duck(part: _Part) -> tuple[str, str, str]:
@@ -319,13 +348,13 @@ def _counts_source(parts: Mapping[str, _Part], keys: tuple[Key, ...]) -> Indicat
     return DuckDbSource(path=path, timestamp=timestamp, good=good, bad=bad, total=total)
 
 
-def _ratio_source(part: _Part, failure: bool) -> IndicatorSource:
+def _ratio_source(part: _Part, failure: bool, warn: Callable[[Invalid], None]) -> IndicatorSource:
     if part.kind != "prometheus":
         raise Invalid(part.keys, "a raw ratio needs a prometheus source", "type: prometheus")
     query = _query(part)
-    if failure:
-        query = PromQuery(f"1 - ({query.expr})", query.kind)
-    return PrometheusSource(ratio=query, url=part.url)
+    written = PromQuery(f"1 - ({query.expr})", query.kind) if failure else query
+    keys = (*part.keys, "spec", "query")
+    return ratio_indicator(query.expr, written, failure, keys, warn, part.url)
 
 
 def _threshold_source(part: _Part, threshold: Threshold) -> IndicatorSource:

@@ -3,9 +3,8 @@
 Each test replays synthetic counters through the rules of one SLO's objective, window and
 policy (the SLI query is replaced by test counters, everything else is kept):
 
-- a total outage after a clean history: the page alert is silent one minute before the
-  expected detection time (computed by :func:`opsledger.analysis.alerting.detection_minutes`)
-  and fires within one evaluation interval after it;
+- a total outage after a clean history: the page alert is silent at the last minute no
+  page condition can hold and fires one evaluation interval after the first minute one must;
 - a steady burn at exactly the budgeted rate (1x): the page alert never fires.
 
 Counters start high so that Prometheus' extrapolation towards zero, which treats a counter
@@ -14,21 +13,20 @@ starting near 0 specially, applies equally to errors and totals and the ratio st
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import replace
 from typing import Any
 
-from opsledger.analysis.alerting import (
-    AlertPolicy,
-    AlertSeverity,
-    detection_minutes,
-    window_label,
-    workbook_policy,
-)
+from opsledger.analysis.alerting import AlertPolicy, AlertSeverity, workbook_policy
 from opsledger.render.prometheus_rules import (
     RuleTarget,
+    alert_annotations,
+    alert_labels,
     alert_name,
     dump_yaml,
     error_ratio_query,
+    number_text,
     rule_groups,
 )
 
@@ -47,33 +45,54 @@ def synthetic_target(target: RuleTarget) -> RuleTarget:
     )
 
 
-def _expected_labels(target: RuleTarget, severity: AlertSeverity, window: int) -> dict[str, str]:
+def _expected_labels(target: RuleTarget, severity: AlertSeverity) -> dict[str, str]:
+    # The alert keeps the recordings' labels except sloth_window (max ... without), then
+    # its own labels on top.
     labels = dict(target.labels)
-    labels.update(
-        sloth_id=target.sloth_id,
-        sloth_service=target.service,
-        sloth_slo=target.slo,
-        sloth_window=window_label(window),
-        severity=severity.value,
-        sloth_severity=severity.value,
-    )
+    labels.update(sloth_id=target.sloth_id, sloth_service=target.service, sloth_slo=target.slo)
+    labels.update(alert_labels(target, severity))
     return labels
 
 
-def _first_window(policy: AlertPolicy, objective: float, minutes: int) -> int:
-    """Return the window label the page alert carries after ``minutes`` of total outage.
+_LABEL_TEMPLATE = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
-    The alert expression is ``branch1 or branch2 ...``; the firing series keeps the labels
-    of the first branch that holds, whose left operand is its short (else long) window.
+
+def _expanded(annotations: dict[str, str], labels: dict[str, str]) -> dict[str, str] | None:
+    """Return annotations with ``{{$labels.x}}`` filled in; None if other templating is used."""
+    expanded = {}
+    for key, value in annotations.items():
+        text = _LABEL_TEMPLATE.sub(lambda m: labels.get(m.group(1), ""), value)
+        if "{{" in text:
+            return None
+        expanded[key] = text
+    return expanded
+
+
+def _outage_minutes(policy: AlertPolicy, objective: float) -> tuple[int, int] | None:
+    """Return (last silent, first firing) outage minutes for a total outage, or None.
+
+    With one sample a minute, a window of ``W`` minutes holds ``W`` increases when its range
+    includes its left edge (Prometheus 2) and ``W - 1`` when it does not (Prometheus 3), so
+    after ``k`` outage minutes its error ratio is ``k / W`` or ``k / (W - 1)``. The silent
+    minute holds under both readings, the firing one under both too.
     """
+    silent: int | None = None
+    firing: int | None = None
     for condition in policy.conditions:
         if condition.severity is not AlertSeverity.PAGE:
             continue
-        single = replace(policy, conditions=(condition,))
-        needed = detection_minutes(single, objective, 1.0)
-        if needed is not None and needed <= minutes:
-            return condition.short_minutes or condition.long_minutes
-    raise ValueError("no page condition holds")
+        # The threshold as PromQL computes it from the rule's text, with a margin for rounding.
+        threshold = float(number_text(condition.burn_rate)) * float(number_text(1 - objective))
+        window = condition.long_minutes  # the short window is full of errors sooner
+        last_silent = math.ceil(threshold * (window - 1) - 1e-9) - 1  # k / (W - 1) < threshold
+        first = math.floor(threshold * window + 1e-9) + 1  # k / W > threshold
+        if threshold >= 1 or first >= window:
+            continue  # even a total outage never exceeds it
+        silent = last_silent if silent is None else min(silent, last_silent)
+        firing = first if firing is None else min(firing, first)
+    if silent is None or firing is None or silent < 0:
+        return None
+    return silent, firing
 
 
 def promtool_test_files(
@@ -81,24 +100,42 @@ def promtool_test_files(
     policy: AlertPolicy | None = None,
     rules_file: str = "rules.yaml",
 ) -> tuple[str, str]:
-    """Return (rules YAML, unit-test YAML) for ``target``'s objective, window and policy."""
+    """Return (rules YAML, unit-test YAML) for ``target``'s objective, window and policy.
+
+    Raise ``ValueError`` naming why when no test that can pass exists (no page alert that a
+    total outage triggers, a disabled page alert, annotations templated beyond labels).
+    """
     policy = policy or workbook_policy(target.window_days)
+    if target.options.page.disabled:
+        raise ValueError("its page alert is disabled")
+    minutes = _outage_minutes(policy, target.objective)
+    if minutes is None:
+        raise ValueError(
+            f"no page condition can fire at a {target.objective:.4%} objective "
+            "(every page threshold is at or above a 100 % error ratio)"
+        )
+    silent, firing = minutes
     test_target = synthetic_target(target)
-    rules = dump_yaml({"groups": rule_groups(test_target, policy)})
+    groups = rule_groups(test_target, policy)
     page = alert_name(test_target, AlertSeverity.PAGE)
-    detect = detection_minutes(policy, target.objective, 1.0, AlertSeverity.PAGE)
-    if detect is None:
-        raise ValueError("the policy has no page condition that a total outage triggers")
+    for group in groups:
+        # Sloth names page and ticket alerts alike; the test proves the page alert alone.
+        group["rules"] = [
+            r
+            for r in group["rules"]
+            if "alert" not in r or r["labels"].get("sloth_severity") == AlertSeverity.PAGE.value
+        ]
+    rules = dump_yaml({"groups": groups})
+    labels = _expected_labels(test_target, AlertSeverity.PAGE)
+    annotations = _expanded(alert_annotations(test_target, policy, AlertSeverity.PAGE), labels)
+    if annotations is None:
+        raise ValueError("its alert annotations use templates other than {{$labels.name}}")
     clean = max(c.long_minutes for c in policy.conditions if c.severity is AlertSeverity.PAGE)
     clean += 10
-    span = clean + detect + 60
-    title = f"(page) {target.service} {target.slo} SLO error budget burn rate is too fast."
-    conditions = ", ".join(c.label for c in policy.conditions if c.severity is AlertSeverity.PAGE)
-    annotations = {
-        "summary": f"{target.service} {target.slo}: error budget burning too fast",
-        "title": title,
-        "policy": f"{policy.name}: {conditions}",
-    }
+    # Rule groups are evaluated independently (promtool even in random order), so the alert
+    # may see recordings one evaluation old: it is expected one interval after it is due.
+    check = firing + 1
+    span = clean + check + 60
     # A clean history, then every request fails from minute `clean` on.
     outage_series = [
         {"series": REQUESTS, "values": f"{COUNTER_START}+60x{span}"},
@@ -107,26 +144,12 @@ def promtool_test_files(
             "values": f"{COUNTER_START}x{clean} {COUNTER_START + 60}+60x{span - clean - 1}",
         },
     ]
-    # Rule groups are evaluated independently (promtool even in random order), so the alert
-    # may see recordings one evaluation old: expect it one interval after the ideal time, at
-    # a minute whose firing branch (and so its labels) is the same with either recording.
-    check = detect + 1
-    while _first_window(policy, target.objective, check - 1) != _first_window(
-        policy, target.objective, check
-    ):
-        check += 1
-    fired_window = _first_window(policy, target.objective, check)
     outage_checks: list[dict[str, Any]] = [
-        {"eval_time": f"{clean + detect - 1}m", "alertname": page, "exp_alerts": []},
+        {"eval_time": f"{clean + silent}m", "alertname": page, "exp_alerts": []},
         {
             "eval_time": f"{clean + check}m",
             "alertname": page,
-            "exp_alerts": [
-                {
-                    "exp_labels": _expected_labels(test_target, AlertSeverity.PAGE, fired_window),
-                    "exp_annotations": annotations,
-                }
-            ],
+            "exp_alerts": [{"exp_labels": labels, "exp_annotations": annotations}],
         },
     ]
     # Exactly the budgeted error rate: one failure per (1 / (1 - objective)) requests.
