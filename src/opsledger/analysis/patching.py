@@ -4,9 +4,16 @@ updates ships, in which change window.
 Pure functions over findings, outdated packages and the configuration; no I/O.
 
 - Due date = first seen + the SLA days of the finding's band (``policies.vulnerability_sla_days``;
-  an unknown band takes the medium SLA). A finding in CISA's KEV catalog is due by the
-  earliest of that date, the catalog's due date and first seen + 14 days (CISA BOD 22-01
-  gives agencies two weeks for newly added entries).
+  an unknown band takes the medium SLA). The band is the rating that
+  ``vulnerability_sla_days.rated_by`` names (by default the vendor's for OS packages, the
+  CVSS band for language packages); the due basis lists every rating the finding has. A
+  finding in CISA's KEV catalog is due by the earliest of that date, the catalog's due date
+  and first seen + 14 days (CISA BOD 22-01 gives agencies two weeks for newly added entries).
+- Targets: the lowest fixed version above the installed one, compared by the ecosystem's
+  own version rules; a pre-release is a target only when the installed version is one.
+  Without an installed version (npm audit, Dependabot without a lockfile) each release line
+  the advisories fix gets its own target, the highest fix on that line. A fix that comes by
+  updating another package (npm's ``fix available via``) is an update of that package.
 - Groups: security fixes by SLA band (KEV entries in their own group), patch and minor
   updates monthly, major updates quarterly. Each group goes in the earliest occurrence of a
   change window (5-field cron read as wall-clock time in the window's IANA zone, so a
@@ -18,6 +25,7 @@ Pure functions over findings, outdated packages and the configuration; no I/O.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,15 +36,21 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from opsledger.config import ChangeWindow, Freeze, SeverityDays
-from opsledger.model.common import Severity
-from opsledger.model.security import (
-    Finding,
-    OutdatedPackage,
-    UpdateKind,
-    version_parts,
-    version_sort_key,
+from opsledger.analysis.findings import (
+    DEFAULT_RATING,
+    apply_rating,
+    compare_versions,
+    is_package_url,
+    is_prerelease,
+    package_identity,
+    parse_purl,
+    ratings_summary,
+    sort_versions,
+    version_scheme,
 )
+from opsledger.config import ChangeWindow, Freeze, SeverityDays, VulnerabilitySla
+from opsledger.model.common import Severity
+from opsledger.model.security import Finding, OutdatedPackage, UpdateKind
 
 KEV_MAX_DAYS = 14
 DUE_SOON_DAYS = 14
@@ -113,6 +127,11 @@ def finding_due(finding: Finding, sla: SeverityDays, today: date) -> DueFinding:
     if finding.severity is Severity.UNKNOWN:
         band = "unknown (as medium)"
     due, basis = first_seen + timedelta(days=days), f"{band} SLA {days} days"
+    if finding.severity_basis not in ("", "none"):
+        basis += f" by {finding.severity_basis}"
+    summary = ratings_summary(finding)
+    if summary:
+        basis += f" (ratings: {summary})"
     if finding.kev:
         kev_limit = first_seen + timedelta(days=KEV_MAX_DAYS)
         if kev_limit < due:
@@ -129,11 +148,16 @@ def assess_posture(
     now: datetime,
     due_soon_days: int = DUE_SOON_DAYS,
 ) -> Posture:
-    """Return every finding with its due date, earliest due first."""
+    """Return every finding with its due date, earliest due first.
+
+    Each finding is banded by the rating the SLA policy names (``rated_by``) first.
+    """
     today = now.astimezone(UTC).date()
+    rated_by = sla.rated_by if isinstance(sla, VulnerabilitySla) else DEFAULT_RATING
     items = sorted(
-        (finding_due(f, sla, today) for f in findings),
-        key=lambda d: (d.due_date, -d.finding.severity.rank, d.finding.package_key, d.finding.id),
+        (finding_due(apply_rating(f, rated_by), sla, today) for f in findings),
+        key=lambda d: (d.due_date, -d.finding.severity.rank, package_identity(d.finding),
+                       d.finding.id),
     )
     return Posture(today, tuple(items), due_soon_days)
 
@@ -216,6 +240,7 @@ class PlannedUpdate:
     kind: str  # "security", or the update kind: patch / minor / major / unknown
     advisories: tuple[str, ...] = ()
     due_date: date | None = None
+    fixes: tuple[str, ...] = ()  # the vulnerable packages, when the update is another package's
 
 
 @dataclass(frozen=True)
@@ -259,19 +284,22 @@ class UpdatePlan:
 
 
 def security_groups(posture: Posture) -> list[UpdateGroup]:
-    """Return security fix groups: KEV first, then one per band; unfixable ones apart."""
-    buckets: dict[str, list[DueFinding]] = defaultdict(list)
-    for item in posture.items:
-        if not item.finding.has_fix:
-            buckets["security-no-fix"].append(item)
-        elif item.finding.kev:
-            buckets["security-kev"].append(item)
-        elif item.overdue:
-            buckets["security-overdue"].append(item)
-        else:
-            buckets[f"security-{item.finding.severity.value}"].append(item)
+    """Return security fix groups: KEV first, then one per band; unfixable ones apart.
+
+    A package's fixable findings all go to the most urgent group any of them belongs to, so
+    that the package is updated once, to a version that fixes every one of them.
+    """
     order = ["security-kev", "security-overdue", *(f"security-{b.value}" for b in SECURITY_BANDS),
              "security-no-fix"]
+    by_package: dict[tuple[tuple[str, str], str | None], list[DueFinding]] = defaultdict(list)
+    for item in posture.items:
+        by_package[(package_identity(item.finding), item.finding.installed)].append(item)
+    buckets: dict[str, list[DueFinding]] = defaultdict(list)
+    for found in by_package.values():
+        fixable = [i for i in found if own_targets(i.finding) or parent_fixes(i.finding)]
+        buckets["security-no-fix"] += [i for i in found if i not in fixable]
+        if fixable:
+            buckets[min((_bucket(i) for i in fixable), key=order.index)] += fixable
     groups = []
     for key in order:
         items = buckets.get(key)
@@ -291,31 +319,97 @@ def security_groups(posture: Posture) -> list[UpdateGroup]:
     return groups
 
 
+def _bucket(item: DueFinding) -> str:
+    if item.finding.kev:
+        return "security-kev"
+    if item.overdue:
+        return "security-overdue"
+    return f"security-{item.finding.severity.value}"
+
+
 def _security_updates(items: Sequence[DueFinding]) -> list[PlannedUpdate]:
-    by_package: dict[tuple[str, str | None], list[DueFinding]] = defaultdict(list)
+    by_package: dict[tuple[tuple[str, str], str | None], list[DueFinding]] = defaultdict(list)
     for item in items:
-        by_package[(item.finding.package_key, item.finding.installed)].append(item)
-    updates = []
+        by_package[(package_identity(item.finding), item.finding.installed)].append(item)
+    updates: list[PlannedUpdate] = []
     ordered = sorted(by_package.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
     for (_, installed), group in ordered:
-        targets = [t for t in (_minimal_fix(i.finding) for i in group) if t]
         first = group[0].finding
-        updates.append(PlannedUpdate(
-            first.package, first.ecosystem, installed,
-            max(targets, key=version_sort_key) if targets else None,
-            "security",
-            tuple(sorted({i.finding.id for i in group})),
-            min(i.due_date for i in group),
-        ))
+        scheme = version_scheme(first.ecosystem)
+        own = [i for i in group if not parent_fixes(i.finding)]
+        if own:
+            targets: dict[str | None, list[str]] = defaultdict(list)
+            for item in own:
+                for current, target in own_targets(item.finding):
+                    targets[current].append(target)
+            lines = sorted(targets.items(), key=lambda kv: kv[0] or "") or [(installed, [])]
+            for current, found in lines:
+                updates.append(PlannedUpdate(
+                    first.package, first.ecosystem, current,
+                    sort_versions(found, scheme)[-1] if found else None,
+                    "security", _advisories(own), min(i.due_date for i in own),
+                ))
+        parents: dict[str, list[tuple[str, DueFinding]]] = defaultdict(list)
+        for item in group:
+            for parent, version in parent_fixes(item.finding):
+                parents[parent].append((version, item))
+        for parent, versions in sorted(parents.items()):
+            fixed_by = [i for _, i in versions]
+            updates.append(PlannedUpdate(
+                parent, first.ecosystem, None,
+                sort_versions((v for v, _ in versions), scheme)[-1],
+                "security", _advisories(fixed_by), min(i.due_date for i in fixed_by),
+                fixes=(first.package,),
+            ))
     return updates
 
 
-def _minimal_fix(finding: Finding) -> str | None:
-    """Return the lowest fixed version above the installed one (the least disruptive fix)."""
-    installed = version_parts(finding.installed)
-    candidates = [v for v in finding.fixed
-                  if installed is None or (version_parts(v) or (0, 0, 0)) > installed]
-    return min(candidates, key=version_sort_key) if candidates else None
+def _advisories(items: Sequence[DueFinding]) -> tuple[str, ...]:
+    return tuple(sorted({i.finding.id for i in items}))
+
+
+def own_targets(finding: Finding) -> list[tuple[str | None, str]]:
+    """Return ``(current, target)`` pairs for the finding's own package.
+
+    With an installed version: the lowest fixed version above it (the least disruptive
+    fix). Without one: one target per release line the fixes are on, the highest fix on
+    the line, with the line (``6.x``) as the current version. A pre-release is a target
+    only when the installed version is one.
+    """
+    scheme = version_scheme(finding.ecosystem)
+    installed = finding.installed
+    allow_pre = installed is not None and is_prerelease(installed, scheme)
+    candidates = [v for v in finding.fixed if not is_package_url(v)
+                  and (allow_pre or not is_prerelease(v, scheme))]
+    if installed is not None:
+        # A fix that cannot be compared with the installed version is kept, not dropped.
+        above = [v for v in candidates if (compare_versions(v, installed, scheme) or 1) > 0]
+        return [(installed, sort_versions(above, scheme)[0])] if above else []
+    lines: dict[str, list[str]] = defaultdict(list)
+    for version in candidates:
+        lines[release_line(version)].append(version)
+    return [(line, sort_versions(found, scheme)[-1]) for line, found in sorted(lines.items())]
+
+
+def parent_fixes(finding: Finding) -> list[tuple[str, str]]:
+    """Return ``(package, version)`` of other packages whose update carries the fix."""
+    found = []
+    for entry in finding.fixed:
+        parts = parse_purl(entry) if is_package_url(entry) else None
+        if parts is not None and parts.version:
+            name = f"{parts.namespace}/{parts.name}" if parts.namespace else parts.name
+            found.append((name, parts.version))
+    return found
+
+
+_MAJOR = re.compile(r"^\D*?(\d+)")
+
+
+def release_line(version: str) -> str:
+    """Return a version's release line by its major number (``6.x``); the version itself
+    when it starts with no number."""
+    match = _MAJOR.match(version.strip())
+    return f"{int(match.group(1))}.x" if match else version
 
 
 def cadence_groups(outdated: Iterable[OutdatedPackage], today: date) -> list[UpdateGroup]:

@@ -9,17 +9,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from opsledger.analysis.cvss_rating import CvssRating, preferred, rate_vector, severity_band
-from opsledger.model.common import Severity
-from opsledger.model.security import (
-    Finding,
-    Relationship,
-    Scope,
-    canonical_ids,
-    ecosystem_from_purl,
-    normalise_ecosystem,
-    version_sort_key,
+from opsledger.analysis.cvss_rating import CvssRating, preferred, rate_vector
+from opsledger.analysis.findings import (
+    DEFAULT_RATING,
+    apply_rating,
+    ecosystem_of,
+    fixed_versions,
+    is_package_url,
+    tool_label,
+    vendor_label,
+    version_scheme,
 )
+from opsledger.model.security import Finding, Relationship, Scope, canonical_ids
 from opsledger.problems import ReadResult, shown
 from opsledger.readers.fields import parse_date
 from opsledger.readers.textfile import load_json
@@ -40,6 +41,11 @@ class Report:
     vectors: list[str] = field(default_factory=list)
     tool_score: Any = None  # a score the tool computed (used only without a vector)
     tool_label: str | None = None  # the tool's severity word
+    # Vendors' ratings the tool carried: (vendor, severity word), e.g. ("debian", "LOW").
+    vendor_ratings: list[tuple[str, str]] = field(default_factory=list)
+    kev: bool = False  # the tool itself says the vulnerability is known exploited
+    epss: float | None = None
+    epss_percentile: float | None = None
     scope: Scope = Scope.UNKNOWN
     relationship: Relationship = Relationship.UNKNOWN
     first_seen: date | None = None
@@ -66,55 +72,57 @@ def build_finding(report: Report, result: ReadResult[Finding]) -> Finding | None
                 report.location, f"{exc}; using the tool's severity instead", "a CVSS vector"
             )
     rating = preferred(ratings)
-    severity, basis, score = _severity(rating, report, result)
-    ecosystem = normalise_ecosystem(report.ecosystem) or ecosystem_from_purl(report.purl)
-    # Some tools write the fix as a constraint (">=4.17.11"); keep the version itself.
-    fixed_versions = {f.strip().lstrip("=<>~^ v").strip() or f.strip()
-                      for f in report.fixed if f and f.strip()}
-    fixed = tuple(sorted(fixed_versions, key=version_sort_key))
-    return Finding(
+    score = rating.score if rating else _tool_score(report, result)
+    ecosystem = ecosystem_of(report.ecosystem, report.purl)
+    # Some tools write the fix as a constraint (">=4.17.11"); keep the version itself. An
+    # entry that is a package URL names another package whose update carries the fix.
+    fixed = [_fixed_entry(f.strip()) for f in report.fixed if f and f.strip()]
+    labels = [tool_label(report.source, report.tool_label)] if report.tool_label else []
+    labels += [vendor_label(report.source, vendor, label) for vendor, label in report.vendor_ratings
+               if vendor and label]
+    finding = Finding(
         id=canonical,
         aliases=aliases,
         package=report.package.strip(),
         ecosystem=ecosystem,
         installed=(report.installed or "").strip() or None,
-        fixed=fixed,
+        fixed=fixed_versions(fixed, version_scheme(ecosystem)),
         purl=report.purl or None,
         cvss_vector=rating.vector if rating else None,
         cvss_version=rating.version if rating else None,
         cvss_score=score,
-        severity=severity,
-        severity_basis=basis,
         scope=report.scope,
         relationship=report.relationship,
         sources=(report.source,),
         first_seen=report.first_seen,
         summary=report.summary.strip().splitlines()[0][:200] if report.summary.strip() else "",
         locations=(report.manifest,) if report.manifest else (),
-        tool_severities=(f"{report.source}:{report.tool_label}",) if report.tool_label else (),
+        kev=report.kev,
+        epss=report.epss,
+        epss_percentile=report.epss_percentile,
+        tool_severities=tuple(dict.fromkeys(labels)),
     )
+    return apply_rating(finding, DEFAULT_RATING)
 
 
-def _severity(
-    rating: CvssRating | None, report: Report, result: ReadResult[Finding]
-) -> tuple[Severity, str, float | None]:
-    if rating is not None:
-        return rating.severity, "cvss vector", rating.score
-    if report.tool_score not in (None, ""):
-        try:
-            score = float(report.tool_score)
-            return severity_band(score), "tool score", score
-        except (TypeError, ValueError):
-            result.warn(
-                report.location,
-                "severity score is not a number 0-10",
-                "0.0-10.0",
-                shown(report.tool_score),
-            )
-    label = Severity.parse(report.tool_label)
-    if label is not None and label is not Severity.UNKNOWN:
-        return label, "tool label", None
-    return Severity.UNKNOWN, "none", None
+def _fixed_entry(text: str) -> str:
+    return text if is_package_url(text) else (text.lstrip("=<>~^ v").strip() or text)
+
+
+def _tool_score(report: Report, result: ReadResult[Finding]) -> float | None:
+    """Return the tool's own 0-10 score, used when no vector could be read."""
+    if report.tool_score in (None, ""):
+        return None
+    try:
+        score = float(report.tool_score)
+    except (TypeError, ValueError):
+        score = -1.0
+    if 0.0 <= score <= 10.0:
+        return score
+    result.warn(
+        report.location, "severity score is not a number 0-10", "0.0-10.0", shown(report.tool_score)
+    )
+    return None
 
 
 def day_of(value: Any) -> date | None:

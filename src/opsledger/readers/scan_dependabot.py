@@ -4,9 +4,14 @@ scope, relationship, version_requirement}``, ``security_advisory: {ghsa_id, cve_
 identifiers, severity, cvss, cvss_severities}``, ``security_vulnerability:
 {first_patched_version: {identifier}}`` and ``created_at``.
 
-Only open alerts are findings. ``created_at`` is when Dependabot first saw the dependency
+Only open alerts are findings. Organisation-wide lists (``GET
+/orgs/{org}/dependabot/alerts``) name each alert's ``repository``, which prefixes the
+manifest path. ``created_at`` is when Dependabot first saw the dependency
 vulnerable: the finding's first-seen date. The installed version is known only when
 ``version_requirement`` is an exact version (lockfiles); otherwise it stays unknown.
+``security_advisory.severity`` is GitHub's rating, kept as the advisory database's. An
+alert whose advisory GitHub has withdrawn (``withdrawn_at``) is not a finding and is named
+in a warning.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ def detect(data: Any) -> bool:
 
 def parse(data: Any, result: ReadResult[Finding]) -> None:
     closed = 0
+    withdrawn: list[str] = []
     for i, alert in enumerate(data):
         if alert.get("state", "open") != "open":
             closed += 1
@@ -52,6 +58,9 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
         dependency = as_dict(alert.get("dependency"))
         package = as_dict(dependency.get("package"))
         advisory = as_dict(alert.get("security_advisory"))
+        if advisory.get("withdrawn_at"):
+            withdrawn.append(str(advisory.get("ghsa_id") or f"alert #{alert.get('number', i)}"))
+            continue
         vulnerability = as_dict(alert.get("security_vulnerability"))
         severities = as_dict(advisory.get("cvss_severities"))
         requirement = dependency.get("version_requirement")
@@ -81,6 +90,7 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
             ),
             tool_score=as_dict(advisory.get("cvss")).get("score") or None,
             tool_label=advisory.get("severity") or vulnerability.get("severity"),
+            vendor_ratings=[("ghsa", s) for s in texts([advisory.get("severity")])],
             scope={"runtime": Scope.RUNTIME, "development": Scope.DEV}.get(
                 str(dependency.get("scope")), Scope.UNKNOWN
             ),
@@ -89,7 +99,7 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
             ),
             first_seen=day_of(alert.get("created_at")),
             summary=str(advisory.get("summary") or ""),
-            manifest=str(dependency.get("manifest_path") or ""),
+            manifest=_manifest(alert, dependency),
         )
         if report.first_seen is None:
             result.warn(
@@ -103,6 +113,18 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
             result.records.append(finding)
     if closed:
         result.warn("$", f"{closed} alert(s) are fixed or dismissed; only open alerts are findings")
+    if withdrawn:
+        result.warn(
+            "$",
+            f"{len(withdrawn)} alert(s) on withdrawn advisories left out: {', '.join(withdrawn)}",
+        )
+
+
+def _manifest(alert: dict[str, Any], dependency: dict[str, Any]) -> str:
+    """Return the manifest path, prefixed with the repository for organisation alerts."""
+    path = str(dependency.get("manifest_path") or "")
+    repository = as_dict(alert.get("repository")).get("full_name")
+    return f"{repository}/{path}" if isinstance(repository, str) and repository else path
 
 
 def read(path: Path) -> ReadResult[Finding]:

@@ -5,6 +5,12 @@ version, timestamp}}``.
 
 Grype often matches a GHSA and lists the CVE under ``relatedVulnerabilities``; both become
 identifiers of one finding.
+
+``vulnerability.severity`` is the rating of the record Grype matched: the distribution's for
+a distro match (``namespace`` ``debian:distro:debian:12``, or ``matchDetails[].searchedBy
+.distro``), GitHub's for ``github:language:*``, NVD's for ``nvd:cpe``; it is kept as that
+vendor's rating and as Grype's word. Newer Grype writes ``knownExploited`` (CISA KEV) and
+``epss``, which the finding takes as well.
 """
 
 from __future__ import annotations
@@ -61,6 +67,10 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
             purl=string(artifact, "purl"),
             vectors=vectors,
             tool_label=string(vuln, "severity"),
+            vendor_ratings=_vendor_rating(vuln, match),
+            kev=bool(as_list(vuln.get("knownExploited"))),
+            epss=_epss(vuln, "epss"),
+            epss_percentile=_epss(vuln, "percentile"),
             first_seen=scanned,
             summary=str(vuln.get("description") or ""),
             manifest=next((p for p in texts(locations)), ""),
@@ -68,6 +78,30 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
         finding = build_finding(report, result)
         if finding is not None:
             result.records.append(finding)
+
+
+def _vendor_rating(vuln: dict[str, Any], match: dict[str, Any]) -> list[tuple[str, str]]:
+    label = string(vuln, "severity")
+    if not label:
+        return []
+    namespace = str(vuln.get("namespace") or "")
+    if ":distro:" in namespace:
+        return [(namespace.split(":distro:", 1)[1].split(":", 1)[0], label)]
+    if namespace.startswith("github:"):
+        return [("ghsa", label)]
+    if namespace.startswith("nvd:"):
+        return [("nvd", label)]
+    for detail in map(as_dict, as_list(match.get("matchDetails"))):
+        distro = as_dict(as_dict(detail.get("searchedBy")).get("distro")).get("type")
+        if isinstance(distro, str) and distro:
+            return [(distro, label)]
+    return []
+
+
+def _epss(vuln: dict[str, Any], key: str) -> float | None:
+    values = [as_dict(e).get(key) for e in as_list(vuln.get("epss"))]
+    numbers = [float(v) for v in values if isinstance(v, int | float) and 0.0 <= v <= 1.0]
+    return max(numbers) if numbers else None
 
 
 def _vectors(record: dict[str, Any]) -> list[str]:

@@ -4,7 +4,8 @@ Known Exploited Vulnerabilities catalog (``kev.json``) and FIRST EPSS scores
 (``epss.csv``) when present, plus the outdated-package lists.
 
 Findings are the records; outdated packages and what was read from each file ride along
-on :class:`SecurityReadResult`.
+on :class:`SecurityReadResult`. The result's format names the files taken as the KEV
+catalog, the EPSS scores and the outdated lists, so that ``opsledger validate`` shows them.
 """
 
 from __future__ import annotations
@@ -103,7 +104,25 @@ def read(path: Path) -> SecurityReadResult:
     result.epss_entries, result.kev_entries = len(epss), len(kev)
     result.reported = len(raw)
     result.records = enrich(fold_findings(raw), kev, epss)
+    result.detected_format = describe_files(result.files)
     return result
+
+
+def describe_files(files: list[FileRead]) -> str:
+    """Return what the folder held: scanner reports, and which files were KEV, EPSS and
+    outdated lists (``none`` when no file was)."""
+
+    def named(formats: set[str]) -> str:
+        names = [f.name for f in files if f.detected_format in formats]
+        return ", ".join(names) if names else "none"
+
+    scanners = {fmt for fmt, _, _ in SCANNERS}
+    reports = [f for f in files if f.detected_format.split(" ", 1)[0] in scanners]
+    return (
+        f"security reports ({len(reports)} scanner file(s)); CISA KEV: {named({KEV_FORMAT})}; "
+        f"EPSS: {named({EPSS_FORMAT})}; "
+        f"outdated: {named({outdated.PIP_FORMAT, outdated.NPM_FORMAT})}"
+    )
 
 
 def _read_json(
