@@ -153,6 +153,7 @@ class IncidentReview:
             "now": self.now.isoformat(),
             "count": kpis.count,
             "by_severity": dict(kpis.by_severity),
+            "response_by_severity": kpis.response_by_severity_json(),
             "by_service": dict(kpis.by_service),
             "by_team": dict(kpis.by_team),
             "mtta_minutes": mtta.get("mean"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from opsledger.analysis.incident_policy import IncidentPolicy, fold_duplicates, similar_titles
-from opsledger.model.incidents import Incident
+from opsledger.model.incidents import UNKNOWN_SERVICE, Incident
 from opsledger.problems import Level, ReadResult
 from opsledger.readers import (
     incidents_json,
@@ -141,14 +141,16 @@ def test_bad_records_are_quarantined_with_their_json_path(tmp_path: Path) -> Non
 
 def test_opsgenie_alert_without_a_service(tmp_path: Path) -> None:
     path = tmp_path / "og.json"
-    path.write_text(json.dumps({"data": [{"tinyId": "7", "message": "m",
-                                          "createdAt": "2026-03-01T00:00:00Z",
-                                          "report": {"ackTime": -5}}]}))
+    path.write_text(json.dumps({"data": [
+        {"tinyId": "7", "message": "m", "createdAt": "2026-03-01T00:00:00Z",
+         "report": {"ackTime": -5}},
+        {"tinyId": "8", "message": "n", "createdAt": "2026-03-01T00:00:00Z"},
+    ]}))
     result = incidents_opsgenie.read(path)
-    assert not result.records
-    locations = {p.location for p in result.problems}
-    assert "$.data[0].details" in locations
-    assert "$.data[0].report.ackTime" in locations
+    # A bad ackTime quarantines the alert; a missing service does not.
+    assert [(i.id, i.service) for i in result.records] == [("8", UNKNOWN_SERVICE)]
+    locations = {p.location: p.level for p in result.problems}
+    assert locations == {"$.data[0].report.ackTime": Level.ROW, "$": Level.WARNING}
 
 
 def test_duplicates_fold_across_exports() -> None:

@@ -15,7 +15,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "catalog"
 
 def test_components_systems_and_resources_become_catalog_services():
     result = backstage.read(FIXTURES / "catalog-info.yaml")
-    assert result.problems == []
+    # The Group is passed over, and said to be.
+    [passed_over] = result.problems
+    assert (passed_over.level, passed_over.location) == (Level.WARNING, "line 24")
+    assert passed_over.message.startswith("passed over 1 Group entity (backstage.io/v1alpha1)")
     assert result.detected_format == "backstage"
     assert result.records == [
         CatalogService(

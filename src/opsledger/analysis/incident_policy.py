@@ -5,6 +5,9 @@ field has a default, so a workspace without the section gets:
 
 - priority ``P1``..``P5`` -> ``SEV1``..``SEV5``; with no priority, urgency ``high`` -> SEV2 and
   ``low`` -> SEV4;
+- no service mapping: an alert whose export names no service stays under
+  ``(unknown service)`` unless ``service_mapping`` maps one of its tags, teams, responders
+  or an alias prefix (``"team:payments": checkout``);
 - business hours 09:00-18:00 Monday to Friday, sleep hours 23:00-07:00, in UTC;
 - two exports of one incident are the same incident when they carry the same id, or when
   they name the same service, were created within 2 minutes of each other and have similar
@@ -24,10 +27,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from opsledger.model.incidents import Incident
+from opsledger.model.incidents import UNKNOWN_SERVICE, Incident
 
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4", "SEV5")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SERVICE_KEY_KINDS = ("tag", "team", "responder", "alias")
 
 
 def _severity(value: str) -> str:
@@ -117,6 +121,11 @@ class IncidentPolicy(BaseModel):
         description="used when an incident has no priority",
     )
     major_severities: list[str] = Field(default_factory=lambda: ["SEV1", "SEV2"])
+    service_mapping: dict[str, str] = Field(
+        default_factory=dict,
+        description="for alerts that name no service: 'tag:NAME', 'team:NAME or id', "
+        "'responder:NAME or id' or 'alias:PREFIX' -> service",
+    )
     duplicate_window_minutes: float = Field(default=2, ge=0)
     duplicate_title_similarity: float = Field(default=0.8, gt=0, le=1)
     escalation: EscalationSettings = EscalationSettings()
@@ -153,6 +162,22 @@ class IncidentPolicy(BaseModel):
     def _majors(cls, value: list[str]) -> list[str]:
         return [_severity(v) for v in value]
 
+    @field_validator("service_mapping")
+    @classmethod
+    def _service_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for key, service in value.items():
+            kind, _, name = key.partition(":")
+            kind, name = kind.strip().lower(), name.strip().lower()
+            if kind not in SERVICE_KEY_KINDS or not name:
+                raise ValueError(
+                    f"'{key}' is not one of {', '.join(k + ':NAME' for k in SERVICE_KEY_KINDS)}"
+                )
+            if not str(service).strip():
+                raise ValueError(f"'{key}' maps to an empty service name")
+            out[f"{kind}:{name}"] = str(service).strip()
+        return out
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -174,6 +199,23 @@ class IncidentPolicy(BaseModel):
             return self.urgency_severity.get(urgency.strip().lower())
         return None
 
+    def service_for(self, keys: Iterable[str]) -> str | None:
+        """Return the service ``service_mapping`` gives the first of ``keys`` it knows.
+
+        An ``alias:`` entry is a prefix; the longest matching prefix wins.
+        """
+        for key in keys:
+            kind, _, name = key.partition(":")
+            name = name.strip().lower()
+            if kind == "alias":
+                prefixes = [(k[len("alias:"):], v) for k, v in self.service_mapping.items()
+                            if k.startswith("alias:") and name.startswith(k[len("alias:"):])]
+                if prefixes:
+                    return max(prefixes, key=lambda pair: len(pair[0]))[1]
+            elif f"{kind}:{name}" in self.service_mapping:
+                return self.service_mapping[f"{kind}:{name}"]
+        return None
+
 
 def policy_of(config: Any) -> IncidentPolicy:
     """Return the workspace's incident policy (defaults when the config has no section)."""
@@ -182,13 +224,18 @@ def policy_of(config: Any) -> IncidentPolicy:
 
 
 def apply_policy(incidents: Iterable[Incident], policy: IncidentPolicy) -> list[Incident]:
-    """Return the incidents with severity re-derived from their exported priority."""
+    """Return the incidents with severity re-derived from their exported priority, and the
+    service from ``service_mapping`` where the export named none."""
     out = []
     for incident in incidents:
         if incident.priority is not None:
             mapped = policy.severity_for(incident.priority, None)
             if mapped is not None and mapped != incident.severity:
                 incident = replace(incident, severity=mapped)
+        if incident.service == UNKNOWN_SERVICE:
+            service = policy.service_for(incident.service_keys)
+            if service is not None:
+                incident = replace(incident, service=service)
         out.append(incident)
     return out
 

@@ -6,6 +6,8 @@ Every formula is written out in ``docs/incident-kpis.md``. In short, over the in
 - MTTA = mean(acknowledged - created); MTTD = mean(detected - impact start) where both are
   known; MTTR = resolved - created, as mean, median and 90th percentile (linear
   interpolation between order statistics, numpy's default and Hyndman & Fan type 7);
+- per severity band: the count, and MTTA and MTTR (count, mean, median, p90) over the
+  band's incidents that have the timestamp;
 - MTBF per service = (period hours - that service's downtime hours in the period) / number
   of its incidents created in the period; downtime is the union of the incidents' impact
   intervals ``[started (else created), resolved (else until))`` clipped to the period;
@@ -94,6 +96,34 @@ def duration_stats(minutes: Sequence[float], what: str) -> DurationStats | Skipp
         len(values), float(values.mean()), float(np.median(values)),
         float(np.percentile(values, 90)),
     )
+
+
+@dataclass(frozen=True)
+class SeverityResponse:
+    """One severity band of the period: its incidents, MTTA and MTTR."""
+
+    severity: str
+    count: int
+    mtta: DurationStats | Skipped
+    mttr: DurationStats | Skipped
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "mtta_minutes": self.mtta.to_json(),
+                "mttr_minutes": self.mttr.to_json()}
+
+
+def response_by_severity(incidents: Sequence[Incident]) -> dict[str, SeverityResponse]:
+    """Return the count, MTTA and MTTR of every severity band (empty bands included)."""
+    out = {}
+    for severity in SEVERITIES:
+        own = [i for i in incidents if i.severity == severity]
+        out[severity] = SeverityResponse(
+            severity,
+            len(own),
+            duration_stats(ack_minutes(own), f"severity {severity} and an acknowledgement time"),
+            duration_stats(resolve_minutes(own), f"severity {severity} and a resolution time"),
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -225,10 +255,14 @@ class IncidentKpis:
     months: tuple[MonthStats, ...]
     month_over_month: MonthChange | Skipped
     unresolved: tuple[str, ...] = field(default_factory=tuple)
+    response_by_severity: Mapping[str, SeverityResponse] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
         return len(self.incidents)
+
+    def response_by_severity_json(self) -> dict[str, Any]:
+        return {name: band.to_json() for name, band in self.response_by_severity.items()}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -240,6 +274,7 @@ class IncidentKpis:
             "mtta": self.mtta.to_json(),
             "mttd": self.mttd.to_json(),
             "mttr": self.mttr.to_json(),
+            "response_by_severity": self.response_by_severity_json(),
             "mtbf": {name: m.to_json() for name, m in self.mtbf.items()},
             "last_major": self.last_major.to_json(),
             "interruptions": self.interruptions.to_json(),
@@ -459,4 +494,5 @@ def incident_kpis(
         months=months,
         month_over_month=month_change(months),
         unresolved=tuple(i.id for i in inside if i.resolved_at is None),
+        response_by_severity=response_by_severity(inside),
     )

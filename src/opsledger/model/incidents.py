@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# The service of an incident whose export names none (and no configured mapping gives one).
+UNKNOWN_SERVICE = "(unknown service)"
+
 
 @dataclass(frozen=True)
 class Incident:
@@ -28,6 +31,9 @@ class Incident:
     oncall_intervention: bool = True
     tags: tuple[str, ...] = field(default_factory=tuple)
     priority: str | None = None  # the priority as exported (P1..P5), before mapping
+    # What the export offers for incidents.service_mapping when it names no service:
+    # "tag:db", "team:payments", "responder:<id>", "alias:checkout-5xx".
+    service_keys: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def major(self) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 from opsledger.model.incidents import AlertEvent
 from opsledger.problems import ReadResult
 from opsledger.readers import alerts_opsgenie, alerts_pagerduty
+from opsledger.readers.incidents_opsgenie import is_incident_api
 from opsledger.readers.textfile import load_json
 
 ALERTS_DIR = "alerts"  # inside the incidents folder
@@ -47,7 +48,8 @@ def read_file(path: Path) -> ReadResult[AlertEvent]:
         result.detected_format = alerts_pagerduty.FORMAT
         return alerts_pagerduty.read_data(path, data, result)
     if alerts_opsgenie.looks_like(data):
-        result.detected_format = alerts_opsgenie.FORMAT
+        if not is_incident_api(data):  # refused by name in read_data
+            result.detected_format = alerts_opsgenie.FORMAT
         return alerts_opsgenie.read_data(path, data, result)
     return result.fail(
         "$",

@@ -1,8 +1,10 @@
 """Opsgenie alert history as JSON (Alert API v2 list or get responses, or an export).
 
-Accepted shapes: ``{"data": [...]}`` (``GET /v2/alerts``), ``{"alerts": [...]}`` or a bare
-list. Each alert has ``id``, ``tinyId``, ``alias``, ``message``, ``status`` (open/closed),
-``acknowledged``, ``isSeen``, ``tags``, ``count`` (occurrences folded in by
+Accepted shapes: ``{"data": [...]}`` (``GET /v2/alerts``), ``{"data": {...}}`` (``GET
+/v2/alerts/{id}``), ``{"alerts": [...]}`` or a bare list; an Incident API response (``GET
+/v1/incidents``) is refused by name, and a list with ``paging.next`` is warned about as one
+page of a longer list. Each alert has ``id``, ``tinyId``, ``alias``, ``message``, ``status``
+(open/closed), ``acknowledged``, ``isSeen``, ``tags``, ``count`` (occurrences folded in by
 deduplication), ``createdAt``, ``updatedAt``, ``lastOccurredAt``, ``source``, ``owner``,
 ``priority`` (P1-P5), ``integration`` and ``report`` with ``ackTime`` and ``closeTime`` (in
 milliseconds after ``createdAt``), ``acknowledgedBy`` and ``closedBy``.
@@ -20,13 +22,19 @@ How the fields become an :class:`AlertEvent`:
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from opsledger.model.incidents import AlertEvent
 from opsledger.problems import ReadResult
 from opsledger.readers.fields import Fields
+from opsledger.readers.incidents_opsgenie import (
+    ALERTS_EXPECTED,
+    INCIDENT_API_REFUSED,
+    is_incident_api,
+    single_alert,
+    warn_if_partial,
+)
 from opsledger.readers.jsonrecords import json_items
 from opsledger.readers.textfile import json_path, load_json
 
@@ -48,7 +56,10 @@ def looks_like(data: Any) -> bool:
     """Return True when ``data`` holds camelCase Opsgenie alerts."""
     items = data if isinstance(data, list) else None
     if isinstance(data, dict):
-        items = next((data[k] for k in LIST_KEYS if isinstance(data.get(k), list)), None)
+        if isinstance(data.get("data"), dict):  # one alert (Get Alert)
+            items = [data["data"]]
+        else:
+            items = next((data[k] for k in LIST_KEYS if isinstance(data.get(k), list)), None)
     if items == [] and isinstance(data, dict):
         return True  # an export of a quiet period
     if not items or not isinstance(items[0], dict):
@@ -57,6 +68,18 @@ def looks_like(data: Any) -> bool:
 
 
 def read_data(path: Path, data: Any, result: ReadResult[AlertEvent]) -> ReadResult[AlertEvent]:
+    if is_incident_api(data):
+        return result.fail("$", INCIDENT_API_REFUSED, ALERTS_EXPECTED,
+                           "objects with impactedServices")
+    one = single_alert(path, data)
+    if one is not None:
+        event = _alert(one)
+        if event is None or not one.ok:
+            result.extend(one.problems)
+        else:
+            result.records.append(event)
+        return result
+    warn_if_partial(data, result)
     seen: set[str] = set()
     for item in json_items(path, result, data, LIST_KEYS):
         event = _alert(item.fields)
@@ -101,12 +124,12 @@ def _alert(fields: Fields) -> AlertEvent | None:
     if identifier is None or created is None or name is None:
         return None
     acknowledged_at = (
-        created + timedelta(milliseconds=ack_ms)
+        fields.later("report_ack_time", created, ack_ms / 1000)
         if ack_ms is not None and acknowledged is not False
         else None
     )
     resolved_at = (
-        created + timedelta(milliseconds=close_ms)
+        fields.later("report_close_time", created, close_ms / 1000)
         if close_ms is not None and status != "open"
         else None
     )

@@ -8,12 +8,16 @@ Accepted shapes (one file may hold several lists):
   ``body.details`` (the event's custom details; ``alertname`` names the rule when the
   event came from Prometheus Alertmanager);
 - ``{"incidents": [...]}`` — ``GET /incidents``, when no alert list is exported: each
-  incident is one firing named by its ``title``, with ``acknowledgements[].at``,
-  ``resolved_at`` or ``last_status_change_at``, ``priority.summary`` and ``urgency``;
+  incident (by ``id``, else ``incident_number``) is one firing named by its ``title``, with
+  ``acknowledgements[].at``, ``resolved_at`` or ``last_status_change_at``,
+  ``priority.summary`` and ``urgency``; an incident merged into another still paged once,
+  so it stays a firing;
 - ``"log_entries": [...]`` next to either — ``GET /log_entries``: ``acknowledge_log_entry``
   and ``resolve_log_entry`` entries give acknowledgement and resolution times per incident,
   and the resolving ``agent.type`` says whether a person (``user_reference``) or the
   monitoring integration resolved it (auto-resolve).
+
+A response with ``"more": true`` is one page of a longer list: a warning says so.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 from opsledger.model.incidents import AlertEvent
 from opsledger.problems import ReadResult
-from opsledger.readers.fields import Fields, parse_datetime
+from opsledger.readers.fields import Fields, parse_datetime, time_problem
 from opsledger.readers.jsonrecords import json_items
 from opsledger.readers.textfile import json_path, load_json
 
@@ -86,6 +90,14 @@ def read_data(path: Path, data: Any, result: ReadResult[AlertEvent]) -> ReadResu
             continue
         seen.add(event.id)
         result.records.append(event)
+    if isinstance(data, dict) and data.get("more") is True:
+        result.warn(
+            "$.more",
+            "one page of a longer list (more: true): the firings of later pages are not in "
+            "this file",
+            "every page saved (offset and limit until more is false)",
+            "true",
+        )
     return result
 
 
@@ -105,11 +117,12 @@ def _lifecycles(data: dict[str, Any], result: ReadResult[AlertEvent]) -> dict[st
             continue
         try:
             at = parse_datetime(str(entry.get("created_at", "")))
-        except (ValueError, OverflowError):
+        except (ValueError, OverflowError) as exc:
+            message, expected = time_problem("log entry time", exc)
             result.quarantine(
                 json_path("log_entries", index, "created_at"),
-                "log entry time is not a date-time",
-                "an ISO 8601 date-time",
+                message,
+                expected,
                 str(entry.get("created_at")),
             )
             continue
@@ -176,7 +189,7 @@ def _alert(fields: Fields, lifecycles: dict[str, _Lifecycle]) -> AlertEvent | No
 
 
 def _incident(fields: Fields, lifecycles: dict[str, _Lifecycle]) -> AlertEvent | None:
-    identifier = fields.text("id")
+    identifier = fields.text("id", required=False) or fields.text("incident_number")
     created = fields.timestamp("created_at")
     title = fields.text("title", required=False) or fields.text("summary", required=False)
     if title is None:
@@ -190,13 +203,9 @@ def _incident(fields: Fields, lifecycles: dict[str, _Lifecycle]) -> AlertEvent |
             at = ack.get("at") if isinstance(ack, dict) else None
             try:
                 times.append(parse_datetime(str(at)))
-            except (ValueError, OverflowError):
-                fields.bad(
-                    "acknowledgements",
-                    "acknowledgement time is not a date-time",
-                    "an ISO 8601 date-time",
-                    at,
-                )
+            except (ValueError, OverflowError) as exc:
+                message, expected = time_problem("acknowledgement time", exc)
+                fields.bad("acknowledgements", message, expected, at)
         acknowledged = min(times, default=None)
     status = (fields.text("status", required=False) or "").lower()
     resolved = fields.timestamp("resolved_at", required=False) or life.resolved_at

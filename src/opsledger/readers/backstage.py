@@ -10,13 +10,20 @@ descriptor format (``apiVersion: backstage.io/v1alpha1``). Read per entity:
 - annotations ``pagerduty.com/service-id`` (on-call) and ``grafana/dashboard-selector``;
 - ``metadata.links`` whose title (or type) mentions "dashboard" or "runbook".
 
-Other kinds (API, Group, User, Domain, Location, Template) are not services and are passed
-over. The YAML is composed with the safe loader and walked by hand, so any tag outside plain
-YAML (``!!python/object``, local ``!tags``) refuses the file, and alias expansion is bounded.
+Other kinds (API, Group, User, Domain, Location, Template from
+``scaffolder.backstage.io/v1beta3``, or any other) are not services: they are passed over
+with one warning per kind and file; a Location's ``spec.targets`` are named, since the files
+they point to are not read. An ``apiVersion`` must be Backstage's (``backstage.io/...`` or a
+plugin's ``*.backstage.io/...``), and ``metadata.name`` must follow Backstage's rule (1-63
+letters, digits, ``-``, ``_`` or ``.``, starting and ending with a letter or digit), else
+the entity is quarantined. The YAML is composed with the safe loader and walked by hand, so
+any tag outside plain YAML (``!!python/object``, local ``!tags``) refuses the file, and alias
+expansion is bounded.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +35,18 @@ from opsledger.model.handover import CatalogService
 from opsledger.problems import ReadResult, shown
 from opsledger.readers.service_catalog import TIER_EXPECTED, parse_tier
 from opsledger.readers.textfile import load_text
-from opsledger.yamlfile import MAX_YAML_BYTES, MAX_YAML_NODES, BoundedSafeLoader
+from opsledger.yamlfile import (
+    MAX_YAML_BYTES,
+    MAX_YAML_NODES,
+    YamlBudgetError,
+    compose_documents,
+    syntax_error,
+)
 
 SERVICE_KINDS = ("component", "system", "resource")
+# Backstage's entity name rule (catalog-model's KubernetesValidatorFunctions.isValidObjectName).
+ENTITY_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+ENTITY_NAME_MAX = 63
 PAGERDUTY_SERVICE = "pagerduty.com/service-id"
 GRAFANA_SELECTOR = "grafana/dashboard-selector"
 _SAFE_TAGS = frozenset(
@@ -157,8 +173,9 @@ def read(path: Path) -> ReadResult[CatalogService]:
         )
     # Names key services elsewhere, so two entities of one name (of any kind) are ambiguous.
     seen: dict[str, int] = {}
+    passed_over: dict[str, list[Document]] = {}
     for doc in documents:
-        record = _entity(doc, result)
+        record = _entity(doc, result, passed_over)
         if record is None:
             continue
         if record.name in seen:
@@ -171,16 +188,40 @@ def read(path: Path) -> ReadResult[CatalogService]:
             continue
         seen[record.name] = doc.line_of("metadata", "name")
         result.records.append(record)
+    for kind, docs in passed_over.items():
+        _pass_over(kind, docs, result)
     return result
+
+
+def _pass_over(kind: str, docs: list[Document], result: ReadResult[CatalogService]) -> None:
+    """Say once per kind which entities were passed over, and what a Location points to."""
+    lines = ", ".join(str(d.line) for d in docs)
+    versions = sorted({str(d.data.get("apiVersion")) for d in docs})
+    plural = "entity" if len(docs) == 1 else "entities"
+    message = (f"passed over {len(docs)} {kind} {plural} ({', '.join(versions)}): not a "
+               "service kind (services come from Component, System and Resource)")
+    targets = [t for d in docs for t in _targets(d)]
+    if kind.lower() == "location" and targets:
+        message += f"; the files it points to are not read: {', '.join(targets)}"
+    result.warn(f"line {lines}" if len(docs) == 1 else f"lines {lines}", message)
+
+
+def _targets(doc: Document) -> list[str]:
+    spec = doc.data.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    targets = spec.get("targets")
+    found: list[Any] = list(targets) if isinstance(targets, list) else []
+    if spec.get("target"):
+        found.append(spec["target"])
+    return [str(t) for t in found if str(t).strip()]
 
 
 def _documents(text: str, result: ReadResult[CatalogService]) -> list[Document] | None:
     walker = _Walker()
     documents: list[Document] = []
     try:
-        for node in yaml.compose_all(text, Loader=BoundedSafeLoader):
-            if node is None:
-                continue
+        for node in compose_documents(text):
             document = walker.document(node)
             if document.data is not None:  # an empty document between two '---'
                 documents.append(document)
@@ -193,9 +234,11 @@ def _documents(text: str, result: ReadResult[CatalogService]) -> list[Document] 
         )
         return None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        result.fail(where, f"invalid YAML: {exc.problem}", "well-formed YAML")
+        where, problem = syntax_error(exc)
+        result.fail(where, f"invalid YAML: {problem}", "well-formed YAML")
+        return None
+    except YamlBudgetError as exc:
+        result.fail("", f"YAML refused: {exc}", f"at most {MAX_YAML_NODES} YAML nodes")
         return None
     except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
         result.fail("", f"invalid YAML: {exc}", "well-formed YAML")
@@ -203,7 +246,9 @@ def _documents(text: str, result: ReadResult[CatalogService]) -> list[Document] 
     return documents
 
 
-def _entity(doc: Document, result: ReadResult[CatalogService]) -> CatalogService | None:
+def _entity(
+    doc: Document, result: ReadResult[CatalogService], passed_over: dict[str, list[Document]]
+) -> CatalogService | None:
     data = doc.data
     if not isinstance(data, dict):
         result.quarantine(
@@ -220,21 +265,31 @@ def _entity(doc: Document, result: ReadResult[CatalogService]) -> CatalogService
         )
         return None
     api_version = data.get("apiVersion")
-    if not isinstance(api_version, str) or not api_version.startswith("backstage.io/"):
+    if not _backstage_version(api_version):
         result.quarantine(
             doc.where("apiVersion"),
             "not a Backstage entity",
-            "apiVersion: backstage.io/v1alpha1",
+            "apiVersion: backstage.io/v1alpha1 (or a plugin's *.backstage.io/...)",
             shown(api_version),
         )
         return None
     if kind.strip().lower() not in SERVICE_KINDS:
-        return None  # a Group, User, API... describes no service
+        passed_over.setdefault(kind.strip(), []).append(doc)  # a Group, API, Template...
+        return None
     metadata: dict[str, Any] = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
     name = metadata.get("name")
     if not isinstance(name, str) or not name.strip():
         result.quarantine(
             doc.where("metadata", "name"), "entity has no metadata.name", "a name", shown(name)
+        )
+        return None
+    if len(name.strip()) > ENTITY_NAME_MAX or not ENTITY_NAME.fullmatch(name.strip()):
+        result.quarantine(
+            doc.where("metadata", "name"),
+            "metadata.name is not a valid Backstage entity name",
+            f"1-{ENTITY_NAME_MAX} letters, digits, '-', '_' or '.', starting and ending "
+            "with a letter or digit",
+            shown(name),
         )
         return None
     spec: dict[str, Any] = data["spec"] if isinstance(data.get("spec"), dict) else {}
@@ -274,6 +329,14 @@ def _entity(doc: Document, result: ReadResult[CatalogService]) -> CatalogService
         source="backstage",
         kind=kind.strip().lower(),
     )
+
+
+def _backstage_version(value: object) -> bool:
+    """Return True for ``backstage.io/...`` and a plugin's ``<name>.backstage.io/...``."""
+    if not isinstance(value, str) or "/" not in value:
+        return False
+    group = value.split("/", 1)[0].strip().lower()
+    return group == "backstage.io" or group.endswith(".backstage.io")
 
 
 def parse_reference(ref: str) -> tuple[str | None, str]:

@@ -15,7 +15,11 @@ Status is one of ``triggered``, ``acknowledged``, ``resolved``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+from opsledger.problems import ReadResult
 
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4", "SEV5")
 _NUMBERED = re.compile(r"^(?:sev|s|p|priority|severity)?[\s_-]*([0-5])$")
@@ -96,3 +100,40 @@ def timeline_problem(
     if resolved is not None and resolved < created:
         return ("resolved", "resolved before it was created", resolved.isoformat())
     return None
+
+
+def status_conflict(
+    status: str | None, resolved: datetime | None, resolved_field: str
+) -> str | None:
+    """Return a note when the exported status and resolution time contradict each other.
+
+    The status is the incident's state when it was exported, so it wins: an open incident
+    carrying a resolution time is read as unresolved, and a resolved one without any
+    resolution time stays out of MTTR.
+    """
+    if status in ("triggered", "acknowledged") and resolved is not None:
+        return (f"status '{status}' with {resolved_field} set: read as unresolved "
+                f"({resolved_field} ignored)")
+    if status == "resolved" and resolved is None:
+        return "status 'resolved' without a resolution time: left out of MTTR"
+    return None
+
+
+@dataclass
+class RecordNotes:
+    """Warnings about many records of one file, each said once with the records it concerns."""
+
+    what: str = "incident"
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, message: str, identifier: str) -> None:
+        self.notes.setdefault(message, []).append(identifier)
+
+    def flush(self, result: ReadResult[Any], location: str = "$", shown: int = 5) -> None:
+        for message, identifiers in self.notes.items():
+            listed = ", ".join(identifiers[:shown])
+            more = f" and {len(identifiers) - shown} more" if len(identifiers) > shown else ""
+            plural = "" if len(identifiers) == 1 else "s"
+            result.warn(location, f"{message}: {len(identifiers)} {self.what}{plural} "
+                        f"({listed}{more})")
+        self.notes.clear()

@@ -2,7 +2,8 @@
 
 PagerDuty REST (``{"incidents": [...]}``), PagerDuty raw incident analytics (``{"data":
 [...]}`` with ``service_name``/``seconds_to_resolve``) and Opsgenie alerts (``{"data":
-[...]}`` with ``createdAt``/``message``) are told apart by their keys.
+[...]}`` or one alert ``{"data": {...}}``, with ``createdAt``/``message``) are told apart by
+their keys. An Opsgenie Incident API response is refused by name.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def read_file(path: Path) -> ReadResult[Incident]:
     if incidents_pagerduty_json.kind_of(data) is not None:
         incidents_pagerduty_json.read_data(path, data, result)
     elif incidents_opsgenie.looks_like(data):
-        result.detected_format = incidents_opsgenie.FORMAT
+        if not incidents_opsgenie.is_incident_api(data):
+            result.detected_format = incidents_opsgenie.FORMAT
         incidents_opsgenie.read_data(path, data, result)
     else:
         keys = ", ".join(str(k) for k in list(data)[:8]) if isinstance(data, dict) else ""
@@ -32,7 +34,7 @@ def read_file(path: Path) -> ReadResult[Incident]:
             "$",
             "not a known incident export",
             'PagerDuty {"incidents": [...]} or {"data": [...]} (analytics), or Opsgenie '
-            '{"data": [alerts with createdAt]}',
+            '{"data": [alerts with createdAt]} or {"data": {alert}}',
             f"an object with keys {keys}" if keys else type(data).__name__,
         )
     return result

@@ -4,7 +4,9 @@ Columns (header names matched loosely: ``Created At`` = ``created_at``):
 ``id, title, service, severity, created_at`` are required; ``status, acknowledged_at,
 resolved_at, detected_at, started_at, team, urgency, escalation_policy, assignee,
 postmortem_required, data_loss, oncall_intervention, tags`` are optional. Severity is
-normalised to ``SEV1``..``SEV5`` (see :mod:`opsledger.readers.incident_fields`).
+normalised to ``SEV1``..``SEV5`` (see :mod:`opsledger.readers.incident_fields`). A
+``status`` wins over the timestamps: an open incident with ``resolved_at`` is read as
+unresolved, a resolved one without it stays out of MTTR, each with a warning.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from opsledger.problems import ReadResult
 from opsledger.readers.csvrows import csv_rows
 from opsledger.readers.fields import Fields
 from opsledger.readers.incident_fields import (
+    RecordNotes,
     implied_status,
     normalise_severity,
     normalise_status,
+    status_conflict,
     timeline_problem,
 )
 from opsledger.readers.textfile import load_text
@@ -50,15 +54,17 @@ def read(path: Path) -> ReadResult[Incident]:
 
 def read_text(path: Path, text: str, result: ReadResult[Incident]) -> None:
     """Append the incidents of ``text`` (the file's content) to ``result``."""
+    notes = RecordNotes()
     for fields in csv_rows(path, result, REQUIRED, ALIASES, text=text):
-        incident = incident_from_fields(fields)
+        incident = incident_from_fields(fields, notes)
         if incident is None:
             result.extend(fields.problems)
         else:
             result.records.append(incident)
+    notes.flush(result, "")
 
 
-def incident_from_fields(fields: Fields) -> Incident | None:
+def incident_from_fields(fields: Fields, notes: RecordNotes | None = None) -> Incident | None:
     """Return the incident in one native row, or ``None`` with the row's problems recorded."""
     identifier = fields.text("id")
     title = fields.text("title")
@@ -97,6 +103,11 @@ def incident_from_fields(fields: Fields) -> Incident | None:
     if not fields.ok or None in (identifier, title, service, severity, created):
         return None
     assert identifier and title is not None and service and severity and created
+    conflict = status_conflict(status, resolved, "resolved_at")
+    if conflict is not None:
+        (notes if notes is not None else RecordNotes()).add(conflict, identifier)
+        if status != "resolved":
+            resolved = None
     return Incident(
         id=identifier,
         title=title,

@@ -18,12 +18,13 @@ are read by one mapping:
 - severity: a ``severity`` column (custom field) if present, else ``priority`` (``P1`` ->
   ``SEV1`` .. ``P5`` -> ``SEV5``), else ``urgency`` (high -> SEV2, low -> SEV4);
 - ``auto_resolved = true`` means the incident closed without a responder
-  (``oncall_intervention = False``).
+  (``oncall_intervention = False``);
+- a ``status`` column wins over the timestamps: an open incident with a resolution time is
+  read as unresolved, a resolved one without any stays out of MTTR, each with a warning.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from opsledger.model.incidents import Incident
@@ -32,9 +33,11 @@ from opsledger.readers.csvrows import csv_rows
 from opsledger.readers.fields import Fields
 from opsledger.readers.incident_fields import (
     URGENCY_SEVERITY,
+    RecordNotes,
     implied_status,
     normalise_severity,
     normalise_status,
+    status_conflict,
     timeline_problem,
 )
 from opsledger.readers.textfile import load_text
@@ -78,6 +81,7 @@ def read(path: Path) -> ReadResult[Incident]:
 def read_text(path: Path, text: str, result: ReadResult[Incident]) -> None:
     """Append the incidents of ``text`` (the file's content) to ``result``."""
     first = True
+    notes = RecordNotes()
     for fields in csv_rows(path, result, REQUIRED, ALIASES, text=text):
         if first:
             first = False
@@ -89,11 +93,12 @@ def read_text(path: Path, text: str, result: ReadResult[Incident]) -> None:
                     "header " + ", ".join(fields.values),
                 )
                 return
-        incident = incident_from_fields(fields)
+        incident = incident_from_fields(fields, notes)
         if incident is None:
             result.extend(fields.problems)
         else:
             result.records.append(incident)
+    notes.flush(result, "")
 
 
 def _severity(fields: Fields) -> str | None:
@@ -124,7 +129,7 @@ def _severity(fields: Fields) -> str | None:
     return severity
 
 
-def incident_from_fields(fields: Fields) -> Incident | None:
+def incident_from_fields(fields: Fields, notes: RecordNotes | None = None) -> Incident | None:
     """Return the incident in one export row, or ``None`` with the row's problems recorded."""
     identifier = fields.text("id" if "id" in fields.values else "incident_number")
     title = fields.text("title", required=False) or fields.text(
@@ -149,9 +154,9 @@ def incident_from_fields(fields: Fields) -> Incident | None:
     auto_resolved = fields.boolean("auto_resolved", required=False)
     if created is not None:
         if acknowledged is None and to_ack is not None:
-            acknowledged = created + timedelta(seconds=to_ack)
+            acknowledged = fields.later("seconds_to_first_ack", created, to_ack)
         if resolved is None and to_resolve is not None:
-            resolved = created + timedelta(seconds=to_resolve)
+            resolved = fields.later("seconds_to_resolve", created, to_resolve)
         clash = timeline_problem(created, acknowledged, resolved)
         if clash is not None:
             column, message, found = clash
@@ -159,6 +164,11 @@ def incident_from_fields(fields: Fields) -> Incident | None:
     if not fields.ok or None in (identifier, service, severity, created):
         return None
     assert identifier and service and severity and created
+    conflict = status_conflict(status, resolved, "resolved_on")
+    if conflict is not None:
+        (notes if notes is not None else RecordNotes()).add(conflict, identifier)
+        if status != "resolved":
+            resolved = None
     teams = fields.listing("teams")
     urgency = fields.text("urgency", required=False)
     return Incident(

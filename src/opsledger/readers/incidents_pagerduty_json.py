@@ -9,10 +9,22 @@ single ``{"incident": {...}}`` is read too). Per incident:
   resolved: ``resolved_at`` where present, else ``last_status_change_at`` when ``status`` is
   ``resolved`` (the API empties ``acknowledgements`` and ``assignments`` on resolution, so
   a resolved incident usually has no acknowledgement time);
-- severity: ``priority.summary``/``priority.name`` (``P1`` -> ``SEV1`` by default, see
-  :mod:`opsledger.analysis.incident_policy`), else ``urgency`` (high -> SEV2, low -> SEV4);
+- status: ``status``, which wins over the timestamps: a ``triggered`` or ``acknowledged``
+  incident carrying ``resolved_at`` is read as unresolved, and a ``resolved`` one without any
+  resolution time stays out of MTTR, each with a warning;
+- severity: ``priority.summary``/``priority.name`` through ``incidents.priority_severity``
+  (``P1`` -> ``SEV1`` by default, see :mod:`opsledger.analysis.incident_policy`), else a
+  severity spelling (``SEV-2``, ``P0``, ``Critical``; see
+  :mod:`opsledger.readers.incident_fields`); any other priority falls back to ``urgency``
+  (high -> SEV2, low -> SEV4) with a warning naming it;
 - team: first ``teams[].summary``; assignee: first ``assignments[].assignee.summary``, else
   the first acknowledger; escalation policy: ``escalation_policy.summary``.
+
+An incident merged into another (``resolve_reason.type`` ``merge_resolve_reason``, with the
+surviving incident in ``resolve_reason.incident``) is not an incident of its own: PagerDuty
+moved its alerts to the survivor, so it is left out and a warning lists each merge (and
+whether the survivor is in the file). A response with ``"more": true`` is one page of the
+list: a warning says that later pages are not in the file.
 
 Raw incident analytics (``POST /analytics/raw/incidents``): ``{"data": [...]}`` with
 ``service_name``, ``team_name``, ``created_at``, ``resolved_at``, ``priority_name``,
@@ -26,15 +38,21 @@ detection time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from opsledger.analysis.incident_policy import IncidentPolicy
 from opsledger.model.incidents import Incident
 from opsledger.problems import ReadResult, shown
-from opsledger.readers.fields import Fields, parse_datetime
-from opsledger.readers.incident_fields import normalise_status, timeline_problem
+from opsledger.readers.fields import Fields, parse_datetime, time_problem
+from opsledger.readers.incident_fields import (
+    RecordNotes,
+    normalise_severity,
+    normalise_status,
+    status_conflict,
+    timeline_problem,
+)
 from opsledger.readers.jsonrecords import json_items
 from opsledger.readers.textfile import load_json
 
@@ -47,6 +65,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "escalation_policy_name": ("escalation_policy_summary",),
 }
 _POLICY = IncidentPolicy()
+MERGED = "merge_resolve_reason"
 
 
 def read(path: Path) -> ReadResult[Incident]:
@@ -89,16 +108,50 @@ def read_data(
     if kind == "rest" and isinstance(data.get("incident"), dict):
         data = {"incidents": [data["incident"]]}
     list_key = "incidents" if kind == "rest" else "data"
+    notes = RecordNotes()
+    merges: list[tuple[str, str]] = []
     for item in json_items(path, result, data, [list_key], ALIASES):
-        incident = incident_from_fields(item.fields, policy)
+        survivor = _merged_into(item.fields)
+        if survivor is not None:
+            merged = (item.fields.text("id", required=False)
+                      or item.fields.text("incident_number", required=False)
+                      or f"{list_key}[{item.index}]")
+            merges.append((merged, survivor))
+            continue
+        incident = incident_from_fields(item.fields, policy, notes)
         if incident is None:
             result.extend(item.fields.problems)
         else:
             result.records.append(incident)
+    present = {incident.id for incident in result.records}
+    for merged, survivor in merges:
+        where = "in this file" if survivor in present else "not in this file"
+        notes.add(f"merged into another incident ({MERGED}; the survivor is {where}): "
+                  "left out, so the merge counts once", f"{merged} into {survivor or '?'}")
+    if data.get("more") is True:
+        result.warn(
+            "$.more",
+            "one page of a longer list (more: true): the incidents of later pages are not "
+            "in this file",
+            "every page saved (offset and limit until more is false)",
+            "true",
+        )
+    notes.flush(result)
 
 
-def incident_from_fields(fields: Fields, policy: IncidentPolicy = _POLICY) -> Incident | None:
+def _merged_into(fields: Fields) -> str | None:
+    """Return the id of the incident this one was merged into ('' when not named), or None."""
+    if fields.text("resolve_reason_type", required=False) != MERGED:
+        return None
+    return (fields.text("resolve_reason_incident_id", required=False)
+            or fields.text("resolve_reason_incident_summary", required=False) or "")
+
+
+def incident_from_fields(
+    fields: Fields, policy: IncidentPolicy = _POLICY, notes: RecordNotes | None = None
+) -> Incident | None:
     """Return the incident of one export object, or ``None`` with its problems recorded."""
+    notes = notes if notes is not None else RecordNotes()
     values = fields.values
     identifier = fields.text("id", required=False) or fields.text("incident_number")
     title = fields.text("title", required=False) or fields.text("description", required=False) or ""
@@ -125,9 +178,9 @@ def incident_from_fields(fields: Fields, policy: IncidentPolicy = _POLICY) -> In
     to_resolve = fields.number("seconds_to_resolve", required=False, minimum=0)
     if created is not None:
         if acknowledged is None and to_ack is not None:
-            acknowledged = created + timedelta(seconds=to_ack)
+            acknowledged = fields.later("seconds_to_first_ack", created, to_ack)
         if resolved is None and to_resolve is not None:
-            resolved = created + timedelta(seconds=to_resolve)
+            resolved = fields.later("seconds_to_resolve", created, to_resolve)
         clash = timeline_problem(created, acknowledged, resolved)
         if clash is not None:
             column, message, found = clash
@@ -136,7 +189,12 @@ def incident_from_fields(fields: Fields, policy: IncidentPolicy = _POLICY) -> In
     priority = fields.text("priority_name", required=False)
     urgency = fields.text("urgency", required=False)
     major = fields.boolean("major", required=False)
-    severity = policy.severity_for(priority, urgency, major)
+    severity = policy.severity_for(priority, None) if priority is not None else None
+    if severity is None and priority is not None:
+        severity = normalise_severity(priority)
+    unmapped = priority if severity is None else None
+    if severity is None:
+        severity = policy.severity_for(None, urgency, major)
     if severity is None:
         if priority is not None:
             fields.bad(
@@ -155,6 +213,22 @@ def incident_from_fields(fields: Fields, policy: IncidentPolicy = _POLICY) -> In
     if not fields.ok or None in (identifier, service, created, severity):
         return None
     assert identifier and service and created and severity
+    if unmapped is not None:
+        notes.add(
+            f"priority '{unmapped}' is not in incidents.priority_severity and is no severity "
+            f"spelling: severity taken from urgency (or the major flag), unless the "
+            f"workspace maps '{unmapped}'",
+            identifier,
+        )
+    conflict = status_conflict(status, resolved, "resolved_at")
+    if conflict is not None:
+        notes.add(conflict, identifier)
+        if status != "resolved":
+            resolved = None
+    reason = fields.text("resolve_reason_type", required=False)
+    if reason is not None:
+        notes.add(f"resolve_reason '{reason}' is not known: read as an ordinary resolution",
+                  identifier)
     team = _first_summary(values.get("teams")) or fields.text("team_name", required=False)
     assignee = (
         _first_summary(values.get("assignments"), "assignee")
@@ -194,10 +268,9 @@ def _first_time(fields: Fields, name: str) -> datetime | None:
         at = entry.get("at") if isinstance(entry, Mapping) else None
         try:
             times.append(parse_datetime(str(at)))
-        except (ValueError, OverflowError, OSError):
-            fields.bad(
-                name, f"'{name}[{index}].at' is not a date-time", "an ISO 8601 date-time", at
-            )
+        except (ValueError, OverflowError, OSError) as exc:
+            message, expected = time_problem(f"'{name}[{index}].at'", exc)
+            fields.bad(name, message, expected, at)
     return min(times) if times else None
 
 
