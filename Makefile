@@ -20,8 +20,13 @@ $(VENV)/.runtime: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime
+# gbstats (GrowthBook's stats engine) is the reference the experiment statistics are tested
+# against. It pins numpy<2 and pandas<2, which opsledger's own requirements exclude, so it is
+# installed without its dependencies: the modules the tests import need only numpy, scipy and
+# pydantic. (Listed in the `test` extra, pip could not resolve the environment at all.)
+$(VENV)/.dev: $(VENV)/.runtime Makefile
 	$(BIN)/pip install --quiet -e '.[test,lint,spark]'
+	$(BIN)/pip install --quiet --no-deps 'gbstats>=0.8'
 	@touch $@
 
 venv: $(VENV)/.runtime

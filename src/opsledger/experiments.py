@@ -121,7 +121,7 @@ def plan_experiment(
     experiment: Experiment, daily_units: float | None, traffic_source: str = ""
 ) -> ExperimentPlan:
     """Return the sample size and duration; ``daily_units`` is eligible units per day."""
-    from opsledger.analysis.experiment_results import plan_sample_size
+    from opsledger.analysis.experiment_results import metric_values, plan_sample_size
     from opsledger.analysis.experiments import SampleSize, duration_days
 
     definition = experiment.definition
@@ -129,7 +129,9 @@ def plan_experiment(
     observations = experiment.observations
     if observations is not None and len(observations):
         mask = observations.variants == definition.control_variant
-        control_values = observations.columns[definition.primary_metric.name][mask]
+        values = metric_values(definition.primary_metric, observations.variants,
+                               observations.columns)
+        control_values = values[mask]
     size = plan_sample_size(definition, control_values)
     days = None
     if isinstance(size, SampleSize) and daily_units is not None:

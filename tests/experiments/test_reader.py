@@ -192,3 +192,82 @@ def test_the_documented_example_is_valid() -> None:
     documented = {name for cell in first_cells for name in re.findall(r"`(\w+)`", cell)}
     for model in (ExperimentDefinition, Metric, Guardrail, Traffic):
         assert set(model.model_fields) <= documented, model.__name__
+
+
+RATIO = {"name": "clicks_per_session", "kind": "ratio", "numerator": "clicks",
+         "denominator": "sessions"}
+RATIO_COVARIATE = {"clicks_per_session": {"numerator": "pre_clicks",
+                                          "denominator": "pre_sessions"}}
+
+
+def test_ratio_metric_rules(tmp_path: Path) -> None:
+    cases = {
+        "half.yaml": valid_yaml(primary_metric={**RATIO, "denominator": None}),
+        "plain.yaml": valid_yaml(primary_metric={"name": "spend", "kind": "continuous",
+                                                 "numerator": "spend"}),
+        "bare.yaml": valid_yaml(primary_metric=RATIO, covariate="pre_clicks"),
+        "one.yaml": valid_yaml(primary_metric=RATIO, covariate={RATIO["name"]: "pre_clicks"}),
+        "two.yaml": valid_yaml(covariate={"latency_ms": {"numerator": "a", "denominator": "b"}}),
+    }
+    for name, text in cases.items():
+        write_definition(tmp_path, text, name)
+    result = read(tmp_path)
+    assert not result.records
+    by_file = {Path(p.path).name: p.message for p in result.problems}
+    assert "names its 'numerator' and 'denominator'" in by_file["half.yaml"]
+    assert "'numerator' is for ratio metrics only" in by_file["plain.yaml"]
+    for name in ("bare.yaml", "one.yaml"):
+        assert "covariate of ratio metric 'clicks_per_session' is a mapping" in by_file[name]
+    assert "'latency_ms' is not a ratio metric" in by_file["two.yaml"]
+
+
+def test_ratio_observations_quarantine_zero_and_missing_parts(tmp_path: Path) -> None:
+    write_definition(tmp_path, valid_yaml(primary_metric=RATIO, covariate=RATIO_COVARIATE))
+    rows = assigned_rows(6)
+    lines = ["unit_id,variant,clicks,sessions,pre_clicks,pre_sessions,latency_ms"]
+    lines += [f"{u},{v},{i},{i + 1},{i % 3},{i % 2},{100 + i}"  # pre_sessions 0: a new user
+              for i, (u, v) in enumerate(rows)]
+    lines += [
+        f"u20,{assign('u20', definition())},3,0,1,1,120",  # line 8: no sessions
+        f"u21,{assign('u21', definition())},,2,1,1,120",  # line 9: no clicks recorded
+        f"u22,{assign('u22', definition())},1,2,1,,120",  # line 10: no pre-period sessions
+    ]
+    (tmp_path / "trial").mkdir()
+    (tmp_path / "trial" / "observations.csv").write_text("\n".join(lines) + "\n")
+    result = read(tmp_path)
+    [experiment] = result.records
+    observations = experiment.observations
+    assert observations is not None and len(observations) == 6
+    located = sorted((p.location, p.message) for p in result.problems)
+    assert located == [
+        ("line 10, column 'pre_sessions'", "missing value for 'pre_sessions'"),
+        ("line 8, column 'sessions'",
+         "'sessions' is 0: the denominator of ratio metric 'clicks_per_session'"),
+        ("line 9, column 'clicks'", "missing value for 'clicks'"),
+    ]
+    assert all(p.level is Level.ROW for p in result.problems)
+    assert list(observations.columns["sessions"]) == [1, 2, 3, 4, 5, 6]
+    assert list(observations.columns["pre_sessions"]) == [0, 1, 0, 1, 0, 1]
+    assert "clicks_per_session" not in observations.columns
+
+
+def test_missing_ratio_column_rejects_the_observations(tmp_path: Path) -> None:
+    write_definition(tmp_path, valid_yaml(primary_metric=RATIO))
+    (tmp_path / "trial").mkdir()
+    pq.write_table(pa.table({"unit_id": ["u1"], "variant": ["control"], "clicks": [1.0],
+                             "latency_ms": [1.0]}), tmp_path / "trial" / "observations.parquet")
+    result = read(tmp_path)
+    assert result.records[0].observations is None
+    [problem] = result.problems
+    assert problem.level is Level.FATAL and "sessions" in problem.message
+
+
+def test_the_documented_ratio_example_is_valid() -> None:
+    text = DOCS.read_text()
+    block = text.split("A ratio metric with its pre-period columns for CUPED:\n\n```yaml\n",
+                       1)[1].split("```", 1)[0]
+    parsed = ExperimentDefinition.model_validate({**definition_data(), **yaml.safe_load(block)})
+    [ratio] = parsed.secondary_metrics
+    assert (ratio.numerator, ratio.denominator) == ("clicks", "sessions")
+    assert ratio.columns == ("clicks", "sessions")
+    assert "pre_sessions" in parsed.columns

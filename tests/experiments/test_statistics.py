@@ -311,3 +311,13 @@ def test_welch_matches_scipy_on_any_data(treatment: list[float], control: list[f
     interval = reference.confidence_interval(0.95)
     assert lift.ci_low == pytest.approx(interval.low, rel=1e-6, abs=1e-9)
     assert lift.ci_high == pytest.approx(interval.high, rel=1e-6, abs=1e-9)
+
+
+def test_sample_size_without_a_solution_says_why() -> None:
+    weights = {"control": 0.5, "treatment": 0.5}
+    # An effect of 10,000 standard deviations: no sample size solves the power equation.
+    huge = sample_size(MetricKind.CONTINUOUS, 100.0, 0.001, 10.0, 0.05, 0.8, weights, "control")
+    assert isinstance(huge, SkippedSampleSize) and "found no sample size" in huge.reason
+    spread = sample_size(MetricKind.CONTINUOUS, 1.0, math.inf, 0.1, 0.05, 0.8, weights,
+                         "control")
+    assert isinstance(spread, SkippedSampleSize) and "no usable effect size" in spread.reason

@@ -1,9 +1,10 @@
 """One experiment analysed end to end, and the decision it supports.
 
 Every metric is compared for every treatment variant against control (CUPED-adjusted when
-the definition names a pre-period covariate for it). P-values are adjusted across that
-family of metrics x variants with the configured correction. Which evidence decides depends
-on the horizon:
+the definition names a pre-period covariate for it). A ratio metric enters as its linearised
+per-unit values (:func:`~opsledger.analysis.experiments.ratio_linearized`), so it takes the
+same path as a mean. P-values are adjusted across that family of metrics x variants with the
+configured correction. Which evidence decides depends on the horizon:
 
 - **fixed horizon** (the end date has passed, the experiment is completed or cancelled, or
   every variant has reached its planned sample size): Welch intervals and adjusted p-values;
@@ -43,6 +44,8 @@ from opsledger.analysis.experiments import (
     cuped_theta,
     improvement_sign,
     normal_posterior,
+    ratio_cuped_theta,
+    ratio_linearized_by_group,
     sample_ratio_check,
     sample_size,
     sequential_interval,
@@ -60,6 +63,7 @@ from opsledger.model.experiments import (
     Guardrail,
     Metric,
     MetricKind,
+    RatioColumns,
     Verdict,
 )
 
@@ -173,7 +177,8 @@ def plan_sample_size(
 ) -> SampleSize | SkippedSampleSize:
     """Return the planned units per variant, from the stated baseline or the control's data."""
     metric = definition.primary_metric
-    observed = control_values is not None and control_values.size > 1
+    observed = (control_values is not None and control_values.size > 1
+                and bool(np.isfinite(control_values).all()))
     if metric.baseline is not None:
         mean, std = metric.baseline.mean, metric.baseline.std
         if std is None and observed and control_values is not None:
@@ -210,14 +215,29 @@ def analyze(
     srm = sample_ratio_check(counts, weights)
     masks = {name: variants == name for name in weights}
     primary = definition.primary_metric.name
-    summaries = tuple(summarise(name, columns[primary][masks[name]]) for name in weights)
-    plan = plan_sample_size(definition, columns[primary][masks[control]])
+    values = {m.name: metric_values(m, variants, columns) for m in definition.metrics}
+    summaries = tuple(summarise(name, values[primary][masks[name]]) for name in weights)
+    plan = plan_sample_size(definition, values[primary][masks[control]])
     horizon = _horizon(definition, counts, plan, now)
-    found, skipped = _compare_all(definition, columns, masks)
+    found, skipped = _compare_all(definition, variants, columns, values, masks)
     comparisons = _adjusted(definition, found, horizon)
     decision = decide(definition, srm, comparisons, horizon, plan, counts)
     return ExperimentResult(definition, horizon, srm, summaries, tuple(comparisons),
                             tuple(skipped), plan, decision)
+
+
+def metric_values(
+    metric: Metric, variants: np.ndarray, columns: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """Return the metric's value per unit: its column, or a ratio linearised within variants.
+
+    A ratio's values are NaN in a variant whose denominators sum to 0 (no ratio there).
+    """
+    ratio = metric.ratio
+    if ratio is None:
+        return columns[metric.name]
+    return ratio_linearized_by_group(columns[ratio.numerator], columns[ratio.denominator],
+                                     variants)
 
 
 def _horizon(definition: ExperimentDefinition, counts: Mapping[str, int],
@@ -250,26 +270,31 @@ class _Raw:
 
 def _compare_all(
     definition: ExperimentDefinition,
+    variants: np.ndarray,
     columns: Mapping[str, np.ndarray],
+    values_by_metric: Mapping[str, np.ndarray],
     masks: Mapping[str, np.ndarray],
 ) -> tuple[list[_Raw], list[SkippedComparison]]:
     control = definition.control_variant
     covariates = definition.covariates
     primary = definition.primary_metric.name
-    primary_control_mean = float(np.mean(columns[primary][masks[control]])) if np.any(
+    primary_control_mean = float(np.mean(values_by_metric[primary][masks[control]])) if np.any(
         masks[control]) else 0.0
+    if not math.isfinite(primary_control_mean):
+        primary_control_mean = 0.0  # an undefined ratio: no scale to carry over
     found: list[_Raw] = []
     skipped: list[SkippedComparison] = []
     for metric in definition.metrics:
-        raw = columns[metric.name]
+        raw = values_by_metric[metric.name]
         values, cuped = raw, None
         if metric.name in covariates:
-            x = columns[covariates[metric.name]]
-            theta = cuped_theta(raw, x)
-            if theta is not None:
-                values = cuped_adjust(raw, x, theta)
-                cuped = Cuped(covariates[metric.name], theta, variance_reduction(raw, values))
+            values, cuped = _cuped(raw, covariates[metric.name], variants, columns)
         for variant in definition.treatments:
+            undefined = _undefined_ratio(metric, raw, columns,
+                                         {control: masks[control], variant: masks[variant]})
+            if undefined is not None:
+                skipped.append(SkippedComparison(metric.name, variant, undefined))
+                continue
             outcome = _compare(definition, metric, variant, raw, values, cuped,
                                masks[variant], masks[control], primary_control_mean)
             if isinstance(outcome, SkippedComparison):
@@ -277,6 +302,41 @@ def _compare_all(
             else:
                 found.append(outcome)
     return found, skipped
+
+
+def _cuped(
+    raw: np.ndarray, covariate: str | RatioColumns, variants: np.ndarray,
+    columns: Mapping[str, np.ndarray],
+) -> tuple[np.ndarray, Cuped | None]:
+    """Return the CUPED-adjusted values and how, or ``raw`` and ``None`` when X cannot help."""
+    if isinstance(covariate, RatioColumns):
+        x = ratio_linearized_by_group(columns[covariate.numerator],
+                                      columns[covariate.denominator], variants)
+        theta = ratio_cuped_theta(raw, x, variants)
+    else:
+        x = columns[covariate]
+        theta = cuped_theta(raw, x)
+    if theta is None:
+        return raw, None
+    adjusted = cuped_adjust(raw, x, theta)
+    return adjusted, Cuped(str(covariate), theta, variance_reduction(raw, adjusted))
+
+
+def _undefined_ratio(metric: Metric, values: np.ndarray, columns: Mapping[str, np.ndarray],
+                     masks: Mapping[str, np.ndarray]) -> str | None:
+    """Return why a ratio metric has no value in one of the variants, if it has none."""
+    ratio = metric.ratio
+    if ratio is None:
+        return None
+    for name, mask in masks.items():
+        if np.isfinite(values[mask]).all():
+            continue
+        total = float(columns[ratio.denominator][mask].sum())
+        if total == 0:
+            return f"the denominator '{ratio.denominator}' sums to 0 in {name}: no ratio"
+        return (f"the ratio in {name} is not a finite number (the denominator "
+                f"'{ratio.denominator}' sums to {total:.3g})")
+    return None
 
 
 def _compare(definition: ExperimentDefinition, metric: Metric, variant: str,
@@ -300,7 +360,18 @@ def _compare(definition: ExperimentDefinition, metric: Metric, variant: str,
             "no scale for the sequential interval (the control mean is 0 and the primary "
             "metric's too); give the metric an absolute minimum_detectable_effect",
         )
-    sequential = sequential_interval(lift.lift_abs, lift.se**2, tau, definition.alpha)
+    sequential = (
+        sequential_interval(lift.lift_abs, lift.se**2, tau, definition.alpha)
+        if tau**2 > 0.0
+        else None
+    )
+    if sequential is None or not math.isfinite(sequential.ci_high - sequential.ci_low):
+        return SkippedComparison(
+            metric.name, variant,
+            f"the effect scale of the sequential interval ({tau:.3g}) is too small against "
+            "the metric's spread to bound it; give the metric a larger "
+            "minimum_detectable_effect",
+        )
     if metric.kind is MetricKind.BINARY:
         posterior = beta_binomial_posterior(
             int(raw[treated].sum()), int(treated.sum()), int(raw[control].sum()),

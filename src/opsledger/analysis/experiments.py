@@ -13,9 +13,24 @@ Formulas, and where they come from:
 - **Relative lift** ``r = mean_t/mean_c - 1`` with the delta method for a ratio of two
   independent means: ``Var(r) ≈ Var(mean_t)/mean_c^2 + mean_t^2 Var(mean_c)/mean_c^4``
   where ``Var(mean) = s^2/n``; interval ``r ± z_{1-alpha/2} sqrt(Var(r))``.
+- **Ratio metrics** (a numerator and a denominator per unit, the metric
+  ``R = sum(m)/sum(d)`` per variant): the delta method of Deng, Knoblich and Lu, "Applying
+  the Delta Method in Metric Analytics" (KDD 2018), as GrowthBook's ``gbstats``
+  ``RatioStatistic`` computes it: with sample moments (ddof=1) of the variant's units,
+  ``n Var(R) ≈ s_m^2/mean_d^2 - 2 mean_m cov(m, d)/mean_d^3 + mean_m^2 s_d^2/mean_d^4``.
+  That is exactly the sample variance of the linearised per-unit values
+  ``l_i = R + (m_i - R d_i)/mean_d``, whose mean is exactly ``R``; so a ratio metric is
+  analysed as those values, through the same Welch, relative-lift, sequential and Bayesian
+  code as any continuous metric (the difference ``R_t - R_c`` and its variance
+  ``Var(R_t) + Var(R_c)`` are the delta method's).
 - **CUPED** (Deng, Xu, Kohavi, Walker, WSDM 2013): ``theta = cov(Y, X)/var(X)`` over all
   units of the experiment pooled, ``Y_adj = Y - theta (X - mean(X))``; the variance
   reduction is ``1 - var(Y_adj)/var(Y)`` (equal to the squared correlation of Y and X).
+  For a ratio metric, Y and X are the linearised values of the post-period ratio and of the
+  pre-period ratio (pre numerator over pre denominator), each within its variant, and
+  ``theta = sum_v cov_v(Y, X) / sum_v var_v(X)`` over the variants, as ``gbstats``'
+  ``RegressionAdjustedRatioStatistic``; the adjusted estimator ``R - theta R_pre`` then has
+  the delta-method variance of that statistic (its gradient over the four means).
 - **Always-valid interval**: the mixture sequential probability ratio test of Johari,
   Koomen, Pekelis and Walsh, "Always Valid Inference" (Operations Research, 2022), for a
   difference of means with a normal mixing distribution ``N(0, tau^2)`` on the effect.
@@ -39,6 +54,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -47,6 +63,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from opsledger.model.experiments import Correction, Direction, MetricKind
 
@@ -185,6 +202,56 @@ def cuped_theta(y: np.ndarray, x: np.ndarray) -> float | None:
     if var_x <= 0:
         return None
     return float(np.cov(y, x, ddof=1)[0, 1]) / var_x
+
+
+def ratio_linearized(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Return ``R + (m_i - R d_i)/mean(d)`` per unit, ``R = sum(m)/sum(d)``.
+
+    The values' mean is ``R`` and their sample variance over ``n`` is the delta-method
+    variance of ``R``, so every statistic of a mean applies to the ratio unchanged. They are
+    NaN when there is no finite ratio (the denominators sum to 0, or so near it that the
+    values overflow).
+    """
+    undefined = np.full(numerator.shape, math.nan)
+    total = float(denominator.sum())
+    if numerator.size == 0 or total == 0:
+        return undefined
+    with np.errstate(over="ignore", invalid="ignore"):
+        ratio = float(numerator.sum()) / total
+        values = ratio + (numerator - ratio * denominator) / (total / denominator.size)
+    return values if bool(np.isfinite(values).all()) else undefined
+
+
+def ratio_linearized_by_group(
+    numerator: np.ndarray, denominator: np.ndarray, groups: np.ndarray
+) -> np.ndarray:
+    """Return each unit's linearised ratio, around the ratio of its own group (variant)."""
+    values = np.full(numerator.shape, math.nan)
+    for group in dict.fromkeys(groups.tolist()):
+        mask = groups == group
+        values[mask] = ratio_linearized(numerator[mask], denominator[mask])
+    return values
+
+
+def ratio_cuped_theta(
+    post: np.ndarray, pre: np.ndarray, groups: np.ndarray
+) -> float | None:
+    """Return ``sum_v cov_v(post, pre) / sum_v var_v(pre)`` over the groups (``None`` if 0).
+
+    ``post`` and ``pre`` are linearised ratios (:func:`ratio_linearized_by_group`): the
+    within-variant covariances are those of the ratio estimators, not of the raw columns.
+    """
+    covariance = variance = 0.0
+    for group in dict.fromkeys(groups.tolist()):
+        mask = groups == group
+        if np.count_nonzero(mask) < 2:
+            continue
+        matrix = np.cov(post[mask], pre[mask], ddof=1)
+        covariance += float(matrix[0, 1])
+        variance += float(matrix[1, 1])
+    if not math.isfinite(covariance) or not math.isfinite(variance) or variance <= 0:
+        return None
+    return covariance / variance
 
 
 def cuped_adjust(y: np.ndarray, x: np.ndarray, theta: float) -> np.ndarray:
@@ -333,6 +400,11 @@ def sample_size(
         if baseline_std is None or baseline_std <= 0:
             return SkippedSampleSize("no baseline standard deviation for a continuous metric")
         effect_size = effect_abs / baseline_std
+        if not math.isfinite(effect_size) or effect_size == 0:
+            return SkippedSampleSize(
+                f"no usable effect size from an effect of {effect_abs:.3g} and a standard "
+                f"deviation of {baseline_std:.3g}"
+            )
         solver = TTestIndPower()
         method = "TTestIndPower on Cohen's d"
     need: dict[str, float] = {}
@@ -341,8 +413,16 @@ def sample_size(
         if name == control:
             continue
         ratio = weight / weights[control]
-        nobs1 = float(solver.solve_power(effect_size=effect_size, nobs1=None, alpha=alpha,
-                                         power=power, ratio=ratio, alternative="two-sided"))
+        with warnings.catch_warnings():  # a failed search is reported below, not printed
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            nobs1 = float(solver.solve_power(effect_size=effect_size, nobs1=None, alpha=alpha,
+                                             power=power, ratio=ratio,
+                                             alternative="two-sided"))
+        if not math.isfinite(nobs1):  # an effect of many standard deviations: no root to find
+            return SkippedSampleSize(
+                f"{method} found no sample size for an effect size of {effect_size:.3g} "
+                "(the effect is many times the metric's spread)"
+            )
         control_need = max(control_need, nobs1)
         need[name] = nobs1 * ratio
     per_variant = {control: math.ceil(control_need)}

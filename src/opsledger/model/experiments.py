@@ -41,6 +41,7 @@ class ExperimentStatus(StrEnum):
 class MetricKind(StrEnum):
     BINARY = "binary"  # 0/1 per unit (converted, retained): Beta-Binomial, proportion power
     CONTINUOUS = "continuous"  # any number per unit (revenue, latency, orders)
+    RATIO = "ratio"  # sum(numerator)/sum(denominator): clicks per session, revenue per order
 
 
 class Direction(StrEnum):
@@ -81,7 +82,7 @@ class Baseline(Strict):
     """What the metric looks like without the change, for sample-size planning."""
 
     mean: float
-    std: float | None = Field(default=None, gt=0, description="continuous metrics only")
+    std: float | None = Field(default=None, gt=0, description="continuous and ratio metrics")
 
 
 class Effect(Strict):
@@ -89,9 +90,21 @@ class Effect(Strict):
     scale: EffectScale
 
 
+class RatioColumns(Strict):
+    """The two observation columns of a ratio: the metric is sum(numerator)/sum(denominator)."""
+
+    numerator: str = Field(min_length=1)
+    denominator: str = Field(min_length=1)
+
+    def __str__(self) -> str:
+        return f"{self.numerator}/{self.denominator}"
+
+
 class Metric(Strict):
-    name: str = Field(min_length=1, description="the observations column")
+    name: str = Field(min_length=1, description="the observations column (ratio: a label)")
     kind: MetricKind
+    numerator: str | None = Field(default=None, min_length=1, description="ratio metrics only")
+    denominator: str | None = Field(default=None, min_length=1, description="ratio metrics only")
     direction: Direction = Direction.INCREASE
     baseline: Baseline | None = None
     # The mixing scale of the sequential interval; defaults to the experiment's MDE.
@@ -103,6 +116,29 @@ class Metric(Strict):
         if self.kind is MetricKind.BINARY and baseline is not None and not 0 < baseline.mean < 1:
             raise ValueError("the baseline of a binary metric is a rate between 0 and 1")
         return self
+
+    @model_validator(mode="after")
+    def _ratio_columns(self) -> Metric:
+        given = [key for key in ("numerator", "denominator") if getattr(self, key) is not None]
+        if self.kind is MetricKind.RATIO and len(given) < 2:
+            raise ValueError("a ratio metric names its 'numerator' and 'denominator' columns")
+        if self.kind is not MetricKind.RATIO and given:
+            raise ValueError(f"'{given[0]}' is for ratio metrics only (this one is "
+                             f"{self.kind.value})")
+        return self
+
+    @property
+    def ratio(self) -> RatioColumns | None:
+        """Return the numerator and denominator columns of a ratio metric, else ``None``."""
+        if self.numerator is None or self.denominator is None:
+            return None
+        return RatioColumns(numerator=self.numerator, denominator=self.denominator)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Return the observation columns this metric is computed from."""
+        ratio = self.ratio
+        return (ratio.numerator, ratio.denominator) if ratio else (self.name,)
 
 
 class Guardrail(Metric):
@@ -138,7 +174,7 @@ class ExperimentDefinition(Strict):
     start: date
     end: date
     salt: str = Field(min_length=1)
-    covariate: str | dict[str, str] | None = None
+    covariate: str | dict[str, str | RatioColumns] | None = None
     correction: Correction = Correction.HOLM
     traffic: Traffic | None = None
     owner: str = Field(min_length=1)
@@ -164,9 +200,16 @@ class ExperimentDefinition(Strict):
         doubles = sorted({m for m in metrics if metrics.count(m) > 1})
         if doubles:
             raise ValueError(f"a metric is listed twice: {', '.join(doubles)}")
-        for metric in self.covariates:
+        kinds = {m.name: m.kind for m in self.metrics}
+        for metric, covariate in self.covariates.items():
             if metric not in metrics:
                 raise ValueError(f"covariate given for '{metric}', which is not a metric")
+            ratio = kinds[metric] is MetricKind.RATIO
+            if ratio and not isinstance(covariate, RatioColumns):
+                raise ValueError(f"the covariate of ratio metric '{metric}' is a mapping "
+                                 "{numerator: column, denominator: column}")
+            if not ratio and isinstance(covariate, RatioColumns):
+                raise ValueError(f"'{metric}' is not a ratio metric: its covariate is one column")
         return self
 
     @property
@@ -189,13 +232,27 @@ class ExperimentDefinition(Strict):
         return {v.name: v.weight / total for v in self.variants}
 
     @property
-    def covariates(self) -> dict[str, str]:
-        """Return metric name -> pre-period covariate column (a bare name is the primary's)."""
+    def covariates(self) -> dict[str, str | RatioColumns]:
+        """Return metric name -> pre-period covariate column(s) (a bare name is the primary's).
+
+        A ratio metric's covariate is its pre-period numerator and denominator columns.
+        """
         if self.covariate is None:
             return {}
         if isinstance(self.covariate, str):
             return {self.primary_metric.name: self.covariate}
         return dict(self.covariate)
+
+    @property
+    def columns(self) -> list[str]:
+        """Return every observation column the metrics and covariates need, once each."""
+        names = [column for metric in self.metrics for column in metric.columns]
+        for covariate in self.covariates.values():
+            if isinstance(covariate, RatioColumns):
+                names += [covariate.numerator, covariate.denominator]
+            else:
+                names.append(covariate)
+        return list(dict.fromkeys(names))
 
     def role(self, metric: str) -> str:
         if metric == self.primary_metric.name:

@@ -2,11 +2,13 @@
 
 ``experiments/<file>.yaml`` defines an experiment (schema in ``docs/experiments.md``);
 ``experiments/<name>/observations.parquet`` or ``observations.csv`` holds one row per unit:
-``unit_id``, ``variant``, one column per metric and the pre-period covariate columns.
+``unit_id``, ``variant``, one column per metric (two for a ratio metric: its numerator and
+denominator) and the pre-period covariate columns.
 
 A definition with errors is reported (file and line) and left out; the other experiments
 are still read. An observation row with a bad cell, an undeclared variant or a unit seen
-twice is quarantined with its line (CSV) or row number (Parquet).
+twice is quarantined with its line (CSV) or row number (Parquet), and so is a row whose
+ratio denominator is 0.
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ from opsledger.model.experiments import (
 )
 from opsledger.problems import ReadResult
 from opsledger.readers.csvrows import csv_rows, header_key
-from opsledger.readers.fields import FALSE_WORDS, TRUE_WORDS, Fields
+from opsledger.readers.fields import (
+    DATE_RANGE,
+    FALSE_WORDS,
+    TRUE_WORDS,
+    DateOutOfRange,
+    Fields,
+    day_within_range,
+)
 from opsledger.readers.textfile import MAX_TEXT_BYTES, load_text
 from opsledger.yamlfile import MAX_YAML_BYTES, parse_yaml, validation_problems
 
@@ -94,10 +103,21 @@ def read_definition(file: Path, result: ReadResult[Any]) -> ExperimentDefinition
         result.extend(own.problems)
         return None
     try:
-        return ExperimentDefinition.model_validate(data)
+        definition = ExperimentDefinition.model_validate(data)
     except ValidationError as exc:
         result.extend(validation_problems(str(file), exc, lines))
         return None
+    for key, day in (("start", definition.start), ("end", definition.end)):
+        try:
+            day_within_range(day)
+        except DateOutOfRange:
+            line = lines.line_of((key,))
+            own.fail(f"line {line}" if line else "", f"'{key}' is outside the supported dates",
+                     f"a date from {DATE_RANGE}", day.isoformat())
+    if own.problems:
+        result.extend(own.problems)
+        return None
+    return definition
 
 
 def read_observations(
@@ -121,8 +141,7 @@ def read_observations(
 
 
 def _required(definition: ExperimentDefinition) -> list[str]:
-    columns = [m.name for m in definition.metrics] + list(definition.covariates.values())
-    return ["unit_id", "variant", *dict.fromkeys(header_key(c) for c in columns)]
+    return ["unit_id", "variant", *dict.fromkeys(header_key(c) for c in definition.columns)]
 
 
 def _parquet_rows(
@@ -184,11 +203,15 @@ def _collect(
     definition: ExperimentDefinition,
     result: ReadResult[Any],
 ) -> Observations:
-    kinds: dict[str, MetricKind] = {header_key(m.name): m.kind for m in definition.metrics}
-    names: dict[str, str] = {header_key(m.name): m.name for m in definition.metrics}
-    for covariate in definition.covariates.values():
-        kinds.setdefault(header_key(covariate), MetricKind.CONTINUOUS)
-        names.setdefault(header_key(covariate), covariate)
+    kinds: dict[str, MetricKind] = {
+        header_key(m.name): m.kind for m in definition.metrics if m.ratio is None
+    }
+    for column in definition.columns:  # ratio parts and covariates: plain numbers
+        kinds.setdefault(header_key(column), MetricKind.CONTINUOUS)
+    denominators: dict[str, list[str]] = {}
+    for metric in definition.metrics:
+        if metric.ratio is not None:
+            denominators.setdefault(header_key(metric.ratio.denominator), []).append(metric.name)
     declared = [v.name for v in definition.variants]
     weights = [(v.name, v.weight) for v in definition.variants]
     first_seen: dict[str, str] = {}
@@ -203,6 +226,12 @@ def _collect(
             key: _binary(fields, key) if kind is MetricKind.BINARY else fields.number(key)
             for key, kind in kinds.items()
         }
+        for key, metrics in denominators.items():
+            if cells[key] == 0:
+                fields.bad(key, f"'{key}' is 0: the denominator of ratio metric "
+                                f"{', '.join(repr(m) for m in metrics)}",
+                           "a denominator other than 0",
+                           fields.raw(key))
         if variant is not None and variant not in declared:
             fields.bad("variant", f"variant '{variant}' is not declared in the definition",
                        "one of " + ", ".join(declared), variant)
@@ -230,9 +259,10 @@ def _collect(
         )
     if not unit_ids and not result.fatal:
         result.warn("", "no observation rows", "one row per unit")
+    arrays = {key: np.asarray(column, dtype=float) for key, column in values.items()}
     return Observations(
         str(file),
         np.array(unit_ids, dtype=object),
         np.array(variants, dtype=object),
-        {names[key]: np.asarray(column, dtype=float) for key, column in values.items()},
+        {name: arrays[header_key(name)] for name in definition.columns},
     )

@@ -8,6 +8,7 @@ from typing import Any
 from opsledger.analysis.experiment_results import Comparison
 from opsledger.analysis.experiments import Lift, SampleSize
 from opsledger.experiments import ExperimentOutcome, ExperimentPlan, NotAnalyzed
+from opsledger.model.experiments import Metric
 
 SCHEMA_VERSION = 1
 
@@ -33,11 +34,14 @@ def _lift(lift: Lift) -> dict[str, Any]:
     }
 
 
-def comparison_json(c: Comparison) -> dict[str, Any]:
+def comparison_json(c: Comparison, metric: Metric | None = None) -> dict[str, Any]:
+    """Return one comparison; ``metric`` (its definition) adds a ratio's two columns."""
+    ratio = metric.ratio if metric is not None else None
     out: dict[str, Any] = {
         "metric": c.metric,
         "role": c.role,
         "kind": c.kind.value,
+        **({"numerator": ratio.numerator, "denominator": ratio.denominator} if ratio else {}),
         "direction": c.direction.value,
         "variant": c.variant,
         "control_mean": number(c.lift.control_mean),
@@ -118,6 +122,7 @@ def outcome_json(outcome: ExperimentOutcome, now: Any = None) -> dict[str, Any]:
         }
     srm = outcome.srm
     total = sum(srm.observed.values())
+    metrics = {m.name: m for m in definition.metrics}
     weights = definition.weights
     return {
         **head,
@@ -134,7 +139,7 @@ def outcome_json(outcome: ExperimentOutcome, now: Any = None) -> dict[str, Any]:
             for v in outcome.variants
         ],
         "primary_metric": definition.primary_metric.name,
-        "metrics": [comparison_json(c) for c in outcome.comparisons],
+        "metrics": [comparison_json(c, metrics.get(c.metric)) for c in outcome.comparisons],
         "skipped": [{"metric": s.metric, "variant": s.variant, "reason": s.reason}
                     for s in outcome.skipped],
         "sample_size": sample_size_json(outcome.sample_size),
