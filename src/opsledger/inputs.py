@@ -2,7 +2,8 @@
 
 ``READERS`` maps each :class:`InputKey` to its reader, named as ``"module:function"`` so
 that importing opsledger stays cheap. A reader takes the path the workspace gives for the
-key (a file or a folder) and returns a :class:`ReadResult`.
+key (a file or a folder), and the settings ``READER_SETTINGS`` takes from opsledger.yaml for
+it, and returns a :class:`ReadResult`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opsledger.errors import InputError
 from opsledger.problems import Level, Problem, ReadResult
 from opsledger.workspace import InputKey, Workspace
 
-Reader = Callable[[Path], ReadResult[Any]]
+if TYPE_CHECKING:
+    from opsledger.config import Config
+
+Reader = Callable[..., ReadResult[Any]]  # called with the path (and its READER_SETTINGS)
 T = TypeVar("T")
 
 READERS: dict[InputKey, str] = {
@@ -57,6 +61,12 @@ P18_CRITICAL: tuple[InputKey, ...] = (
     InputKey.SECURITY_RISKS,
     InputKey.SERVICE_CATALOG,
 )
+
+
+# Readers that also take settings from opsledger.yaml, and how each gets them.
+READER_SETTINGS: dict[InputKey, Callable[[Config], dict[str, Any]]] = {
+    InputKey.COSTS: lambda config: {"mapping": config.cost_mapping},
+}
 
 
 def reader_for(key: InputKey) -> Reader | None:
@@ -119,7 +129,9 @@ class Inputs:
             if reader is None or not self.present(key):
                 self.cache[key] = ReadResult(path)
             else:
-                self.cache[key] = reader(path)
+                settings = READER_SETTINGS.get(key)
+                options = settings(self.workspace.config) if settings else {}
+                self.cache[key] = reader(path, **options)
         return self.cache[key]
 
     def records(self, key: InputKey) -> list[Any]:
@@ -132,7 +144,7 @@ class Inputs:
             key,
             self.workspace.path(key),
             present,
-            len(result.records),
+            result.record_count,
             result.detected_format,
             tuple(result.problems),
         )

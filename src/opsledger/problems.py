@@ -75,6 +75,12 @@ class ReadResult(Generic[T]):
         return any(p.level is Level.FATAL for p in self.problems)
 
     @property
+    def record_count(self) -> int:
+        """Return how many records the input held (a reader that keeps its records in
+        another shape than one per record says so by overriding this)."""
+        return len(self.records)
+
+    @property
     def quarantined(self) -> list[Problem]:
         return [p for p in self.problems if p.level is Level.ROW]
 

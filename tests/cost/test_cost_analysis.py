@@ -41,7 +41,7 @@ def usage(day: date, service: str | None, cost: float, resource: str = "r1",
           ) -> CostLine:
     return CostLine(day, day.replace(day=1), category, correction, cost, cost, None, None, "USD",
                     service, "team" if service else None, resource, resource, "Compute",
-                    "prod", 0)
+                    "prod")
 
 
 def frame_of(lines: list[CostLine]) -> pd.DataFrame:
@@ -175,7 +175,7 @@ def test_unit_cost_per_thousand_requests() -> None:
     assert unit.per_thousand == pytest.approx(cost / 60_000 * 1000)
 
 
-def test_growth_without_traffic_and_untagged_spend() -> None:
+def test_growth_without_traffic_and_unmapped_spend() -> None:
     lines = steady(56)
     for i in range(28, 56):  # cost up 50 % in the last four weeks
         line = lines[i]
@@ -186,7 +186,7 @@ def test_growth_without_traffic_and_untagged_spend() -> None:
     counts = {("svc", START + timedelta(days=i)): 1000 for i in range(56)}
     found = savings_candidates(frame_of(lines), through, counts=counts)
     kinds = [(c.kind, c.subject) for c in found]
-    assert kinds == [("growth-without-traffic", "svc"), ("untagged", "nat")]
+    assert kinds == [("growth-without-traffic", "svc"), ("unmapped", "nat")]
     growth = found[0]
     assert growth.estimated_saving == pytest.approx(
         sum(lines[i].effective_cost - steady(56)[i - 28].effective_cost * 1.0

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opsledger.analysis.cost import UNTAGGED, summarise_spend
+from opsledger.analysis.cost import UNMAPPED, summarise_spend
 from opsledger.model.cost import ChargeCategory
 from opsledger.problems import Level
 from opsledger.readers import cost_focus, costs
@@ -75,25 +75,41 @@ def test_totals_match_a_hand_sum(tmp_path: Path) -> None:
     # checkout: 100 in Sept less the 30 refund for Sept; 40 in Oct.
     assert summary.by_service["checkout"] == pytest.approx({"2026-09": 70.0, "2026-10": 40.0})
     assert summary.by_service["search"] == pytest.approx({"2026-09": 50.0, "2026-10": 60.0})
-    assert summary.by_service[UNTAGGED] == pytest.approx({"2026-09": 12.0, "2026-10": -16.5})
+    assert summary.by_service[UNMAPPED] == pytest.approx({"2026-09": 12.0, "2026-10": -16.5})
     assert summary.by_team["payments"] == pytest.approx({"2026-09": 70.0, "2026-10": 40.0})
     assert summary.corrections == pytest.approx({"2026-09": -30.0})
-    assert summary.untagged_share == pytest.approx((12 - 16.5) / (132 + 83.5))
+    assert summary.unmapped == pytest.approx(12 - 16.5)
+    assert summary.unmapped_share == pytest.approx((12 - 16.5) / (132 + 83.5))
+    # checkout 100 + 40 - 30 and search 50 + 60 are named by their 'service' tag.
+    assert summary.by_rule == pytest.approx({"tag 'service'": 110.0 + 110.0,
+                                             UNMAPPED: 12 - 16.5})
 
 
-def test_lines_keep_categories_classes_and_lines(tmp_path: Path) -> None:
+def test_lines_keep_categories_classes_and_naming(tmp_path: Path) -> None:
     result = cost_focus.read(write(tmp_path, LINES))
-    lines = list(result.records[0].lines())
-    assert [line.category for line in lines] == [
+    lines = sorted(result.records[0].lines(), key=lambda line: (line.day, line.category))
+    assert sorted(line.category for line in lines) == sorted([
         ChargeCategory.USAGE, ChargeCategory.USAGE, ChargeCategory.TAX, ChargeCategory.USAGE,
         ChargeCategory.USAGE, ChargeCategory.PURCHASE, ChargeCategory.TAX,
-        ChargeCategory.CREDIT, ChargeCategory.USAGE]
-    assert [line.line for line in lines] == list(range(2, 11))
-    correction = lines[-1]
-    assert correction.correction and correction.billing_period.isoformat() == "2026-10-01"
+        ChargeCategory.CREDIT, ChargeCategory.USAGE])
+    assert [line.rows for line in lines] == [1] * 9  # no two rows share day and resource
+    (correction,) = [line for line in lines if line.correction]
+    assert correction.billing_period.isoformat() == "2026-10-01"
     assert correction.day.isoformat() == "2026-09-20"
-    assert lines[0].service == "checkout" and lines[0].team == "payments"
-    assert lines[2].service is None
+    first = next(line for line in lines if line.day.isoformat() == "2026-09-03")
+    assert (first.service, first.team, first.service_source) == (
+        "checkout", "payments", "tag 'service'")
+    tax = next(line for line in lines if line.category is ChargeCategory.TAX)
+    assert tax.service is None and tax.service_source is None
+
+
+def test_rows_of_one_resource_and_day_are_summed(tmp_path: Path) -> None:
+    hourly = [row("2026-10-01", "2026-10-02", "Usage", "1.5", "1.25", tags("checkout"))
+              .replace("2026-10-02T00:00:00Z", f"2026-10-02T{hour:02d}:00:00Z", 1)
+              for hour in range(24)]
+    (line,) = cost_focus.read(write(tmp_path, hourly)).records[0].lines()
+    assert (line.rows, line.service) == (24, "checkout")
+    assert line.billed_cost == pytest.approx(36.0) and line.effective_cost == pytest.approx(30.0)
 
 
 def test_other_currencies_are_not_mixed_in(tmp_path: Path) -> None:
@@ -131,7 +147,7 @@ def test_bad_rows_are_quarantined_with_their_lines(tmp_path: Path) -> None:
     assert ("line 8, column 'Tags'", Level.WARNING) in found
     bad_number = next(p for p in result.problems if "BilledCost" in p.location)
     assert bad_number.found == "'12,5'" and "number" in bad_number.expected
-    # Rows 2 and 8 stand (8 as untagged): 100 + 5.
+    # Rows 2 and 8 stand (8 as unmapped): 100 + 5.
     assert summarise_spend(result.ledger).by_month == pytest.approx({"2026-09": 105.0})
 
 
@@ -142,7 +158,7 @@ def test_line_numbers_survive_quoted_line_breaks(tmp_path: Path) -> None:
     result = cost_focus.read(write(tmp_path, [multi, bad]))
     assert [p.location for p in result.problems] == ["line 4, column 'BilledCost'"]
     (line,) = result.records[0].lines()
-    assert (line.line, line.service, line.team) == (2, "a", "b")
+    assert (line.service, line.team) == ("a", "b")
 
 
 def test_missing_columns_fail_the_file_at_line_1(tmp_path: Path) -> None:
@@ -214,3 +230,100 @@ def test_totals_are_the_sum_of_the_rows(
         part = sum((Decimal(str(a)) for _, a, _, s in rows if s == service), Decimal(0))
         got = summary.by_service.get(service, {}).get("2026-10", 0.0)
         assert got == pytest.approx(float(part), abs=1e-6)
+
+
+def test_null_spellings_and_missing_amounts(tmp_path: Path) -> None:
+    lines = [row("2026-10-01", "2026-10-02", "Usage", "5", "5").replace(",USD,", ",NULL,"),
+             row("2026-10-01", "2026-10-02", "Usage", "NULL", "5", resource="r2"),
+             row("2026-10-01", "2026-10-02", "Usage", "7", "null", resource="r3"),
+             row("2026-10-01", "2026-10-02", "Usage", "9", "9", resource="r4",
+                 tag="NULL").replace(",r4,", ",,")]
+    result = cost_focus.read(write(tmp_path, lines))
+    problems = {(p.location, p.message) for p in result.problems if p.level is Level.ROW}
+    assert problems == {("line 3, column 'BilledCost'", "'BilledCost' is missing"),
+                        ("line 4, column 'EffectiveCost'", "'EffectiveCost' is missing")}
+    lines = sorted(result.records[0].lines(), key=lambda line: line.effective_cost)
+    assert [line.currency for line in lines] == ["", "USD"]  # NULL currency: none given
+    assert [line.resource_id for line in lines] == ["r1", None]  # an empty cell is null too
+
+
+def test_refused_rows_keep_their_line_after_quoted_line_breaks(tmp_path: Path) -> None:
+    multi = row("2026-09-01", "2026-09-03", "Usage", "7", "7",
+                '"{""service"": ""a"",\n""team"": ""b""}"')
+    lines = [multi, "", row("2026-09-01", "2026-09-03", "Refund", "1", "1"),
+             row("2026-09-01", "2026-09-03", "Usage", "inf", "1")]
+    result = cost_focus.read(write(tmp_path, lines))
+    assert [(p.location, p.message) for p in result.problems] == [
+        ("line 5, column 'ChargeCategory'", "unknown charge category"),
+        ("line 6, column 'BilledCost'", "'BilledCost' is not a finite number")]
+
+
+def test_dates_outside_the_range_and_not_iso_are_told_apart(tmp_path: Path) -> None:
+    lines = [row("2026-09-01", "2026-09-03", "Usage", "1", "1").replace(
+                 "2026-09-03T00:00:00Z", "2301-01-01T00:00:00Z", 1),
+             row("2026-09-01", "2026-09-03", "Usage", "1", "1").replace(
+                 "2026-09-03T00:00:00Z", "9/3/26", 1)]
+    messages = [p.message for p in cost_focus.read(write(tmp_path, lines)).problems]
+    assert messages == ["'ChargePeriodStart' is outside the supported dates",
+                        "'ChargePeriodStart' is not a date-time"]
+
+
+def test_header_text_never_reaches_sql(tmp_path: Path) -> None:
+    header = HEADER.replace("ListCost", "x_'); DROP TABLE t; --").replace(
+        "ServiceName", 'Service"Name')
+    path = tmp_path / "bill.csv"
+    path.write_text("\n".join([header, *LINES]) + "\n")
+    result = cost_focus.read(path)
+    assert not [p for p in result.problems if p.level is not Level.WARNING]
+    assert summarise_spend(result.records[0]).by_month == pytest.approx(
+        {"2026-09": 132.0, "2026-10": 83.5})
+
+
+def test_binary_and_badly_encoded_files_are_refused_with_their_line(tmp_path: Path) -> None:
+    nul = write(tmp_path, [LINES[0], LINES[1].replace("Compute", "Com\0pute")], "nul.csv")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(write(tmp_path, LINES[:3], "x.csv").read_bytes().replace(
+        b"Compute", "Comput\u00e9".encode("latin-1"), 2))
+    for path, message in ((nul, "NUL byte"), (latin, "not valid UTF-8")):
+        (problem,) = cost_focus.read(path).problems
+        assert problem.level is Level.FATAL and message in problem.message
+        assert problem.location == ("line 3" if path == nul else "line 2")
+
+
+def test_a_broken_file_lists_its_first_problems_and_counts_the_rest(tmp_path: Path) -> None:
+    lines = [row("2026-10-01", f"2026-10-{i % 28 + 1:02d}", "Refund", "1", "1",
+                 resource=f"r{i}") for i in range(250)]
+    result = cost_focus.read(write(tmp_path, lines))
+    listed = [p for p in result.problems if p.level is Level.ROW]
+    assert len(listed) == cost_focus.MAX_PROBLEMS
+    assert listed[0].location == "line 2, column 'ChargeCategory'"
+    assert any(p.message == "250 problems; the first 200 are listed" for p in result.problems)
+    assert result.rows == 0
+
+
+def test_focus_1_2_pricing_currency_and_preview_columns_are_named(tmp_path: Path) -> None:
+    priced = tmp_path / "priced.csv"
+    priced.write_text(HEADER + ",PricingCurrency\n" + LINES[0] + ",Token\n" + LINES[1] + ",USD\n")
+    result = cost_focus.read(priced)
+    assert result.version == "1.2"
+    assert any("1 row(s) are priced in a PricingCurrency" in p.message for p in result.problems)
+    preview = tmp_path / "preview.csv"
+    preview.write_text(HEADER.replace("ChargeClass", "ChargeSubcategory") + "\n"
+                       + LINES[0] + "\n")
+    result = cost_focus.read(preview)
+    assert result.version == "1.0-preview"
+    assert any("1.0-preview columns are not read: ChargeSubcategory" in p.message
+               for p in result.problems)
+
+
+def test_validate_counts_source_rows_not_ledger_lines(tmp_path: Path) -> None:
+    from opsledger.inputs import Inputs
+    from opsledger.workspace import InputKey, open_workspace
+
+    hourly = [row("2026-10-01", "2026-10-02", "Usage", "1", "1", tags("checkout"))
+              .replace("2026-10-02T00:00:00Z", f"2026-10-02T{hour:02d}:00:00Z", 1)
+              for hour in range(24)]
+    (tmp_path / "costs").mkdir()
+    write(tmp_path / "costs", hourly)
+    status = Inputs(open_workspace(tmp_path)).status(InputKey.COSTS)
+    assert (status.records, status.detected_format, status.state) == (24, "FOCUS 1.0", "ok")

@@ -27,7 +27,7 @@ def test_allocations_are_read_with_labels_and_efficiency(tmp_path: Path) -> None
     (tmp_path / "alloc.json").write_text(json.dumps(
         {"code": 200, "data": [{"checkout": ALLOCATION, "__idle__": idle}, None]}))
     result = costs.read(tmp_path)
-    assert not result.problems
+    assert [p.level for p in result.problems] == [Level.WARNING]  # spend from OpenCost only
     assert [f.detected_format for f in result.files] == ["opencost-allocation"]
     checkout, spare = result.allocations
     assert (checkout.service, checkout.team, checkout.namespace) == (
@@ -35,7 +35,11 @@ def test_allocations_are_read_with_labels_and_efficiency(tmp_path: Path) -> None
     assert checkout.total_cost == 2.25 and checkout.days == pytest.approx(1.0)
     assert checkout.cpu_efficiency == pytest.approx(0.25)  # 0.5 used of 2 requested
     assert spare.idle and spare.service is None
-    assert len(result.ledger) == 0  # allocations never add to the FOCUS totals
+    # Without a FOCUS export the allocations are the spend, one line per allocation and day.
+    assert result.spend_basis == "opencost" and result.record_count == 2
+    frame = result.ledger.frame
+    assert frame.loc[frame["service"] == "checkout", "effective_cost"].sum() == pytest.approx(2.25)
+    assert frame.loc[frame["service"].isna(), "effective_cost"].sum() == pytest.approx(4.0)
 
 
 def test_bad_allocations_are_located(tmp_path: Path) -> None:
@@ -43,7 +47,7 @@ def test_bad_allocations_are_located(tmp_path: Path) -> None:
     (tmp_path / "alloc.json").write_text(json.dumps({"code": 200, "data": [
         {"checkout": broken, "search": dict(ALLOCATION, name="search")}]}))
     result = costs.read(tmp_path)
-    (problem,) = result.problems
+    (problem,) = [p for p in result.problems if p.level is not Level.WARNING]
     assert problem.location == "$.data[0].checkout.totalCost"
     assert problem.level is Level.ROW
     assert [a.name for a in result.allocations] == ["search"]

@@ -10,7 +10,9 @@ How the FOCUS columns and charge kinds are used (FOCUS 1.0, columns ``EffectiveC
 - **Invoice totals use BilledCost**, summed by ``BillingPeriodStart``: what the invoice of
   that period says, Purchase rows included at their full price.
 - **Tax and Credit** rows count in both (their EffectiveCost follows the charges they relate
-  to, or equals BilledCost). Without a service tag they show as untagged.
+  to, or equals BilledCost). When no ``cost_mapping`` rule names their service they show as
+  unmapped, like every other such line; the summary says how much that is and which rules
+  named the rest.
 - **Corrections** (``ChargeClass = Correction``) fix an already invoiced period: on the
   invoice they land in the billing period that carries them; in trends they are moved back to
   the month they correct (by ``ChargePeriodStart``), so history reads as it should have been.
@@ -33,7 +35,7 @@ import pandas as pd
 from opsledger.config import CostTarget
 from opsledger.model.cost import ChargeCategory, CostLedger
 
-UNTAGGED = "(untagged)"
+UNMAPPED = "(unmapped)"  # the service of lines no cost_mapping rule names
 TOTAL = "(total)"
 SEASONAL_METHOD = "weekly-seasonal (additive Holt-Winters, statsforecast AutoETS AAA)"
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
@@ -69,7 +71,9 @@ class SpendSummary:
     by_team: dict[str, dict[str, float]]
     invoices: dict[str, dict[str, float]]  # billing month -> category -> BilledCost
     corrections: dict[str, float]  # charge month corrected -> EffectiveCost of corrections
-    untagged_share: float  # of all EffectiveCost in the ledger
+    unmapped: float  # EffectiveCost of lines no cost_mapping rule names a service for
+    unmapped_share: float  # of all EffectiveCost in the currency (0 when that is 0)
+    by_rule: dict[str, float]  # naming rule (or UNMAPPED) -> EffectiveCost it named
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,13 @@ class UnitCost:
         return self.cost / self.requests * 1000 if self.requests else float("nan")
 
 
+def named(column: pd.Series, fill: str = UNMAPPED) -> pd.Series:
+    """Return a text column with ``fill`` for missing values (a categorical stays one)."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and fill not in column.cat.categories:
+        column = column.cat.add_categories([fill])
+    return column.fillna(fill)
+
+
 def main_currency(ledger: CostLedger) -> str:
     """Return the currency holding the most lines (ties: alphabetical)."""
     if not len(ledger):
@@ -161,7 +172,8 @@ def main_currency(ledger: CostLedger) -> str:
 
 def in_currency(ledger: CostLedger, currency: str) -> pd.DataFrame:
     frame = ledger.frame
-    return frame[frame["currency"].isin([currency, ""])]
+    kept = frame["currency"].isin([currency, ""])
+    return frame if kept.all() else frame[kept]
 
 
 def _month(column: pd.Series) -> pd.Series:
@@ -176,19 +188,19 @@ def summarise_spend(ledger: CostLedger, currency: str | None = None) -> SpendSum
     """Return spend by month, service, team and invoice (see the module notes)."""
     currency = currency if currency is not None else main_currency(ledger)
     frame = in_currency(ledger, currency)
-    others = ledger.frame.loc[~ledger.frame.index.isin(frame.index), "currency"]
+    others = ledger.frame.loc[~ledger.frame.index.isin(frame.index), "currency"].astype(object)
     month = _month(frame["day"])
-    service = frame["service"].fillna(UNTAGGED)
-    team = frame["team"].fillna(UNTAGGED)
     effective = frame["effective_cost"]
     by_month = effective.groupby(month).sum()
-    by_service = effective.groupby([service, month]).sum()
-    by_team = effective.groupby([team, month]).sum()
+    by_service = effective.groupby([named(frame["service"]), month], observed=True).sum()
+    by_team = effective.groupby([named(frame["team"]), month], observed=True).sum()
     invoices = frame["billed_cost"].groupby(
-        [_month(frame["billing_period"]), frame["category"]]).sum()
+        [_month(frame["billing_period"]), frame["category"]], observed=True).sum()
     corrections = effective[frame["correction"]].groupby(month[frame["correction"]]).sum()
     total = float(effective.sum())
-    untagged = float(effective[frame["service"].isna()].sum())
+    unmapped = float(effective[frame["service"].isna()].sum())
+    rule = named(frame["service_source"]).where(frame["service"].notna(), UNMAPPED)
+    by_rule = effective.groupby(rule, observed=True).sum().sort_values(ascending=False)
     invoice_map: dict[str, dict[str, float]] = {}
     for key, value in invoices.items():
         period, category = _pair(key)
@@ -203,7 +215,9 @@ def summarise_spend(ledger: CostLedger, currency: str | None = None) -> SpendSum
         by_team=_nest(by_team),
         invoices=dict(sorted(invoice_map.items())),
         corrections={str(k): float(v) for k, v in corrections.sort_index().items()},
-        untagged_share=untagged / total if total else 0.0,
+        unmapped=unmapped,
+        unmapped_share=unmapped / total if total else 0.0,
+        by_rule={str(k): float(v) for k, v in by_rule.items()},
     )
 
 
@@ -215,10 +229,10 @@ def _pair(key: object) -> tuple[str, str]:
 
 def _nest(series: pd.Series) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    for key, value in series.sort_index().items():
+    for key, value in series.items():
         outer, inner = _pair(key)
         out.setdefault(str(outer), {})[str(inner)] = float(value)
-    return out
+    return {outer: dict(sorted(inner.items())) for outer, inner in sorted(out.items())}
 
 
 def daily_usage(frame: pd.DataFrame, by: str = "service") -> pd.DataFrame:
@@ -228,8 +242,8 @@ def daily_usage(frame: pd.DataFrame, by: str = "service") -> pd.DataFrame:
     """
     usage = frame[(frame["category"] == ChargeCategory.USAGE.value) & ~frame["correction"]]
     if usage.empty:
-        return pd.DataFrame()
-    keys = usage[by].fillna(UNTAGGED)
+        return pd.DataFrame(index=pd.DatetimeIndex([]), dtype=float)
+    keys = named(usage[by]).astype(object)
     table = usage["effective_cost"].groupby([usage["day"], keys]).sum().unstack().fillna(0.0)
     index = pd.date_range(table.index.min(), table.index.max(), freq="D")
     return table.reindex(index, fill_value=0.0).sort_index(axis=1)
@@ -240,6 +254,13 @@ def last_complete_day(frame: pd.DataFrame, now: date) -> date | None:
     usage = frame[(frame["category"] == ChargeCategory.USAGE.value) & (frame["day"]
                                                                       < pd.Timestamp(now))]
     return None if usage.empty else usage["day"].max().date()
+
+
+def last_charge_day(frame: pd.DataFrame, now: date) -> date | None:
+    """Return the last day before ``now`` with a line of any kind (a bill of purchases only
+    has no Usage line to go by)."""
+    before = frame[frame["day"] < pd.Timestamp(now)]
+    return None if before.empty else before["day"].max().date()
 
 
 def month_bounds(month: str) -> tuple[date, date]:
@@ -278,11 +299,10 @@ def forecast_month_end(
     out: dict[str, MonthForecast | SkippedForecast] = {}
     actuals: dict[str, float] = {}
     for scope, service in scopes.items():
-        rows = in_month if service is None else in_month[in_month["service"].fillna(UNTAGGED)
-                                                         == service]
+        rows = in_month if service is None else in_month[named(in_month["service"]) == service]
         actuals[scope] = float(rows["effective_cost"].sum())
         if daily.empty:
-            values = pd.Series(dtype=float)
+            values = pd.Series(dtype=float, index=pd.DatetimeIndex([]))
         else:
             values = daily.sum(axis=1) if service is None else daily.get(
                 service, pd.Series(0.0, index=daily.index))
@@ -453,10 +473,11 @@ def _moved_resources(
     frame: pd.DataFrame, service: str, day: pd.Timestamp, baseline_days: pd.DatetimeIndex,
     limit: int = 3,
 ) -> tuple[ResourceMove, ...]:
-    rows = frame[(frame["service"].fillna(UNTAGGED) == service)
+    rows = frame[(named(frame["service"]) == service)
                  & (frame["category"] == ChargeCategory.USAGE.value) & ~frame["correction"]
                  & frame["day"].isin(baseline_days.append(pd.DatetimeIndex([day])))]
-    resource = rows["resource_id"].fillna(rows["resource_name"]).fillna("(no resource id)")
+    resource = (rows["resource_id"].astype(object).fillna(rows["resource_name"].astype(object))
+                .fillna("(no resource id)"))
     table = rows["effective_cost"].groupby([resource, rows["day"]]).sum().unstack().fillna(0.0)
     table = table.reindex(columns=baseline_days.append(pd.DatetimeIndex([day])), fill_value=0.0)
     names = rows.groupby(resource)["resource_name"].first()

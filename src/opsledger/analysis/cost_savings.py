@@ -11,8 +11,9 @@ Three kinds, each with its evidence and an estimate (in the billing currency per
 - **Growing spend without traffic** — Usage spend up by more than ``growth_threshold`` over
   the previous window while requests grew by less than ``traffic_tolerance`` (only where
   request counts exist). Estimate: the increase, scaled to a month.
-- **Untagged spend** — Usage with no service tag cannot be owned or budgeted. No saving is
-  claimed; the amount is what needs an owner.
+- **Unmapped spend** — Usage that no ``cost_mapping`` rule names a service for cannot be
+  owned or budgeted. No saving is claimed; the amount is what needs an owner (a tag on the
+  resource, or a rule that reads a column it already has).
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from typing import Literal
 
 import pandas as pd
 
-from opsledger.analysis.cost import UNTAGGED, RequestCounts, daily_usage
+from opsledger.analysis.cost import UNMAPPED, RequestCounts, daily_usage
 from opsledger.model.cost import Allocation, ChargeCategory
 
-SavingsKind = Literal["low-utilisation", "growth-without-traffic", "untagged"]
+SavingsKind = Literal["low-utilisation", "growth-without-traffic", "unmapped"]
 MONTH_DAYS = 30.4375  # mean Gregorian month
 
 
@@ -60,7 +61,7 @@ def savings_candidates(
     counts: RequestCounts | None = None,
     settings: SavingsSettings = SavingsSettings(),
 ) -> list[SavingsCandidate]:
-    """Return the candidates, largest estimated saving first, then untagged spend."""
+    """Return the candidates, largest estimated saving first, then unmapped spend."""
     window = settings.window_days
     start = pd.Timestamp(through - timedelta(days=window - 1))
     daily = daily_usage(frame[frame["day"] <= pd.Timestamp(through)])
@@ -73,7 +74,7 @@ def savings_candidates(
         found += _growth_without_traffic(daily, counts, through, settings)
     saving = sorted((c for c in found if c.estimated_saving), key=lambda c: (
         -(c.estimated_saving or 0.0), c.subject))
-    return saving[: settings.limit] + _untagged(frame, start, through, settings)
+    return saving[: settings.limit] + _unmapped(frame, start, through, settings)
 
 
 def _low_utilisation(monthly: pd.Series, peaks: pd.DataFrame | None, start: pd.Timestamp,
@@ -163,14 +164,15 @@ def _sum(series: pd.Series, days: list[date]) -> float:
     return float(series.reindex(index, fill_value=0.0).sum())
 
 
-def _untagged(frame: pd.DataFrame, start: pd.Timestamp, through: date,
+def _unmapped(frame: pd.DataFrame, start: pd.Timestamp, through: date,
               settings: SavingsSettings) -> list[SavingsCandidate]:
     rows = frame[frame["service"].isna() & (frame["category"] == ChargeCategory.USAGE.value)
                  & ~frame["correction"] & (frame["day"] >= start)
                  & (frame["day"] <= pd.Timestamp(through))]
     if rows.empty:
         return []
-    resource = rows["resource_id"].fillna(rows["provider_service"]).fillna(UNTAGGED)
+    resource = (rows["resource_id"].astype(object).fillna(rows["provider_service"].astype(object))
+                .fillna(UNMAPPED))
     by_resource = rows["effective_cost"].groupby(resource).sum().sort_values(ascending=False)
     days = settings.window_days
     out = []
@@ -178,7 +180,9 @@ def _untagged(frame: pd.DataFrame, start: pd.Timestamp, through: date,
         if cost <= 0:
             continue
         out.append(SavingsCandidate(
-            "untagged", str(name), float(cost) / days * MONTH_DAYS, None,
-            f"{float(cost):,.2f} of Usage in the last {days} days with no service tag",
-            "tag it with its service and team (or remove it if nobody owns it)"))
+            "unmapped", str(name), float(cost) / days * MONTH_DAYS, None,
+            f"{float(cost):,.2f} of Usage in the last {days} days that no cost_mapping rule "
+            "names a service for",
+            "tag it with its service and team, or add a cost_mapping rule that names it "
+            "(or remove it if nobody owns it)"))
     return out

@@ -33,6 +33,9 @@ class CostLine(NamedTuple):
     ``day`` is the UTC date of ``ChargePeriodStart`` (the period the charge is for);
     ``billing_period`` the first day of ``BillingPeriodStart`` (the invoice it is on). A
     ``correction`` (``ChargeClass = Correction``) fixes an earlier, already invoiced period.
+    A line stands for the source rows with the same values on the same day (the hourly
+    rows of one resource, say): their amounts are summed and ``rows`` counts them. Source
+    lines are named by the problems found in them, not by the ledger.
     """
 
     day: date
@@ -50,7 +53,8 @@ class CostLine(NamedTuple):
     resource_name: str | None
     provider_service: str | None  # FOCUS ServiceName: the provider's offering
     sub_account: str | None
-    line: int  # line in the source file
+    rows: int = 1  # source rows summed into this line
+    service_source: str | None = None  # the cost_mapping rule that named the service
 
 
 LEDGER_COLUMNS: tuple[str, ...] = CostLine._fields
@@ -65,7 +69,9 @@ class CostLedger:
 
     Columns: ``day`` and ``billing_period`` (``datetime64``, midnight), ``category`` (the
     :class:`ChargeCategory` value), ``correction`` (bool), the four amounts (float, NaN when
-    absent), the text columns (``None`` when absent) and ``line``.
+    absent), the text columns (missing when absent), ``rows`` and ``service_source``. Text
+    columns are plain objects or categoricals (a large export names few distinct resources
+    and services on many lines); analyses accept both.
     """
 
     frame: pd.DataFrame
@@ -86,7 +92,7 @@ class CostLedger:
         frame["correction"] = frame["correction"].astype(bool)
         for column in ("billed_cost", "effective_cost", "list_cost", "contracted_cost"):
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-        frame["line"] = frame["line"].astype("int64")
+        frame["rows"] = frame["rows"].astype("int64")
         return cls(frame)
 
     @classmethod
@@ -108,11 +114,17 @@ class CostLedger:
             frame["effective_cost"].tolist(),
             [None if v != v else v for v in frame["list_cost"].tolist()],
             [None if v != v else v for v in frame["contracted_cost"].tolist()],
-            *(frame[c].tolist() for c in _TEXT),
-            frame["line"].tolist(),
+            *(_texts(frame[c]) for c in _TEXT),
+            frame["rows"].tolist(),
+            _texts(frame["service_source"]),
         ]
         for row in zip(*columns, strict=True):
             yield CostLine._make(row)
+
+
+def _texts(column: pd.Series) -> list[str | None]:
+    """Return a text column's values with ``None`` for the missing ones (of either dtype)."""
+    return [None if value is None or value != value else value for value in column.tolist()]
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,7 @@ class Allocation:
     ram_efficiency: float | None
     total_efficiency: float | None
     idle: bool  # OpenCost's __idle__ (unrequested cluster capacity)
+    service_source: str | None = None  # the cost_mapping rule that named the service
 
     @property
     def days(self) -> float:

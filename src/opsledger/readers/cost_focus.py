@@ -1,62 +1,93 @@
-"""FinOps FOCUS cost and usage CSV (FOCUS 1.0 and later).
+"""FinOps FOCUS cost and usage CSV (FOCUS 1.0 to 1.2), read and summed by DuckDB.
 
 Columns are the specification's (``BilledCost``, ``EffectiveCost``, ``ChargePeriodStart``,
 ``BillingPeriodStart``, ``ChargeCategory``, ``ChargeClass``, ``BillingCurrency``,
 ``ServiceName``, ``ResourceId``, ``ResourceName``, ``SubAccountName``, ``Tags`` …), matched
-without regard to case or underscores. The service and team of a charge come from its
-``Tags`` (a JSON object, FOCUS "Key-Value Format") under configurable keys.
+without regard to case or underscores. A charge's service and team come from the workspace's
+``cost_mapping`` rules (tags, columns, patterns, lookups: :mod:`.cost_mapping`).
 
-A year of daily rows for a thousand services is about a million lines, so the file is parsed
-by Arrow and checked column by column; a row with a bad amount, date or category is
-quarantined with its line number, and a row with unreadable tags is kept as untagged (its
-cost still counts) with a warning.
+A year of hourly rows for a few hundred resources is millions of lines and gigabytes of
+text, so the file is never held in memory: DuckDB reads it in parallel, typed, and sums it
+to one ledger line per day, charge kind, resource and naming attributes
+(:mod:`.focus_query`). Nothing is dropped without a located problem:
+
+- a cell DuckDB cannot convert (an amount such as ``$10,100.00``) or a row with the wrong
+  number of cells: DuckDB rejects the row and names its line;
+- a date-time that is not ISO 8601 (``4/1/25``) or is out of range, an unknown
+  ``ChargeCategory`` or ``ChargeClass``, a missing or infinite ``BilledCost`` or
+  ``EffectiveCost``: the row is quarantined, and the first of them are located by a second
+  pass;
+- a NUL byte or invalid UTF-8 anywhere makes the file unreadable, with its line (DuckDB
+  checks only the columns it reads, so the raw bytes are scanned first).
+
+Nulls are written ``NULL`` (the specification's null rule); ``null`` and empty cells are
+read as null too. The FOCUS version is told from the columns, and the FOCUS features that
+opsledger does not analyse are named in a warning.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
+import pyarrow.compute as pc
 
 from opsledger.model.cost import LEDGER_COLUMNS, ChargeCategory, CostLedger
 from opsledger.problems import ReadResult, shown
-from opsledger.readers.csvrows import header_key
-from opsledger.readers.textfile import MAX_TEXT_BYTES, check_text
+from opsledger.readers.cost_mapping import DEFAULT_MAPPING, Mapped, ServiceMapping, lowered_keys
+from opsledger.readers.fields import DATE_RANGE, DATE_TIME_EXPECTED
+from opsledger.readers.focus_columns import (
+    FEATURES,
+    FOCUS_COLUMNS,
+    PREVIEW_COLUMNS,
+    VERSION_COLUMNS,
+)
+from opsledger.readers.focus_query import (
+    AMOUNTS,
+    FIRST_DAY,
+    LAST_DAY,
+    MAX_REJECTED,
+    OPTIONAL,
+    REQUIRED,
+    FocusColumns,
+    FocusQuery,
+    column_key,
+)
+from opsledger.readers.textfile import wide_encoding
+
+__all__ = ["AMOUNTS", "FORMAT", "OPTIONAL", "REQUIRED", "FocusReadResult", "column_key",
+           "detect", "focus_version", "line_numbers", "read", "read_header", "scan_text"]
 
 FORMAT = "focus-csv"
-REQUIRED = ("BilledCost", "EffectiveCost", "ChargePeriodStart", "BillingPeriodStart",
-            "ChargeCategory")
-OPTIONAL = ("ChargeClass", "BillingCurrency", "ListCost", "ContractedCost", "ServiceName",
-            "ResourceId", "ResourceName", "SubAccountName", "Tags")
-AMOUNTS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
-STAMPS = ("ChargePeriodStart", "BillingPeriodStart")
 CATEGORY_VALUES = {c.value.lower(): c.value for c in ChargeCategory}
-MAX_PROBLEMS = 200  # per file: past this the file is broken, not a few rows
+MAX_PROBLEMS = 200  # listed per file: past this the file is broken, not a few rows
+NUMBER_EXPECTED = "a decimal number (FOCUS numeric format: no currency sign, no commas)"
+SCAN_CHUNK = 1 << 23
+HASH_TRIES = 3  # a 64-bit hash shared by two attribute sets is retried with another salt
+# ISO 8601 as FOCUS writes it, and the shortenings exports use (a space for the T, no
+# seconds, no zone). A refused date that does not look like this is "not a date-time".
+ISO_STAMP = re.compile(r"\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*"
+                       r"(Z|[+-]\d{2}(:?\d{2})?)?\s*")
 
 
-@dataclass(frozen=True)
-class TagKeys:
-    """Which tag keys name a charge's service and team (first present key wins)."""
+@dataclass
+class FocusReadResult(ReadResult[CostLedger]):
+    """One FOCUS file's ledger, with the FOCUS version its columns show and the rows read."""
 
-    service: tuple[str, ...] = ("service", "app", "app.kubernetes.io/name")
-    team: tuple[str, ...] = ("team", "owner")
-
-
-DEFAULT_TAG_KEYS = TagKeys()
-
-
-def column_key(name: str) -> str:
-    """Return a header reduced for matching: ``Billed Cost``/``billed_cost`` → ``billedcost``."""
-    return header_key(name).replace("_", "")
+    version: str = ""
+    rows: int = 0  # source rows that stand in the ledger
 
 
 def detect(header: Sequence[str]) -> bool:
@@ -72,98 +103,565 @@ def read_header(data: bytes) -> list[str] | None:
         return None
 
 
-def read(path: Path, tag_keys: TagKeys = DEFAULT_TAG_KEYS) -> ReadResult[CostLedger]:
+def focus_version(header: Sequence[str]) -> str:
+    """Return the FOCUS version the columns show: the first version that has them all
+    (``1.0-preview`` for its own columns without ``ChargeClass``)."""
+    keys = {column_key(h) for h in header}
+    for version in ("1.2", "1.1"):
+        if any(column_key(c) in keys for c in VERSION_COLUMNS[version]):
+            return version
+    if "chargeclass" not in keys and any(column_key(c) in keys for c in PREVIEW_COLUMNS):
+        return "1.0-preview"
+    return "1.0"
+
+
+def read(path: Path, mapping: ServiceMapping = DEFAULT_MAPPING) -> FocusReadResult:
     """Return the charge lines of one FOCUS CSV file (one ledger), and its problems."""
-    result: ReadResult[CostLedger] = ReadResult(path, detected_format=FORMAT)
+    result = FocusReadResult(path, detected_format=FORMAT)
     try:
-        size = path.stat().st_size
-        if size > MAX_TEXT_BYTES:
-            return result.fail("", "file is too large", f"at most {MAX_TEXT_BYTES} bytes",
-                               f"{size} bytes")
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
     except OSError as exc:
-        return result.fail("", f"cannot read the file: {exc.strerror or exc}")
-    ledger = parse(data, result, tag_keys)
-    if ledger is not None:
-        result.records.append(ledger)
+        result.fail("", f"cannot read the file: {exc.strerror or exc}")
+        return result
+    encoding = wide_encoding(head)
+    if encoding:
+        result.fail("line 1", f"file is {encoding} text; save it as UTF-8", "UTF-8 text",
+                    f"a {encoding} byte-order mark")
+        return result
+    header = read_header(head.removeprefix(b"\xef\xbb\xbf"))
+    if not header or not any(h.strip() for h in header):
+        result.fail("line 1", "file has no header row", "a FOCUS CSV header", "an empty file")
+        return result
+    columns = FocusColumns.of(header, mapping, result)
+    if columns is None:
+        return result
+    result.version = focus_version(header)
+    _warn_about_columns(header, mapping, result)
+    spill = Path(tempfile.mkdtemp(prefix="opsledger-focus-"))
+    try:
+        _read_into(path, columns, mapping, result, spill)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
     return result
 
 
-def parse(data: bytes, result: ReadResult[CostLedger], tag_keys: TagKeys) -> CostLedger | None:
-    """Return the ledger of a FOCUS CSV document, recording problems on ``result``."""
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    if not check_text(data, result):
-        return None
-    header = read_header(data)
-    if not header or not any(h.strip() for h in header):
-        result.fail("line 1", "file has no header row", "a FOCUS CSV header", "an empty file")
-        return None
-    by_key = {column_key(h): h for h in header}
-    missing = [c for c in REQUIRED if column_key(c) not in by_key]
-    if missing:
-        result.fail("line 1", "missing required FOCUS column" + ("s " if len(missing) > 1
-                    else " ") + ", ".join(missing), "columns " + ", ".join(REQUIRED),
-                    "header " + shown(", ".join(header), 200))
-        return None
-    if len(set(header)) != len(header):
-        result.fail("line 1", "duplicate column names", "each column once",
-                    ", ".join(sorted({h for h in header if header.count(h) > 1})))
-        return None
-    used = [by_key[column_key(c)] for c in REQUIRED + OPTIONAL if column_key(c) in by_key]
-    # Typed parsing first (fast, and the common case); any value that does not convert sends
-    # the file through the text path, which finds and locates every bad cell.
-    typed = {h: pa.dictionary(pa.int32(), pa.string()) for h in header}
-    typed.update({by_key[column_key(c)]: pa.float64() for c in AMOUNTS if column_key(c) in by_key})
-    typed.update({by_key[column_key(c)]: pa.timestamp("us", tz="UTC") for c in STAMPS})
-    try:
-        table, skipped = _read_table(data, typed, used)
-        fast = True
-    except pa.ArrowInvalid:
-        fast = False
-    if not fast:
+def _read_into(path: Path, columns: FocusColumns, mapping: ServiceMapping,
+               result: FocusReadResult, spill: Path) -> None:
+    # The raw bytes first: cheap next to the query, and a binary file never reaches DuckDB.
+    scan = scan_text(path)
+    if scan.problem is not None:
+        result.fail(*scan.problem)
+        return
+    with FocusQuery(path, spill) as query:
         try:
-            table, skipped = _read_table(data, {h: pa.string() for h in header}, used)
-        except (pa.ArrowInvalid, pa.ArrowException) as exc:
-            result.fail("", "unreadable CSV", "UTF-8 CSV text", shown(str(exc), 160))
-            return None
-    for number, expected, actual in skipped:
-        result.quarantine(f"line {number}" if number else "a row", "wrong number of cells",
-                          f"{expected} cells", f"{actual} cells")
-    frame = table.rename_columns([_canonical(n) for n in table.column_names]).to_pandas()
-    lines = line_numbers(data, len(frame), [s[0] for s in skipped], len(header))
-    return _build(frame, lines, result, tag_keys, fast)
+            for salt in range(HASH_TRIES):
+                groups, naming = _split(query.groups(columns, salt))
+                if len(naming) == len(pc.unique(naming["naming"])):
+                    break
+            else:  # three hash collisions in a row: not a file, a broken hash function
+                raise RuntimeError("the naming attributes could not be told apart")
+            rejected = query.rejected()
+        except Exception as exc:  # DuckDB raises its own error classes for a bad file
+            result.fail("", "unreadable CSV", "UTF-8 CSV text", shown(str(exc), 200))
+            return
+        _Assembly(path, columns, mapping, result, query, groups, naming, rejected).build()
 
 
-def _read_table(
-    data: bytes, types: dict[str, pa.DataType], used: list[str]
-) -> tuple[pa.Table, list[tuple[int | None, int, int]]]:
-    skipped: list[tuple[int | None, int, int]] = []
+def _warn_about_columns(header: Sequence[str], mapping: ServiceMapping,
+                        result: FocusReadResult) -> None:
+    keys = {column_key(h) for h in header}
+    if result.version == "1.0-preview":
+        preview = [c for c in PREVIEW_COLUMNS if column_key(c) in keys]
+        result.warn("line 1", "FOCUS 1.0-preview columns are not read: " + ", ".join(preview),
+                    "FOCUS 1.0 or later (ChargeClass for corrections, ChargeCategory 'Credit')")
+    known = {column_key(c) for c in FOCUS_COLUMNS + PREVIEW_COLUMNS}
+    known |= {column_key(c) for c in mapping.columns}
+    unknown = [h for h in header if column_key(h) not in known
+               and not h.strip().lower().startswith("x_")]
+    if unknown:
+        result.warn("line 1", "columns that are not FOCUS 1.0-1.2 columns are not read: "
+                    + shown(", ".join(unknown), 200), "FOCUS columns, or x_ custom columns")
+    for name in mapping.columns:
+        if column_key(name) not in keys:
+            result.warn("line 1", f"cost_mapping reads column '{name}', which this file does "
+                        "not have", "", "header " + shown(", ".join(header), 120))
+    if "billingcurrency" not in keys:
+        result.warn("line 1", "no BillingCurrency column; amounts are taken as the target "
+                    "currency")
+    present = [f.name for f in FEATURES if any(column_key(c) in keys for c in f.columns)]
+    if present:
+        result.warn("line 1", "FOCUS features in this file that opsledger does not analyse: "
+                    + ", ".join(present) + " (docs/formats.md, 'Cost exports')")
 
-    def invalid_row(row: Any) -> str:
-        skipped.append((row.number, row.expected_columns, row.actual_columns))
-        return "skip"
 
-    table = pa_csv.read_csv(
-        pa.BufferReader(data),
-        # One thread: Arrow reports the line of a bad row only when reading serially.
-        read_options=pa_csv.ReadOptions(use_threads=False),
-        parse_options=pa_csv.ParseOptions(newlines_in_values=True,
-                                          invalid_row_handler=invalid_row),
-        convert_options=pa_csv.ConvertOptions(
-            column_types=types, include_columns=used, strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    return table, skipped
+@dataclass
+class TextScan:
+    """What one pass over the raw bytes found: the first NUL byte or invalid UTF-8."""
+
+    problem: tuple[str, str, str, str] | None = None  # location, message, expected, found
 
 
-def _canonical(name: str) -> str:
-    key = column_key(name)
-    return next((c for c in REQUIRED + OPTIONAL if column_key(c) == key), name)
+def scan_text(path: Path) -> TextScan:
+    """Return where the file holds its first NUL byte or invalid UTF-8 sequence, if it does,
+    reading it in chunks (constant memory)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    buffer = bytearray(SCAN_CHUNK)
+    offset = 0
+    with path.open("rb", buffering=0) as handle:
+        while size := handle.readinto(buffer):
+            nul = buffer.find(b"\0", 0, size)
+            if nul >= 0:
+                return TextScan((f"line {count_lines(path, offset + nul) + 1}",
+                                 "file holds a NUL byte", "text", "binary data"))
+            # Checked only where needed: ASCII is UTF-8, unless a character was cut before.
+            if decoder.getstate()[0] or not buffer[:size].isascii():
+                try:
+                    decoder.decode(memoryview(buffer)[:size])
+                except UnicodeDecodeError as exc:
+                    at = offset + max(exc.start - (len(exc.object) - size), 0)
+                    return TextScan((f"line {count_lines(path, at) + 1}",
+                                     "file is not valid UTF-8", "UTF-8 text",
+                                     f"byte 0x{exc.object[exc.start]:02x} at offset {at}"))
+            offset += size
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return TextScan((f"line {count_lines(path) + 1}", "file is not valid UTF-8",
+                         "UTF-8 text", "a character cut off at the end of the file"))
+    return TextScan()
+
+
+def count_lines(path: Path, end: int | None = None) -> int:
+    """Return the number of line breaks in the file (before byte ``end``)."""
+    buffer = bytearray(SCAN_CHUNK)
+    lines, offset = 0, 0
+    with path.open("rb", buffering=0) as handle:
+        while (size := handle.readinto(buffer)) and (end is None or offset < end):
+            stop = size if end is None else min(size, end - offset)
+            lines += buffer.count(b"\n", 0, stop)
+            offset += size
+    return lines
+
+
+def physical_lines(path: Path) -> int:
+    """Return the number of lines, counting a last line without a line break."""
+    lines = count_lines(path)
+    size = path.stat().st_size
+    if size:
+        with path.open("rb") as handle:
+            handle.seek(size - 1)
+            lines += handle.read(1) != b"\n"
+    return lines
+
+
+@dataclass(frozen=True)
+class _Texts:
+    """A text column as codes into its distinct values, each value converted once."""
+
+    codes: np.ndarray  # position in ``values`` (``len(values) - 1`` for a null)
+    values: np.ndarray  # converted distinct values, object; the last one stands for null
+
+    @classmethod
+    def of(cls, column: pa.ChunkedArray, convert: Any, empty: Any = None) -> _Texts:
+        """Return ``convert`` of each stripped, non-empty text, ``empty`` for null or blank."""
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        values = []
+        for value in encoded.dictionary.to_pylist():
+            text = str(value).strip()
+            values.append(convert(text) if text else empty)
+        values.append(empty)
+        return cls(np.where(codes < 0, len(values) - 1, codes), np.array(values, dtype=object))
+
+    def test(self, predicate: Any) -> np.ndarray:
+        """Return ``predicate`` of each row's value (evaluated once per distinct value)."""
+        return np.array([bool(predicate(v)) for v in self.values], dtype=bool)[self.codes]
+
+    def objects(self) -> np.ndarray:
+        return self.values[self.codes]
+
+
+@dataclass(frozen=True)
+class _Verdicts:
+    """The checks of the groups (or rows): which fail, and the canonical values of the rest."""
+
+    category: _Texts  # canonical ChargeCategory value, None when unknown
+    charge_class: _Texts  # lower-cased, None when null
+    day_bad: np.ndarray
+    day_outside: np.ndarray
+    billing_bad: np.ndarray
+    billing_outside: np.ndarray
+    amounts_bad: np.ndarray
+
+    @classmethod
+    def of(cls, table: pa.Table) -> _Verdicts:
+        day_bad, day_outside = _day_checks(table["day"])
+        billing_bad, billing_outside = _day_checks(table["billing_month"])
+        return cls(
+            category=_Texts.of(table["category_text"], lambda t: CATEGORY_VALUES.get(t.lower())),
+            charge_class=_Texts.of(table["class_text"], str.lower),
+            day_bad=day_bad, day_outside=day_outside,
+            billing_bad=billing_bad, billing_outside=billing_outside,
+            amounts_bad=~table["amounts_ok"].to_numpy().astype(bool),
+        )
+
+    @property
+    def unknown_category(self) -> np.ndarray:
+        return self.category.test(lambda value: value is None)
+
+    @property
+    def correction(self) -> np.ndarray:
+        return self.charge_class.test(lambda value: value == "correction")
+
+    @property
+    def bad_class(self) -> np.ndarray:
+        return self.charge_class.test(lambda value: value not in (None, "correction"))
+
+    @property
+    def refused(self) -> np.ndarray:
+        return (self.unknown_category | self.bad_class | self.day_bad | self.day_outside
+                | self.billing_bad | self.billing_outside | self.amounts_bad)
+
+
+def _day_checks(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Return which days are missing and which lie outside the supported range."""
+    missing = column.is_null().to_numpy(zero_copy_only=False)
+    days = _day_numbers(column)
+    first, last = (int(np.datetime64(d, "D").astype(np.int64)) for d in (FIRST_DAY, LAST_DAY))
+    return missing, ~missing & ((days < first) | (days > last))
+
+
+def _day_numbers(column: pa.ChunkedArray) -> np.ndarray:
+    """Return a date column as days since 1970 (0 where missing), without a datetime copy."""
+    return pc.cast(column, pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
+
+
+def _midnights(column: pa.ChunkedArray) -> np.ndarray:
+    """Return a date column as ``datetime64[ns]`` midnights."""
+    return (_day_numbers(column).astype(np.int64) * 86_400_000_000_000).view("datetime64[ns]")
+
+
+def _categorical(values: np.ndarray, codes: np.ndarray) -> pd.Categorical[Any]:
+    """Return ``values[codes]`` as a categorical with sorted categories (``None``: missing)."""
+    categories = sorted({v for v in values if v is not None})
+    position = {v: i for i, v in enumerate(categories)}
+    mapped = np.array([position.get(v, -1) if v is not None else -1 for v in values],
+                      dtype=np.int32)
+    return pd.Categorical.from_codes(mapped[codes], dtype=pd.CategoricalDtype(categories))
+
+
+MAIN_COLUMNS = ("day", "billing_month", "category_text", "class_text", "amounts_ok",
+                "currency_text", "naming", "billed_cost", "effective_cost", "list_cost",
+                "contracted_cost", "rows")
+
+
+def _split(groups: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Return the summed groups and the naming attributes (one row per hash)."""
+    attributes = pc.equal(groups["attributes"], 1)
+    main = [c for c in groups.column_names if c in MAIN_COLUMNS or c.endswith(("_rows", "_cost"))]
+    naming = [c for c in groups.column_names if c not in main or c == "naming"]
+    return (groups.select(main).filter(pc.invert(attributes)),
+            groups.select(naming).filter(attributes))
+
+
+class _Assembly:
+    """Turns the query's groups into a ledger, and its rejected and refused rows into
+    located problems."""
+
+    def __init__(self, path: Path, columns: FocusColumns, mapping: ServiceMapping,
+                 result: FocusReadResult, query: FocusQuery, groups: pa.Table,
+                 naming: pa.Table, rejected: pd.DataFrame) -> None:
+        self.path, self.columns, self.mapping, self.result = path, columns, mapping, result
+        self.query, self.groups, self.naming, self.rejected = query, groups, naming, rejected
+        self.verdicts = _Verdicts.of(groups)
+        self.refused = self.verdicts.refused
+        self.returned = int(pc.sum(groups["rows"]).as_py() or 0)
+        self.listed = 0
+        self.unreadable_tags: list[str] = []
+        self._lines: _LineMap | None = None
+
+    @property
+    def lines(self) -> _LineMap:
+        if self._lines is None:
+            self._lines = _LineMap.of(self.path, self.returned, self.rejected)
+        return self._lines
+
+    def build(self) -> None:
+        if len(self.rejected) >= MAX_REJECTED:
+            first = self.rejected.iloc[0]
+            self.result.fail(self.lines.rejected_line(int(first["line"])),
+                             f"more than {MAX_REJECTED:,} rows could not be read",
+                             "a FOCUS CSV export", shown(str(first["error_message"]), 160))
+            return
+        self._report_rejected()
+        if self.refused.any():
+            self._report_refused()
+        if self.listed > MAX_PROBLEMS:
+            self.result.warn("", f"{self.listed:,} problems; the first {MAX_PROBLEMS} are "
+                             "listed")
+        good = None if not self.refused.any() else np.flatnonzero(~self.refused)
+        self._warn_about_values(self.groups if good is None else self.groups.take(good))
+        ledger = CostLedger(self._frame(good))
+        self._warn_about_tags()
+        self.result.records.append(ledger)
+        self.result.rows = int(ledger.frame["rows"].sum())
+
+    def _problem(self, location: str, message: str, expected: str, found: str) -> None:
+        if self.listed < MAX_PROBLEMS:
+            self.result.quarantine(location, message, expected, found)
+        self.listed += 1
+
+    def _report_rejected(self) -> None:
+        width = len(self.columns.header)
+        for item in self.rejected.to_dict("records"):
+            where = self.lines.rejected_line(int(item["line"]))
+            line = str(item["csv_line"] or "")
+            cells = _cells(line)
+            kind = str(item["error_type"])
+            if kind == "CAST":
+                position = int(item["column_idx"]) - 1
+                name = self.columns.name_of(position)
+                value = cells[position] if 0 <= position < len(cells) else None
+                self._problem(f"{where}, column '{name}'", f"'{name}' is not a number",
+                              NUMBER_EXPECTED, "an empty cell" if not value else shown(value))
+            elif kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+                self._problem(where, "wrong number of cells", f"{width} cells",
+                              f"{len(cells)} cells")
+            elif kind == "UNQUOTED VALUE":
+                self._problem(where, "a quote is not closed; the rest of the file is read as "
+                              "part of this row", "a closing '\"'", shown(line[:60]))
+            else:
+                self._problem(where, "row could not be read", "a FOCUS CSV row",
+                              shown(str(item["error_message"]), 160))
+
+    def _report_refused(self) -> None:
+        """List the first refused rows (second pass) and count the rest."""
+        refused = np.flatnonzero(self.refused)
+        groups = self.groups.take(refused)
+        unknown = self.verdicts.unknown_category[refused]
+        categories = [c for c, bad in zip(groups["category_text"].to_pylist(), unknown,
+                                          strict=True) if bad]
+        classes = [c for c, bad in zip(groups["class_text"].to_pylist(),
+                                       self.verdicts.bad_class[refused], strict=True) if bad]
+        rows = self.query.bad_rows(
+            self.columns, sorted({str(c) for c in categories if c is not None}),
+            None in categories, sorted({str(c) for c in classes if c is not None}),
+            max(MAX_PROBLEMS - self.listed, 1))
+        row_verdicts = _Verdicts.of(rows)
+        records = rows.to_pylist()
+        # Evaluated per row here: the refused rows listed are few.
+        for position, row in enumerate(records):
+            where = self.lines.row_line(int(row["row_no"]))
+            for column, message, expected, found in _row_problems(row, row_verdicts, position):
+                self._problem(f"{where}, column '{self.columns.written(column)}'", message,
+                              expected, found)
+        # Rows past the listed ones count once each at least.
+        self.listed += max(int(pc.sum(groups["rows"]).as_py() or 0) - len(records), 0)
+
+    def _warn_about_values(self, good: pa.Table) -> None:
+        names = set(good.column_names)
+        unused = int(pc.sum(good["unused_rows"]).as_py() or 0) if "unused_rows" in names else 0
+        if unused:
+            cost = float(pc.sum(good["unused_cost"]).as_py() or 0.0)
+            self.result.warn("", f"{unused:,} row(s) of unused commitment or capacity "
+                             f"reservation (EffectiveCost {cost:,.2f}) count as spend with no "
+                             "service; commitment use is not reported (FOCUS 'Commit Usage and "
+                             "Under Usage')")
+        other = (int(pc.sum(good["other_pricing_rows"]).as_py() or 0)
+                 if "other_pricing_rows" in names else 0)
+        if other:
+            self.result.warn("", f"{other:,} row(s) are priced in a PricingCurrency other than "
+                             "their BillingCurrency; only BillingCurrency amounts are read, the "
+                             "PricingCurrency* columns are not (FOCUS 1.2 pricing currency)")
+
+    def _frame(self, good: np.ndarray | None) -> pd.DataFrame:
+        """Return the ledger columns of the good groups (all when ``good`` is None). Texts
+        are categoricals: a million lines name a few hundred resources and services."""
+        groups = self.groups if good is None else self.groups.take(good)
+        verdicts = self.verdicts
+        keep = slice(None) if good is None else good
+        category = verdicts.category
+        currency = _Texts.of(groups["currency_text"], str, empty="")
+        out: dict[str, Any] = {
+            "day": _midnights(groups["day"]),
+            "billing_period": _midnights(groups["billing_month"]),
+            "category": _categorical(category.values, category.codes[keep]),
+            "correction": verdicts.correction[keep],
+            "currency": _categorical(currency.values, currency.codes),
+        }
+        for name in ("billed_cost", "effective_cost", "list_cost", "contracted_cost"):
+            out[name] = groups[name].to_numpy().astype(float)
+        index = pd.Index(self.naming["naming"].to_numpy()).get_indexer(
+            groups["naming"].to_numpy())
+        for name, values in self._attributes().items():
+            out[name] = _categorical(values, index)
+        out["rows"] = groups["rows"].to_numpy().astype("int64")
+        return pd.DataFrame(out, columns=list(LEDGER_COLUMNS))
+
+    def _attributes(self) -> dict[str, np.ndarray]:
+        """Return the resource, naming and mapped values of each naming row (few: one per
+        resource and tag set), the service rules applied once to each."""
+        naming = self.naming.to_pylist()
+        parsed: dict[str, dict[str, Any]] = {}
+        named: list[Mapped] = []
+        for row in naming:
+            tags = self._tags(row["tags"], parsed)
+            values = {name: _text(row[f"m{i}"]) for i, name in enumerate(self.columns.mapped)}
+            named.append(self.mapping.resolve(tags, values))
+        out = {name: np.array([(str(r[name]).strip() or None) if r[name] is not None else None
+                               for r in naming], dtype=object)
+               for name in ("resource_id", "resource_name", "provider_service", "sub_account")}
+        out["service"] = np.array([m.service for m in named], dtype=object)
+        out["team"] = np.array([m.team for m in named], dtype=object)
+        out["service_source"] = np.array([m.source for m in named], dtype=object)
+        return out
+
+    def _tags(self, text: Any, parsed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        key = _text(text)
+        if key is None or not key.strip():
+            return {}
+        if key not in parsed:
+            tags = _parse_tags(key)
+            if tags is None:
+                self.unreadable_tags.append(key)
+                tags = {}
+            parsed[key] = lowered_keys(tags)
+        return parsed[key]
+
+    def _warn_about_tags(self) -> None:
+        """Warn about each unreadable Tags value, at the first row that has it."""
+        if not self.unreadable_tags:
+            return
+        column = self.columns.written("Tags")
+        first = self.query.first_rows(self.columns, "Tags", self.unreadable_tags[:MAX_PROBLEMS])
+        for text in self.unreadable_tags[:MAX_PROBLEMS]:
+            row = first.get(text)
+            where = self.lines.row_line(row) if row is not None else "a row"
+            self.result.warn(f"{where}, column '{column}'",
+                             "tags are not a JSON object; their charges are unmapped unless a "
+                             "column rule names the service",
+                             'a JSON object such as {"service": "checkout"}', shown(text))
+
+
+def _row_problems(row: dict[str, Any], verdicts: _Verdicts, at: int
+                  ) -> Iterator[tuple[str, str, str, str]]:
+    """Yield (column, message, expected, found) for each failed check of a refused row."""
+    for column in AMOUNTS:
+        text = row[f"{column}_text"]
+        if text is None:
+            if column in REQUIRED:
+                yield column, f"'{column}' is missing", NUMBER_EXPECTED, "an empty cell"
+        elif not np.isfinite(float(text)):
+            yield column, f"'{column}' is not a finite number", NUMBER_EXPECTED, shown(text)
+    for column, text, bad, outside in (
+            ("ChargePeriodStart", row["charge_text"], verdicts.day_bad, verdicts.day_outside),
+            ("BillingPeriodStart", row["billing_text"], verdicts.billing_bad,
+             verdicts.billing_outside)):
+        iso = text is not None and ISO_STAMP.fullmatch(str(text)) is not None
+        if outside[at] and iso:
+            yield (column, f"'{column}' is outside the supported dates",
+                   f"a date-time from {DATE_RANGE}", shown(text))
+        elif bad[at] or outside[at]:
+            yield column, f"'{column}' is not a date-time", DATE_TIME_EXPECTED, _found(text)
+    if verdicts.unknown_category[at]:
+        yield ("ChargeCategory", "unknown charge category",
+               "one of " + ", ".join(c.value for c in ChargeCategory),
+               _found(row["category_text"]))
+    if verdicts.bad_class[at]:
+        yield ("ChargeClass", "unknown charge class", "'Correction' or null",
+               _found(row["class_text"]))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value != value else str(value)
+
+
+def _found(value: Any) -> str:
+    if value is None or value != value or (isinstance(value, str) and not value.strip()):
+        return "an empty cell"
+    return shown(value)
+
+
+def _cells(line: str) -> list[str]:
+    try:
+        return next(csv.reader([line.strip("\r\n")]), [])
+    except csv.Error:
+        return line.split(",")
+
+
+def _parse_tags(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@dataclass
+class _LineMap:
+    """Turns DuckDB's row numbers into the file's physical lines.
+
+    DuckDB numbers the rows it returns (from 1) and names its rejected rows by a line that
+    counts records and blank lines but not line breaks inside quoted cells. When the file's
+    line count leaves room for neither blank lines nor quoted line breaks, those are the
+    physical lines already; otherwise the file is walked once with the csv module.
+    """
+
+    good: np.ndarray  # physical line of each returned row, by row number - 1
+    rejected: dict[int, int] = field(default_factory=dict)  # DuckDB line -> physical line
+    exact: bool = True
+
+    @classmethod
+    def of(cls, path: Path, returned: int, rejected: pd.DataFrame) -> _LineMap:
+        lines = sorted({int(n) for n in rejected["line"]}) if len(rejected) else []
+        count = physical_lines(path)
+        if count == 1 + returned + len(lines):
+            physical = np.arange(2, count + 1, dtype=np.int64)
+            good = np.setdiff1d(physical, np.array(lines, dtype=np.int64), assume_unique=True)
+            return cls(good, {n: n for n in lines})
+        return cls.walked(path, returned, set(lines))
+
+    @classmethod
+    def walked(cls, path: Path, returned: int, rejected: set[int]) -> _LineMap:
+        good: list[int] = []
+        mapped: dict[int, int] = {}
+        number = 1  # DuckDB's count: the header is line 1
+        for start, blank in _records(path):
+            number += 1
+            if number in rejected:
+                mapped[number] = start
+            elif not blank:
+                good.append(start)
+        return cls(np.array(good[:returned], dtype=np.int64), mapped, len(good) == returned)
+
+    def row_line(self, row: int) -> str:
+        if self.exact and 0 < row <= len(self.good):
+            return f"line {self.good[row - 1]}"
+        return f"row {row}"
+
+    def rejected_line(self, line: int) -> str:
+        return f"line {self.rejected.get(line, line)}"
+
+
+def _records(path: Path) -> Iterator[tuple[int, bool]]:
+    """Yield the first physical line of each record after the header and whether it is
+    blank, as the csv module splits the file."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            next(reader, None)
+            previous = reader.line_num
+            for row in reader:
+                yield previous + 1, not row
+                previous = reader.line_num
+        except csv.Error:
+            return
 
 
 def line_numbers(data: bytes, rows: int, skipped: list[int | None], cells: int) -> np.ndarray:
-    """Return the file line of each parsed row (Arrow keeps no line numbers)."""
+    """Return the file line of each row Arrow parsed from ``data`` (Arrow keeps no line
+    numbers), given the lines of the rows it skipped."""
     physical = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     known = [s for s in skipped if s is not None]
     if physical == 1 + rows + len(skipped) and len(known) == len(skipped):
@@ -179,145 +677,3 @@ def line_numbers(data: bytes, rows: int, skipped: list[int | None], cells: int) 
         previous = reader.line_num
     found = np.array(starts[:rows], dtype=np.int64)
     return np.concatenate([found, np.zeros(rows - len(found), dtype=np.int64)])
-
-
-class _Checker:
-    """Marks bad rows and records one located problem per bad cell (up to a limit)."""
-
-    def __init__(self, frame: pd.DataFrame, lines: np.ndarray, result: ReadResult[Any]) -> None:
-        self.frame, self.lines, self.result = frame, lines, result
-        self.bad = np.zeros(len(frame), dtype=bool)
-        self.reported = 0
-
-    def flag(self, mask: np.ndarray, column: str, message: str, expected: str) -> None:
-        self.bad |= mask
-        for index in np.flatnonzero(mask):
-            if self.reported >= MAX_PROBLEMS:
-                return
-            self.reported += 1
-            value = self.frame[column].iat[int(index)]
-            self.result.quarantine(f"line {self.lines[index]}, column '{column}'", message,
-                                   expected, "an empty cell" if _blank(value) else shown(value))
-
-
-def _blank(value: Any) -> bool:
-    return value is None or value != value or (isinstance(value, str) and not value.strip())
-
-
-def _build(
-    frame: pd.DataFrame,
-    lines: np.ndarray,
-    result: ReadResult[CostLedger],
-    tag_keys: TagKeys,
-    typed: bool,
-) -> CostLedger:
-    check = _Checker(frame, lines, result)
-    out = pd.DataFrame(index=frame.index)
-    for column, name in zip(AMOUNTS, ("billed_cost", "effective_cost", "list_cost",
-                                      "contracted_cost"), strict=True):
-        if column not in frame:
-            out[name] = np.nan
-            continue
-        if typed:
-            values = frame[column].to_numpy(dtype=float)
-            wrong = np.isnan(values) & (column in REQUIRED)
-        else:
-            text = frame[column].str.strip()
-            values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-            wrong = ~np.isfinite(values) & ((text != "").to_numpy() | (column in REQUIRED))
-        check.flag(np.asarray(wrong), column, f"'{column}' is not a number", "a decimal number")
-        out[name] = values
-    for column, name in zip(STAMPS, ("day", "billing_period"), strict=True):
-        stamps = frame[column] if typed else pd.to_datetime(
-            frame[column].str.strip(), utc=True, errors="coerce", format="ISO8601")
-        check.flag(stamps.isna().to_numpy(), column, f"'{column}' is not a date-time",
-                   "an ISO 8601 date-time")
-        days = stamps.dt.tz_convert("UTC").dt.tz_localize(None).dt.floor("D")
-        out[name] = days.astype("datetime64[ns]")
-    out["billing_period"] = out["billing_period"].dt.to_period("M").dt.start_time
-    category = _lower(frame["ChargeCategory"]).map(CATEGORY_VALUES)
-    check.flag(category.isna().to_numpy(), "ChargeCategory", "unknown charge category",
-               "one of " + ", ".join(c.value for c in ChargeCategory))
-    out["category"] = category.to_numpy(dtype=object)
-    out["correction"] = False
-    if "ChargeClass" in frame:
-        charge_class = _lower(frame["ChargeClass"])
-        out["correction"] = (charge_class == "correction").to_numpy()
-        check.flag((~out["correction"] & (charge_class != "")).to_numpy(), "ChargeClass",
-                   "unknown charge class", "'Correction' or empty")
-    if check.reported >= MAX_PROBLEMS:
-        result.warn("", f"more than {MAX_PROBLEMS} bad cells; the rest are not listed")
-    if "BillingCurrency" not in frame:
-        result.warn("line 1", "no BillingCurrency column; amounts are taken as the target "
-                    "currency")
-    out["currency"] = _text(frame, "BillingCurrency")
-    out["currency"] = out["currency"].fillna("")
-    out["service"], out["team"] = _tags(frame, lines, result, tag_keys)
-    for column, name in (("ResourceId", "resource_id"), ("ResourceName", "resource_name"),
-                         ("ServiceName", "provider_service"), ("SubAccountName", "sub_account")):
-        out[name] = _text(frame, column)
-    out["line"] = lines.astype("int64")
-    kept = out.loc[~check.bad, list(LEDGER_COLUMNS)].reset_index(drop=True)
-    return CostLedger(kept)
-
-
-def _lower(column: pd.Series) -> pd.Series:
-    """Return the column stripped and lower-cased, each distinct value worked on once."""
-    codes, uniques = pd.factorize(column.astype(object))
-    cleaned = np.array([str(u).strip().lower() for u in uniques] + [""], dtype=object)
-    return pd.Series(cleaned[codes], index=column.index)
-
-
-def _text(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """Return the column's stripped text with empty cells as ``None``."""
-    if column not in frame:
-        return np.full(len(frame), None, dtype=object)
-    codes, uniques = pd.factorize(frame[column].astype(object))
-    cleaned = np.array([str(u).strip() or None for u in uniques] + [None], dtype=object)
-    return cleaned[codes]
-
-
-def _tags(
-    frame: pd.DataFrame, lines: np.ndarray, result: ReadResult[Any], tag_keys: TagKeys
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return the service and team of each row from its Tags (parsed once per distinct value)."""
-    none = np.full(len(frame), None, dtype=object)
-    if "Tags" not in frame:
-        return none, none.copy()
-    codes, uniques = pd.factorize(frame["Tags"].astype(object))
-    services: list[str | None] = []
-    teams: list[str | None] = []
-    for code, text in enumerate(uniques):
-        tags = _parse_tags(str(text).strip())
-        if tags is None:
-            first = int(np.flatnonzero(codes == code)[0])
-            result.warn(f"line {lines[first]}, column 'Tags'",
-                        "tags are not a JSON object; the charge is counted as untagged",
-                        'a JSON object such as {"service": "checkout"}', shown(text))
-            tags = {}
-        services.append(_first(tags, tag_keys.service))
-        teams.append(_first(tags, tag_keys.team))
-    service_of = np.array([*services, None], dtype=object)
-    team_of = np.array([*teams, None], dtype=object)
-    return service_of[codes], team_of[codes]  # code -1 (missing) picks the trailing None
-
-
-def _parse_tags(text: str) -> dict[str, Any] | None:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _first(tags: dict[str, Any], keys: Sequence[str]) -> str | None:
-    lowered = {str(k).lower(): v for k, v in tags.items()}
-    for key in keys:
-        value = lowered.get(key.lower())
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
-            text = str(value).strip()
-            if text:
-                return text
-    return None

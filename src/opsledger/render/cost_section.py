@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from opsledger.analysis.capacity import (
@@ -19,6 +19,7 @@ from opsledger.analysis.capacity import (
 )
 from opsledger.analysis.cost import (
     TOTAL,
+    UNMAPPED,
     CostAnomaly,
     CostSettings,
     MonthForecast,
@@ -31,6 +32,7 @@ from opsledger.analysis.cost import (
     daily_anomalies,
     forecast_month_end,
     in_currency,
+    last_charge_day,
     last_complete_day,
     month_bounds,
     summarise_spend,
@@ -80,7 +82,8 @@ def cost_result(ctx: Context) -> CostReadResult:
     if isinstance(cached, CostReadResult):
         return cached
     path = ctx.workspace.path(InputKey.COSTS)
-    result = costs.read(path) if path.exists() else CostReadResult(path)
+    mapping = ctx.workspace.config.cost_mapping
+    result = costs.read(path, mapping) if path.exists() else CostReadResult(path)
     ctx.inputs.cache[InputKey.COSTS] = result
     return result
 
@@ -129,9 +132,12 @@ def cost_view(ctx: Context, month: str | None = None,
     frame = in_currency(ledger, summary.currency)
     through = last_complete_day(frame, ctx.now.date())
     if month is None:
-        month = (through or ctx.now.date()).strftime("%Y-%m")
+        latest = through or last_charge_day(frame, ctx.now.date()) or ctx.now.date()
+        month = latest.strftime("%Y-%m")
     first, last = month_bounds(month)
-    until = min(through, last) if through else last
+    # Without Usage lines (a bill of purchases) nothing says the month is over: it runs to
+    # the day before now, and the forecast says there is no usage to go by.
+    until = min(through, last) if through else min(last, ctx.now.date() - timedelta(days=1))
     targets = ctx.workspace.config.cost_targets
     scopes: dict[str, str | None] = {TOTAL: None} | {name: name for name in sorted(targets)}
     forecasts = forecast_month_end(frame, month, until, scopes, settings) if len(frame) else {}
@@ -209,7 +215,15 @@ def cost_json(view: CostView) -> dict[str, object]:
                      for m, parts in summary.invoices.items()},
         "corrections": {m: round(v, 2) for m, v in summary.corrections.items()},
         "other_currencies": summary.other_currencies,
-        "untagged_share": round(summary.untagged_share, 4),
+        "spend_basis": view.result.spend_basis,
+        "inputs": [{"file": f.name, "format": f.description, "records": f.records}
+                   for f in view.result.files],
+        "service_mapping": {
+            "rules": view.result.mapping.describe(),
+            "unmapped": round(summary.unmapped, 2),
+            "unmapped_share": round(summary.unmapped_share, 4),
+            "by_rule": {k: round(v, 2) for k, v in summary.by_rule.items()},
+        },
         "forecast": {k: forecast_json(v) for k, v in view.forecasts.items()},
         "targets": {row.service: {
             "target": row.target, "actual": round(row.actual, 2),
@@ -279,7 +293,8 @@ def cost_section(ctx: Context) -> Section:
     if not result.files:
         return Section.skipped(COST_KEY, COST_TITLE, f"no cost exports in {result.path.name}/")
     if not result.records or not len(result.ledger):
-        return Section.skipped(COST_KEY, COST_TITLE, "no FOCUS charge lines could be read")
+        return Section.skipped(COST_KEY, COST_TITLE, "no FOCUS charge lines or OpenCost "
+                               "allocations could be read")
     view = cost_view(ctx)
     body = cost_markdown(view)
     statuses = {row.status for row in view.targets}
@@ -320,10 +335,15 @@ def _headline(view: CostView) -> str:
 
 
 def cost_markdown(view: CostView) -> str:
-    summary, currency = view.summary, view.summary.currency
-    lines = [f"Spend in {currency}, EffectiveCost (amortised) by charge month; invoices use "
-             "BilledCost by billing period. Data through "
-             f"{view.through.isoformat() if view.through else 'n/a'}.", ""]
+    summary = view.summary
+    lines = [f"Spend in {currency_label(view)}, EffectiveCost "
+             "(amortised) by charge month; invoices use BilledCost by billing period. Data "
+             f"through {view.through.isoformat() if view.through else 'n/a'}. "
+             f"Read: {md_escape(inputs_text(view.result))}.", ""]
+    if view.result.spend_basis == "opencost":
+        lines += ["_No FOCUS export: spend is the OpenCost allocations, Kubernetes workloads "
+                  "only._", ""]
+    lines += [f"**Unmapped spend:** {md_escape(mapping_text(view))}", ""]
     months = list(summary.by_month)[-6:]
     lines.append(md_table(["Month", "EffectiveCost", "Invoiced (BilledCost)", "Corrections"],
                           [[m, _money(summary.by_month[m]),
@@ -364,6 +384,31 @@ def cost_markdown(view: CostView) -> str:
         lines += [f"_Unit cost not computed: {md_escape(view.unit_cost_note)}._", ""]
     lines += savings_markdown(view.savings)
     return "\n".join(lines) + "\n"
+
+
+def currency_label(view: CostView) -> str:
+    """Return the spend's currency, or what stands for it when the input names none."""
+    if view.summary.currency:
+        return view.summary.currency
+    if view.result.spend_basis == "opencost":
+        return "the currency OpenCost is configured for"
+    return "the billing currency (the export names none)"
+
+
+def inputs_text(result: CostReadResult) -> str:
+    """Return the files read, each with its format (FOCUS version) and records."""
+    return "; ".join(f"{f.name} ({f.description}, {f.records:,} records)"
+                     for f in result.files) or "no files"
+
+
+def mapping_text(view: CostView) -> str:
+    """Return how much spend no cost_mapping rule names, and which rules named the rest."""
+    summary = view.summary
+    named = ", ".join(f"{rule} {value:,.2f}" for rule, value in summary.by_rule.items()
+                      if rule != UNMAPPED)
+    return (f"{summary.unmapped:,.2f} ({summary.unmapped_share:.1%} of EffectiveCost) has no "
+            f"service from the cost_mapping rules ({view.result.mapping.describe()})"
+            + (f"; named by {named}" if named else "") + ".")
 
 
 def savings_markdown(savings: list[SavingsCandidate], heading: bool = True) -> list[str]:
