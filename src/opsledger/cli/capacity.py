@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from opsledger.analysis.capacity import CapacitySettings
 from opsledger.cli.common import (
     JsonOpt,
     NowOpt,
@@ -24,7 +23,6 @@ from opsledger.cli.common import (
 from opsledger.errors import InputError
 from opsledger.inputs import Context
 from opsledger.problems import Level
-from opsledger.render.cost_section import capacity_json, capacity_view
 from opsledger.workspace import open_workspace
 
 ThresholdOpt = Annotated[
@@ -49,6 +47,9 @@ def capacity(
     strict: StrictOpt = False,
 ) -> None:
     """Forecast utilisation per service and resource; days until the threshold."""
+    from opsledger.analysis.capacity import CapacitySettings
+    from opsledger.render.cost_section import capacity_json, capacity_view
+
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     with err_console.status("forecasting utilisation"):
         view = capacity_view(ctx, CapacitySettings(threshold, target, months))

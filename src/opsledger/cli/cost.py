@@ -24,14 +24,6 @@ from opsledger.cli.common import (
 from opsledger.errors import InputError
 from opsledger.inputs import Context
 from opsledger.problems import Level
-from opsledger.render.cost_section import (
-    cost_json,
-    cost_result,
-    cost_view,
-    currency_label,
-    inputs_text,
-    mapping_text,
-)
 from opsledger.workspace import open_workspace
 
 MonthOpt = Annotated[
@@ -49,6 +41,15 @@ def cost(
     strict: StrictOpt = False,
 ) -> None:
     """Spend by month and service against the cost targets, with anomalies and savings."""
+    from opsledger.render.cost_section import (
+        cost_json,
+        cost_result,
+        cost_view,
+        currency_label,
+        inputs_text,
+        mapping_text,
+    )
+
     if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
         raise InputError(f"--month: '{month}' is not a month (expected YYYY-MM)")
     ctx = Context.open(open_workspace(workspace), resolve_now(now))

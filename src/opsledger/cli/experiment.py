@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from opsledger.analysis.experiment_results import ExperimentResult
-from opsledger.analysis.experiments import SampleSize
 from opsledger.cli.common import (
     JsonOpt,
     NowOpt,
@@ -23,19 +21,12 @@ from opsledger.cli.common import (
     resolve_now,
 )
 from opsledger.errors import InputError
-from opsledger.experiments import (
-    NotAnalyzed,
-    analyze_experiment,
-    assign,
-    find_experiment,
-    plan_experiment,
-    telemetry_daily_units,
-    workspace_experiments,
-)
 from opsledger.inputs import Context
-from opsledger.model.experiments import Experiment
-from opsledger.render.experiments_json import outcome_json, plan_json
 from opsledger.workspace import InputKey, open_workspace
+
+if TYPE_CHECKING:  # the statistics libraries load only when an experiment command runs
+    from opsledger.analysis.experiment_results import ExperimentResult
+    from opsledger.model.experiments import Experiment
 
 app = typer.Typer(
     help="A/B experiments: analysis with a decision, sample size and duration, assignment.",
@@ -56,6 +47,8 @@ DailyUnitsOpt = Annotated[
 def _open(
     workspace: WorkspaceArg, name: str, now: str | None, strict: bool = False
 ) -> tuple[Context, Experiment]:
+    from opsledger.experiments import find_experiment, workspace_experiments
+
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     experiment = find_experiment(ctx, name)
     folder = str(ctx.workspace.path(InputKey.EXPERIMENTS) / name)
@@ -77,6 +70,9 @@ def analyze(
     strict: StrictOpt = False,
 ) -> None:
     """Analyse the observations: SRM, lifts with intervals, CUPED, sequential, decision."""
+    from opsledger.experiments import NotAnalyzed, analyze_experiment
+    from opsledger.render.experiments_json import outcome_json
+
     ctx, found = _open(workspace, experiment, now, strict)
     outcome = analyze_experiment(found, ctx.now)
     if json:
@@ -132,6 +128,10 @@ def plan(
     strict: StrictOpt = False,
 ) -> None:
     """Sample size per variant (statsmodels power analysis) and duration in days."""
+    from opsledger.analysis.experiments import SampleSize
+    from opsledger.experiments import plan_experiment, telemetry_daily_units
+    from opsledger.render.experiments_json import plan_json
+
     ctx, found = _open(workspace, experiment, now, strict)
     units: float | None = daily_units
     source = "--daily-units"
@@ -167,6 +167,8 @@ def assign_command(
     strict: StrictOpt = False,
 ) -> None:
     """Print the variant a unit is assigned to (salted SHA-256, stable everywhere)."""
+    from opsledger.experiments import assign
+
     _, found = _open(workspace, experiment, None, strict)
     variant = assign(unit_id, found)
     if json:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from opsledger.analysis.patching import ErrorBudgetFreeze
 from opsledger.cli.common import (
     EXIT_FAILED,
     JsonOpt,
@@ -25,12 +24,10 @@ from opsledger.cli.common import (
 )
 from opsledger.inputs import Context
 from opsledger.problems import Level
-from opsledger.render.patch_plan import (
-    finding_json,
-    placement_json,
-)
-from opsledger.render.patch_section import patch_view, security_result, write_patch_plan
 from opsledger.workspace import open_workspace
+
+if TYPE_CHECKING:  # version libraries load only when a patch command runs
+    from opsledger.analysis.patching import ErrorBudgetFreeze
 
 app = typer.Typer(
     help="Vulnerability findings, due dates and the dependency update plan.",
@@ -54,6 +51,8 @@ def _freeze(values: list[str] | None) -> ErrorBudgetFreeze:
 
 
 def _context(workspace: Path, now: str | None, strict: bool) -> Context:
+    from opsledger.render.patch_section import security_result
+
     context = Context.open(open_workspace(workspace), resolve_now(now))
     result = security_result(context)
     for problem in result.problems:
@@ -73,6 +72,9 @@ def findings(
     strict: StrictOpt = False,
 ) -> None:
     """List open vulnerability findings, folded across tools, with their due dates."""
+    from opsledger.render.patch_plan import finding_json
+    from opsledger.render.patch_section import patch_view
+
     ctx = _context(workspace, now, strict)
     view = patch_view(ctx)
     if json:
@@ -100,6 +102,9 @@ def plan(
     strict: StrictOpt = False,
 ) -> None:
     """Write the update plan (Markdown, .ics, renovate.json, dependabot.yml) as p09 evidence."""
+    from opsledger.render.patch_plan import placement_json
+    from opsledger.render.patch_section import patch_view, write_patch_plan
+
     ctx = _context(workspace, now, strict)
     with writing(ctx.workspace, "patch plan"):
         view = patch_view(ctx, _freeze(freeze))

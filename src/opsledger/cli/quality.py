@@ -27,7 +27,6 @@ from opsledger.errors import InputError
 from opsledger.fileio import atomic_write_json, atomic_write_text
 from opsledger.inputs import Context
 from opsledger.problems import Level
-from opsledger.quality_report import read_gates, run_quality_gates
 from opsledger.render.quality_gates import scorecard_junit
 from opsledger.render.sections import Status
 from opsledger.workspace import open_workspace
@@ -53,6 +52,8 @@ def check(
     strict: StrictOpt = False,
 ) -> None:
     """Evaluate every gate; write the result as JSON (and JUnit); exit 1 when they fail."""
+    from opsledger.quality_report import read_gates, run_quality_gates
+
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     gates = read_gates(ctx)
     if gates.fatal or not gates.records:

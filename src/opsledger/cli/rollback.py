@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from opsledger.analysis.canary import CanaryPolicy, Decision, compare_canary
 from opsledger.cli.common import (
     EXIT_FAILED,
     JsonOpt,
@@ -29,7 +28,6 @@ from opsledger.inputs import Context
 from opsledger.model.health import PerfReport, PerfRun
 from opsledger.problems import Level
 from opsledger.readers import perf
-from opsledger.render.rollback import canary_markdown, write_runbooks
 from opsledger.workspace import open_workspace
 
 app = typer.Typer(help="Rollback runbooks and canary comparison.", no_args_is_help=True)
@@ -43,6 +41,8 @@ def runbooks(
     workspace: WorkspaceArg, json: JsonOpt = False, now: NowOpt = None, strict: StrictOpt = False
 ) -> None:
     """Write a rollback runbook per service under the p09 evidence folder."""
+    from opsledger.render.rollback import write_runbooks
+
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     if strict:  # every input is checked before a runbook is written, as review does
         ctx.inputs.inventory()
@@ -114,6 +114,9 @@ def canary(
     baseline run is used when it has one, from the canary file the current run; so one
     native file with both runs can be passed as both.
     """
+    from opsledger.analysis.canary import CanaryPolicy, Decision, compare_canary
+    from opsledger.render.rollback import canary_markdown
+
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     before_path = _locate(baseline, ctx.workspace.root)
     after_path = _locate(canary_file, ctx.workspace.root)
