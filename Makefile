@@ -51,6 +51,7 @@ system-deps:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: system-deps $(VENV)/.dev lint
 	$(BIN)/pytest -n 2 --dist loadfile -q

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsledger.model.gates import GateSpec, Operator
-from opsledger.render.sections import Status
+from opsledger.model.status import Status
 
 SCORES = {Status.PASS: 1.0, Status.WARN: 0.5, Status.FAIL: 0.0}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opsledger.config import Config, Role
-from opsledger.render.sections import Status
+from opsledger.model.status import Status
 from opsledger.workspace import InputKey, Workspace
 
 if TYPE_CHECKING:

@@ -8,20 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from opsledger.inputs import Context
-
-
-class Status(StrEnum):
-    """Closed set of outcomes for a section, a check or a gate."""
-
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-    SKIPPED = "skipped"
-    ERROR = "error"
+from opsledger.model.status import Status
 
 
 @dataclass(frozen=True)
