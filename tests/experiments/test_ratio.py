@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from gbstats.frequentist.tests import FrequentistConfig, TwoSidedTTest
 from gbstats.models.statistics import RatioStatistic, SampleMeanStatistic
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -335,6 +335,13 @@ def test_a_variant_without_denominators_is_skipped_with_the_reason() -> None:
 @given(st.lists(st.tuples(st.sampled_from(["control", "treatment"]), st.floats(0, 1e4),
                           st.floats(-5, 1e3), st.floats(0, 1e4), st.floats(0, 1e3)),
                 max_size=30))
+# Denominators of 1e-204 and 1e-291 push the ratio's scale beyond floating point.
+@example([("control", 0.0, 0.0, 0.0, 0.0)] * 3 + [("control", 0.0, 1.0, 0.0, 0.0),
+          ("treatment", 0.0, 3.394901870689179e-204, 0.0, 0.0),
+          ("treatment", 1.0, 0.0, 0.0, 0.0)])
+@example([("control", 0.0, 0.0, 0.0, 0.0)] * 3
+         + [("control", 1.0, 1.5470540643753284e-291, 0.0, 0.0),
+            ("treatment", 0.0, 1.0, 0.0, 0.0), ("treatment", 1.0, 0.0, 0.0, 0.0)])
 def test_any_ratio_observations_give_a_result(
     rows: list[tuple[str, float, float, float, float]],
 ) -> None:

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 from opsledger.problems import Level
 from opsledger.readers import slo_definitions
@@ -23,6 +24,7 @@ from .sloth_examples import (
     OPENSLO_ALERTS,
     SLI_PLUGIN,
     UNSUPPORTED_SLO_PLUGIN,
+    example_spec,
     examples_with_rules,
     our_groups,
     sloth_groups,
@@ -105,3 +107,24 @@ def test_disabled_alerts_are_absent_and_alert_labels_are_the_users() -> None:
         "sloth_severity": "page",
     }
     assert alerts[1]["labels"]["slack_channel"] == "#alerts-myteam"
+
+
+def test_info_label_names_prometheus_2_refuses_are_named() -> None:
+    spec = yaml.safe_load(example_spec("contrib-slo-plugins.yml").read_text())
+    names = {
+        str(name)
+        for slo in spec["slos"]
+        for plugin in (slo.get("plugins") or {}).get("chain", [])
+        if plugin["id"] == "sloth.dev/contrib/info_labels/v1"
+        for name in plugin["config"]["labels"]
+    }
+    # Prometheus 2's rule for label names, written out here: [a-zA-Z_][a-zA-Z0-9_]*.
+    legacy = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+    refused_by_prometheus_2 = {n for n in names if not legacy.fullmatch(n)}
+    assert refused_by_prometheus_2, "the example has label names only Prometheus 3 accepts"
+    problems = slo_definitions.read(example_spec("contrib-slo-plugins.yml")).problems
+    named = {
+        p.message.split("'")[1] for p in problems if "valid only from Prometheus 3" in p.message
+    }
+    assert named == refused_by_prometheus_2
+    assert all(p.level is Level.WARNING for p in problems)

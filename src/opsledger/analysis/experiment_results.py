@@ -339,6 +339,19 @@ def _undefined_ratio(metric: Metric, values: np.ndarray, columns: Mapping[str, n
     return None
 
 
+def _sequential(lift: Lift, tau: float, alpha: float) -> SequentialInterval | None:
+    """Return the sequential interval, or None when its numbers leave floating point."""
+    try:
+        if not math.isfinite(tau) or not tau * tau > 0.0:
+            return None
+        found = sequential_interval(lift.lift_abs, lift.se**2, tau, alpha)
+    except (OverflowError, ZeroDivisionError):
+        return None
+    if all(math.isfinite(v) for v in (found.ci_low, found.ci_high, found.p_value)):
+        return found
+    return None
+
+
 def _compare(definition: ExperimentDefinition, metric: Metric, variant: str,
              raw: np.ndarray, values: np.ndarray, cuped: Cuped | None,
              treated: np.ndarray, control: np.ndarray,
@@ -360,17 +373,13 @@ def _compare(definition: ExperimentDefinition, metric: Metric, variant: str,
             "no scale for the sequential interval (the control mean is 0 and the primary "
             "metric's too); give the metric an absolute minimum_detectable_effect",
         )
-    sequential = (
-        sequential_interval(lift.lift_abs, lift.se**2, tau, definition.alpha)
-        if tau**2 > 0.0
-        else None
-    )
-    if sequential is None or not math.isfinite(sequential.ci_high - sequential.ci_low):
+    sequential = _sequential(lift, tau, definition.alpha)
+    if sequential is None:
         return SkippedComparison(
             metric.name, variant,
-            f"the effect scale of the sequential interval ({tau:.3g}) is too small against "
-            "the metric's spread to bound it; give the metric a larger "
-            "minimum_detectable_effect",
+            f"no sequential interval at this scale: effect scale {tau:.3g} against a standard "
+            f"error of {lift.se:.3g} (values near 0 or beyond floating point); give the "
+            "metric a minimum_detectable_effect in its own units",
         )
     if metric.kind is MetricKind.BINARY:
         posterior = beta_binomial_posterior(

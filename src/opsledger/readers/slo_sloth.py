@@ -11,6 +11,7 @@ ignored by Sloth too, so it is reported as a warning; a feature opsledger does n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,8 @@ CORE_RULE_PLUGINS = (
     "sloth.dev/core/alert_rules/v1",
 )
 INFO_LABELS = "sloth.dev/contrib/info_labels/v1"
+# Label names Prometheus 2 accepts (Prometheus 3 accepts any UTF-8 name).
+_LEGACY_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RULE_INTERVALS = "sloth.dev/contrib/rule_intervals/v1"
 VALIDATE_VICTORIA_METRICS = "sloth.dev/contrib/validate_victoria_metrics/v1"
 
@@ -292,7 +295,19 @@ def _plugins(
         if plugin.id in NO_EFFECT_PLUGINS:
             continue
         if plugin.id == INFO_LABELS:
-            info_labels.update(label_pairs(plugin.config.get("labels"), (*plugin.keys, "config")))
+            pairs = label_pairs(plugin.config.get("labels"), (*plugin.keys, "config"))
+            for name, _ in pairs:
+                if not _LEGACY_LABEL_NAME.match(name):
+                    warn(
+                        Invalid(
+                            (*plugin.keys, "config", "labels", name),
+                            f"label name '{name}' is valid only from Prometheus 3 (UTF-8 "
+                            "names): Prometheus 2 refuses the whole rule file; it is written "
+                            "as given, as Sloth does",
+                            "letters, digits and underscores, not starting with a digit",
+                        )
+                    )
+            info_labels.update(pairs)
             info_metric = str(plugin.config.get("metricName") or info_metric)
         elif plugin.id == RULE_INTERVALS:
             intervals = _intervals(plugin)
