@@ -4,7 +4,7 @@ Usage: ``python bench/backtest.py [--slos 1000] [--days 30] [--seed 1]``
 
 Generates per-minute good/total counts (Poisson traffic, a small background error rate and
 a few outages per SLO that are also filed as incidents), then times
-:func:`opsledger.analysis.backtest.backtest_many` over all of them. Target: under 10 s on a
+:func:`opsledger.slo.backtest.backtest_many` over all of them. Target: under 10 s on a
 2-core machine. Data generation is timed separately and not part of the figure.
 """
 
@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from opsledger.analysis.alerting import default_policies
-from opsledger.analysis.backtest import BacktestInput, IncidentWindow, SloBacktest, backtest_many
+from opsledger.slo.alerting import default_policies
+from opsledger.slo.backtest import BacktestInput, IncidentWindow, SloBacktest, backtest_many
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

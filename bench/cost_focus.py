@@ -33,8 +33,8 @@ from pathlib import Path
 
 import duckdb
 
-from opsledger.analysis.cost import summarise_spend
-from opsledger.config import CostMapping, CostMappingRule
+from opsledger.core.config import CostMapping, CostMappingRule
+from opsledger.cost.spend import summarise_spend
 from opsledger.readers import cost_focus
 from opsledger.readers.cost_mapping import ServiceMapping
 from opsledger.readers.focus_columns import VERSION_COLUMNS

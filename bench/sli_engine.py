@@ -4,7 +4,7 @@ Generates N request events (default 50 million) over 30 days as Parquet in a tem
 folder, then times, in one run:
 
 - the DuckDB engine: good/total per minute for every SLO, plus every burn window and the
-  budget (``opsledger.analysis.slo.evaluate``);
+  budget (``opsledger.slo.objectives.evaluate``);
 - the floor: the same counts from hand-written DuckDB ``GROUP BY`` queries (one per SLO, and
   a single ``GROUP BY service, minute`` for all of them);
 - a plain pandas implementation (read the columns, mask, group by minute).
@@ -32,9 +32,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from opsledger.analysis.slo import evaluate, evaluation_span
 from opsledger.engines.duckdb_engine import DuckDbEngine
 from opsledger.model.slo import DuckDbSource, Slo, SloWindow
+from opsledger.slo.objectives import evaluate, evaluation_span
 
 NOW = datetime(2026, 3, 31, tzinfo=UTC)
 DAYS = 30

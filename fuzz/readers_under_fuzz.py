@@ -38,7 +38,7 @@ class FuzzedReader:
 
 def _accepts(read: Callable[[Path], Any], suffix: str) -> bool:
     """Return True when a folder reader opens files with ``suffix`` (probed with a NUL)."""
-    from opsledger.problems import Level
+    from opsledger.core.problems import Level
 
     with tempfile.TemporaryDirectory() as tmp:
         probe = Path(tmp) / f"probe{suffix}"
@@ -52,9 +52,9 @@ def _accepts(read: Callable[[Path], Any], suffix: str) -> bool:
 
 def readers_of(family: str, root: Path) -> list[FuzzedReader]:
     """Return each registered reader of ``family``'s files, set up under ``root``."""
-    from opsledger.config import Config
-    from opsledger.inputs import READERS
-    from opsledger.workspace import Workspace
+    from opsledger.core.config import Config
+    from opsledger.core.inputs import READERS
+    from opsledger.core.workspace import Workspace
 
     layout = Workspace(root, Config())
     found = []
@@ -76,7 +76,7 @@ def readers_of(family: str, root: Path) -> list[FuzzedReader]:
 
 def import_readers() -> None:
     """Import every registered reader module (inside ``atheris.instrument_imports``)."""
-    from opsledger.inputs import READERS
+    from opsledger.core.inputs import READERS
 
     for location in READERS.values():
         importlib.import_module(location.partition(":")[0])
@@ -84,7 +84,7 @@ def import_readers() -> None:
 
 def run_one(readers: list[FuzzedReader], data: bytes) -> None:
     """Feed ``data`` to every reader; raise if one of them breaks its contract."""
-    from opsledger.problems import Problem, ReadResult
+    from opsledger.core.problems import Problem, ReadResult
 
     for reader in readers:
         reader.written.write_bytes(data)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.alerting_report import load_policies
-from opsledger.errors import ConfigError
+from opsledger.core.errors import ConfigError
+from opsledger.slo.alerting_service import load_policies
 
 POLICIES = """\
 policies:

@@ -1,9 +1,9 @@
 """opsledger: operational records in, reliability and maintenance decisions out."""
 
-from opsledger.config import Config, load_config
-from opsledger.errors import InputError, OpsledgerError
-from opsledger.problems import Problem, ReadResult
-from opsledger.workspace import InputKey, Workspace, open_workspace
+from opsledger.core.config import Config, load_config
+from opsledger.core.errors import InputError, OpsledgerError
+from opsledger.core.problems import Problem, ReadResult
+from opsledger.core.workspace import InputKey, Workspace, open_workspace
 
 __version__ = "0.1.0"
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from opsledger.analysis.alerting import (
+from opsledger.slo.alerting import (
     AlertSeverity,
     budget_fraction_for_burn_rate,
     burn_rate_for_budget_fraction,

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from opsledger.analysis.backlog import (
+from opsledger.backlog.scoring import (
     Sources,
     consolidate,
     reach_points,
@@ -12,7 +12,7 @@ from opsledger.analysis.backlog import (
     similarity,
     time_criticality,
 )
-from opsledger.config import SeverityDays
+from opsledger.core.config import SeverityDays
 from opsledger.model.common import ItemStatus, Severity
 from opsledger.model.handover import ActionItem, Postmortem, WorkItem
 

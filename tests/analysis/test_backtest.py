@@ -7,8 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsledger.analysis.alerting import AlertSeverity, detection_minutes, workbook_policy
-from opsledger.analysis.backtest import (
+from opsledger.model.incidents import Incident
+from opsledger.model.slo import ErrorBudgetPolicyStep, PrometheusSource, SliSeries, Slo, SloWindow
+from opsledger.slo.alerting import AlertSeverity, detection_minutes, workbook_policy
+from opsledger.slo.backtest import (
     BacktestInput,
     IncidentWindow,
     PolicyScore,
@@ -19,8 +21,6 @@ from opsledger.analysis.backtest import (
     backtest_slos,
     recommend,
 )
-from opsledger.model.incidents import Incident
-from opsledger.model.slo import ErrorBudgetPolicyStep, PrometheusSource, SliSeries, Slo, SloWindow
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 DAY = 1440
@@ -173,7 +173,7 @@ def test_many_slos_in_one_batch_match_single_runs() -> None:
 
 
 def test_rolling_windows_match_a_direct_sum() -> None:
-    from opsledger.analysis.backtest import RollingSums
+    from opsledger.slo.backtest import RollingSums
 
     rng = np.random.default_rng(1)
     values = rng.integers(0, 50, size=(2, 500)).astype(float)
@@ -254,8 +254,8 @@ def naive_firing(good: np.ndarray, total: np.ndarray, objective: float, policy) 
     objective=st.sampled_from([0.9, 0.99, 0.999]),
 )
 def test_vectorised_firing_matches_a_per_minute_loop(counts, objective) -> None:
-    from opsledger.analysis.alerting import custom_policy
-    from opsledger.analysis.backtest import RollingSums, firing
+    from opsledger.slo.alerting import custom_policy
+    from opsledger.slo.backtest import RollingSums, firing
 
     total = np.array([float(t) for t, _ in counts])
     good = np.array([float(max(t - b, 0)) for t, b in counts])

@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 
 from icalendar import Calendar
 
-from opsledger.analysis.governance import (
+from opsledger.core.config import Config, KpiReview
+from opsledger.review.governance import (
     COMPLETE,
     INCOMPLETE,
     governance_checklist,
     schedule,
     scheduled_reviews,
 )
-from opsledger.config import Config, KpiReview
-from opsledger.render.governance_calendar import governance_calendar
+from opsledger.review.governance_calendar import governance_calendar
 
 # Sunday 1 November 2026, noon UTC (13:00 in Berlin, after the switch to CET).
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsledger.analysis.health import (
+from opsledger.core.config import SloBudget
+from opsledger.model.health import ProbeResult
+from opsledger.slo.health import (
     BudgetStatus,
     ServiceHealth,
     SkippedServiceHealth,
@@ -18,8 +20,6 @@ from opsledger.analysis.health import (
     longest_failing_streak,
     service_health,
 )
-from opsledger.config import SloBudget
-from opsledger.model.health import ProbeResult
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 END = T0 + timedelta(days=1)

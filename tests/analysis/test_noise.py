@@ -4,14 +4,14 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from opsledger.analysis.noise import (
+from opsledger.model.incidents import AlertEvent
+from opsledger.slo.noise import (
     NoiseThresholds,
     Tuning,
     WorkingHours,
     flapping,
     noise_report,
 )
-from opsledger.model.incidents import AlertEvent
 
 BERLIN = WorkingHours(timezone="Europe/Berlin")
 _counter = iter(range(10_000))

@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from opsledger.analysis.capacity import (
+from opsledger.cli.main import app
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
+from opsledger.cost.capacity import (
     CapacitySettings,
     Runway,
     SkippedRunway,
@@ -21,15 +24,12 @@ from opsledger.analysis.capacity import (
     first_crossing,
     forecast_utilisation,
 )
-from opsledger.cli.main import app
+from opsledger.cost.section import capacity_section
 from opsledger.demo.costs import CROSSING_DAYS, cost_plan
 from opsledger.demo.world import World
-from opsledger.inputs import Context
 from opsledger.readers import utilisation
 from opsledger.render.charts import chart_svg
-from opsledger.render.cost_section import capacity_section
 from opsledger.render.sections import Status
-from opsledger.workspace import open_workspace
 
 from .conftest import COST_NOW
 

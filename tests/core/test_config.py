@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.config import Config, Role, load_config
-from opsledger.errors import ConfigError
-from opsledger.scaffold import CONFIG_TEMPLATE
-from opsledger.yamlfile import parse_yaml
+from opsledger.core.config import Config, Role, load_config
+from opsledger.core.errors import ConfigError
+from opsledger.core.yamlfile import parse_yaml
+from opsledger.protocols.scaffold import CONFIG_TEMPLATE
 
 
 def write(tmp_path: Path, text: str) -> Path:

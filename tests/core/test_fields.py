@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from opsledger.formats.fields import Fields, parse_datetime, parse_duration_seconds
 from opsledger.model.common import ItemStatus, Severity
-from opsledger.readers.fields import Fields, parse_datetime, parse_duration_seconds
 
 
 def make(values: dict[str, object]) -> Fields:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opsledger.fileio import atomic_write_text, csv_text, sha256_tree, spreadsheet_safe
+from opsledger.core.fileio import atomic_write_text, csv_text, sha256_tree, spreadsheet_safe
 
 
 def test_atomic_write_leaves_no_partial_file_on_failure(

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from opsledger import yamlfile
-from opsledger.errors import ConfigError
-from opsledger.problems import Level, ReadResult
-from opsledger.readers import backstage, textfile
-from opsledger.readers.textfile import load_json
-from opsledger.yamlfile import MAX_YAML_BYTES, MAX_YAML_NODES, load_yaml, parse_yaml
+from opsledger.core import yamlfile
+from opsledger.core.errors import ConfigError
+from opsledger.core.problems import Level, ReadResult
+from opsledger.core.yamlfile import MAX_YAML_BYTES, MAX_YAML_NODES, load_yaml, parse_yaml
+from opsledger.formats import textfile
+from opsledger.formats.textfile import load_json
+from opsledger.readers import backstage
 
 
 def plain_list(size: int) -> str:

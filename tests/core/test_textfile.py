@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.problems import ReadResult
-from opsledger.readers.textfile import check_text, decode_text
+from opsledger.core.problems import ReadResult
+from opsledger.formats.textfile import check_text, decode_text
 
 CHUNK = 1 << 20
 

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opsledger.analysis.cost import (
+from opsledger.core.config import CostTarget
+from opsledger.cost.savings import savings_candidates
+from opsledger.cost.spend import (
     TOTAL,
     Z95,
     CostSettings,
@@ -26,8 +28,6 @@ from opsledger.analysis.cost import (
     target_status,
     unit_costs,
 )
-from opsledger.analysis.cost_savings import savings_candidates
-from opsledger.config import CostTarget
 from opsledger.demo.costs import ANOMALY_DAYS, ANOMALY_START, cost_plan
 from opsledger.demo.world import World
 from opsledger.model.cost import ChargeCategory, CostLedger, CostLine

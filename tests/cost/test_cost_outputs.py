@@ -11,14 +11,14 @@ import typer
 from typer.testing import CliRunner
 
 from opsledger.cli.main import app
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
+from opsledger.cost.section import cost_section
 from opsledger.demo.costs import cost_plan
 from opsledger.demo.world import World
-from opsledger.inputs import Context
 from opsledger.render.charts import chart_svg
-from opsledger.render.cost_section import cost_section
-from opsledger.render.optimization_plan import cost_reviews, write_optimization_plan
 from opsledger.render.sections import Status
-from opsledger.workspace import open_workspace
+from opsledger.review.optimization_plan import cost_reviews, write_optimization_plan
 
 from .conftest import COST_NOW
 
@@ -100,7 +100,7 @@ def test_optimization_plan(cost_workspace: Path, tmp_path: Path) -> None:
 
 
 def test_cost_reviews_pick_cost_metrics_only() -> None:
-    from opsledger.config import KpiReview
+    from opsledger.core.config import KpiReview
 
     reviews = [KpiReview(metric="Error Budget Consumption", cadence="monthly", owner="sre"),
                KpiReview(metric="Cloud spend", cadence="weekly", owner="finance"),
@@ -128,7 +128,7 @@ def test_request_counts_from_telemetry_feed_unit_cost(cost_workspace: Path, tmp_
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from opsledger.render.cost_section import cost_view, telemetry_request_counts
+    from opsledger.cost.section import cost_view, telemetry_request_counts
 
     root = tmp_path / "ws"
     shutil.copytree(cost_workspace, root)
@@ -154,7 +154,7 @@ def test_request_counts_from_telemetry_feed_unit_cost(cost_workspace: Path, tmp_
 def test_request_counts_can_be_passed_in(cost_workspace: Path, cost_world: World) -> None:
     from datetime import date, timedelta
 
-    from opsledger.render.cost_section import cost_view
+    from opsledger.cost.section import cost_view
 
     service = cost_world.services[1].name
     day = (cost_world.now - timedelta(days=3)).date()

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opsledger.analysis.cost import UNMAPPED, summarise_spend
+from opsledger.core.problems import Level
+from opsledger.cost.spend import UNMAPPED, summarise_spend
 from opsledger.model.cost import ChargeCategory
-from opsledger.problems import Level
 from opsledger.readers import cost_focus, costs
 
 HEADER = ("BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,"
@@ -317,8 +317,8 @@ def test_focus_1_2_pricing_currency_and_preview_columns_are_named(tmp_path: Path
 
 
 def test_validate_counts_source_rows_not_ledger_lines(tmp_path: Path) -> None:
-    from opsledger.inputs import Inputs
-    from opsledger.workspace import InputKey, open_workspace
+    from opsledger.core.inputs import Inputs
+    from opsledger.core.workspace import InputKey, open_workspace
 
     hourly = [row("2026-10-01", "2026-10-02", "Usage", "1", "1", tags("checkout"))
               .replace("2026-10-02T00:00:00Z", f"2026-10-02T{hour:02d}:00:00Z", 1)

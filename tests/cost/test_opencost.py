@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.problems import Level
+from opsledger.core.problems import Level
 from opsledger.readers import costs
 
 ALLOCATION = {

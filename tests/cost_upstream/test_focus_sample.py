@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from opsledger.analysis.cost import UNMAPPED, summarise_spend
-from opsledger.config import CostMapping, CostMappingRule
-from opsledger.problems import Level
+from opsledger.core.config import CostMapping, CostMappingRule
+from opsledger.core.problems import Level
+from opsledger.cost.spend import UNMAPPED, summarise_spend
 from opsledger.readers import cost_focus, costs
 
 from .conftest import SAMPLE, cost_document, costs_status, workspace

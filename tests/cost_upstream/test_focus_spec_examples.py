@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from opsledger.analysis.cost import summarise_spend
-from opsledger.problems import Level
+from opsledger.core.problems import Level
+from opsledger.cost.spend import summarise_spend
 from opsledger.readers import cost_focus
 
 from .conftest import SPEC, cost_document, costs_status, run, workspace

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.analysis.cost import UNMAPPED, summarise_spend
-from opsledger.config import CostMapping, CostMappingRule
-from opsledger.problems import Level
+from opsledger.core.config import CostMapping, CostMappingRule
+from opsledger.core.problems import Level
+from opsledger.cost.spend import UNMAPPED, summarise_spend
 from opsledger.readers import costs
 
 from .conftest import ALLOCATIONS, CLOUD_COST, SAMPLE, cost_document, costs_status, workspace

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from opsledger.analysis.cost import UNMAPPED, summarise_spend
-from opsledger.config import Config, CostMapping
+from opsledger.core.config import Config, CostMapping
+from opsledger.cost.spend import UNMAPPED, summarise_spend
 from opsledger.readers import costs
 
 from .conftest import cost_document, run

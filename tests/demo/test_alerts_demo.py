@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from opsledger.analysis.noise import Tuning, noise_report
 from opsledger.demo.alerts import OPSGENIE_TEAMS, write_alert_history
 from opsledger.demo.world import Size, build_world
 from opsledger.readers import alerts
+from opsledger.slo.noise import Tuning, noise_report
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

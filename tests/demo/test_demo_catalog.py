@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from opsledger.core.problems import Level
 from opsledger.demo.catalog import (
     BACKSTAGE_COMPONENTS,
     catalog_workbook,
@@ -17,7 +18,6 @@ from opsledger.demo.catalog import (
 )
 from opsledger.demo.world import Size, build_world
 from opsledger.model.common import ItemStatus, Severity
-from opsledger.problems import Level
 from opsledger.readers import backstage, security_risk_log, service_catalog
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
+from opsledger.core.problems import ReadResult
+from opsledger.core.workspace import HANDOVER_FILES, InputKey
 from opsledger.demo.handover import BASELINE_AGE_DAYS, write_handover
 from opsledger.demo.handover_items import perf_backlog_json, tech_debt_markdown
 from opsledger.demo.world import Size, World, build_world
 from opsledger.model.common import Severity
-from opsledger.problems import ReadResult
 from opsledger.readers import (
     closure_package,
     handover_record,
@@ -27,7 +28,6 @@ from opsledger.readers import (
     postmortems,
     tech_debt,
 )
-from opsledger.workspace import HANDOVER_FILES, InputKey
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 READERS: dict[InputKey, Callable[[Path], ReadResult[Any]]] = {

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from opsledger.core.problems import Level
 from opsledger.demo.records import (
     health_row_count,
     native_incident_team,
@@ -17,7 +18,6 @@ from opsledger.demo.records import (
     write_perf,
 )
 from opsledger.demo.world import Size, World, build_world
-from opsledger.problems import Level
 from opsledger.readers import gates_config, health, incidents, perf
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from opsledger.analysis.assignment import bucket, variant_for
-from opsledger.experiments import assign
+from opsledger.experiments.assignment import bucket, variant_for
+from opsledger.experiments.service import assign
 
 from .builders import definition, definition_data
 
@@ -50,7 +50,7 @@ def test_same_variant_in_another_process_with_another_hash_seed() -> None:
     units = [f"user-{i}" for i in range(50)]
     here = [assign(u, definition(variants=THREE)) for u in units]
     code = (
-        "from opsledger.experiments import assign\n"
+        "from opsledger.experiments.service import assign\n"
         "from opsledger.model.experiments import ExperimentDefinition\n"
         f"d = ExperimentDefinition.model_validate({definition_data(variants=THREE)!r})\n"
         f"print(','.join(assign(u, d) for u in {units!r}))\n"

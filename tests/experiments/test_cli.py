@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from opsledger.analysis.experiment_results import ExperimentResult
 from opsledger.cli.experiment import app
-from opsledger.experiments import analyze_experiment, assign, find_experiment
-from opsledger.inputs import Context
-from opsledger.workspace import open_workspace
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
+from opsledger.experiments.results import ExperimentResult
+from opsledger.experiments.service import analyze_experiment, assign, find_experiment
 
 from .builders import NOW
 

@@ -15,7 +15,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from opsledger.analysis.experiment_results import (
+from opsledger.experiments.as_json import outcome_json
+from opsledger.experiments.results import (
     Comparison,
     ExperimentResult,
     Horizon,
@@ -23,14 +24,13 @@ from opsledger.analysis.experiment_results import (
     analyze,
     plan_sample_size,
 )
-from opsledger.analysis.experiments import (
+from opsledger.experiments.service import plan_experiment
+from opsledger.experiments.statistics import (
     SampleSize,
     ratio_linearized,
     sequential_interval,
 )
-from opsledger.experiments import plan_experiment
 from opsledger.model.experiments import Experiment, MetricKind, Observations
-from opsledger.render.experiments_json import outcome_json
 
 from .builders import definition
 

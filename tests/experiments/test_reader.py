@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from opsledger.experiments import assign
+from opsledger.core.problems import Level
+from opsledger.experiments.service import assign
 from opsledger.model.experiments import ExperimentDefinition, Guardrail, Metric, Traffic
-from opsledger.problems import Level
 from opsledger.readers.experiments import read
 
 from .builders import definition, definition_data

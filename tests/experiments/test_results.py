@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from opsledger.analysis.experiment_results import (
+from opsledger.experiments.results import (
     ExperimentResult,
     GuardrailState,
     Horizon,
     Verdict,
     analyze,
 )
-from opsledger.analysis.experiments import SampleSize
+from opsledger.experiments.statistics import SampleSize
 
 from .builders import definition
 
@@ -190,8 +190,8 @@ def test_a_metric_without_variation_is_skipped_with_a_reason() -> None:
 
 
 def test_plan_uses_the_stated_baseline_or_the_control_data() -> None:
-    from opsledger.analysis.experiment_results import plan_sample_size
-    from opsledger.analysis.experiments import SkippedSampleSize
+    from opsledger.experiments.results import plan_sample_size
+    from opsledger.experiments.statistics import SkippedSampleSize
 
     control = np.random.default_rng(6).normal(40.0, 8.0, 3000)
     continuous = {"name": "spend", "kind": "continuous"}

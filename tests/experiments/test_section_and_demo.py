@@ -5,16 +5,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from opsledger.analysis.experiment_results import ExperimentResult, Horizon, Verdict
+from opsledger.core.inputs import Context
+from opsledger.core.problems import Level
+from opsledger.core.workspace import open_workspace
 from opsledger.demo.experiments import write_experiments
 from opsledger.demo.world import Size, build_world
-from opsledger.experiments import NotAnalyzed, analyze_experiment, workspace_experiments
-from opsledger.inputs import Context
-from opsledger.problems import Level
+from opsledger.experiments.results import ExperimentResult, Horizon, Verdict
+from opsledger.experiments.section import experiments_section
+from opsledger.experiments.service import NotAnalyzed, analyze_experiment, workspace_experiments
 from opsledger.render.charts import chart_svg
-from opsledger.render.experiments_section import experiments_section
 from opsledger.render.sections import Status
-from opsledger.workspace import open_workspace
 
 from .builders import NOW
 

@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from opsledger.analysis.experiments import (
+from opsledger.experiments.statistics import (
     Lift,
     SampleSize,
     SkippedLift,

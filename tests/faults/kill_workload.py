@@ -10,13 +10,13 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from opsledger.fileio import atomic_write_json, atomic_write_text
-from opsledger.inputs import Context
-from opsledger.lock import workspace_lock
-from opsledger.protocols.approvals import approval_ledger
+from opsledger.approvals.decisions import approval_ledger
+from opsledger.core.fileio import atomic_write_json, atomic_write_text
+from opsledger.core.inputs import Context
+from opsledger.core.lock import workspace_lock
+from opsledger.core.workspace import open_workspace
 from opsledger.protocols.model import Procedure, Step, StepKind, StepResult
 from opsledger.protocols.runner import RunOutcome, StepContext, run_procedure, step_result
-from opsledger.workspace import open_workspace
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 ITEMS = 4000  # about 300 KB of JSON per evidence file: writes take long enough to be hit

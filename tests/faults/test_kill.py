@@ -19,9 +19,9 @@ from collections import Counter
 from pathlib import Path
 from typing import IO
 
-from opsledger.protocols.approvals import approval_ledger
+from opsledger.approvals.decisions import approval_ledger
+from opsledger.core.workspace import open_workspace
 from opsledger.protocols.state import StepStatus, load_state, state_path
-from opsledger.workspace import open_workspace
 
 from .kill_workload import PROCEDURE, run_once
 
@@ -116,7 +116,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_only_interrupted_write_leftovers_are_removed(tmp_path: Path) -> None:
-    from opsledger.fileio import atomic_write_text, remove_stale_temp_files
+    from opsledger.core.fileio import atomic_write_text, remove_stale_temp_files
 
     leftovers = [tmp_path / ".plan.md.k2j_9xq0.tmp", tmp_path / ".state.json.abcdefgh.tmp"]
     kept = [tmp_path / ".approval-log.csv.head", tmp_path / "notes.tmp",

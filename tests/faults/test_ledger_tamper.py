@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.errors import InputError
-from opsledger.protocols.approvals import approval_ledger
-from opsledger.protocols.ledger import GENESIS, Ledger
+from opsledger.approvals.decisions import approval_ledger
+from opsledger.approvals.ledger import GENESIS, Ledger
+from opsledger.core.errors import InputError
 
 DECISIONS = ("approved", "rejected", "approved", "deferred", "rejected")
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.errors import WorkspaceLockedError
-from opsledger.lock import LOCK_NAME, workspace_lock
+from opsledger.core.errors import WorkspaceLockedError
+from opsledger.core.lock import LOCK_NAME, workspace_lock
+from opsledger.core.workspace import open_workspace
 from opsledger.protocols.registry import ProcedureId, procedure
-from opsledger.workspace import open_workspace
 
 OPSLEDGER = str(Path(sys.executable).with_name("opsledger"))
 NOW = "2026-11-01T00:00:00Z"
@@ -97,7 +97,7 @@ def test_lock_is_released_when_its_holder_is_killed(tmp_path: Path) -> None:
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from opsledger.lock import workspace_lock\n"
+        "from opsledger.core.lock import workspace_lock\n"
         "with workspace_lock(Path(sys.argv[1]), 'run p18'):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(60)\n"

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from opsledger.analysis.automation import (
+from opsledger.backlog.automation import (
     DAYS_PER_MONTH,
     automation_candidates,
     backlog_candidates,

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from opsledger.cli.forecast import app
-from opsledger.config import SupportPolicy
-from opsledger.errors import InputError
-from opsledger.forecast import PLAN_FILE, forecast_ticket_volume
+from opsledger.core.config import SupportPolicy
+from opsledger.core.errors import InputError
+from opsledger.support.service import PLAN_FILE, forecast_ticket_volume
 
 NOW = datetime(2026, 6, 22, 6, 0, tzinfo=UTC)
 HEADER = [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opsledger.config import load_config
-from opsledger.forecast import build_coverage_plan
+from opsledger.core.config import load_config
 from opsledger.readers import tickets
+from opsledger.support.service import build_coverage_plan
 from tests.conftest import DEMO_NOW
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opsledger.analysis.forecast import (
+from opsledger.forecasting.models import (
     BASELINE,
     QueueForecast,
     SkippedForecast,

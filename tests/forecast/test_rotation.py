@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsledger.analysis.rotation import (
+from opsledger.support.rotation import (
     Rotation,
     Shift,
     ShiftRequirement,
@@ -17,7 +17,7 @@ from opsledger.analysis.rotation import (
     propose_rotation,
     shift_requirements,
 )
-from opsledger.analysis.staffing import staffing_by_hour
+from opsledger.support.staffing import staffing_by_hour
 
 
 def test_daily_shifts_tile_the_day() -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy.linalg import expm
 from scipy.stats import poisson
 
-from opsledger.analysis.staffing import (
+from opsledger.support.staffing import (
     agents_needed,
     erlang_a_figures,
     erlang_b,

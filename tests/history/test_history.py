@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.analysis.kpis import Better, Kpi, KpiSet, SkippedKpi
-from opsledger.config import Config
-from opsledger.errors import InputError
-from opsledger.history import (
+from opsledger.core.config import Config
+from opsledger.core.errors import InputError
+from opsledger.core.inputs import Context, Inputs
+from opsledger.core.workspace import Workspace
+from opsledger.review.history import (
     HistoryError,
     HistoryLockedError,
     HistoryRow,
@@ -32,8 +33,7 @@ from opsledger.history import (
     trend,
     trends,
 )
-from opsledger.inputs import Context, Inputs
-from opsledger.workspace import Workspace
+from opsledger.review.kpis import Better, Kpi, KpiSet, SkippedKpi
 
 RECORDED = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -183,8 +183,8 @@ WRITER = textwrap.dedent("""
     import sys, time
     from datetime import UTC, datetime
     from pathlib import Path
-    from opsledger.analysis.kpis import Better
-    from opsledger.history import HistoryRow, replace_month
+    from opsledger.review.kpis import Better
+    from opsledger.review.history import HistoryRow, replace_month
 
     rows = [HistoryRow("2026-10", f"k{i}", 9.0, "count", Better.LOWER, datetime.now(UTC), "x")
             for i in range(2000)]

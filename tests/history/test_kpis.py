@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from opsledger.analysis.health import service_health
-from opsledger.analysis.incidents import Period
-from opsledger.analysis.incidents import incident_kpis as incident_analysis
-from opsledger.analysis.kpis import (
+from opsledger.core.config import SloBudget
+from opsledger.incidents.kpis import Period
+from opsledger.incidents.kpis import incident_kpis as incident_analysis
+from opsledger.model.handover import Ticket
+from opsledger.model.health import ProbeResult
+from opsledger.model.incidents import Incident
+from opsledger.review.kpis import (
     Better,
     CostFigures,
     Kpi,
@@ -23,10 +26,7 @@ from opsledger.analysis.kpis import (
     kpi_set,
     ticket_kpis,
 )
-from opsledger.config import SloBudget
-from opsledger.model.handover import Ticket
-from opsledger.model.health import ProbeResult
-from opsledger.model.incidents import Incident
+from opsledger.slo.health import service_health
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opsledger.config import Config
-from opsledger.inputs import READERS
-from opsledger.problems import Level
-from opsledger.workspace import InputKey, Workspace
+from opsledger.core.config import Config
+from opsledger.core.inputs import READERS
+from opsledger.core.problems import Level
+from opsledger.core.workspace import InputKey, Workspace
 
 from .corpus import ALL_SUFFIXES
 

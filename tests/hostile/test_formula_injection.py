@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.errors import InputError
-from opsledger.fileio import csv_text, spreadsheet_safe
-from opsledger.inputs import reader_for
-from opsledger.problems import Level
-from opsledger.protocols.ledger import Ledger
+from opsledger.approvals.ledger import Ledger
+from opsledger.core.errors import InputError
+from opsledger.core.fileio import csv_text, spreadsheet_safe
+from opsledger.core.inputs import reader_for
+from opsledger.core.problems import Level
 
 from .harness import ReaderTarget, accepted_suffixes, reader_targets, seed_for
 

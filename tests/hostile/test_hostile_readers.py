@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from opsledger.problems import Level
+from opsledger.core.problems import Level
 
 from .corpus import (
     CASES,

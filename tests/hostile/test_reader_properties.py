@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opsledger.inputs import reader_for
-from opsledger.problems import Level, Problem, ReadResult
+from opsledger.core.inputs import reader_for
+from opsledger.core.problems import Level, Problem, ReadResult
 
 from .harness import ReaderTarget, accepted_suffixes, distinct_formats, reader_targets, seed_for
 

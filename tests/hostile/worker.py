@@ -56,7 +56,7 @@ def read(target: str, path: str) -> dict[str, Any]:
     module_name, _, function = target.partition(":")
     reader = getattr(importlib.import_module(module_name), function)
     result = reader(Path(path))
-    from opsledger.problems import Problem, ReadResult
+    from opsledger.core.problems import Problem, ReadResult
 
     if not isinstance(result, ReadResult):
         return {"error": f"returned {type(result).__name__}, not a ReadResult"}

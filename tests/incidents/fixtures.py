@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from opsledger.analysis.incidents import Period
+from opsledger.incidents.kpis import Period
 from opsledger.model.incidents import Incident
 
 PERIOD = Period(datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))

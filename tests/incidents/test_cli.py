@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from opsledger.cli.incidents import app
-from opsledger.inputs import Context
-from opsledger.render.incidents_section import incidents_section
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
+from opsledger.incidents.section import incidents_section
 from opsledger.render.sections import Status
-from opsledger.workspace import open_workspace
 
 DATA = Path(__file__).parent / "data"
 NOW = "2026-03-31T00:00:00Z"

@@ -8,11 +8,11 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from opsledger.cli.incidents import app
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
 from opsledger.demo.world import Size, build_world
-from opsledger.incident_report import default_period, review_incidents
-from opsledger.inputs import Context
-from opsledger.readers.fields import parse_datetime
-from opsledger.workspace import open_workspace
+from opsledger.formats.fields import parse_datetime
+from opsledger.incidents.service import default_period, review_incidents
 
 
 def demo_now(root: Path) -> str:

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opsledger.analysis.escalation import EscalationMatrix, escalation_matrix
-from opsledger.analysis.incident_policy import (
+from opsledger.core.config import Config
+from opsledger.core.incident_policy import (
     EscalationSettings,
     IncidentPolicy,
     RotationReceiver,
 )
-from opsledger.config import Config
+from opsledger.incidents.alertmanager import alertmanager_config, alertmanager_yaml, matcher
+from opsledger.incidents.escalation import EscalationMatrix, escalation_matrix
+from opsledger.incidents.escalation_matrix import escalation_markdown
 from opsledger.model.handover import CatalogService
-from opsledger.render.alertmanager import alertmanager_config, alertmanager_yaml, matcher
-from opsledger.render.escalation_matrix import escalation_markdown
 
 AMTOOL = shutil.which("amtool")
 

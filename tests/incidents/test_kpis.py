@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from opsledger.analysis.incident_policy import IncidentPolicy, hour_band
-from opsledger.analysis.incidents import (
+from opsledger.core.incident_policy import IncidentPolicy, hour_band
+from opsledger.incidents.kpis import (
     DurationStats,
     IncidentKpis,
     LastMajor,

@@ -6,15 +6,15 @@ from datetime import date
 
 import pytest
 
-from opsledger.analysis.incident_policy import IncidentPolicy
-from opsledger.analysis.postmortems import (
+from opsledger.core.config import PostmortemPolicy
+from opsledger.core.incident_policy import IncidentPolicy
+from opsledger.incidents.postmortems import (
     PostmortemReview,
     add_business_days,
     requirement_reasons,
     review_deadline,
     review_postmortems,
 )
-from opsledger.config import PostmortemPolicy
 from opsledger.model.common import ItemStatus
 from opsledger.model.handover import ActionItem, Postmortem
 

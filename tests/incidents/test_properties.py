@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opsledger.analysis.incident_policy import IncidentPolicy, fold_duplicates
-from opsledger.analysis.incidents import DurationStats, duration_stats
+from opsledger.core.incident_policy import IncidentPolicy, fold_duplicates
+from opsledger.core.problems import ReadResult
+from opsledger.incidents.kpis import DurationStats, duration_stats
 from opsledger.model.incidents import Incident
-from opsledger.problems import ReadResult
 from opsledger.readers import incidents_opsgenie, incidents_pagerduty_json
 
 SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.sampled_from(

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.analysis.incident_policy import IncidentPolicy, fold_duplicates, similar_titles
+from opsledger.core.incident_policy import IncidentPolicy, fold_duplicates, similar_titles
+from opsledger.core.problems import Level, ReadResult
 from opsledger.model.incidents import UNKNOWN_SERVICE, Incident
-from opsledger.problems import Level, ReadResult
 from opsledger.readers import (
     incidents_json,
     incidents_opsgenie,

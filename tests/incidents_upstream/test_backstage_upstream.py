@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opsledger.problems import Level
+from opsledger.core.problems import Level
 from opsledger.readers import backstage
 
 from .upstream import BACKSTAGE

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.analysis.incident_policy import IncidentPolicy, apply_policy
+from opsledger.core.incident_policy import IncidentPolicy, apply_policy
+from opsledger.core.problems import Level
 from opsledger.model.incidents import UNKNOWN_SERVICE
-from opsledger.problems import Level
 from opsledger.readers import alerts, incidents_json, incidents_opsgenie
 
 from .upstream import (

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from opsledger.analysis.incident_policy import IncidentPolicy, apply_policy
-from opsledger.analysis.incidents import DurationStats, Period, incident_kpis
+from opsledger.core.incident_policy import IncidentPolicy, apply_policy
+from opsledger.core.problems import Level, ReadResult
+from opsledger.incidents.kpis import DurationStats, Period, incident_kpis
 from opsledger.model.incidents import Incident
-from opsledger.problems import Level, ReadResult
 from opsledger.readers import alerts_pagerduty, incidents_json, incidents_pagerduty_json
 
 from .upstream import PAGERDUTY, load, pagerduty_with_ids, when, write

@@ -7,19 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.analysis.perf import (
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
+from opsledger.model.health import EndpointPerf, PerfReport, PerfRun
+from opsledger.quality.perf import (
     PerfComparison,
     PerfThresholds,
     SkippedComparison,
     compare_runs,
     percentile_regressed,
 )
-from opsledger.inputs import Context
-from opsledger.model.health import EndpointPerf, PerfReport, PerfRun
+from opsledger.quality.perf_section import perf_section
 from opsledger.readers import perf
-from opsledger.render.perf_section import perf_section
 from opsledger.render.sections import Status
-from opsledger.workspace import open_workspace
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

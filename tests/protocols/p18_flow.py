@@ -9,11 +9,11 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from opsledger.inputs import Context
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
 from opsledger.protocols.model import HaltKind
 from opsledger.protocols.p18 import PROCEDURE
 from opsledger.protocols.runner import RunOutcome, run_procedure
-from opsledger.workspace import open_workspace
 
 OWNER = "Dana Silva"
 DUE = "2026-12-15"

@@ -132,7 +132,7 @@ def test_the_procedure_scripts_agree_with_the_gates(ws: Path, tmp_path: Path) ->
 
     import yaml
 
-    from opsledger.scaffold import write_automation_hooks
+    from opsledger.protocols.scaffold import write_automation_hooks
 
     written = write_automation_hooks(ws)
     workflow = yaml.safe_load((ws / ".github/workflows/opsledger-gates.yml").read_text())

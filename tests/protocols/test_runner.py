@@ -9,17 +9,18 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from opsledger.config import Role
-from opsledger.errors import InputError
-from opsledger.fileio import atomic_write_text
-from opsledger.inputs import Context
-from opsledger.protocols.approvals import (
+from opsledger.approvals.decisions import (
     Decision,
     approval_ledger,
     record_waiver,
     stakeholder_for,
     waiver_ledger,
 )
+from opsledger.core.config import Role
+from opsledger.core.errors import InputError
+from opsledger.core.fileio import atomic_write_text
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import InputKey, open_workspace
 from opsledger.protocols.model import (
     Gate,
     GateResult,
@@ -38,7 +39,6 @@ from opsledger.protocols.runner import (
 )
 from opsledger.render.junit import gates_junit
 from opsledger.render.sections import Status
-from opsledger.workspace import InputKey, open_workspace
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 CONFIG = """

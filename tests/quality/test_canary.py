@@ -6,9 +6,9 @@ import pytest
 from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import proportions_ztest
 
-from opsledger.analysis.canary import CanaryPolicy, Decision, compare_canary, compare_errors
-from opsledger.config import SloBudget
+from opsledger.core.config import SloBudget
 from opsledger.model.health import EndpointPerf, PerfRun
+from opsledger.quality.canary import CanaryPolicy, Decision, compare_canary, compare_errors
 
 
 def run(label: str, *endpoints: EndpointPerf) -> PerfRun:

@@ -13,9 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 from opsledger.cli import quality, rollback
-from opsledger.inputs import Context
-from opsledger.render.maintenance_schedule import write_maintenance_schedule
-from opsledger.workspace import open_workspace
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
+from opsledger.protocols.maintenance_schedule import write_maintenance_schedule
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 NOW_TEXT = "2026-11-01T00:00:00Z"

@@ -7,15 +7,15 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from opsledger.analysis.gates import (
+from opsledger.model.gates import GateSpec, Operator
+from opsledger.quality.gate_report import gate_results, scorecard_junit, scorecard_markdown
+from opsledger.quality.gates import (
     NotAvailable,
     evaluate_gate,
     evaluate_gates,
     weighted_score,
 )
-from opsledger.model.gates import GateSpec, Operator
 from opsledger.render.junit import gates_junit
-from opsledger.render.quality_gates import gate_results, scorecard_junit, scorecard_markdown
 from opsledger.render.sections import Status
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -10,9 +10,18 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from opsledger.analysis.gates import NotAvailable
-from opsledger.analysis.health import service_health
-from opsledger.analysis.metrics import (
+from opsledger.core.config import SeverityDays, SloBudget
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
+from opsledger.demo.quality import write_test_reports
+from opsledger.demo.world import Size, build_world
+from opsledger.model.common import Severity
+from opsledger.model.health import EndpointPerf, PerfReport, PerfRun, ProbeResult
+from opsledger.model.quality import TestRunCounts
+from opsledger.model.security import Finding
+from opsledger.patching.cadence import assess_posture
+from opsledger.quality.gates import NotAvailable
+from opsledger.quality.metrics import (
     METRICS,
     health_metrics,
     incident_metrics,
@@ -21,19 +30,10 @@ from opsledger.analysis.metrics import (
     slo_metrics,
     vulnerability_metrics,
 )
-from opsledger.analysis.patching import assess_posture
-from opsledger.analysis.perf import compare_runs
-from opsledger.config import SeverityDays, SloBudget
-from opsledger.demo.quality import write_test_reports
-from opsledger.demo.world import Size, build_world
-from opsledger.inputs import Context
-from opsledger.model.common import Severity
-from opsledger.model.health import EndpointPerf, PerfReport, PerfRun, ProbeResult
-from opsledger.model.quality import TestRunCounts
-from opsledger.model.security import Finding
-from opsledger.quality_report import collect_metrics, read_gates, run_quality_gates
+from opsledger.quality.perf import compare_runs
+from opsledger.quality.service import collect_metrics, read_gates, run_quality_gates
 from opsledger.readers import gates_config
-from opsledger.workspace import open_workspace
+from opsledger.slo.health import service_health
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

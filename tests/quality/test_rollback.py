@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.analysis.rollback import (
+from opsledger.core.config import Deployment, SloBudget
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
+from opsledger.model.gates import GateSpec, Operator
+from opsledger.model.slo import HealthSource, Slo, SloWindow
+from opsledger.quality.rollback import (
     ServiceFacts,
     build_runbook,
     deployment_kind,
     names_service,
 )
-from opsledger.config import Deployment, SloBudget
-from opsledger.inputs import Context
-from opsledger.model.gates import GateSpec, Operator
-from opsledger.model.slo import HealthSource, Slo, SloWindow
-from opsledger.render.rollback import runbook_file_name, runbook_markdown, write_runbooks
-from opsledger.workspace import open_workspace
+from opsledger.quality.runbooks import runbook_file_name, runbook_markdown, write_runbooks
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 BUDGET = SloBudget(availability=0.999, latency_p95_ms=300)

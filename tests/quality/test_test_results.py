@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from opsledger.problems import Level
+from opsledger.core.problems import Level
 from opsledger.readers.test_results import read_coverage, read_junit, read_junit_folder
 
 PYTEST = """<?xml version="1.0" encoding="utf-8"?>

@@ -6,7 +6,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsledger.problems import Level
+from opsledger.core.problems import Level
 from opsledger.readers import alerts, alerts_opsgenie, alerts_pagerduty
 
 DATA = Path(__file__).parent / "data" / "alerts"
@@ -136,7 +136,7 @@ json_values = st.recursive(
 @settings(max_examples=150, deadline=None)
 @given(document=json_values)
 def test_readers_never_raise_on_arbitrary_json(document: object) -> None:
-    from opsledger.problems import ReadResult
+    from opsledger.core.problems import ReadResult
 
     for module in (alerts_pagerduty, alerts_opsgenie):
         result: ReadResult = ReadResult(Path("x.json"))

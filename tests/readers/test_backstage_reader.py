@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from opsledger.core.problems import Level
 from opsledger.model.handover import CatalogService
-from opsledger.problems import Level
 from opsledger.readers import backstage
 
 FIXTURES = Path(__file__).parent / "fixtures" / "catalog"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.problems import Level, Problem
+from opsledger.core.problems import Level, Problem
 from opsledger.readers.closure_package import ArchiveLimits, inspect_archive, read
 
 

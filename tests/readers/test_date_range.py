@@ -21,11 +21,11 @@ import pytest
 from typer.testing import CliRunner
 
 from opsledger.cli.main import app
-from opsledger.config import Config
-from opsledger.inputs import reader_for
-from opsledger.problems import Level, Problem
-from opsledger.readers.fields import DATE_RANGE
-from opsledger.workspace import InputKey, Workspace
+from opsledger.core.config import Config
+from opsledger.core.inputs import reader_for
+from opsledger.core.problems import Level, Problem
+from opsledger.core.workspace import InputKey, Workspace
+from opsledger.formats.fields import DATE_RANGE
 
 FAR_FUTURE_TIME = "9999-12-31T23:00:00-05:00"
 FAR_PAST_TIME = "1900-01-01T00:00:00Z"

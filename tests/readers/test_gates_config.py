@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsledger.core.problems import Level
 from opsledger.model.gates import GateSpec, Operator
-from opsledger.problems import Level
 from opsledger.readers import gates_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gates"

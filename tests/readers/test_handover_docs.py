@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from opsledger.core.problems import Level, Problem
 from opsledger.model.common import ItemStatus, Severity
-from opsledger.problems import Level, Problem
 from opsledger.readers import (
     handover_record,
     kt_feedback,

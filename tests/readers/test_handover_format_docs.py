@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from opsledger.problems import ReadResult
+from opsledger.core.problems import ReadResult
 from opsledger.readers import (
     handover_record,
     kt_feedback,

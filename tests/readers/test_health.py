@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opsledger.core.problems import Level
 from opsledger.model.health import ProbeResult
-from opsledger.problems import Level
 from opsledger.readers import health
 
 FIXTURES = Path(__file__).parent / "fixtures" / "health"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.problems import Level
+from opsledger.core.problems import Level
 from opsledger.readers import incidents, incidents_native, incidents_pagerduty_csv
 from opsledger.readers.incident_fields import normalise_severity, normalise_status
 

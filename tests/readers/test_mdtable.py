@@ -7,8 +7,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsledger.problems import ReadResult
-from opsledger.readers.mdtable import (
+from opsledger.core.problems import ReadResult
+from opsledger.formats.mdtable import (
     parse_tables,
     sections,
     split_row,

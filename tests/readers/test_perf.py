@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from opsledger.core.problems import Level
 from opsledger.model.health import EndpointPerf
-from opsledger.problems import Level
 from opsledger.readers import perf
 
 FIXTURES = Path(__file__).parent / "fixtures" / "perf"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from opsledger.core.problems import Level, Problem
 from opsledger.model.common import ItemStatus
-from opsledger.problems import Level, Problem
 from opsledger.readers import postmortems
 
 FIXTURES = Path(__file__).parent / "fixtures" / "handover" / "postmortems"

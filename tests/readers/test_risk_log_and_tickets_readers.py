@@ -13,9 +13,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opsledger.core.problems import Level
 from opsledger.model.common import ItemStatus, Severity
 from opsledger.model.handover import Ticket, WorkItem
-from opsledger.problems import Level
 from opsledger.readers import security_risk_log, tickets
 
 FIXTURES = Path(__file__).parent / "fixtures"

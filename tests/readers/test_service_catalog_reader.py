@@ -10,10 +10,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from opsledger.core.problems import Level, ReadResult
+from opsledger.formats import workbook
+from opsledger.formats.workbook import ArchiveLimits, inspect_workbook_archive
 from opsledger.model.handover import CatalogService
-from opsledger.problems import Level, ReadResult
-from opsledger.readers import service_catalog, workbook
-from opsledger.readers.workbook import ArchiveLimits, inspect_workbook_archive
+from opsledger.readers import service_catalog
 
 HEADER = [
     "Service",

@@ -9,19 +9,19 @@ import numpy as np
 import pytest
 import yaml
 
-from opsledger.alerting_report import backtest_json, workspace_noise, workspace_rules
-from opsledger.analysis.backtest import IncidentWindow, SkippedBacktest, backtest_series
-from opsledger.analysis.noise import noise_report
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
 from opsledger.demo.alerts import write_alert_history
 from opsledger.demo.config import write_config
 from opsledger.demo.records import write_incidents
 from opsledger.demo.slo import write_slos, write_telemetry
 from opsledger.demo.world import Size, build_world
-from opsledger.inputs import Context
 from opsledger.model.incidents import AlertEvent
-from opsledger.render.alerting_section import alerting_section, build_alerting_section
 from opsledger.render.sections import Status
-from opsledger.workspace import open_workspace
+from opsledger.slo.alerting_section import alerting_section, build_alerting_section
+from opsledger.slo.alerting_service import backtest_json, workspace_noise, workspace_rules
+from opsledger.slo.backtest import IncidentWindow, SkippedBacktest, backtest_series
+from opsledger.slo.noise import noise_report
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

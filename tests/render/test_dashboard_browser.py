@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from opsledger.core.workspace import open_workspace
 from opsledger.render.html import render_dashboard
 from opsledger.render.sections import Chart, Section, Status, md_table
-from opsledger.review import ReviewResult
-from opsledger.workspace import open_workspace
+from opsledger.review.service import ReviewResult
 from tests.conftest import DEMO_NOW
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -27,10 +27,10 @@ PAYLOADS = [
 
 # Sections the dashboard needs beyond the review's own list (registered here if missing).
 DASHBOARD_SECTIONS = (
-    "opsledger.render.support_section:support_section",
-    "opsledger.render.backlog_section:backlog_section",
+    "opsledger.support.section:support_section",
+    "opsledger.backlog.section:backlog_section",
 )
-ROADMAP = "opsledger.render.roadmap:roadmap_section"
+ROADMAP = "opsledger.review.roadmap:roadmap_section"
 
 pytestmark = pytest.mark.browser
 
@@ -137,7 +137,7 @@ def test_tables_sort_and_filter(browser: object, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def demo_review(small_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> ReviewResult:
     """The review of the small demo, with every dashboard section registered, run once."""
-    from opsledger import review
+    from opsledger.review import service as review
 
     ws = tmp_path_factory.mktemp("review") / "ws"
     shutil.copytree(small_demo, ws)
@@ -268,7 +268,7 @@ def test_the_dashboard_prints(browser: object, demo_review: ReviewResult) -> Non
 
 def test_charts_redraw_to_the_same_bytes(demo_review: ReviewResult) -> None:
     from opsledger.render.charts import chart_svg
-    from opsledger.review import CHARTS_DIR, chart_file
+    from opsledger.review.service import CHARTS_DIR, chart_file
 
     folder = demo_review.report.parent / CHARTS_DIR
     for _, chart in _charts_by_key(demo_review).values():

@@ -11,26 +11,26 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from opsledger.analysis.backlog import Backlog, score_item
-from opsledger.analysis.patching import assess_posture
-from opsledger.config import SeverityDays
-from opsledger.inputs import Context
+from opsledger.backlog.scoring import Backlog, score_item
+from opsledger.backlog.section import JITTER, build_backlog_section, jitter
+from opsledger.core.config import SeverityDays
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import InputKey, open_workspace
+from opsledger.incidents.section import weekly_by_severity
 from opsledger.model.common import ItemStatus, Severity
 from opsledger.model.handover import Ticket, WorkItem
 from opsledger.model.incidents import Incident
 from opsledger.model.security import Finding
-from opsledger.render.backlog_section import JITTER, build_backlog_section, jitter
+from opsledger.patching.cadence import assess_posture
+from opsledger.patching.section import age_chart
 from opsledger.render.charts import chart_svg
-from opsledger.render.incidents_section import weekly_by_severity
-from opsledger.render.patch_section import age_chart
 from opsledger.render.sections import Status
-from opsledger.render.support_section import (
+from opsledger.support.section import (
     coverage_plan,
     daily_actuals,
     forecast_total,
     support_section,
 )
-from opsledger.workspace import InputKey, open_workspace
 from tests.conftest import DEMO_NOW
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)  # a Sunday

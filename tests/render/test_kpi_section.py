@@ -6,8 +6,8 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from opsledger.review import run_review
-from opsledger.workspace import open_workspace
+from opsledger.core.workspace import open_workspace
+from opsledger.review.service import run_review
 
 
 def test_second_month_shows_changes_and_a_trend_chart(small_demo: Path, tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opsledger.analysis.alerting import AlertSeverity, slo_generator_policy, workbook_policy
 from opsledger.model.slo import (
     DuckDbSource,
     PrometheusSource,
@@ -16,7 +15,8 @@ from opsledger.model.slo import (
     Slo,
     SloWindow,
 )
-from opsledger.render.prometheus_rules import (
+from opsledger.slo.alerting import AlertSeverity, slo_generator_policy, workbook_policy
+from opsledger.slo.prometheus_rules import (
     RuleTarget,
     SkippedRules,
     alert_name,
@@ -24,7 +24,7 @@ from opsledger.render.prometheus_rules import (
     rules_yaml,
     target_for,
 )
-from opsledger.render.promtool_tests import promtool_test_files
+from opsledger.slo.promtool_tests import promtool_test_files
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 needs_promtool = pytest.mark.skipif(not Path(PROMTOOL).exists(), reason="promtool not installed")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
 from opsledger.demo.experiments import write_experiments
 from opsledger.demo.world import Size, build_world
-from opsledger.inputs import Context
-from opsledger.workspace import open_workspace
 
 from ..conftest import DEMO_NOW
 

@@ -7,9 +7,9 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
-from opsledger.analysis.kpis import Kpi, SkippedKpi
-from opsledger.inputs import Context
-from opsledger.kpi_report import MEMO_KPIS, digest_of, workspace_backlog, workspace_kpis
+from opsledger.core.inputs import Context
+from opsledger.review.kpi_results import MEMO_KPIS, digest_of, workspace_backlog, workspace_kpis
+from opsledger.review.kpis import Kpi, SkippedKpi
 
 
 def test_every_headline_kpi_is_computed_or_says_why(demo_ctx: Context) -> None:

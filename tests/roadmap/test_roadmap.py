@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from scipy.stats import norm
 
-from opsledger.analysis.backlog import BacklogItem, score_item
-from opsledger.analysis.roadmap import (
+from opsledger.approvals.decisions import ApprovalState
+from opsledger.backlog.roadmap import (
     UNASSIGNED,
     capacity_check,
     effort_of,
@@ -22,14 +22,15 @@ from opsledger.analysis.roadmap import (
     themes,
     ux_items,
 )
-from opsledger.config import Role, SeverityDays
-from opsledger.history import read_rows, record_month, replace_month
-from opsledger.inputs import Context
-from opsledger.kpi_report import workspace_backlog, workspace_kpis
+from opsledger.backlog.scoring import BacklogItem, score_item
+from opsledger.core.config import Role, SeverityDays
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import Workspace
 from opsledger.model.common import ItemStatus, Severity
 from opsledger.model.handover import WorkItem
-from opsledger.protocols.approvals import ApprovalState
-from opsledger.render.roadmap import (
+from opsledger.review.history import read_rows, record_month, replace_month
+from opsledger.review.kpi_results import workspace_backlog, workspace_kpis
+from opsledger.review.roadmap import (
     MEMO_ROADMAP,
     approval_line,
     roadmap_markdown,
@@ -37,7 +38,6 @@ from opsledger.render.roadmap import (
     roadmap_view,
     write_roadmap,
 )
-from opsledger.workspace import Workspace
 
 HEADINGS = ["## KPI gaps", "## Themes", "## Success metrics", "## UX-debt clean-up plan",
             "## Experiments planned", "## Capacity check", "## Approval"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opsledger.analysis.cvss_rating import rate_vector, severity_band
+from opsledger.formats.cvss_rating import rate_vector, severity_band
 from opsledger.model.common import Severity
 
 # Scores as the FIRST CVSS v3.1 calculator (https://www.first.org/cvss/calculator/3.1)

@@ -6,10 +6,10 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from opsledger.analysis.findings import alias_classes, fold_findings
+from opsledger.core.problems import Level
 from opsledger.model.common import Severity
 from opsledger.model.security import Finding
-from opsledger.problems import Level
+from opsledger.patching.findings import alias_classes, fold_findings
 from opsledger.readers import security
 
 FIXTURES = Path(__file__).parent / "fixtures"

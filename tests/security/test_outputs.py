@@ -10,26 +10,26 @@ import yaml
 from icalendar import Calendar
 from typer.testing import CliRunner
 
-from opsledger.analysis.patching import Posture, UpdatePlan, assess_posture, plan_updates
 from opsledger.cli.patch import app
-from opsledger.config import ChangeWindow, SeverityDays
+from opsledger.core.config import ChangeWindow, SeverityDays
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
 from opsledger.demo.config import write_config
 from opsledger.demo.security import write_security
 from opsledger.demo.world import Size, build_world
-from opsledger.inputs import Context
 from opsledger.model.common import Severity
 from opsledger.model.security import Finding, OutdatedPackage
-from opsledger.readers import security
-from opsledger.render.patch_plan import (
+from opsledger.patching.cadence import Posture, UpdatePlan, assess_posture, plan_updates
+from opsledger.patching.plan import (
     dependabot_yaml,
     plan_calendar,
     plan_markdown,
     renovate_config,
     renovate_schedule,
 )
-from opsledger.render.patch_section import PLAN_FILES, patch_section
+from opsledger.patching.section import PLAN_FILES, patch_section
+from opsledger.readers import security
 from opsledger.render.sections import Status
-from opsledger.workspace import open_workspace
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 WINDOW = ChangeWindow(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from opsledger.analysis.patching import (
+from opsledger.core.config import ChangeWindow, Freeze, SeverityDays
+from opsledger.model.common import Severity
+from opsledger.model.security import Finding, OutdatedPackage
+from opsledger.patching.cadence import (
     PlacementStatus,
     assess_posture,
     finding_due,
@@ -12,9 +15,6 @@ from opsledger.analysis.patching import (
     plan_updates,
     window_slots,
 )
-from opsledger.config import ChangeWindow, Freeze, SeverityDays
-from opsledger.model.common import Severity
-from opsledger.model.security import Finding, OutdatedPackage
 
 SLA = SeverityDays()  # critical 7, high 30, medium 90, low 180
 TODAY = date(2026, 3, 20)

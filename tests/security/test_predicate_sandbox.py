@@ -18,11 +18,11 @@ import typer
 from typer.testing import CliRunner
 
 from opsledger.cli.slo import app
-from opsledger.config import Config
+from opsledger.core.config import Config
+from opsledger.core.errors import EngineError
 from opsledger.engines.choice import EngineChoice, event_engine
 from opsledger.engines.duckdb_engine import DuckDbEngine
 from opsledger.engines.predicates import PredicateRefused, SqlDialect, parse_predicate
-from opsledger.errors import EngineError
 from opsledger.model.slo import DuckDbSource, Slo, SloWindow
 
 from ..slo.slo_events import MINUTES, START, generate, write_parquet

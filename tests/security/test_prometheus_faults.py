@@ -26,6 +26,7 @@ import typer
 from typer.testing import CliRunner
 
 from opsledger.cli.slo import app as slo_app
+from opsledger.core.errors import EngineError, InputError
 from opsledger.engines.prometheus_client import (
     DEADLINE_ENV,
     Deadline,
@@ -34,7 +35,6 @@ from opsledger.engines.prometheus_client import (
     command_deadline,
 )
 from opsledger.engines.prometheus_engine import PrometheusEngine
-from opsledger.errors import EngineError, InputError
 from opsledger.model.slo import (
     PrometheusSource,
     PromQuery,

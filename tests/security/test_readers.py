@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opsledger.core.problems import Level, ReadResult
 from opsledger.model.common import Severity
 from opsledger.model.security import Finding, Relationship, Scope, UpdateKind
-from opsledger.problems import Level, ReadResult
 from opsledger.readers import (
     outdated,
     scan_dependabot,

@@ -18,17 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.analysis.rollback import ServiceFacts, build_runbook
-from opsledger.config import Deployment, SloBudget
-from opsledger.errors import InputError
-from opsledger.fileio import atomic_write_text, confined_output, writes_confined_to
-from opsledger.lock import workspace_lock
-from opsledger.protocols.approvals import approval_ledger
-from opsledger.protocols.ledger import Ledger
+from opsledger.approvals.decisions import approval_ledger
+from opsledger.approvals.ledger import Ledger
+from opsledger.core.config import Deployment, SloBudget
+from opsledger.core.errors import InputError
+from opsledger.core.fileio import atomic_write_text, confined_output, writes_confined_to
+from opsledger.core.lock import workspace_lock
+from opsledger.core.workspace import open_workspace
 from opsledger.protocols.model import HaltKind
+from opsledger.quality.rollback import ServiceFacts, build_runbook
+from opsledger.quality.runbooks import runbook_index, runbook_markdown
 from opsledger.render.links import link_destination, unlinkable_reason
-from opsledger.render.rollback import runbook_index, runbook_markdown
-from opsledger.workspace import open_workspace
 from tests.conftest import DEMO_NOW, cli
 from tests.protocols.p18_flow import run, walk_to_approvals
 

@@ -11,23 +11,7 @@ from pathlib import Path
 import pytest
 from cvss import CVSS3
 
-from opsledger.analysis.findings import (
-    compare_versions,
-    ecosystem_of,
-    fold_findings,
-    is_prerelease,
-    package_identity,
-    rate,
-    version_scheme,
-)
-from opsledger.analysis.patching import (
-    PlacementStatus,
-    assess_posture,
-    own_targets,
-    plan_updates,
-    release_line,
-)
-from opsledger.config import (
+from opsledger.core.config import (
     ChangeWindow,
     Config,
     RatingSource,
@@ -37,6 +21,22 @@ from opsledger.config import (
 )
 from opsledger.model.common import Severity
 from opsledger.model.security import Finding
+from opsledger.patching.cadence import (
+    PlacementStatus,
+    assess_posture,
+    own_targets,
+    plan_updates,
+    release_line,
+)
+from opsledger.patching.findings import (
+    compare_versions,
+    ecosystem_of,
+    fold_findings,
+    is_prerelease,
+    package_identity,
+    rate,
+    version_scheme,
+)
 from opsledger.readers import scan_npm_audit, scan_osv, scan_trivy, security
 
 from .upstream import GRYPE, OSV, TRIVY, load, npm_reports, write_json

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from opsledger.analysis.findings import sort_versions
-from opsledger.config import Config, RatingSource
-from opsledger.problems import Level
+from opsledger.core.config import Config, RatingSource
+from opsledger.core.problems import Level
+from opsledger.patching.findings import sort_versions
 from opsledger.readers import scan_dependabot, scan_osv, scan_trivy
 
 from .upstream import OSV, TRIVY, dependabot_bodies, load, write_json

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from cvss import CVSS3
 
-from opsledger.analysis.findings import package_identity
+from opsledger.core.problems import Level
 from opsledger.model.common import Severity
-from opsledger.problems import Level
+from opsledger.patching.findings import package_identity
 from opsledger.readers import (
     scan_dependabot,
     scan_grype,

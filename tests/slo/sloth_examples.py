@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from opsledger.readers import slo_definitions
-from opsledger.render.prometheus_rules import RuleTarget, rules_document, target_for
+from opsledger.slo.prometheus_rules import RuleTarget, rules_document, target_for
 
 EXAMPLES = Path(__file__).parents[1] / "fixtures" / "upstream" / "sloth" / "examples"
 

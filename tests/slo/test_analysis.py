@@ -7,15 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from opsledger.analysis.slo import (
-    BURN_WINDOWS,
-    budget_burndown,
-    evaluate,
-    evaluation_span,
-    incident_budget_share,
-    policy_decisions,
-)
-from opsledger.config import ErrorBudgetPolicy
+from opsledger.core.config import ErrorBudgetPolicy
 from opsledger.model.incidents import Incident
 from opsledger.model.slo import (
     BudgetingMethod,
@@ -25,6 +17,14 @@ from opsledger.model.slo import (
     SliSeries,
     Slo,
     SloWindow,
+)
+from opsledger.slo.objectives import (
+    BURN_WINDOWS,
+    budget_burndown,
+    evaluate,
+    evaluation_span,
+    incident_budget_share,
+    policy_decisions,
 )
 
 NOW = datetime(2026, 1, 2, tzinfo=UTC)

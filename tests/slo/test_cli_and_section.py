@@ -11,10 +11,10 @@ import typer
 from typer.testing import CliRunner
 
 from opsledger.cli.slo import app
-from opsledger.inputs import Context
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
 from opsledger.render.sections import Status
-from opsledger.render.slo_section import slo_section
-from opsledger.workspace import open_workspace
+from opsledger.slo.section import slo_section
 
 from .slo_events import MINUTES, START, generate, write_parquet
 

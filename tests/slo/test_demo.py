@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from opsledger.core.fileio import sha256_file
 from opsledger.demo.slo import (
     REQUESTS_FILE,
     TELEMETRY_DAYS,
@@ -16,7 +17,6 @@ from opsledger.demo.slo import (
     write_telemetry,
 )
 from opsledger.demo.world import Size, World, build_world
-from opsledger.fileio import sha256_file
 from opsledger.readers.slo_definitions import read
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

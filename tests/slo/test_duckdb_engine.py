@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from opsledger.core.errors import EngineError
 from opsledger.engines.duckdb_engine import DuckDbEngine
-from opsledger.errors import EngineError
 from opsledger.model.slo import DuckDbSource, Slo, SloWindow
 
 from .slo_events import MINUTES, SERVICES, START, Events, availability_slo, write_parquet

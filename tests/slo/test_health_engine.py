@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from opsledger.core.errors import EngineError
 from opsledger.engines.health_engine import HealthEngine
-from opsledger.errors import EngineError
 from opsledger.model.health import ProbeResult
 from opsledger.model.slo import DuckDbSource, HealthSource, Slo, SloWindow
 from opsledger.readers.slo_documents import Invalid, objective

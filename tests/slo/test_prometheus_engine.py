@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from opsledger.core.errors import EngineError
 from opsledger.engines.duckdb_engine import DuckDbEngine
 from opsledger.engines.prometheus_engine import PrometheusEngine, counts_expr, redact_url
-from opsledger.errors import EngineError
 from opsledger.model.slo import PrometheusSource, PromQuery, PromQueryKind, Slo, SloWindow
 
 from .prometheus_server import backfilled_prometheus, free_port

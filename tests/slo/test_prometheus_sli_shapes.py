@@ -21,11 +21,11 @@ from string import Template
 import numpy as np
 import pytest
 
-from opsledger.analysis.slo import evaluate, evaluation_span
+from opsledger.core.problems import Level
 from opsledger.engines.prometheus_engine import PrometheusEngine
 from opsledger.model.slo import PrometheusSource
-from opsledger.problems import Level
 from opsledger.readers import slo_definitions
+from opsledger.slo.objectives import evaluate, evaluation_span
 
 from .prometheus_server import backfilled_prometheus
 

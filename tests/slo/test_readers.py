@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from opsledger.core.problems import Level
 from opsledger.model.slo import (
     BudgetingMethod,
     CalendarUnit,
@@ -17,7 +18,6 @@ from opsledger.model.slo import (
     PromQueryKind,
     Slo,
 )
-from opsledger.problems import Level
 from opsledger.readers.slo_definitions import read
 
 EXAMPLES = Path(__file__).parent / "examples"

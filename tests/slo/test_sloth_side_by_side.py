@@ -51,7 +51,7 @@ import pytest
 import yaml
 
 from opsledger.readers import slo_definitions
-from opsledger.render.prometheus_rules import dump_yaml, rules_file
+from opsledger.slo.prometheus_rules import dump_yaml, rules_file
 
 from .sloth_examples import (
     OPENSLO_ALERTS,

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from opsledger.core.problems import Level
 from opsledger.model.slo import PrometheusSource, PromQuery, PromQueryKind, Slo, SloWindow
-from opsledger.problems import Level
 from opsledger.readers import slo_definitions
-from opsledger.render.prometheus_rules import RuleTarget, rules_file, target_for
-from opsledger.render.promtool_tests import promtool_test_files
+from opsledger.slo.prometheus_rules import RuleTarget, rules_file, target_for
+from opsledger.slo.promtool_tests import promtool_test_files
 
 UPSTREAM = Path(__file__).parents[1] / "fixtures" / "upstream"
 PROMTOOL = shutil.which("promtool")

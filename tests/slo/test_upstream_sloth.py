@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from opsledger.problems import Level
+from opsledger.core.problems import Level
 from opsledger.readers import slo_definitions
 
 from .sloth_examples import (

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from opsledger.spark_session import missing_requirement, start_session
+from opsledger.engines.spark_session import missing_requirement, start_session
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -12,15 +12,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from opsledger.core.errors import EngineError
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
 from opsledger.engines.choice import EngineChoice, configured_engine, with_engine
 from opsledger.engines.duckdb_engine import DuckDbEngine
 from opsledger.engines.spark_engine import SparkEngine
-from opsledger.errors import EngineError
-from opsledger.inputs import Context
+from opsledger.engines.spark_session import missing_requirement, start_session
 from opsledger.model.slo import DuckDbSource, Slo, SloWindow
-from opsledger.slo_report import evaluate_workspace
-from opsledger.spark_session import missing_requirement, start_session
-from opsledger.workspace import open_workspace
+from opsledger.slo.service import evaluate_workspace
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from opsledger.analysis.forecast import QueueForecast, SkippedForecast, forecast_tickets
-from opsledger.forecast_backend import SparkBackend, forecast_backend
+from opsledger.forecasting.backend import SparkBackend, forecast_backend
+from opsledger.forecasting.models import QueueForecast, SkippedForecast, forecast_tickets
 from tests.forecast.test_forecast_analysis import seasonal_tickets
 
 if TYPE_CHECKING:

@@ -20,10 +20,10 @@ from opsledger.cli.common import (
     print_json,
     resolve_now,
 )
-from opsledger.errors import InputError
-from opsledger.inputs import Context
-from opsledger.problems import Level
-from opsledger.workspace import open_workspace
+from opsledger.core.errors import InputError
+from opsledger.core.inputs import Context
+from opsledger.core.problems import Level
+from opsledger.core.workspace import open_workspace
 
 ThresholdOpt = Annotated[
     float, typer.Option("--threshold", min=0.05, max=1.0,
@@ -47,8 +47,8 @@ def capacity(
     strict: StrictOpt = False,
 ) -> None:
     """Forecast utilisation per service and resource; days until the threshold."""
-    from opsledger.analysis.capacity import CapacitySettings
-    from opsledger.render.cost_section import capacity_json, capacity_view
+    from opsledger.cost.capacity import CapacitySettings
+    from opsledger.cost.section import capacity_json, capacity_view
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     with err_console.status("forecasting utilisation"):

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from opsledger.errors import InputError, OpsledgerError
-from opsledger.fileio import dumps_json, writes_confined_to
-from opsledger.lock import workspace_lock
-from opsledger.problems import Level, Problem
-from opsledger.readers.fields import parse_datetime
+from opsledger.core.errors import InputError, OpsledgerError
+from opsledger.core.fileio import dumps_json, writes_confined_to
+from opsledger.core.lock import workspace_lock
+from opsledger.core.problems import Level, Problem
+from opsledger.formats.fields import parse_datetime
 
 if TYPE_CHECKING:
-    from opsledger.workspace import Workspace
+    from opsledger.core.workspace import Workspace
 
 P = ParamSpec("P")
 R = TypeVar("R")

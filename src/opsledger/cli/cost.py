@@ -21,10 +21,10 @@ from opsledger.cli.common import (
     print_json,
     resolve_now,
 )
-from opsledger.errors import InputError
-from opsledger.inputs import Context
-from opsledger.problems import Level
-from opsledger.workspace import open_workspace
+from opsledger.core.errors import InputError
+from opsledger.core.inputs import Context
+from opsledger.core.problems import Level
+from opsledger.core.workspace import open_workspace
 
 MonthOpt = Annotated[
     str | None,
@@ -41,7 +41,7 @@ def cost(
     strict: StrictOpt = False,
 ) -> None:
     """Spend by month and service against the cost targets, with anomalies and savings."""
-    from opsledger.render.cost_section import (
+    from opsledger.cost.section import (
         cost_json,
         cost_result,
         cost_view,

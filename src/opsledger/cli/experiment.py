@@ -20,12 +20,12 @@ from opsledger.cli.common import (
     print_json,
     resolve_now,
 )
-from opsledger.errors import InputError
-from opsledger.inputs import Context
-from opsledger.workspace import InputKey, open_workspace
+from opsledger.core.errors import InputError
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import InputKey, open_workspace
 
 if TYPE_CHECKING:  # the statistics libraries load only when an experiment command runs
-    from opsledger.analysis.experiment_results import ExperimentResult
+    from opsledger.experiments.results import ExperimentResult
     from opsledger.model.experiments import Experiment
 
 app = typer.Typer(
@@ -47,7 +47,7 @@ DailyUnitsOpt = Annotated[
 def _open(
     workspace: WorkspaceArg, name: str, now: str | None, strict: bool = False
 ) -> tuple[Context, Experiment]:
-    from opsledger.experiments import find_experiment, workspace_experiments
+    from opsledger.experiments.service import find_experiment, workspace_experiments
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     experiment = find_experiment(ctx, name)
@@ -70,8 +70,8 @@ def analyze(
     strict: StrictOpt = False,
 ) -> None:
     """Analyse the observations: SRM, lifts with intervals, CUPED, sequential, decision."""
-    from opsledger.experiments import NotAnalyzed, analyze_experiment
-    from opsledger.render.experiments_json import outcome_json
+    from opsledger.experiments.as_json import outcome_json
+    from opsledger.experiments.service import NotAnalyzed, analyze_experiment
 
     ctx, found = _open(workspace, experiment, now, strict)
     outcome = analyze_experiment(found, ctx.now)
@@ -128,9 +128,9 @@ def plan(
     strict: StrictOpt = False,
 ) -> None:
     """Sample size per variant (statsmodels power analysis) and duration in days."""
-    from opsledger.analysis.experiments import SampleSize
-    from opsledger.experiments import plan_experiment, telemetry_daily_units
-    from opsledger.render.experiments_json import plan_json
+    from opsledger.experiments.as_json import plan_json
+    from opsledger.experiments.service import plan_experiment, telemetry_daily_units
+    from opsledger.experiments.statistics import SampleSize
 
     ctx, found = _open(workspace, experiment, now, strict)
     units: float | None = daily_units
@@ -167,7 +167,7 @@ def assign_command(
     strict: StrictOpt = False,
 ) -> None:
     """Print the variant a unit is assigned to (salted SHA-256, stable everywhere)."""
-    from opsledger.experiments import assign
+    from opsledger.experiments.service import assign
 
     _, found = _open(workspace, experiment, None, strict)
     variant = assign(unit_id, found)

@@ -21,7 +21,7 @@ from opsledger.cli.common import (
     resolve_now,
     writing,
 )
-from opsledger.workspace import InputKey, open_workspace
+from opsledger.core.workspace import InputKey, open_workspace
 
 app = typer.Typer(
     name="forecast",
@@ -52,8 +52,8 @@ def tickets(
     json: JsonOpt = False,
 ) -> None:
     """Forecast ticket volume per queue; staff hours and shifts; propose a rotation."""
-    from opsledger.forecast import PLAN_FILE, forecast_ticket_volume
-    from opsledger.inputs import Inputs
+    from opsledger.core.inputs import Inputs
+    from opsledger.support.service import PLAN_FILE, forecast_ticket_volume
 
     ws = open_workspace(workspace)
     if strict:  # checked before the plan is written

@@ -22,9 +22,9 @@ from opsledger.cli.common import (
     resolve_now,
     writing,
 )
-from opsledger.errors import InputError
-from opsledger.readers.fields import parse_datetime
-from opsledger.workspace import open_workspace
+from opsledger.core.errors import InputError
+from opsledger.core.workspace import open_workspace
+from opsledger.formats.fields import parse_datetime
 
 app = typer.Typer(
     name="incidents",
@@ -61,8 +61,8 @@ def _time(option: str, value: str | None) -> datetime | None:
 
 def _review(workspace: Any, since: str | None, until: str | None, now: str | None,
             budgets: bool = True, strict: bool = False) -> Any:
-    from opsledger.incident_report import default_period, review_incidents
-    from opsledger.inputs import Context
+    from opsledger.core.inputs import Context
+    from opsledger.incidents.service import default_period, review_incidents
 
     ws = open_workspace(workspace)
     moment = resolve_now(now)
@@ -159,7 +159,7 @@ def postmortem_drafts(
     json: JsonOpt = False,
 ) -> None:
     """Write a prefilled draft for each incident missing its postmortem (never overwrites)."""
-    from opsledger.incident_report import write_postmortem_drafts
+    from opsledger.incidents.service import write_postmortem_drafts
 
     ctx, review = _review(workspace, since, until, now, budgets=not no_budget, strict=strict)
     with writing(ctx.workspace, "incidents postmortem-drafts"):
@@ -180,8 +180,8 @@ def postmortem_drafts(
 @handle_errors
 def escalation(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt = False) -> None:
     """Write the escalation matrix (Markdown) and an Alertmanager routing configuration."""
-    from opsledger.incident_report import load_catalog, write_escalation
-    from opsledger.inputs import Context
+    from opsledger.core.inputs import Context
+    from opsledger.incidents.service import load_catalog, write_escalation
 
     ws = open_workspace(workspace)
     ctx = Context.open(ws)

@@ -23,11 +23,11 @@ from opsledger.cli.common import (
     writing,
 )
 from opsledger.cli.slo import EngineOpt
+from opsledger.core.errors import InputError
+from opsledger.core.inputs import Inputs
+from opsledger.core.problems import Level
+from opsledger.core.workspace import open_workspace
 from opsledger.demo.world import Size
-from opsledger.errors import InputError
-from opsledger.inputs import Inputs
-from opsledger.problems import Level
-from opsledger.workspace import open_workspace
 
 app = typer.Typer(
     name="opsledger",
@@ -63,7 +63,7 @@ def init(
     json: JsonOpt = False,
 ) -> None:
     """Scaffold an empty workspace: commented config and the input folders."""
-    from opsledger.scaffold import init_workspace
+    from opsledger.protocols.scaffold import init_workspace
 
     created = init_workspace(workspace, force=force)
     if json:
@@ -174,8 +174,8 @@ def review(
 ) -> None:
     """The main job: read everything, analyse, write the monthly report."""
     from opsledger.engines.choice import with_engine
-    from opsledger.history import review_instant
-    from opsledger.review import run_review
+    from opsledger.review.history import review_instant
+    from opsledger.review.service import run_review
 
     ws = open_workspace(workspace)
     if engine is not None:

@@ -9,6 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from opsledger.approvals.decisions import (
+    Decision,
+    approval_ledger,
+    record_waiver,
+    stakeholder_for,
+    waiver_ledger,
+)
 from opsledger.cli.common import (
     EXIT_FAILED,
     JsonOpt,
@@ -24,17 +31,11 @@ from opsledger.cli.common import (
     resolve_now,
     writing,
 )
-from opsledger.config import Role
-from opsledger.errors import InputError
-from opsledger.fileio import atomic_write_text
-from opsledger.inputs import Context
-from opsledger.protocols.approvals import (
-    Decision,
-    approval_ledger,
-    record_waiver,
-    stakeholder_for,
-    waiver_ledger,
-)
+from opsledger.core.config import Role
+from opsledger.core.errors import InputError
+from opsledger.core.fileio import atomic_write_text
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
 from opsledger.protocols.model import GateResult
 from opsledger.protocols.registry import ProcedureId, procedure, procedure_of_gate
 from opsledger.protocols.runner import (
@@ -46,7 +47,6 @@ from opsledger.protocols.runner import (
     write_gate_report,
 )
 from opsledger.render.junit import gates_junit
-from opsledger.workspace import open_workspace
 
 ProcedureArg = Annotated[ProcedureId, typer.Argument(help="Which procedure: p18 or p09.")]
 

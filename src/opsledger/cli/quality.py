@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from opsledger.analysis.gates import Scorecard
 from opsledger.cli.common import (
     EXIT_FAILED,
     JsonOpt,
@@ -23,13 +22,14 @@ from opsledger.cli.common import (
     resolve_now,
     writing,
 )
-from opsledger.errors import InputError
-from opsledger.fileio import atomic_write_json, atomic_write_text
-from opsledger.inputs import Context
-from opsledger.problems import Level
-from opsledger.render.quality_gates import scorecard_junit
+from opsledger.core.errors import InputError
+from opsledger.core.fileio import atomic_write_json, atomic_write_text
+from opsledger.core.inputs import Context
+from opsledger.core.problems import Level
+from opsledger.core.workspace import open_workspace
+from opsledger.quality.gate_report import scorecard_junit
+from opsledger.quality.gates import Scorecard
 from opsledger.render.sections import Status
-from opsledger.workspace import open_workspace
 
 app = typer.Typer(help="Quality gates from gates_config.yaml.", no_args_is_help=True)
 
@@ -52,7 +52,7 @@ def check(
     strict: StrictOpt = False,
 ) -> None:
     """Evaluate every gate; write the result as JSON (and JUnit); exit 1 when they fail."""
-    from opsledger.quality_report import read_gates, run_quality_gates
+    from opsledger.quality.service import read_gates, run_quality_gates
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     gates = read_gates(ctx)

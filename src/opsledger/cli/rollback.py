@@ -22,13 +22,13 @@ from opsledger.cli.common import (
     resolve_now,
     writing,
 )
-from opsledger.errors import InputError
-from opsledger.fileio import atomic_write_json, atomic_write_text, sha256_file
-from opsledger.inputs import Context
+from opsledger.core.errors import InputError
+from opsledger.core.fileio import atomic_write_json, atomic_write_text, sha256_file
+from opsledger.core.inputs import Context
+from opsledger.core.problems import Level
+from opsledger.core.workspace import open_workspace
 from opsledger.model.health import PerfReport, PerfRun
-from opsledger.problems import Level
 from opsledger.readers import perf
-from opsledger.workspace import open_workspace
 
 app = typer.Typer(help="Rollback runbooks and canary comparison.", no_args_is_help=True)
 
@@ -41,7 +41,7 @@ def runbooks(
     workspace: WorkspaceArg, json: JsonOpt = False, now: NowOpt = None, strict: StrictOpt = False
 ) -> None:
     """Write a rollback runbook per service under the p09 evidence folder."""
-    from opsledger.render.rollback import write_runbooks
+    from opsledger.quality.runbooks import write_runbooks
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     if strict:  # every input is checked before a runbook is written, as review does
@@ -114,8 +114,8 @@ def canary(
     baseline run is used when it has one, from the canary file the current run; so one
     native file with both runs can be passed as both.
     """
-    from opsledger.analysis.canary import CanaryPolicy, Decision, compare_canary
-    from opsledger.render.rollback import canary_markdown
+    from opsledger.quality.canary import CanaryPolicy, Decision, compare_canary
+    from opsledger.quality.runbooks import canary_markdown
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     before_path = _locate(baseline, ctx.workspace.root)

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opsledger.core.fileio import atomic_write_text, dumps_json
 from opsledger.demo.world import DemoIncident, DemoService, World
-from opsledger.fileio import atomic_write_text, dumps_json
 
 ALERTS_DIR = "incidents/alerts"
 PAGERDUTY_FILE = "pagerduty-alerts.json"

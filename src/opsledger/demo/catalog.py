@@ -25,10 +25,10 @@ import yaml
 from openpyxl.styles import Font
 from openpyxl.writer.excel import ExcelWriter
 
-from opsledger.config import Paths
+from opsledger.core.config import Paths
+from opsledger.core.fileio import atomic_write_bytes, atomic_write_csv, atomic_write_text
+from opsledger.core.workspace import HANDOVER_FILES, InputKey
 from opsledger.demo.world import DemoService, World
-from opsledger.fileio import atomic_write_bytes, atomic_write_csv, atomic_write_text
-from opsledger.workspace import HANDOVER_FILES, InputKey
 
 CATALOG_COLUMNS = (
     "Service",

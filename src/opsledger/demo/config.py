@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from opsledger.config import Role
+from opsledger.core.config import Role
+from opsledger.core.fileio import atomic_write_text
 from opsledger.demo.world import World
-from opsledger.fileio import atomic_write_text
 
 ROLE_TEAMS = {
     Role.OPERATIONS_DIRECTOR: "platform",

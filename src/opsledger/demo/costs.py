@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from opsledger.core.fileio import atomic_write_text, csv_text
 from opsledger.demo.config import config_document
 from opsledger.demo.world import DemoService, World
-from opsledger.fileio import atomic_write_text, csv_text
 
 FOCUS_FILE = "costs/focus-daily.csv"
 OPENCOST_FILE = "costs/opencost-allocation.json"

@@ -9,7 +9,7 @@ Three experiments, each showing one outcome of the analysis:
 - ``recommendations-carousel`` (running): a logging bug loses about 9 % of the treatment's
   sessions, so the sample ratio mismatch check invalidates it; CSV.
 
-Units are assigned with :func:`opsledger.experiments.assign`, as a service would.
+Units are assigned with :func:`opsledger.experiments.service.assign`, as a service would.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from opsledger.core.fileio import atomic_write_bytes, atomic_write_text, csv_text
 from opsledger.demo.world import World
-from opsledger.experiments import assign
-from opsledger.fileio import atomic_write_bytes, atomic_write_text, csv_text
+from opsledger.experiments.service import assign
 from opsledger.model.experiments import ExperimentDefinition
 
 FOLDER = "experiments"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from opsledger.core.errors import InputError
 from opsledger.demo.alerts import write_alert_history
 from opsledger.demo.catalog import write_catalog, write_security_risks
 from opsledger.demo.config import write_config
@@ -19,7 +20,6 @@ from opsledger.demo.security import write_security
 from opsledger.demo.slo import write_slos, write_telemetry
 from opsledger.demo.tickets import write_tickets
 from opsledger.demo.world import Size, World, build_world, demo_now
-from opsledger.errors import InputError
 
 Writer = Callable[[World, Path], list[Path]]
 

@@ -15,15 +15,15 @@ import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
+from opsledger.core.fileio import atomic_write_bytes, atomic_write_text, dumps_json
+from opsledger.core.workspace import HANDOVER_FILES, InputKey
 from opsledger.demo.handover_items import (
     perf_backlog_json,
     postmortem_files,
     tech_debt_markdown,
 )
 from opsledger.demo.world import DemoService, World
-from opsledger.fileio import atomic_write_bytes, atomic_write_text, dumps_json
 from opsledger.render.sections import md_table
-from opsledger.workspace import HANDOVER_FILES, InputKey
 
 HANDOVER_DIR = "handover"
 BASELINE_AGE_DAYS = 20

@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from opsledger.core.fileio import dumps_json
 from opsledger.demo.world import DemoIncident, DemoService, World
-from opsledger.fileio import dumps_json
 from opsledger.render.sections import md_table
 
 # Corrective actions are due this many days after a major incident (by severity).

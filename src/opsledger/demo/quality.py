@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from opsledger.core.fileio import atomic_write_text, dumps_json
 from opsledger.demo.world import World
-from opsledger.fileio import atomic_write_text, dumps_json
 from opsledger.readers.test_results import COVERAGE_FILES, TEST_RESULTS_DIR
 
 TESTS_PER_SERVICE = 24

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from opsledger.core.fileio import atomic_write_text, csv_text, dumps_json
 from opsledger.demo.world import DemoIncident, DemoService, World
-from opsledger.fileio import atomic_write_text, csv_text, dumps_json
 
 HEALTH_DIR = "reports/health"
 # Probes of critical services (tier 0-1) run at the world's interval; the rest, and the

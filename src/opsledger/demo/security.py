@@ -16,8 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from opsledger.core.fileio import atomic_write_text
 from opsledger.demo.world import World
-from opsledger.fileio import atomic_write_text
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from opsledger.core.fileio import atomic_write_bytes, atomic_write_text
 from opsledger.demo.world import DemoService, Size, World
-from opsledger.fileio import atomic_write_bytes, atomic_write_text
 
 TELEMETRY_DAYS = 35  # a 30-day window plus the 3-day burn lookback and some slack
 TARGET_EVENTS = {Size.SMALL: 400_000, Size.MEDIUM: 3_000_000, Size.LARGE: 8_000_000}

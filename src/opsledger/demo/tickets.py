@@ -19,11 +19,11 @@ from itertools import accumulate
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from opsledger.config import Paths
+from opsledger.core.config import Paths
+from opsledger.core.fileio import atomic_write_csv
+from opsledger.core.workspace import HANDOVER_FILES, InputKey
 from opsledger.demo.ticket_categories import BROWSERS, CATEGORIES, SURGE_TITLES, Category
 from opsledger.demo.world import DemoIncident, World
-from opsledger.fileio import atomic_write_csv
-from opsledger.workspace import HANDOVER_FILES, InputKey
 
 # Matches the support policy's time zone in the demo configuration.
 SUPPORT_TIMEZONE = "Europe/Berlin"

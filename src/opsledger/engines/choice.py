@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from opsledger.core.workspace import Workspace
     from opsledger.engines.interface import EventEngine
-    from opsledger.workspace import Workspace
 
 
 # How long one SLI statement may run before it is interrupted: minutes of scanning is

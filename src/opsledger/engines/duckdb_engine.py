@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 import duckdb
 import numpy as np
 
+from opsledger.core.errors import EngineError
 from opsledger.engines.choice import QUERY_DEADLINE_SECONDS
 from opsledger.engines.interface import minutes_between
 from opsledger.engines.predicates import Predicate, SliPredicates, SqlDialect, sli_predicates
-from opsledger.errors import EngineError
 from opsledger.model.slo import DuckDbSource, SliSeries, Slo
 
 MASK_SLOS = 31  # two bits per SLO in a signed 64-bit mask

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import numpy as np
 
+from opsledger.core.errors import EngineError
 from opsledger.engines.interface import minutes_between
-from opsledger.errors import EngineError
 from opsledger.model.health import ProbeResult
 from opsledger.model.slo import MINUTE, HealthSource, SliSeries, Slo
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from opsledger.errors import EngineError
+from opsledger.core.errors import EngineError
 from opsledger.model.slo import MINUTE, SliSeries, Slo
 
 

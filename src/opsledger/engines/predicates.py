@@ -28,7 +28,7 @@ from sqlglot.dialects.spark import Spark
 from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError
 from sqlglot.tokens import TokenType
 
-from opsledger.errors import EngineError
+from opsledger.core.errors import EngineError
 from opsledger.model.slo import DuckDbSource, Slo
 
 # Longer than any real predicate; bounds the time spent parsing a hostile one.

@@ -16,7 +16,7 @@ server may be hostile or broken. Whatever it does, the client:
 
 A refused answer is an :class:`PrometheusAnswerRefused` (bad input, exit 2); a server that
 cannot be reached, answers too slowly or rejects the query is an
-:class:`~opsledger.errors.EngineError`, reported against the SLO it was asked for.
+:class:`~opsledger.core.errors.EngineError`, reported against the SLO it was asked for.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import ProxyManager
 
-from opsledger.errors import EngineError, InputError
+from opsledger.core.errors import EngineError, InputError
 from opsledger.model.slo import FloatArray
 
 DEADLINE_ENV = "OPSLEDGER_PROMETHEUS_DEADLINE"

@@ -32,6 +32,7 @@ from enum import Enum
 
 import numpy as np
 
+from opsledger.core.errors import EngineError
 from opsledger.engines.interface import minutes_between
 from opsledger.engines.prometheus_client import (
     MAX_ANSWER_BYTES,
@@ -44,7 +45,6 @@ from opsledger.engines.prometheus_client import (
     sample_text,
     sample_time,
 )
-from opsledger.errors import EngineError
 from opsledger.model.slo import (
     MINUTE,
     FloatArray,

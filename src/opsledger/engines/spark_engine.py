@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from opsledger.core.errors import EngineError
 from opsledger.engines.duckdb_engine import READ_FUNCTIONS, sql_source
 from opsledger.engines.interface import minutes_between
 from opsledger.engines.predicates import PredicateRefused, SqlDialect, sli_predicates
-from opsledger.errors import EngineError
+from opsledger.engines.spark_session import DEFAULT_MASTER, active_session, start_session
 from opsledger.model.slo import DuckDbSource, SliSeries, Slo
-from opsledger.spark_session import DEFAULT_MASTER, active_session, start_session
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from opsledger.core.errors import EngineError
 from opsledger.engines.duckdb_engine import DuckDbEngine
-from opsledger.errors import EngineError
 from opsledger.model.slo import DuckDbSource
 
 

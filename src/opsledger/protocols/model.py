@@ -8,12 +8,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsledger.config import Config, Role
+from opsledger.core.config import Config, Role
+from opsledger.core.workspace import InputKey, Workspace
 from opsledger.model.status import Status
-from opsledger.workspace import InputKey, Workspace
 
 if TYPE_CHECKING:
-    from opsledger.inputs import Context
+    from opsledger.core.inputs import Context
     from opsledger.protocols.runner import StepContext
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opsledger.fileio import atomic_write_text
-from opsledger.inputs import Context
-from opsledger.protocols.approvals import ApprovalState, approval_ledger, approval_state
+from opsledger.approvals.decisions import ApprovalState, approval_ledger, approval_state
+from opsledger.core.fileio import atomic_write_text
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import InputKey, Workspace
 from opsledger.protocols.model import Gate, GateResult, Procedure, Step, StepKind, StepResult
 from opsledger.protocols.runner import StepContext, plan_digest, step_result
 from opsledger.render.sections import Section, Status
-from opsledger.workspace import InputKey, Workspace
 
 SCHEDULE_FILE = "maintenance-schedule.md"
 PATCH_PLAN_FILE = "patch-plan.md"
@@ -30,8 +30,8 @@ def _evidence_dir(ws: Workspace) -> Path:
 
 def patch_cadence(sctx: StepContext) -> StepResult:
     """Step 1: update cadence in change windows, test gates, rollback procedures."""
-    from opsledger.render.maintenance_schedule import write_maintenance_schedule
-    from opsledger.render.patch_section import slo_freeze, write_patch_plan
+    from opsledger.patching.section import slo_freeze, write_patch_plan
+    from opsledger.protocols.maintenance_schedule import write_maintenance_schedule
 
     freeze = slo_freeze(sctx.ctx)
     plan = write_patch_plan(sctx.ctx, freeze)
@@ -49,11 +49,11 @@ def _section_text(section: Section) -> str:
 
 def monitoring_plan(sctx: StepContext) -> StepResult:
     """Step 2: error budget policy and SLO targets, alert tuning, postmortems, escalation."""
-    from opsledger.alerting_report import workspace_rules
-    from opsledger.incident_report import write_escalation
-    from opsledger.render.alerting_section import alerting_section
-    from opsledger.render.incidents_section import incidents_section
-    from opsledger.render.slo_section import slo_section
+    from opsledger.incidents.section import incidents_section
+    from opsledger.incidents.service import write_escalation
+    from opsledger.slo.alerting_section import alerting_section
+    from opsledger.slo.alerting_service import workspace_rules
+    from opsledger.slo.section import slo_section
 
     ctx = sctx.ctx
     config = ctx.workspace.config
@@ -95,7 +95,7 @@ def monitoring_plan(sctx: StepContext) -> StepResult:
 
 def optimisation_plan(sctx: StepContext) -> StepResult:
     """Step 3: cost tracking against budgets, hotspots, capacity, review cycles."""
-    from opsledger.render.optimization_plan import write_optimization_plan
+    from opsledger.review.optimization_plan import write_optimization_plan
 
     path = write_optimization_plan(sctx.ctx)
     return step_result(f"optimisation plan written to {path.name}", [path])
@@ -103,7 +103,7 @@ def optimisation_plan(sctx: StepContext) -> StepResult:
 
 def roadmap(sctx: StepContext) -> StepResult:
     """Step 4: next-phase charter, experiments, UX debt, success metrics."""
-    from opsledger.render.roadmap import write_roadmap
+    from opsledger.review.roadmap import write_roadmap
 
     path = write_roadmap(sctx.ctx)
     return step_result(f"next-phase charter written to {path.name}", [path])
@@ -162,7 +162,7 @@ def _step_context(sctx: StepContext, step_id: str) -> StepContext:
 
 
 def gate_slos_met(sctx: StepContext) -> GateResult:
-    from opsledger.slo_report import evaluate_workspace
+    from opsledger.slo.service import evaluate_workspace
 
     report = evaluate_workspace(sctx.ctx)
     valid = [e.status for e in report.evaluations if e.status.valid]
@@ -184,7 +184,7 @@ def gate_slos_met(sctx: StepContext) -> GateResult:
 
 
 def gate_incidents(sctx: StepContext) -> GateResult:
-    from opsledger.incident_report import default_period, review_incidents
+    from opsledger.incidents.service import default_period, review_incidents
 
     review = review_incidents(sctx.ctx, default_period(sctx.now, None, None))
     gate = review.postmortems.gate

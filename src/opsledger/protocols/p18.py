@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from opsledger.fileio import atomic_write_text
-from opsledger.inputs import P18_CRITICAL, Context
-from opsledger.protocols.approvals import APPROVAL_LOG, approval_ledger
+from opsledger.approvals.decisions import APPROVAL_LOG, approval_ledger
+from opsledger.core.fileio import atomic_write_text
+from opsledger.core.inputs import P18_CRITICAL, Context
+from opsledger.core.workspace import InputKey, Workspace
 from opsledger.protocols.model import Gate, GateResult, Procedure, Step, StepKind
 from opsledger.protocols.p18_backlog import (
     AUTOMATION_FILE,
@@ -41,7 +42,6 @@ from opsledger.protocols.p18_plan import (
 )
 from opsledger.protocols.runner import COMMUNICATION_LOG, GATE_REPORT
 from opsledger.render.sections import md_escape
-from opsledger.workspace import InputKey, Workspace
 
 COVERAGE_FILE = "support-coverage-plan.json"
 LESSONS_FILE = "maintenance-lessons-input.md"

@@ -7,25 +7,25 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from opsledger.analysis.automation import automation_candidates
-from opsledger.analysis.backlog import (
+from opsledger.approvals.decisions import approval_ledger, approval_state
+from opsledger.backlog.automation import automation_candidates
+from opsledger.backlog.scoring import (
     BACKLOG_COLUMNS,
     Backlog,
     BacklogItem,
     Sources,
     consolidate,
 )
-from opsledger.analysis.patching import assess_posture
-from opsledger.config import Config, Role
-from opsledger.fileio import atomic_write_csv, atomic_write_json
+from opsledger.core.config import Config, Role
+from opsledger.core.fileio import atomic_write_csv, atomic_write_json
+from opsledger.core.workspace import InputKey
 from opsledger.model.common import ItemStatus
 from opsledger.model.handover import KnowledgeGap, Postmortem, WorkItem
 from opsledger.model.security import Finding
-from opsledger.protocols.approvals import approval_ledger, approval_state
+from opsledger.patching.cadence import assess_posture
 from opsledger.protocols.model import Halt, HaltKind, StepResult
 from opsledger.protocols.p18_intake import evidence_header, known_services
 from opsledger.protocols.runner import StepContext, plan_digest, step_result
-from opsledger.workspace import InputKey
 
 BACKLOG_FILE = "maintenance-backlog.csv"
 MATRIX_FILE = "backlog-prioritization-matrix.json"

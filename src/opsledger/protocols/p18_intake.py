@@ -6,9 +6,10 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from opsledger.fileio import atomic_write_json, atomic_write_text, sha256_tree
-from opsledger.forecast import PLAN_FILE, build_coverage_plan
-from opsledger.inputs import P18_CRITICAL, InputStatus
+from opsledger.core.fileio import atomic_write_json, atomic_write_text, sha256_tree
+from opsledger.core.inputs import P18_CRITICAL, InputStatus
+from opsledger.core.problems import Level
+from opsledger.core.workspace import InputKey
 from opsledger.model.handover import (
     CatalogService,
     KnowledgeGap,
@@ -17,11 +18,10 @@ from opsledger.model.handover import (
     Postmortem,
 )
 from opsledger.model.incidents import Incident
-from opsledger.problems import Level
 from opsledger.protocols.model import Halt, HaltKind, StepResult
 from opsledger.protocols.runner import StepContext, step_result
 from opsledger.render.sections import md_escape, md_table
-from opsledger.workspace import InputKey
+from opsledger.support.service import PLAN_FILE, build_coverage_plan
 
 SCHEMA_VERSION = 1
 HANDOVER_REPORT = "handover-validation-report.json"

@@ -8,38 +8,38 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from opsledger.analysis.escalation import escalation_matrix
-from opsledger.analysis.governance import (
-    COMPLETE,
-    governance_checklist,
-    scheduled_reviews,
-)
-from opsledger.analysis.patching import window_slots
-from opsledger.config import Role
-from opsledger.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
-from opsledger.forecast import PLAN_FILE
-from opsledger.model.handover import (
-    ObservabilityBaseline,
-    OwnershipAssignment,
-    Postmortem,
-    WorkItem,
-)
-from opsledger.protocols.approvals import (
+from opsledger.approvals.decisions import (
     APPROVAL_COLUMNS,
     APPROVAL_LOG,
     approval_ledger,
     approval_state,
     approvals_in_run_state,
 )
-from opsledger.protocols.ledger import Ledger
+from opsledger.approvals.ledger import Ledger
+from opsledger.core.config import Role
+from opsledger.core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from opsledger.core.workspace import InputKey
+from opsledger.incidents.escalation import escalation_matrix
+from opsledger.incidents.escalation_matrix import escalation_markdown
+from opsledger.model.handover import (
+    ObservabilityBaseline,
+    OwnershipAssignment,
+    Postmortem,
+    WorkItem,
+)
+from opsledger.patching.cadence import window_slots
 from opsledger.protocols.model import GateResult, Halt, HaltKind, StepResult
 from opsledger.protocols.p18_backlog import BACKLOG_FILE, parse_day, read_backlog_csv
 from opsledger.protocols.p18_intake import catalog, critical_services, evidence_header
 from opsledger.protocols.runner import StepContext, documents_digest, plan_digest, step_result
-from opsledger.render.escalation_matrix import escalation_markdown
-from opsledger.render.governance_calendar import governance_calendar
 from opsledger.render.sections import Status, md_escape, md_table
-from opsledger.workspace import InputKey
+from opsledger.review.governance import (
+    COMPLETE,
+    governance_checklist,
+    scheduled_reviews,
+)
+from opsledger.review.governance_calendar import governance_calendar
+from opsledger.support.service import PLAN_FILE
 
 PLAN_FILE_MD = "maintenance-plan.md"
 CHECKLIST_FILE = "governance-cadence-checklist.json"

@@ -17,16 +17,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from opsledger.config import CONFIG_FILE
-from opsledger.errors import InputError
-from opsledger.fileio import atomic_write_json, remove_stale_temp_files, sha256_file, sha256_tree
-from opsledger.inputs import Context
-from opsledger.protocols.approvals import (
+from opsledger.approvals.decisions import (
     active_waiver,
     approval_ledger,
     approval_state,
     waiver_ledger,
 )
+from opsledger.core.config import CONFIG_FILE
+from opsledger.core.errors import InputError
+from opsledger.core.fileio import (
+    atomic_write_json,
+    remove_stale_temp_files,
+    sha256_file,
+    sha256_tree,
+)
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import Workspace
 from opsledger.protocols.model import (
     GateResult,
     Halt,
@@ -43,7 +49,6 @@ from opsledger.protocols.state import (
     save_state,
     state_path,
 )
-from opsledger.workspace import Workspace
 
 COMMUNICATION_LOG = "communication-log.md"
 GATE_REPORT = "gate-report.json"

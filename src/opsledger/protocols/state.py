@@ -9,8 +9,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from opsledger.errors import InputError
-from opsledger.fileio import atomic_write_json
+from opsledger.core.errors import InputError
+from opsledger.core.fileio import atomic_write_json
 
 STATE_SCHEMA_VERSION = 1
 

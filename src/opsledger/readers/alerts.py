@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.textfile import load_json
 from opsledger.model.incidents import AlertEvent
-from opsledger.problems import ReadResult
 from opsledger.readers import alerts_opsgenie, alerts_pagerduty
 from opsledger.readers.incidents_opsgenie import is_incident_api
-from opsledger.readers.textfile import load_json
 
 ALERTS_DIR = "alerts"  # inside the incidents folder
 

@@ -25,9 +25,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.fields import Fields
+from opsledger.formats.jsonrecords import json_items
+from opsledger.formats.textfile import json_path, load_json
 from opsledger.model.incidents import AlertEvent
-from opsledger.problems import ReadResult
-from opsledger.readers.fields import Fields
 from opsledger.readers.incidents_opsgenie import (
     ALERTS_EXPECTED,
     INCIDENT_API_REFUSED,
@@ -35,8 +37,6 @@ from opsledger.readers.incidents_opsgenie import (
     single_alert,
     warn_if_partial,
 )
-from opsledger.readers.jsonrecords import json_items
-from opsledger.readers.textfile import json_path, load_json
 
 FORMAT = "opsgenie-alerts-json"
 SOURCE = "opsgenie"

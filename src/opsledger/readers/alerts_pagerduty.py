@@ -28,11 +28,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.fields import Fields, parse_datetime, time_problem
+from opsledger.formats.jsonrecords import json_items
+from opsledger.formats.textfile import json_path, load_json
 from opsledger.model.incidents import AlertEvent
-from opsledger.problems import ReadResult
-from opsledger.readers.fields import Fields, parse_datetime, time_problem
-from opsledger.readers.jsonrecords import json_items
-from opsledger.readers.textfile import json_path, load_json
 
 FORMAT = "pagerduty-alerts-json"
 SOURCE = "pagerduty"

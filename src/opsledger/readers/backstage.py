@@ -31,17 +31,17 @@ from typing import Any
 
 import yaml
 
-from opsledger.model.handover import CatalogService
-from opsledger.problems import ReadResult, shown
-from opsledger.readers.service_catalog import TIER_EXPECTED, parse_tier
-from opsledger.readers.textfile import load_text
-from opsledger.yamlfile import (
+from opsledger.core.problems import ReadResult, shown
+from opsledger.core.yamlfile import (
     MAX_YAML_BYTES,
     MAX_YAML_NODES,
     YamlBudgetError,
     compose_documents,
     syntax_error,
 )
+from opsledger.formats.textfile import load_text
+from opsledger.model.handover import CatalogService
+from opsledger.readers.service_catalog import TIER_EXPECTED, parse_tier
 
 SERVICE_KINDS = ("component", "system", "resource")
 # Backstage's entity name rule (catalog-model's KubernetesValidatorFunctions.isValidObjectName).

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from opsledger.core.problems import ReadResult, shown
 from opsledger.model.handover import ArchiveEntry
-from opsledger.problems import ReadResult, shown
 
 MAX_ENTRIES = 10_000
 MAX_TOTAL_BYTES = 1 << 30  # declared uncompressed size of all entries together

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opsledger.config import Config
-from opsledger.errors import ConfigError
-from opsledger.problems import Level, Problem, ReadResult
-from opsledger.yamlfile import load_model
+from opsledger.core.config import Config
+from opsledger.core.errors import ConfigError
+from opsledger.core.problems import Level, Problem, ReadResult
+from opsledger.core.yamlfile import load_model
 
 
 def read(path: Path) -> ReadResult[Config]:

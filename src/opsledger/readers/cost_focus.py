@@ -44,10 +44,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from opsledger.core.problems import ReadResult, shown
+from opsledger.formats.fields import DATE_RANGE, DATE_TIME_EXPECTED
+from opsledger.formats.textfile import wide_encoding
 from opsledger.model.cost import LEDGER_COLUMNS, ChargeCategory, CostLedger
-from opsledger.problems import ReadResult, shown
 from opsledger.readers.cost_mapping import DEFAULT_MAPPING, Mapped, ServiceMapping, lowered_keys
-from opsledger.readers.fields import DATE_RANGE, DATE_TIME_EXPECTED
 from opsledger.readers.focus_columns import (
     FEATURES,
     FOCUS_COLUMNS,
@@ -65,7 +66,6 @@ from opsledger.readers.focus_query import (
     FocusQuery,
     column_key,
 )
-from opsledger.readers.textfile import wide_encoding
 
 __all__ = ["AMOUNTS", "FORMAT", "OPTIONAL", "REQUIRED", "FocusReadResult", "column_key",
            "detect", "focus_version", "line_numbers", "read", "read_header", "scan_text"]

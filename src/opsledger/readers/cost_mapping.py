@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from opsledger.config import CostMapping, CostMappingRule
+from opsledger.core.config import CostMapping, CostMappingRule
 
 
 @dataclass(frozen=True)

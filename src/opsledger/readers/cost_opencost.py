@@ -25,11 +25,11 @@ from typing import Any
 
 import pandas as pd
 
+from opsledger.core.problems import ReadResult, shown
+from opsledger.formats.fields import DATE_RANGE, parse_datetime
+from opsledger.formats.textfile import json_path
 from opsledger.model.cost import LEDGER_COLUMNS, Allocation, ChargeCategory, CostLedger
-from opsledger.problems import ReadResult, shown
 from opsledger.readers.cost_mapping import DEFAULT_MAPPING, ServiceMapping
-from opsledger.readers.fields import DATE_RANGE, parse_datetime
-from opsledger.readers.textfile import json_path
 
 FORMAT = "opencost-allocation"
 COSTS = ("cpuCost", "ramCost", "pvCost", "networkCost", "gpuCost", "sharedCost")

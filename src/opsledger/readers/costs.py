@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from opsledger.config import CostMapping
+from opsledger.core.config import CostMapping
+from opsledger.core.problems import Level, Problem, ReadResult
+from opsledger.formats.textfile import load_json
 from opsledger.model.cost import Allocation, CostLedger
-from opsledger.problems import Level, Problem, ReadResult
 from opsledger.readers import cost_focus, cost_opencost
 from opsledger.readers.cost_mapping import ServiceMapping
 from opsledger.readers.scan_common import describe
-from opsledger.readers.textfile import load_json
 
 SUFFIXES = frozenset({".csv", ".json"})
 EXPECTED = "a FinOps FOCUS CSV export or an OpenCost allocation API response (JSON)"

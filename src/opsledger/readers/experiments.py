@@ -23,17 +23,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from opsledger.analysis.assignment import assign_unit
-from opsledger.errors import ConfigError
-from opsledger.model.experiments import (
-    Experiment,
-    ExperimentDefinition,
-    MetricKind,
-    Observations,
-)
-from opsledger.problems import ReadResult
-from opsledger.readers.csvrows import csv_rows, header_key
-from opsledger.readers.fields import (
+from opsledger.core.errors import ConfigError
+from opsledger.core.problems import ReadResult
+from opsledger.core.yamlfile import MAX_YAML_BYTES, parse_yaml, validation_problems
+from opsledger.experiments.assignment import assign_unit
+from opsledger.formats.csvrows import csv_rows, header_key
+from opsledger.formats.fields import (
     DATE_RANGE,
     FALSE_WORDS,
     TRUE_WORDS,
@@ -41,8 +36,13 @@ from opsledger.readers.fields import (
     Fields,
     day_within_range,
 )
-from opsledger.readers.textfile import MAX_TEXT_BYTES, load_text
-from opsledger.yamlfile import MAX_YAML_BYTES, parse_yaml, validation_problems
+from opsledger.formats.textfile import MAX_TEXT_BYTES, load_text
+from opsledger.model.experiments import (
+    Experiment,
+    ExperimentDefinition,
+    MetricKind,
+    Observations,
+)
 
 FORMAT = "experiment definitions (YAML) + observations (CSV/Parquet)"
 OBSERVATION_FILES = ("observations.parquet", "observations.csv")

@@ -25,10 +25,10 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from opsledger.problems import ReadResult, shown
+from opsledger.core.problems import ReadResult, shown
+from opsledger.formats.csvrows import header_key
+from opsledger.formats.fields import EARLIEST, LATEST
 from opsledger.readers.cost_mapping import ServiceMapping
-from opsledger.readers.csvrows import header_key
-from opsledger.readers.fields import EARLIEST, LATEST
 
 REQUIRED = ("BilledCost", "EffectiveCost", "ChargePeriodStart", "BillingPeriodStart",
             "ChargeCategory")

@@ -27,11 +27,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from opsledger.errors import ConfigError
+from opsledger.core.errors import ConfigError
+from opsledger.core.problems import ReadResult
+from opsledger.core.yamlfile import MAX_YAML_BYTES, parse_yaml, validation_problems
+from opsledger.formats.textfile import load_text
 from opsledger.model.gates import GateSpec, Operator
-from opsledger.problems import ReadResult
-from opsledger.readers.textfile import load_text
-from opsledger.yamlfile import MAX_YAML_BYTES, parse_yaml, validation_problems
 
 OPERATOR_WORDS: dict[str, Operator] = {
     **{op.value: op for op in Operator},

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.fields import Fields
+from opsledger.formats.itemfields import fraction
+from opsledger.formats.jsonrecords import json_items
+from opsledger.formats.textfile import load_json
 from opsledger.model.handover import OwnershipAssignment
-from opsledger.problems import ReadResult
-from opsledger.readers.fields import Fields
-from opsledger.readers.itemfields import fraction
-from opsledger.readers.jsonrecords import json_items
-from opsledger.readers.textfile import load_json
 
 LIST_KEYS = ("services", "assignments", "ownership", "handover", "records", "items")
 ALIASES = {

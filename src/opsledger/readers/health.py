@@ -24,17 +24,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from opsledger.model.health import ProbeResult
-from opsledger.problems import ReadResult
-from opsledger.readers.csvrows import header_key, open_csv, require_columns
-from opsledger.readers.fields import FALSE_WORDS, TRUE_WORDS, Fields, parse_datetime
-from opsledger.readers.textfile import (
+from opsledger.core.problems import ReadResult
+from opsledger.formats.csvrows import header_key, open_csv, require_columns
+from opsledger.formats.fields import FALSE_WORDS, TRUE_WORDS, Fields, parse_datetime
+from opsledger.formats.textfile import (
     MAX_LINE_CHARS,
     JsonBudgetError,
     json_path,
     load_text,
     parse_json,
 )
+from opsledger.model.health import ProbeResult
 
 csv.field_size_limit(MAX_LINE_CHARS)
 

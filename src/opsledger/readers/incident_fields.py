@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from opsledger.problems import ReadResult
+from opsledger.core.problems import ReadResult
 
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4", "SEV5")
 _NUMBERED = re.compile(r"^(?:sev|s|p|priority|severity)?[\s_-]*([0-5])$")

@@ -15,11 +15,11 @@ import io
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
+from opsledger.core.problems import Level, Problem, ReadResult
+from opsledger.formats.csvrows import header_key
+from opsledger.formats.textfile import load_text
 from opsledger.model.incidents import Incident
-from opsledger.problems import Level, Problem, ReadResult
 from opsledger.readers import incidents_json, incidents_native, incidents_pagerduty_csv
-from opsledger.readers.csvrows import header_key
-from opsledger.readers.textfile import load_text
 
 
 def read(path: Path) -> ReadResult[Incident]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.textfile import load_json
 from opsledger.model.incidents import Incident
-from opsledger.problems import ReadResult
 from opsledger.readers import incidents_opsgenie, incidents_pagerduty_json
-from opsledger.readers.textfile import load_json
 
 
 def read_file(path: Path) -> ReadResult[Incident]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.csvrows import csv_rows
+from opsledger.formats.fields import Fields
+from opsledger.formats.textfile import load_text
 from opsledger.model.incidents import Incident
-from opsledger.problems import ReadResult
-from opsledger.readers.csvrows import csv_rows
-from opsledger.readers.fields import Fields
 from opsledger.readers.incident_fields import (
     RecordNotes,
     implied_status,
@@ -25,7 +26,6 @@ from opsledger.readers.incident_fields import (
     status_conflict,
     timeline_problem,
 )
-from opsledger.readers.textfile import load_text
 
 FORMAT = "native incidents csv"
 REQUIRED = ("id", "title", "service", "severity", "created_at")

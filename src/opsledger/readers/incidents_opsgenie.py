@@ -29,13 +29,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from opsledger.analysis.incident_policy import IncidentPolicy
+from opsledger.core.incident_policy import IncidentPolicy
+from opsledger.core.problems import ReadResult, shown
+from opsledger.formats.fields import Fields
+from opsledger.formats.jsonrecords import flatten, json_items
+from opsledger.formats.textfile import load_json
 from opsledger.model.incidents import UNKNOWN_SERVICE, Incident
-from opsledger.problems import ReadResult, shown
-from opsledger.readers.fields import Fields
 from opsledger.readers.incident_fields import RecordNotes
-from opsledger.readers.jsonrecords import flatten, json_items
-from opsledger.readers.textfile import load_json
 
 FORMAT = "opsgenie alerts json"
 _POLICY = IncidentPolicy()

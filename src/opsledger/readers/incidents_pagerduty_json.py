@@ -13,7 +13,7 @@ single ``{"incident": {...}}`` is read too). Per incident:
   incident carrying ``resolved_at`` is read as unresolved, and a ``resolved`` one without any
   resolution time stays out of MTTR, each with a warning;
 - severity: ``priority.summary``/``priority.name`` through ``incidents.priority_severity``
-  (``P1`` -> ``SEV1`` by default, see :mod:`opsledger.analysis.incident_policy`), else a
+  (``P1`` -> ``SEV1`` by default, see :mod:`opsledger.core.incident_policy`), else a
   severity spelling (``SEV-2``, ``P0``, ``Critical``; see
   :mod:`opsledger.readers.incident_fields`); any other priority falls back to ``urgency``
   (high -> SEV2, low -> SEV4) with a warning naming it;
@@ -42,10 +42,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from opsledger.analysis.incident_policy import IncidentPolicy
+from opsledger.core.incident_policy import IncidentPolicy
+from opsledger.core.problems import ReadResult, shown
+from opsledger.formats.fields import Fields, parse_datetime, time_problem
+from opsledger.formats.jsonrecords import json_items
+from opsledger.formats.textfile import load_json
 from opsledger.model.incidents import Incident
-from opsledger.problems import ReadResult, shown
-from opsledger.readers.fields import Fields, parse_datetime, time_problem
 from opsledger.readers.incident_fields import (
     RecordNotes,
     normalise_severity,
@@ -53,8 +55,6 @@ from opsledger.readers.incident_fields import (
     status_conflict,
     timeline_problem,
 )
-from opsledger.readers.jsonrecords import json_items
-from opsledger.readers.textfile import load_json
 
 FORMAT_REST = "pagerduty rest incidents json"
 FORMAT_ANALYTICS = "pagerduty analytics incidents json"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.itemfields import severity, status
+from opsledger.formats.jsonrecords import json_items
+from opsledger.formats.textfile import load_json
 from opsledger.model.common import Severity
 from opsledger.model.handover import KnowledgeGap
-from opsledger.problems import ReadResult
-from opsledger.readers.itemfields import severity, status
-from opsledger.readers.jsonrecords import json_items
-from opsledger.readers.textfile import load_json
 
 LIST_KEYS = ("gaps", "knowledge_gaps", "items", "feedback", "open_gaps")
 ALIASES = {

@@ -12,11 +12,11 @@ import re
 from datetime import date
 from pathlib import Path
 
+from opsledger.core.problems import ReadResult, shown
+from opsledger.formats.fields import DateOutOfRange, parse_date, time_problem
+from opsledger.formats.mdtable import canonical_keys, parse_tables, split_lines, table_fields
+from opsledger.formats.textfile import load_text
 from opsledger.model.handover import BaselineMetric, ObservabilityBaseline
-from opsledger.problems import ReadResult, shown
-from opsledger.readers.fields import DateOutOfRange, parse_date, time_problem
-from opsledger.readers.mdtable import canonical_keys, parse_tables, split_lines, table_fields
-from opsledger.readers.textfile import load_text
 
 REQUIRED = ("service", "metric", "baseline")
 ALIASES = {

@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.textfile import json_path, load_json
 from opsledger.model.security import OutdatedPackage, Scope
-from opsledger.problems import ReadResult
 from opsledger.readers.scan_common import describe
-from opsledger.readers.textfile import json_path, load_json
 
 PIP_FORMAT = "pip-list-outdated"
 NPM_FORMAT = "npm-outdated"

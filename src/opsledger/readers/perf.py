@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.fields import Fields
+from opsledger.formats.textfile import json_path, load_json
 from opsledger.model.health import EndpointPerf, PerfReport, PerfRun
-from opsledger.problems import ReadResult
-from opsledger.readers.fields import Fields
-from opsledger.readers.textfile import json_path, load_json
 
 BASELINE_FILE = "perf-baseline.json"
 ALL_ENDPOINTS = "all"

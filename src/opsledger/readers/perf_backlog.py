@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.fields import Fields
+from opsledger.formats.itemfields import WORK_ITEM_ALIASES, work_item
+from opsledger.formats.jsonrecords import json_items
+from opsledger.formats.textfile import load_json
 from opsledger.model.handover import WorkItem
-from opsledger.problems import ReadResult
-from opsledger.readers.fields import Fields
-from opsledger.readers.itemfields import WORK_ITEM_ALIASES, work_item
-from opsledger.readers.jsonrecords import json_items
-from opsledger.readers.textfile import load_json
 
 SOURCE = "performance"
 LIST_KEYS = ("items", "backlog", "improvements", "tasks", "performance_items", "work_items")

@@ -17,16 +17,16 @@ from typing import Any
 
 import yaml
 
-from opsledger.errors import ConfigError
+from opsledger.core.errors import ConfigError
+from opsledger.core.problems import Level, Problem, ReadResult
+from opsledger.core.yamlfile import LineMap, compose_one, parse_yaml
+from opsledger.formats.fields import Fields
+from opsledger.formats.itemfields import SEVERITY_WORDS, status
+from opsledger.formats.jsonrecords import flatten
+from opsledger.formats.mdtable import parse_tables, sections, split_lines, table_fields
+from opsledger.formats.textfile import load_text
 from opsledger.model.common import Severity
 from opsledger.model.handover import ActionItem, Postmortem
-from opsledger.problems import Level, Problem, ReadResult
-from opsledger.readers.fields import Fields
-from opsledger.readers.itemfields import SEVERITY_WORDS, status
-from opsledger.readers.jsonrecords import flatten
-from opsledger.readers.mdtable import parse_tables, sections, split_lines, table_fields
-from opsledger.readers.textfile import load_text
-from opsledger.yamlfile import LineMap, compose_one, parse_yaml
 
 MAX_FILES = 20_000
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a postmortem is a document, not a data dump

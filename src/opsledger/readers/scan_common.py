@@ -9,8 +9,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from opsledger.analysis.cvss_rating import CvssRating, preferred, rate_vector
-from opsledger.analysis.findings import (
+from opsledger.core.problems import ReadResult, shown
+from opsledger.formats.cvss_rating import CvssRating, preferred, rate_vector
+from opsledger.formats.fields import parse_date
+from opsledger.formats.textfile import load_json
+from opsledger.model.security import Finding, Relationship, Scope, canonical_ids
+from opsledger.patching.findings import (
     DEFAULT_RATING,
     apply_rating,
     ecosystem_of,
@@ -20,10 +24,6 @@ from opsledger.analysis.findings import (
     vendor_label,
     version_scheme,
 )
-from opsledger.model.security import Finding, Relationship, Scope, canonical_ids
-from opsledger.problems import ReadResult, shown
-from opsledger.readers.fields import parse_date
-from opsledger.readers.textfile import load_json
 
 
 @dataclass

@@ -20,8 +20,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from opsledger.core.problems import ReadResult
 from opsledger.model.security import Finding, Relationship, Scope
-from opsledger.problems import ReadResult
 from opsledger.readers.scan_common import (
     Report,
     as_dict,

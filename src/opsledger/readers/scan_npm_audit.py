@@ -26,10 +26,10 @@ from urllib.parse import quote
 
 from univers.version_range import NpmVersionRange
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.textfile import json_path
 from opsledger.model.security import VULN_ID, Finding, Relationship
-from opsledger.problems import ReadResult
 from opsledger.readers.scan_common import Report, as_dict, build_finding, read_report, texts
-from opsledger.readers.textfile import json_path
 
 FORMAT = "npm-audit"
 SOURCE = "npm-audit"

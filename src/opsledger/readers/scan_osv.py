@@ -19,9 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from opsledger.analysis.findings import ecosystem_of, name_key, version_scheme
+from opsledger.core.problems import ReadResult
+from opsledger.formats.textfile import json_path
 from opsledger.model.security import Finding, Scope
-from opsledger.problems import ReadResult
+from opsledger.patching.findings import ecosystem_of, name_key, version_scheme
 from opsledger.readers.scan_common import (
     Report,
     as_dict,
@@ -31,7 +32,6 @@ from opsledger.readers.scan_common import (
     string,
     texts,
 )
-from opsledger.readers.textfile import json_path
 
 FORMAT = "osv-scanner"
 SOURCE = "osv-scanner"

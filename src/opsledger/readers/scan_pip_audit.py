@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.textfile import json_path
 from opsledger.model.security import Finding
-from opsledger.problems import ReadResult
 from opsledger.readers.scan_common import (
     Report,
     as_dict,
@@ -21,7 +22,6 @@ from opsledger.readers.scan_common import (
     string,
     texts,
 )
-from opsledger.readers.textfile import json_path
 
 FORMAT = "pip-audit"
 SOURCE = "pip-audit"

@@ -39,9 +39,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from opsledger.analysis.findings import ecosystem_of, is_known_ecosystem, parse_purl
+from opsledger.core.problems import ReadResult
+from opsledger.formats.textfile import json_path
 from opsledger.model.security import VULN_ID, Finding
-from opsledger.problems import ReadResult
+from opsledger.patching.findings import ecosystem_of, is_known_ecosystem, parse_purl
 from opsledger.readers.scan_common import (
     Report,
     as_dict,
@@ -51,7 +52,6 @@ from opsledger.readers.scan_common import (
     read_report,
     texts,
 )
-from opsledger.readers.textfile import json_path
 
 FORMAT = "sarif"
 SEVERITY_TAGS = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")

@@ -22,8 +22,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.textfile import json_path
 from opsledger.model.security import Finding
-from opsledger.problems import ReadResult
 from opsledger.readers.scan_common import (
     Report,
     as_dict,
@@ -33,7 +34,6 @@ from opsledger.readers.scan_common import (
     read_report,
     string,
 )
-from opsledger.readers.textfile import json_path
 
 FORMAT = "trivy"
 SOURCE = "trivy"

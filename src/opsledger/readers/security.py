@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opsledger.analysis.findings import EpssScore, KevEntry, enrich, fold_findings
+from opsledger.core.problems import Level, Problem, ReadResult
+from opsledger.formats.textfile import json_path, load_json, load_text
 from opsledger.model.security import Finding, OutdatedPackage, is_cve
-from opsledger.problems import Level, Problem, ReadResult
+from opsledger.patching.findings import EpssScore, KevEntry, enrich, fold_findings
 from opsledger.readers import (
     outdated,
     scan_dependabot,
@@ -31,7 +32,6 @@ from opsledger.readers import (
     scan_trivy,
 )
 from opsledger.readers.scan_common import as_dict, as_list, day_of, describe
-from opsledger.readers.textfile import json_path, load_json, load_text
 
 Detector = Callable[[Any], bool]
 Parser = Callable[[Any, ReadResult[Finding]], None]

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.csvrows import csv_rows
+from opsledger.formats.fields import Fields
 from opsledger.model.common import ItemStatus, Severity
 from opsledger.model.handover import WorkItem
-from opsledger.problems import ReadResult
-from opsledger.readers.csvrows import csv_rows
-from opsledger.readers.fields import Fields
 
 REQUIRED = ("id", "title", "severity", "due_date", "status")
 ALIASES: dict[str, tuple[str, ...]] = {

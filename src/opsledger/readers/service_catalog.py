@@ -8,7 +8,7 @@ header has a ``service`` or ``name`` column). Columns, matched loosely (``Servic
 reading error).
 
 The workbook is inspected as an archive before openpyxl opens it (see
-:mod:`opsledger.readers.workbook`). Formulas are not trusted: a cell holding one, or text
+:mod:`opsledger.formats.workbook`). Formulas are not trusted: a cell holding one, or text
 that starts with ``=``, quarantines its row rather than being read as its cached value, and so
 does a cell whose stored text does not fit its type (``abc`` in a number cell), named by its
 sheet and cell.
@@ -23,11 +23,10 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
-from opsledger.model.handover import CatalogService
-from opsledger.problems import Problem, ReadResult, shown
-from opsledger.readers.csvrows import header_key, require_columns
-from opsledger.readers.fields import Fields
-from opsledger.readers.workbook import (
+from opsledger.core.problems import Problem, ReadResult, shown
+from opsledger.formats.csvrows import header_key, require_columns
+from opsledger.formats.fields import Fields
+from opsledger.formats.workbook import (
     UnfitCell,
     inspect_workbook_archive,
     load_workbook_safely,
@@ -35,6 +34,7 @@ from opsledger.readers.workbook import (
     unreadable_found,
     unreadable_message,
 )
+from opsledger.model.handover import CatalogService
 
 PREFERRED_SHEET = "services"
 REQUIRED = ("service", "owner")

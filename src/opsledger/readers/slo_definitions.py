@@ -21,7 +21,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from opsledger.errors import ConfigError
+from opsledger.core.errors import ConfigError
+from opsledger.core.problems import Level, Problem, ReadResult
 from opsledger.model.slo import (
     MINUTE,
     BudgetingMethod,
@@ -34,7 +35,6 @@ from opsledger.model.slo import (
     Slo,
     SloWindow,
 )
-from opsledger.problems import Level, Problem, ReadResult
 from opsledger.readers import slo_openslo, slo_sloth
 from opsledger.readers.slo_documents import (
     Doc,

@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from opsledger.errors import ConfigError
+from opsledger.core.errors import ConfigError
+from opsledger.core.yamlfile import MAX_YAML_BYTES, LineMap, parse_yaml
+from opsledger.formats.fields import parse_datetime
+from opsledger.formats.textfile import wide_encoding
 from opsledger.model.slo import (
     CalendarUnit,
     PrometheusSource,
@@ -24,9 +27,6 @@ from opsledger.model.slo import (
     PromQueryKind,
     SloWindow,
 )
-from opsledger.readers.fields import parse_datetime
-from opsledger.readers.textfile import wide_encoding
-from opsledger.yamlfile import MAX_YAML_BYTES, LineMap, parse_yaml
 
 Key = str | int
 _SEPARATOR = re.compile(r"^---\s*(#.*)?$")

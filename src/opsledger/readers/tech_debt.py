@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.itemfields import WORK_ITEM_ALIASES, work_item
+from opsledger.formats.mdtable import canonical_keys, parse_tables, table_fields
+from opsledger.formats.textfile import load_text
 from opsledger.model.handover import WorkItem
-from opsledger.problems import ReadResult
-from opsledger.readers.itemfields import WORK_ITEM_ALIASES, work_item
-from opsledger.readers.mdtable import canonical_keys, parse_tables, table_fields
-from opsledger.readers.textfile import load_text
 
 SOURCE = "tech-debt"
 REQUIRED = ("title",)

@@ -24,9 +24,9 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.textfile import json_path, load_json
 from opsledger.model.quality import CoverageTotal, TestRunCounts
-from opsledger.problems import ReadResult
-from opsledger.readers.textfile import json_path, load_json
 
 TEST_RESULTS_DIR = "reports/tests"
 COVERAGE_FILES = ("reports/coverage.json", "reports/coverage.xml")

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from opsledger.core.problems import ReadResult
+from opsledger.formats.csvrows import header_key, open_csv, require_columns
+from opsledger.formats.fields import Fields, within_range
+from opsledger.formats.textfile import MAX_LINE_CHARS, load_text
 from opsledger.model.handover import Ticket
-from opsledger.problems import ReadResult
-from opsledger.readers.csvrows import header_key, open_csv, require_columns
-from opsledger.readers.fields import Fields, within_range
-from opsledger.readers.textfile import MAX_LINE_CHARS, load_text
 
 csv.field_size_limit(MAX_LINE_CHARS)
 

@@ -20,12 +20,12 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from opsledger.core.problems import Level, Problem, ReadResult, shown
+from opsledger.formats.csvrows import header_key
+from opsledger.formats.fields import DATE_RANGE, DATE_TIME_EXPECTED, stamp_column
+from opsledger.formats.textfile import MAX_TEXT_BYTES
 from opsledger.model.cost import UtilisationResource
-from opsledger.problems import Level, Problem, ReadResult, shown
 from opsledger.readers.cost_focus import line_numbers, read_header
-from opsledger.readers.csvrows import header_key
-from opsledger.readers.fields import DATE_RANGE, DATE_TIME_EXPECTED, stamp_column
-from opsledger.readers.textfile import MAX_TEXT_BYTES
 
 FOLDER = "utilisation"
 FORMAT = "utilisation series"

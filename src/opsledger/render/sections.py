@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsledger.inputs import Context
+from opsledger.core.inputs import Context
 from opsledger.model.status import Status
 
 

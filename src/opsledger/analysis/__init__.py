@@ -1,1 +1,0 @@
-"""Pure functions over records and arrays: no file or network I/O."""

@@ -1,0 +1,1 @@
+"""Hash-chained ledgers, stakeholder approvals and gate waivers."""

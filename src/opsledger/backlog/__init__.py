@@ -1,0 +1,3 @@
+"""The maintenance backlog: consolidation, scoring, automation candidates and the next-phase
+plan.
+"""

@@ -1,0 +1,1 @@
+"""Spend against targets, savings candidates and capacity runway."""

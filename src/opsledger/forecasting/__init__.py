@@ -1,0 +1,1 @@
+"""Time-series forecasting shared by capabilities: models and where they are fitted."""

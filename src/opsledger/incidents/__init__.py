@@ -1,0 +1,1 @@
+"""Incidents: KPIs, postmortem follow-up, escalation and paging configuration."""

@@ -1,0 +1,1 @@
+"""Vulnerability findings, patch cadence and the dependency update plan."""

@@ -1,0 +1,1 @@
+"""Quality gates, performance hotspots, canary comparison and rollback runbooks."""

@@ -1,0 +1,3 @@
+"""The monthly review: KPIs, history, governance cadence and the reports that join every
+capability.
+"""

@@ -1,0 +1,231 @@
+"""The headline KPIs of a workspace, gathered from the run's analyses.
+
+The edge between the run and :mod:`opsledger.review.kpis`: every analysis is reached
+through ``ctx.memo`` under the keys below, so a section that asks for the same analysis
+under the same key shares the work, and each is computed at most once per run. An analysis
+that fails or has no input yields skipped KPIs with the reason; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from opsledger.backlog.scoring import Backlog
+from opsledger.core.errors import OpsledgerError
+from opsledger.core.fileio import dumps_json, sha256_tree
+from opsledger.core.inputs import READERS, Context
+from opsledger.core.workspace import InputKey
+from opsledger.model.handover import Ticket
+from opsledger.review.kpis import (
+    ACTION_NAMES,
+    AVAILABILITY,
+    BACKLOG_NAMES,
+    COST_NAMES,
+    INCIDENT_NAMES,
+    SLO_NAMES,
+    TICKET_NAME,
+    VULNERABILITY_NAMES,
+    Better,
+    CostFigures,
+    KpiResult,
+    KpiSet,
+    Target,
+    action_item_kpis,
+    availability_kpis,
+    backlog_kpis,
+    cost_kpis,
+    incident_kpis,
+    kpi_set,
+    skipped_group,
+    slo_kpis,
+    ticket_kpis,
+    vulnerability_kpis,
+)
+from opsledger.slo.health import HealthResult, ServiceHealth, service_health
+
+WINDOW_DAYS = 30  # the report's month: the 30 days to the evaluation instant
+
+# Memo keys shared with the sections that compute the same analyses.
+MEMO_KPIS = "kpis"
+MEMO_HEALTH = "service-health:30d"
+MEMO_INCIDENTS = "incident-review:30d"
+MEMO_PATCH = "patch-view"
+MEMO_COST = "cost-view"
+MEMO_BACKLOG = "maintenance-backlog"
+MEMO_DIGEST = "inputs-digest"
+
+
+def workspace_health(ctx: Context) -> list[HealthResult]:
+    """Return each service's health over the 30 days to ``ctx.now`` (computed once per run)."""
+    def compute() -> list[HealthResult]:
+        probes = ctx.inputs.read(InputKey.HEALTH).records
+        config = ctx.workspace.config
+        return service_health(probes, ctx.now - timedelta(days=WINDOW_DAYS), ctx.now,
+                              config.budget_for, [s.name for s in config.services])
+    return ctx.memo(MEMO_HEALTH, compute)
+
+
+def workspace_backlog(ctx: Context) -> Backlog:
+    """Return the consolidated, scored maintenance backlog (the p18 one), once per run."""
+    def compute() -> Backlog:
+        from opsledger.protocols.p18 import PROCEDURE
+        from opsledger.protocols.p18_backlog import build_backlog
+        from opsledger.protocols.runner import StepContext
+
+        # The backlog reads only the run's context; the step named here is a label.
+        step = PROCEDURE.steps[0]
+        return build_backlog(StepContext(ctx, PROCEDURE, step, ctx.workspace.p18_evidence))
+    return ctx.memo(MEMO_BACKLOG, compute)
+
+
+def digest_of(digests: Mapping[str, str]) -> str:
+    """Return one SHA-256 over per-input digests (e.g. the ``inputs`` of review.json)."""
+    return hashlib.sha256(dumps_json(dict(digests)).encode()).hexdigest()
+
+
+def inputs_digest(ctx: Context) -> str:
+    """Return one SHA-256 over the digests of every input present in the workspace."""
+    def compute() -> str:
+        return digest_of({key.value: sha256_tree(ctx.workspace.path(key))
+                          for key in InputKey
+                          if key in READERS and ctx.workspace.path(key).exists()})
+    return ctx.memo(MEMO_DIGEST, compute)
+
+
+def _guarded(names: Iterable[tuple[str, str, str, Better]], source: str,
+             compute: Callable[[], list[KpiResult]]) -> list[KpiResult]:
+    """Return ``compute()``, or the group skipped with the failure as the reason."""
+    try:
+        return compute()
+    except OpsledgerError as exc:
+        return skipped_group(list(names), source, f"{source} analysis failed: {exc}")
+
+
+def _health(ctx: Context) -> list[KpiResult]:
+    if not ctx.inputs.read(InputKey.HEALTH).records:
+        return skipped_group([AVAILABILITY], "service health", "no readable health history")
+    return availability_kpis(workspace_health(ctx))
+
+
+def _slos(ctx: Context) -> list[KpiResult]:
+    from opsledger.slo.service import evaluate_workspace
+
+    return slo_kpis([e.status for e in evaluate_workspace(ctx).evaluations])
+
+
+def _incident_review(ctx: Context) -> Any:
+    from opsledger.incidents.kpis import Period
+    from opsledger.incidents.service import review_incidents
+
+    period = Period(ctx.now - timedelta(days=WINDOW_DAYS), ctx.now)
+    return ctx.memo(MEMO_INCIDENTS, lambda: review_incidents(ctx, period))
+
+
+def _incidents(ctx: Context) -> list[KpiResult]:
+    review = _incident_review(ctx)
+    if not review.records.incidents:
+        return skipped_group(INCIDENT_NAMES, "incidents", "no incident records")
+    return incident_kpis(review.kpis)
+
+
+def _action_items(ctx: Context) -> list[KpiResult]:
+    review = _incident_review(ctx)
+    if not review.postmortems.action_items.items:
+        return skipped_group(ACTION_NAMES, "postmortems", "no postmortem action items")
+    return action_item_kpis(review.postmortems.action_items)
+
+
+def _vulnerabilities(ctx: Context) -> list[KpiResult]:
+    from opsledger.patching.section import patch_view, security_result
+
+    if not security_result(ctx).files:
+        return skipped_group(VULNERABILITY_NAMES, "security", "no scanner reports")
+    view = ctx.memo(MEMO_PATCH, lambda: patch_view(ctx))
+    return vulnerability_kpis(view.posture)
+
+
+def _cost(ctx: Context) -> list[KpiResult]:
+    try:
+        from opsledger.cost.section import cost_result, cost_view
+        from opsledger.cost.spend import TOTAL, MonthForecast
+    except ImportError:
+        return skipped_group(COST_NAMES, "cost", "cost analysis is not available")
+    result = cost_result(ctx)
+    if not result.files or not result.records or not len(result.ledger):
+        return skipped_group(COST_NAMES, "cost", "no cost exports")
+    view = ctx.memo(MEMO_COST, lambda: cost_view(ctx))
+    total = view.forecasts.get(TOTAL)
+    figures = CostFigures(
+        month=view.month,
+        currency=view.summary.currency,
+        total=total.point if isinstance(total, MonthForecast) else None,
+        targeted=[(row.service, row.target,
+                   row.forecast if row.forecast is not None else row.actual)
+                  for row in view.targets],
+    )
+    return cost_kpis(figures)
+
+
+def _tickets(ctx: Context) -> list[KpiResult]:
+    result = ctx.inputs.read(InputKey.TICKETS)
+    tickets = [t for t in result.records if isinstance(t, Ticket)]
+    if not tickets:
+        return skipped_group([TICKET_NAME], "tickets", "no readable ticket history")
+    return ticket_kpis(tickets, ctx.now - timedelta(days=WINDOW_DAYS), ctx.now)
+
+
+def _backlog(ctx: Context) -> list[KpiResult]:
+    return backlog_kpis(workspace_backlog(ctx))
+
+
+GROUPS: tuple[tuple[str, tuple[tuple[str, str, str, Better], ...],
+                    Callable[[Context], list[KpiResult]]], ...] = (
+    ("service health", (AVAILABILITY,), _health),
+    ("SLOs", SLO_NAMES, _slos),
+    ("incidents", INCIDENT_NAMES, _incidents),
+    ("postmortems", ACTION_NAMES, _action_items),
+    ("security", VULNERABILITY_NAMES, _vulnerabilities),
+    ("cost", COST_NAMES, _cost),
+    ("tickets", (TICKET_NAME,), _tickets),
+    ("backlog", BACKLOG_NAMES, _backlog),
+)
+
+
+def workspace_kpis(ctx: Context) -> KpiSet:
+    """Return every headline KPI as of ``ctx.now`` (computed once per run)."""
+    def compute() -> KpiSet:
+        groups = []
+        for source, names, gather in GROUPS:
+            ctx.progress(f"KPIs: {source}")
+            groups.append(_guarded(names, source, partial(gather, ctx)))
+        return kpi_set(ctx.now, groups)
+    return ctx.memo(MEMO_KPIS, compute)
+
+
+def policy_targets(ctx: Context) -> dict[str, Target]:
+    """Return the target of every KPI the configuration sets, growth targets last (they win).
+
+    SLO objectives give each service's availability target and 'every SLO met'; the
+    vulnerability and action-item SLAs say nothing should be overdue; cost targets say spend
+    should stay within them.
+    """
+    config = ctx.workspace.config
+    targets: dict[str, Target] = {
+        "slos_met_share": Target(1.0, "SLO objectives"),
+        "error_budget_remaining_min": Target(0.0, "error budget policy"),
+        "vulnerabilities_overdue": Target(0.0, "vulnerability SLA"),
+        "action_items_overdue": Target(0.0, "action-item SLA"),
+    }
+    if config.cost_targets:
+        targets["cost_vs_target"] = Target(1.0, "cost targets")
+    for result in workspace_health(ctx) if ctx.inputs.read(InputKey.HEALTH).records else []:
+        if isinstance(result, ServiceHealth):
+            targets[f"availability:{result.service}"] = Target(
+                result.availability_objective, "SLO budget")
+    for name, value in config.growth_targets.items():
+        targets[name] = Target(float(value), "growth target")
+    return targets

@@ -1,0 +1,3 @@
+"""Service level objectives: SLIs, error budgets, burn rates, alert rules, backtests, alert
+noise, service health.
+"""

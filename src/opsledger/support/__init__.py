@@ -1,0 +1,1 @@
+"""Support coverage: ticket volume forecast, staffing and rotation."""
