@@ -53,14 +53,12 @@ def _accepts(read: Callable[[Path], Any], suffix: str) -> bool:
 def readers_of(family: str, root: Path) -> list[FuzzedReader]:
     """Return each registered reader of ``family``'s files, set up under ``root``."""
     from opsledger.core.config import Config
-    from opsledger.core.inputs import READERS
     from opsledger.core.workspace import Workspace
+    from opsledger.readers.registry import READERS
 
     layout = Workspace(root, Config())
     found = []
-    for key, location in READERS.items():
-        module_name, _, function = location.partition(":")
-        read = getattr(importlib.import_module(module_name), function)
+    for key, read in READERS.items():
         path = layout.path(key)
         if path.suffix:
             if path.suffix.lower() in FAMILIES[family]:
@@ -76,10 +74,7 @@ def readers_of(family: str, root: Path) -> list[FuzzedReader]:
 
 def import_readers() -> None:
     """Import every registered reader module (inside ``atheris.instrument_imports``)."""
-    from opsledger.core.inputs import READERS
-
-    for location in READERS.values():
-        importlib.import_module(location.partition(":")[0])
+    importlib.import_module("opsledger.readers.registry")
 
 
 def run_one(readers: list[FuzzedReader], data: bytes) -> None:

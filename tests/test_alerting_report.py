@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from opsledger.core.errors import ConfigError
-from opsledger.slo.alerting_service import load_policies
+from opsledger.slo.service import load_policies
 
 POLICIES = """\
 policies:

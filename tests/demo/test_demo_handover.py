@@ -6,14 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from opsledger.core.problems import ReadResult
 from opsledger.core.workspace import HANDOVER_FILES, InputKey
 from opsledger.demo.handover import BASELINE_AGE_DAYS, write_handover
 from opsledger.demo.handover_items import perf_backlog_json, tech_debt_markdown
@@ -28,17 +25,15 @@ from opsledger.readers import (
     postmortems,
     tech_debt,
 )
+from opsledger.readers.registry import READERS as REGISTRY
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
-READERS: dict[InputKey, Callable[[Path], ReadResult[Any]]] = {
-    InputKey.CLOSURE_PACKAGE: closure_package.read,
-    InputKey.HANDOVER_RECORD: handover_record.read,
-    InputKey.KT_FEEDBACK: kt_feedback.read,
-    InputKey.OBSERVABILITY_BASELINE: observability_baseline.read,
-    InputKey.POSTMORTEMS: postmortems.read,
-    InputKey.PERF_BACKLOG: perf_backlog.read,
-    InputKey.TECH_DEBT: tech_debt.read,
-}
+HANDOVER_KEYS = (
+    InputKey.CLOSURE_PACKAGE, InputKey.HANDOVER_RECORD, InputKey.KT_FEEDBACK,
+    InputKey.OBSERVABILITY_BASELINE, InputKey.POSTMORTEMS, InputKey.PERF_BACKLOG,
+    InputKey.TECH_DEBT,
+)
+READERS = {key: REGISTRY[key] for key in HANDOVER_KEYS}
 
 
 @pytest.fixture(scope="module")

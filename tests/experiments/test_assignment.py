@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from opsledger.experiments.assignment import bucket, variant_for
 from opsledger.experiments.service import assign
+from opsledger.model.assignment import bucket, variant_for
 
 from .builders import definition, definition_data
 

@@ -15,7 +15,6 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from opsledger.experiments.as_json import outcome_json
 from opsledger.experiments.results import (
     Comparison,
     ExperimentResult,
@@ -24,7 +23,7 @@ from opsledger.experiments.results import (
     analyze,
     plan_sample_size,
 )
-from opsledger.experiments.service import plan_experiment
+from opsledger.experiments.service import outcome_json, plan_experiment
 from opsledger.experiments.statistics import (
     SampleSize,
     ratio_linearized,

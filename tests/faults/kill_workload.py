@@ -10,11 +10,11 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from opsledger.approvals.decisions import approval_ledger
 from opsledger.core.fileio import atomic_write_json, atomic_write_text
 from opsledger.core.inputs import Context
 from opsledger.core.lock import workspace_lock
 from opsledger.core.workspace import open_workspace
+from opsledger.protocols.approval_log import approval_ledger
 from opsledger.protocols.model import Procedure, Step, StepKind, StepResult
 from opsledger.protocols.runner import RunOutcome, StepContext, run_procedure, step_result
 
@@ -65,7 +65,7 @@ def append_approval(root: Path, ident: str) -> None:
     """Append one approval row the way ``opsledger approve`` does (under the lock)."""
     ctx = context(root)
     with workspace_lock(ctx.workspace.state_dir, "approve kill"):
-        approval_ledger(PROCEDURE.evidence_dir(ctx.workspace)).append(
+        approval_ledger(PROCEDURE.evidence_dir(ctx.workspace), PROCEDURE).append(
             {
                 "time": NOW.isoformat(), "procedure": "kill", "step": "summarise",
                 "stakeholder": "Olu Ops", "email": "olu@example.com",

@@ -19,8 +19,9 @@ from collections import Counter
 from pathlib import Path
 from typing import IO
 
-from opsledger.approvals.decisions import approval_ledger
 from opsledger.core.workspace import open_workspace
+from opsledger.protocols.approval_log import approval_ledger
+from opsledger.protocols.p18 import PROCEDURE as P18
 from opsledger.protocols.state import StepStatus, load_state, state_path
 
 from .kill_workload import PROCEDURE, run_once
@@ -59,7 +60,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     root.mkdir()
     (root / "opsledger.yaml").write_text(CONFIG)
     evidence = PROCEDURE.evidence_dir(open_workspace(root))
-    ledger = approval_ledger(evidence)
+    ledger = approval_ledger(evidence, P18)
     chooser = random.Random(20261121)
     zygote = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("zygote.py"))],

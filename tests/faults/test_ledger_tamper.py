@@ -12,16 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.approvals.decisions import approval_ledger
 from opsledger.approvals.ledger import GENESIS, Ledger
 from opsledger.core.errors import InputError
+from opsledger.protocols.approval_log import approval_ledger
+from opsledger.protocols.p18 import PROCEDURE as P18
 
 DECISIONS = ("approved", "rejected", "approved", "deferred", "rejected")
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Ledger:
-    log = approval_ledger(tmp_path)
+    log = approval_ledger(tmp_path, P18)
     for n, decision in enumerate(DECISIONS):
         log.append({"time": f"2026-11-0{n + 1}T09:00:00+00:00", "procedure": "p18",
                     "step": "5-approvals", "stakeholder": f"Person {n}", "role": "security-lead",
@@ -144,7 +145,7 @@ def test_head_lagging_one_row_after_a_crash_is_accepted(ledger: Ledger) -> None:
 
 
 def test_a_new_log_starts_from_genesis(tmp_path: Path) -> None:
-    log = approval_ledger(tmp_path)
+    log = approval_ledger(tmp_path, P18)
     assert log.verify() == [] and not log.head_path.exists()
     row = log.append({"decision": "approved"})
     assert row["prev_hash"] == GENESIS and row["seq"] == "1"

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from opsledger.core.config import Config
-from opsledger.core.inputs import READERS
 from opsledger.core.problems import Level
 from opsledger.core.workspace import InputKey, Workspace
+from opsledger.readers.registry import READERS
 
 from .corpus import ALL_SUFFIXES
 
@@ -91,7 +91,8 @@ def reader_targets() -> list[ReaderTarget]:
     anchor = Path("/workspace")
     layout = Workspace(anchor, Config())
     return [
-        ReaderTarget(key, READERS[key], layout.path(key).relative_to(anchor))
+        ReaderTarget(key, f"{READERS[key].__module__}:{READERS[key].__name__}",
+                     layout.path(key).relative_to(anchor))
         for key in InputKey
         if key in READERS
     ]

@@ -17,7 +17,7 @@ from opsledger.quality.perf import (
     compare_runs,
     percentile_regressed,
 )
-from opsledger.quality.perf_section import perf_section
+from opsledger.quality.section import perf_section
 from opsledger.readers import perf
 from opsledger.render.sections import Status
 

@@ -9,18 +9,13 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from opsledger.approvals.decisions import (
-    Decision,
-    approval_ledger,
-    record_waiver,
-    stakeholder_for,
-    waiver_ledger,
-)
+from opsledger.approvals.decisions import Decision, record_waiver, stakeholder_for, waiver_ledger
 from opsledger.core.config import Role
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_text
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey, open_workspace
+from opsledger.protocols.approval_log import approval_ledger
 from opsledger.protocols.model import (
     Gate,
     GateResult,
@@ -129,7 +124,7 @@ def approve(root: Path, role: Role, decision: Decision, conditions: str = "") ->
     step = PROCEDURE.steps[1]
     digest = approvable_digest(PROCEDURE, ctx, step)
     person = stakeholder_for(ctx.workspace.config, role)
-    approval_ledger(PROCEDURE.evidence_dir(ctx.workspace)).append(
+    approval_ledger(PROCEDURE.evidence_dir(ctx.workspace), PROCEDURE).append(
         {
             "time": NOW.isoformat(),
             "procedure": "toy",
@@ -208,7 +203,7 @@ def test_tampered_approval_log_is_detected(ws: Path) -> None:
 
 
 def test_ledger_detects_deletion_and_reordering(tmp_path: Path) -> None:
-    ledger = approval_ledger(tmp_path)
+    ledger = approval_ledger(tmp_path, PROCEDURE)
     for i in range(4):
         ledger.append({"time": f"t{i}", "decision": "approved", "conditions": f"=cmd{i}"})
     assert ledger.verify() == []

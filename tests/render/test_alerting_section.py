@@ -18,10 +18,10 @@ from opsledger.demo.slo import write_slos, write_telemetry
 from opsledger.demo.world import Size, build_world
 from opsledger.model.incidents import AlertEvent
 from opsledger.render.sections import Status
-from opsledger.slo.alerting_section import alerting_section, build_alerting_section
-from opsledger.slo.alerting_service import backtest_json, workspace_noise, workspace_rules
 from opsledger.slo.backtest import IncidentWindow, SkippedBacktest, backtest_series
 from opsledger.slo.noise import noise_report
+from opsledger.slo.section import alerting_section, build_alerting_section
+from opsledger.slo.service import backtest_json, workspace_noise, workspace_rules
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

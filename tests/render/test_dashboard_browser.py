@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 
+from opsledger.backlog.section import backlog_section
 from opsledger.core.workspace import open_workspace
 from opsledger.render.html import render_dashboard
 from opsledger.render.sections import Chart, Section, Status, md_table
+from opsledger.review.roadmap import roadmap_section
 from opsledger.review.service import ReviewResult
+from opsledger.support.section import support_section
 from tests.conftest import DEMO_NOW
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -26,11 +29,8 @@ PAYLOADS = [
 ]
 
 # Sections the dashboard needs beyond the review's own list (registered here if missing).
-DASHBOARD_SECTIONS = (
-    "opsledger.support.section:support_section",
-    "opsledger.backlog.section:backlog_section",
-)
-ROADMAP = "opsledger.review.roadmap:roadmap_section"
+DASHBOARD_SECTIONS = (support_section, backlog_section)
+ROADMAP = roadmap_section
 
 pytestmark = pytest.mark.browser
 

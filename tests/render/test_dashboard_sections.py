@@ -26,11 +26,11 @@ from opsledger.patching.section import age_chart
 from opsledger.render.charts import chart_svg
 from opsledger.render.sections import Status
 from opsledger.support.section import (
-    coverage_plan,
     daily_actuals,
     forecast_total,
     support_section,
 )
+from opsledger.support.service import workspace_coverage_plan
 from tests.conftest import DEMO_NOW
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)  # a Sunday
@@ -150,8 +150,8 @@ def demo_ctx(small_demo: Path) -> Context:
 
 def test_support_section_on_the_demo(demo_ctx: Context) -> None:
     section = support_section(demo_ctx)
-    plan = coverage_plan(demo_ctx)
-    assert plan is not None and coverage_plan(demo_ctx) is plan  # computed once per run
+    plan = workspace_coverage_plan(demo_ctx)
+    assert plan is not None and workspace_coverage_plan(demo_ctx) is plan  # computed once per run
     document = plan.to_dict()
     queues: list[dict[str, Any]] = document["queues"]  # type: ignore[assignment]
     forecasts = {q["queue"]: q for q in queues}

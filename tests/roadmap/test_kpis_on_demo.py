@@ -7,14 +7,15 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
+from opsledger.backlog.service import workspace_backlog
 from opsledger.core.inputs import Context
-from opsledger.review.kpi_results import MEMO_KPIS, digest_of, workspace_backlog, workspace_kpis
+from opsledger.review.kpi_results import digest_of, workspace_kpis
 from opsledger.review.kpis import Kpi, SkippedKpi
 
 
 def test_every_headline_kpi_is_computed_or_says_why(demo_ctx: Context) -> None:
     kpis = workspace_kpis(demo_ctx)
-    assert demo_ctx.results[MEMO_KPIS] is kpis  # computed once, shared through the memo
+    assert workspace_kpis(demo_ctx) is kpis  # computed once, shared by the run
     expected = {
         "availability", "slos_met_share", "slos_met", "slos_evaluated",
         "error_budget_remaining_min", "error_budgets_exhausted", "incidents_per_month",

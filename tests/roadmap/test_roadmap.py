@@ -23,15 +23,16 @@ from opsledger.backlog.roadmap import (
     ux_items,
 )
 from opsledger.backlog.scoring import BacklogItem, score_item
+from opsledger.backlog.service import workspace_backlog
 from opsledger.core.config import Role, SeverityDays
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import Workspace
 from opsledger.model.common import ItemStatus, Severity
 from opsledger.model.handover import WorkItem
+from opsledger.review import roadmap
 from opsledger.review.history import read_rows, record_month, replace_month
-from opsledger.review.kpi_results import workspace_backlog, workspace_kpis
+from opsledger.review.kpi_results import workspace_kpis
 from opsledger.review.roadmap import (
-    MEMO_ROADMAP,
     approval_line,
     roadmap_markdown,
     roadmap_section,
@@ -151,8 +152,8 @@ def test_without_ux_items_the_plan_says_so(demo_ctx: Context) -> None:
 
 
 def test_month_over_month_comes_from_the_history(demo_ctx: Context) -> None:
-    ctx = Context(demo_ctx.workspace, demo_ctx.inputs, demo_ctx.now,
-                  results={k: v for k, v in demo_ctx.results.items() if k != MEMO_ROADMAP})
+    shared = {k: v for k, v in demo_ctx.results.items() if k[0] is not roadmap._roadmap_view}
+    ctx = Context(demo_ctx.workspace, demo_ctx.inputs, demo_ctx.now, results=shared)
     kpis = workspace_kpis(ctx)
     recorded = record_month(ctx, kpis)
     assert recorded.month == "2026-10"

@@ -9,8 +9,8 @@ from pathlib import Path
 from opsledger.core.problems import Level
 from opsledger.model.common import Severity
 from opsledger.model.security import Finding
-from opsledger.patching.findings import alias_classes, fold_findings
 from opsledger.readers import security
+from opsledger.readers.findings import alias_classes, fold_findings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

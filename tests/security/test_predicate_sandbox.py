@@ -18,9 +18,9 @@ import typer
 from typer.testing import CliRunner
 
 from opsledger.cli.slo import app
-from opsledger.core.config import Config
+from opsledger.core.config import Config, EngineChoice
 from opsledger.core.errors import EngineError
-from opsledger.engines.choice import EngineChoice, event_engine
+from opsledger.engines.choice import event_engine
 from opsledger.engines.duckdb_engine import DuckDbEngine
 from opsledger.engines.predicates import PredicateRefused, SqlDialect, parse_predicate
 from opsledger.model.slo import DuckDbSource, Slo, SloWindow

@@ -18,14 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from opsledger.approvals.decisions import approval_ledger
 from opsledger.approvals.ledger import Ledger
 from opsledger.core.config import Deployment, SloBudget
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_text, confined_output, writes_confined_to
 from opsledger.core.lock import workspace_lock
 from opsledger.core.workspace import open_workspace
+from opsledger.protocols.approval_log import approval_ledger
 from opsledger.protocols.model import HaltKind
+from opsledger.protocols.p18 import PROCEDURE as P18
 from opsledger.quality.rollback import ServiceFacts, build_runbook
 from opsledger.quality.runbooks import runbook_index, runbook_markdown
 from opsledger.render.links import link_destination, unlinkable_reason
@@ -130,7 +131,7 @@ def test_a_symlinked_folder_inside_an_output_folder_is_refused_at_write_time(
 def test_an_approval_log_symlinked_out_is_not_appended_to(tmp_path: Path, outside: Path) -> None:
     evidence = tmp_path / "ws" / EVIDENCE_18
     evidence.mkdir(parents=True)
-    ledger = approval_ledger(evidence)
+    ledger = approval_ledger(evidence, P18)
     ledger.path.symlink_to(outside / "victim.md")
     with writes_confined_to(tmp_path / "ws"), pytest.raises(InputError, match="symbolic link"):
         ledger.append({"decision": "approved"})
@@ -278,7 +279,7 @@ def test_cut_log_and_deleted_head_or_deleted_log_are_caught(ws: Path) -> None:
     approve_all_but_security(ws)
     outcome = run(ws, DEMO_NOW)
     assert outcome.halts[0].kind is HaltKind.APPROVAL_REFUSED
-    ledger = approval_ledger(ws / EVIDENCE_18)
+    ledger = approval_ledger(ws / EVIDENCE_18, P18)
     saved_log, saved_head = ledger.path.read_bytes(), ledger.head_path.read_bytes()
 
     # Attack 1: drop the rejection and the head that would show the log got shorter.
@@ -347,7 +348,7 @@ def test_a_deleted_log_stays_caught_run_after_run(ws: Path) -> None:
     walk_to_approvals(ws, DEMO_NOW)
     approve_all_but_security(ws)
     run(ws, DEMO_NOW)
-    ledger = approval_ledger(ws / EVIDENCE_18)
+    ledger = approval_ledger(ws / EVIDENCE_18, P18)
     ledger.path.unlink()
     ledger.head_path.unlink()
     for recorded in ("refused by a stakeholder", "halted on a broken approval log"):
@@ -361,7 +362,7 @@ def test_a_deleted_log_stays_caught_run_after_run(ws: Path) -> None:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Ledger:
-    log = approval_ledger(tmp_path)
+    log = approval_ledger(tmp_path, P18)
     for decision in ("approved", "rejected"):
         log.append({"step": "3.2-approvals", "decision": decision})
     return log
@@ -382,7 +383,7 @@ def test_a_head_with_a_byte_order_mark_is_named_as_such(ledger: Ledger) -> None:
 
 
 def test_a_log_without_its_head_fails_even_with_one_row(tmp_path: Path) -> None:
-    log = approval_ledger(tmp_path)
+    log = approval_ledger(tmp_path, P18)
     log.append({"decision": "approved"})
     log.append({"decision": "rejected"})
     rows = list(csv.reader(log.path.open()))
@@ -393,7 +394,7 @@ def test_a_log_without_its_head_fails_even_with_one_row(tmp_path: Path) -> None:
 
 def test_a_crash_before_the_first_row_leaves_a_log_that_verifies(tmp_path: Path) -> None:
     """The head is written as row 0 before the first row; a crash right after is harmless."""
-    log = approval_ledger(tmp_path)
+    log = approval_ledger(tmp_path, P18)
     row = log.append({"decision": "approved"})
     log.head_path.write_text(f"0,{'0' * 64}\n")  # as if killed before the head moved on
     assert log.verify() == []

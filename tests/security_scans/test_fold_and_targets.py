@@ -28,7 +28,8 @@ from opsledger.patching.cadence import (
     plan_updates,
     release_line,
 )
-from opsledger.patching.findings import (
+from opsledger.readers import scan_npm_audit, scan_osv, scan_trivy, security
+from opsledger.readers.findings import (
     compare_versions,
     ecosystem_of,
     fold_findings,
@@ -37,7 +38,6 @@ from opsledger.patching.findings import (
     rate,
     version_scheme,
 )
-from opsledger.readers import scan_npm_audit, scan_osv, scan_trivy, security
 
 from .upstream import GRYPE, OSV, TRIVY, load, npm_reports, write_json
 

@@ -13,8 +13,8 @@ from packaging.version import Version
 
 from opsledger.core.config import Config, RatingSource
 from opsledger.core.problems import Level
-from opsledger.patching.findings import sort_versions
 from opsledger.readers import scan_dependabot, scan_osv, scan_trivy
+from opsledger.readers.findings import sort_versions
 
 from .upstream import OSV, TRIVY, dependabot_bodies, load, write_json
 

@@ -14,7 +14,6 @@ from cvss import CVSS3
 
 from opsledger.core.problems import Level
 from opsledger.model.common import Severity
-from opsledger.patching.findings import package_identity
 from opsledger.readers import (
     scan_dependabot,
     scan_grype,
@@ -23,6 +22,7 @@ from opsledger.readers import (
     scan_trivy,
     security,
 )
+from opsledger.readers.findings import package_identity
 
 from .upstream import (
     DEPENDABOT,

@@ -12,10 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from opsledger.core.config import EngineChoice
 from opsledger.core.errors import EngineError
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import open_workspace
-from opsledger.engines.choice import EngineChoice, configured_engine, with_engine
+from opsledger.engines.choice import configured_engine, with_engine
 from opsledger.engines.duckdb_engine import DuckDbEngine
 from opsledger.engines.spark_engine import SparkEngine
 from opsledger.engines.spark_session import missing_requirement, start_session

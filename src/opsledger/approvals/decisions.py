@@ -7,11 +7,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from opsledger.approvals.ledger import Ledger
-from opsledger.core.config import CONFIG_FILE, Config, Role, Stakeholder
+from opsledger.approvals.ledger import Ledger, Witness
+from opsledger.core.config import Config, Role, Stakeholder
 from opsledger.core.errors import InputError
-from opsledger.protocols.model import HaltKind
-from opsledger.protocols.state import StepState, StepStatus, load_state, state_path
 
 APPROVAL_LOG = "approval-log.csv"
 WAIVER_LOG = "waivers.csv"
@@ -30,65 +28,13 @@ class Decision(StrEnum):
     DEFERRED = "deferred"
 
 
-def approval_ledger(evidence_dir: Path) -> Ledger:
-    return Ledger(evidence_dir / APPROVAL_LOG, APPROVAL_COLUMNS, approvals_in_run_state)
+def approval_ledger(evidence_dir: Path, witness: Witness | None = None) -> Ledger:
+    """Return the approval log of an evidence folder.
 
-
-def approvals_in_run_state(log: Path) -> str | None:
-    """Return where the run state records approvals that ``log`` should hold, if it does.
-
-    Deleting the approval log together with its head leaves no trace in the evidence
-    folder; the procedure's run state (committed with the workspace) still shows a step
-    that was approved, or refused, which only rows of this log can have caused.
+    ``witness`` names where else the workspace records that approvals exist (the
+    procedures' run state), so that deleting the log and its head is still detected.
     """
-    from opsledger.core.workspace import open_workspace
-    from opsledger.protocols.registry import ProcedureId, procedure
-
-    root = next((p for p in log.parents if (p / CONFIG_FILE).is_file()), None)
-    if root is None:
-        return None
-    try:
-        ws = open_workspace(root)
-    except InputError:
-        return None  # an unusable configuration is reported by whoever opened it
-    folder = log.parent.resolve()
-    for pid in ProcedureId:
-        definition = procedure(pid)
-        if definition.evidence_dir(ws).resolve() != folder:
-            continue
-        path = state_path(ws.state_dir, definition.id)
-        try:
-            state = load_state(path, definition.id)
-        except InputError:
-            return None  # the state's own error is reported when the procedure runs
-        for step in definition.steps:
-            saved = state.steps.get(step.id)
-            recorded = _recorded_decisions(saved, len(step.required_approvals(ws.config)))
-            if recorded:
-                return f"{path} records step '{step.id}' as {recorded}"
-    return None
-
-
-def _recorded_decisions(saved: StepState | None, required: int) -> str | None:
-    """Return what the saved step says about decisions in the log, or None if nothing.
-
-    A completed step with approvers was approved; a refusal, or an awaited list shorter
-    than the approvers, names decisions; a halt on a broken approval log keeps saying so,
-    so one run over a deleted log does not erase the evidence that it existed.
-    """
-    if saved is None:
-        return None
-    if saved.status is StepStatus.COMPLETED and required:
-        return "approved by its stakeholders"
-    for halt in saved.halts:
-        kind = halt.get("kind")
-        if kind == HaltKind.APPROVAL_REFUSED.value:
-            return "refused by a stakeholder"
-        if kind == HaltKind.APPROVAL_AWAITED.value and len(halt.get("details", ())) < required:
-            return "approved by some of its stakeholders"
-        if kind == HaltKind.FAILED_CHECK.value and APPROVAL_LOG in str(halt.get("reason")):
-            return "halted on a broken approval log"
-    return None
+    return Ledger(evidence_dir / APPROVAL_LOG, APPROVAL_COLUMNS, witness)
 
 
 def waiver_ledger(evidence_dir: Path) -> Ledger:
@@ -199,3 +145,44 @@ def record_waiver(
             "expires": expires.isoformat(),
         }
     )
+
+
+@dataclass(frozen=True)
+class RecordedApproval:
+    """A decision appended to the approval log: the row written and who made it."""
+
+    row: dict[str, str]
+    stakeholder: Stakeholder
+    log: Path
+
+
+def record_approval(
+    ledger: Ledger,
+    config: Config,
+    procedure: str,
+    step: str,
+    role: Role,
+    decision: Decision,
+    conditions: str,
+    plan_digest: str,
+    now: datetime,
+    email: str | None = None,
+) -> RecordedApproval:
+    """Append a stakeholder's decision on one version (digest) of a step's output.
+
+    Nothing is added to a log that fails verification: a decision recorded after a break
+    would be chained to rows nobody can vouch for.
+    """
+    person = stakeholder_for(config, role, email)
+    breaks = ledger.verify()
+    if breaks:
+        raise InputError(
+            f"{ledger.path}: the approval log fails verification (tampered with or "
+            "damaged); nothing was added:\n  " + "\n  ".join(str(b) for b in breaks)
+        )
+    row = ledger.append({
+        "time": now.isoformat(), "procedure": procedure, "step": step,
+        "stakeholder": person.name, "email": person.email, "role": role.value,
+        "decision": decision.value, "conditions": conditions, "plan_digest": plan_digest,
+    })
+    return RecordedApproval(row, person, ledger.path)

@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Sequence
 
 from opsledger.backlog.scoring import Backlog, BacklogItem
+from opsledger.backlog.service import workspace_backlog
 from opsledger.core.inputs import Context
 from opsledger.model.common import Severity
 from opsledger.render.sections import Chart, Section, Status, md_escape, md_table
-from opsledger.review.kpi_results import workspace_backlog
 
 KEY = "backlog"
 TITLE = "Maintenance backlog"

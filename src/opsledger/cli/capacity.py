@@ -47,8 +47,7 @@ def capacity(
     strict: StrictOpt = False,
 ) -> None:
     """Forecast utilisation per service and resource; days until the threshold."""
-    from opsledger.cost.capacity import CapacitySettings
-    from opsledger.cost.section import capacity_json, capacity_view
+    from opsledger.cost.service import CapacitySettings, capacity_json, capacity_view
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     with err_console.status("forecasting utilisation"):

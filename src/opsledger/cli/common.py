@@ -6,8 +6,7 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
@@ -16,13 +15,12 @@ import typer
 from rich.console import Console
 
 from opsledger.core.errors import InputError, OpsledgerError
-from opsledger.core.fileio import dumps_json, writes_confined_to
-from opsledger.core.lock import workspace_lock
+from opsledger.core.fileio import dumps_json
 from opsledger.core.problems import Level, Problem
 from opsledger.formats.fields import parse_datetime
 
 if TYPE_CHECKING:
-    from opsledger.core.workspace import Workspace
+    pass
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -67,17 +65,6 @@ def resolve_now(now: str | None) -> datetime:
         return parse_datetime(now)
     except ValueError:
         raise InputError(f"--now: '{now}' is not an ISO 8601 date-time") from None
-
-
-@contextmanager
-def writing(ws: Workspace, command: str) -> Iterator[None]:
-    """Hold the workspace lock while ``command`` changes ``ws``; keep its writes inside ``ws``.
-
-    Every command that writes the workspace goes through here, so two writers never
-    interleave and no symlinked folder can carry an output out of the workspace.
-    """
-    with writes_confined_to(ws.root), workspace_lock(ws.state_dir, command):
-        yield
 
 
 def print_json(obj: Any) -> None:

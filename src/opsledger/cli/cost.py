@@ -41,7 +41,7 @@ def cost(
     strict: StrictOpt = False,
 ) -> None:
     """Spend by month and service against the cost targets, with anomalies and savings."""
-    from opsledger.cost.section import (
+    from opsledger.cost.service import (
         cost_json,
         cost_result,
         cost_view,

@@ -25,7 +25,7 @@ from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey, open_workspace
 
 if TYPE_CHECKING:  # the statistics libraries load only when an experiment command runs
-    from opsledger.experiments.results import ExperimentResult
+    from opsledger.experiments.service import ExperimentResult
     from opsledger.model.experiments import Experiment
 
 app = typer.Typer(
@@ -70,8 +70,7 @@ def analyze(
     strict: StrictOpt = False,
 ) -> None:
     """Analyse the observations: SRM, lifts with intervals, CUPED, sequential, decision."""
-    from opsledger.experiments.as_json import outcome_json
-    from opsledger.experiments.service import NotAnalyzed, analyze_experiment
+    from opsledger.experiments.service import NotAnalyzed, analyze_experiment, outcome_json
 
     ctx, found = _open(workspace, experiment, now, strict)
     outcome = analyze_experiment(found, ctx.now)
@@ -128,9 +127,12 @@ def plan(
     strict: StrictOpt = False,
 ) -> None:
     """Sample size per variant (statsmodels power analysis) and duration in days."""
-    from opsledger.experiments.as_json import plan_json
-    from opsledger.experiments.service import plan_experiment, telemetry_daily_units
-    from opsledger.experiments.statistics import SampleSize
+    from opsledger.experiments.service import (
+        SampleSize,
+        plan_experiment,
+        plan_json,
+        telemetry_daily_units,
+    )
 
     ctx, found = _open(workspace, experiment, now, strict)
     units: float | None = daily_units

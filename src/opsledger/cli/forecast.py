@@ -19,8 +19,8 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
-    writing,
 )
+from opsledger.core.lock import writing
 from opsledger.core.workspace import InputKey, open_workspace
 
 app = typer.Typer(

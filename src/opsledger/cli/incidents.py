@@ -20,9 +20,9 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
-    writing,
 )
 from opsledger.core.errors import InputError
+from opsledger.core.lock import writing
 from opsledger.core.workspace import open_workspace
 from opsledger.formats.fields import parse_datetime
 

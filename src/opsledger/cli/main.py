@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from opsledger import __version__
 from opsledger.cli.common import (
     EXIT_BAD_INPUT,
     JsonOpt,
@@ -20,14 +19,15 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
-    writing,
 )
 from opsledger.cli.slo import EngineOpt
 from opsledger.core.errors import InputError
 from opsledger.core.inputs import Inputs
+from opsledger.core.lock import writing
 from opsledger.core.problems import Level
 from opsledger.core.workspace import open_workspace
 from opsledger.demo.world import Size
+from opsledger.version import __version__
 
 app = typer.Typer(
     name="opsledger",
@@ -63,7 +63,7 @@ def init(
     json: JsonOpt = False,
 ) -> None:
     """Scaffold an empty workspace: commented config and the input folders."""
-    from opsledger.protocols.scaffold import init_workspace
+    from opsledger.protocols.service import init_workspace
 
     created = init_workspace(workspace, force=force)
     if json:
@@ -174,8 +174,7 @@ def review(
 ) -> None:
     """The main job: read everything, analyse, write the monthly report."""
     from opsledger.engines.choice import with_engine
-    from opsledger.review.history import review_instant
-    from opsledger.review.service import run_review
+    from opsledger.review.service import review_instant, run_review
 
     ws = open_workspace(workspace)
     if engine is not None:

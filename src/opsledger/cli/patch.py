@@ -20,14 +20,14 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
-    writing,
 )
 from opsledger.core.inputs import Context
+from opsledger.core.lock import writing
 from opsledger.core.problems import Level
 from opsledger.core.workspace import open_workspace
 
 if TYPE_CHECKING:  # version libraries load only when a patch command runs
-    from opsledger.patching.cadence import ErrorBudgetFreeze
+    from opsledger.patching.service import ErrorBudgetFreeze
 
 app = typer.Typer(
     help="Vulnerability findings, due dates and the dependency update plan.",
@@ -51,7 +51,7 @@ def _freeze(values: list[str] | None) -> ErrorBudgetFreeze:
 
 
 def _context(workspace: Path, now: str | None, strict: bool) -> Context:
-    from opsledger.patching.section import security_result
+    from opsledger.patching.service import security_result
 
     context = Context.open(open_workspace(workspace), resolve_now(now))
     result = security_result(context)
@@ -72,8 +72,7 @@ def findings(
     strict: StrictOpt = False,
 ) -> None:
     """List open vulnerability findings, folded across tools, with their due dates."""
-    from opsledger.patching.plan import finding_json
-    from opsledger.patching.section import patch_view
+    from opsledger.patching.service import finding_json, patch_view
 
     ctx = _context(workspace, now, strict)
     view = patch_view(ctx)
@@ -102,8 +101,7 @@ def plan(
     strict: StrictOpt = False,
 ) -> None:
     """Write the update plan (Markdown, .ics, renovate.json, dependabot.yml) as p09 evidence."""
-    from opsledger.patching.plan import placement_json
-    from opsledger.patching.section import patch_view, write_patch_plan
+    from opsledger.patching.service import patch_view, placement_json, write_patch_plan
 
     ctx = _context(workspace, now, strict)
     with writing(ctx.workspace, "patch plan"):

@@ -9,13 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from opsledger.approvals.decisions import (
-    Decision,
-    approval_ledger,
-    record_waiver,
-    stakeholder_for,
-    waiver_ledger,
-)
+from opsledger.approvals.decisions import Decision, record_waiver, waiver_ledger
 from opsledger.cli.common import (
     EXIT_FAILED,
     JsonOpt,
@@ -29,18 +23,20 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
-    writing,
 )
 from opsledger.core.config import Role
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_text
 from opsledger.core.inputs import Context
+from opsledger.core.lock import writing
 from opsledger.core.workspace import open_workspace
-from opsledger.protocols.model import GateResult
-from opsledger.protocols.registry import ProcedureId, procedure, procedure_of_gate
-from opsledger.protocols.runner import (
-    approvable_digest,
+from opsledger.model.gates import GateResult
+from opsledger.protocols.service import (
+    ProcedureId,
+    approve_step,
     evaluate_gates,
+    procedure,
+    procedure_of_gate,
     procedure_status,
     require_step,
     run_procedure,
@@ -130,36 +126,17 @@ def approve(
     """Record a stakeholder's decision on a step (appended to the approval log)."""
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
-    definition = procedure(proc)
-    target = require_step(definition, step)
-    approvers = target.approvers(ws.config)
-    if not approvers:
-        raise InputError(f"step '{step}' of {proc.value} needs no approval")
-    if role not in approvers:
-        wanted = ", ".join(r.value for r in approvers)
-        raise InputError(f"step '{step}' is approved by {wanted}, not by {role.value}")
-    person = stakeholder_for(ws.config, role, by)
+    target = require_step(procedure(proc), step)
     with writing(ws, f"approve {proc.value}"):
-        digest = approvable_digest(definition, ctx, target)
-        ledger = approval_ledger(definition.evidence_dir(ws))
-        breaks = ledger.verify()
-        if breaks:
-            raise InputError(
-                f"{ledger.path}: the approval log fails verification (tampered with or "
-                "damaged); nothing was added:\n  " + "\n  ".join(str(b) for b in breaks)
-            )
-        row = ledger.append({
-            "time": ctx.now.isoformat(), "procedure": proc.value, "step": step,
-            "stakeholder": person.name, "email": person.email, "role": role.value,
-            "decision": decision.value, "conditions": conditions, "plan_digest": digest,
-        })
+        recorded = approve_step(ctx, proc, step, role, decision, conditions, by)
     if json:
-        print_json(row)
+        print_json(recorded.row)
         return
+    person = recorded.stakeholder
     subject = ", ".join(target.approves) if target.approves else f"'{target.title}'"
     console.print(
         f"Recorded: {escape(person.name)} ({role.value}) {decision.value} {escape(subject)}"
-        f" — row {row['seq']} of {escape(str(ledger.path))}"
+        f" — row {recorded.row['seq']} of {escape(str(recorded.log))}"
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -20,16 +20,17 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
-    writing,
 )
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_json, atomic_write_text
 from opsledger.core.inputs import Context
+from opsledger.core.lock import writing
 from opsledger.core.problems import Level
 from opsledger.core.workspace import open_workspace
-from opsledger.quality.gate_report import scorecard_junit
-from opsledger.quality.gates import Scorecard
 from opsledger.render.sections import Status
+
+if TYPE_CHECKING:
+    from opsledger.quality.service import Scorecard
 
 app = typer.Typer(help="Quality gates from gates_config.yaml.", no_args_is_help=True)
 
@@ -52,7 +53,7 @@ def check(
     strict: StrictOpt = False,
 ) -> None:
     """Evaluate every gate; write the result as JSON (and JUnit); exit 1 when they fail."""
-    from opsledger.quality.service import read_gates, run_quality_gates
+    from opsledger.quality.service import read_gates, run_quality_gates, scorecard_junit
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     gates = read_gates(ctx)

@@ -20,11 +20,11 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
-    writing,
 )
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_json, atomic_write_text, sha256_file
 from opsledger.core.inputs import Context
+from opsledger.core.lock import writing
 from opsledger.core.problems import Level
 from opsledger.core.workspace import open_workspace
 from opsledger.model.health import PerfReport, PerfRun
@@ -41,7 +41,7 @@ def runbooks(
     workspace: WorkspaceArg, json: JsonOpt = False, now: NowOpt = None, strict: StrictOpt = False
 ) -> None:
     """Write a rollback runbook per service under the p09 evidence folder."""
-    from opsledger.quality.runbooks import write_runbooks
+    from opsledger.quality.service import write_runbooks
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     if strict:  # every input is checked before a runbook is written, as review does
@@ -114,8 +114,7 @@ def canary(
     baseline run is used when it has one, from the canary file the current run; so one
     native file with both runs can be passed as both.
     """
-    from opsledger.quality.canary import CanaryPolicy, Decision, compare_canary
-    from opsledger.quality.runbooks import canary_markdown
+    from opsledger.quality.service import CanaryPolicy, Decision, canary_markdown, compare_canary
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     before_path = _locate(baseline, ctx.workspace.root)

@@ -22,15 +22,15 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
-    writing,
 )
+from opsledger.core.config import EngineChoice
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_text
 from opsledger.core.inputs import Context
+from opsledger.core.lock import writing
 from opsledger.core.problems import Level, Problem
 from opsledger.core.workspace import open_workspace
-from opsledger.engines.choice import EngineChoice
-from opsledger.slo.objectives import DEFAULT_MIN_EVENTS
+from opsledger.model.slo import DEFAULT_MIN_EVENTS
 
 if TYPE_CHECKING:
     from opsledger.slo.service import SloReport
@@ -178,7 +178,7 @@ def rules(
     json: JsonOpt = False,
 ) -> None:
     """Write Prometheus recording and multi-window burn-rate alerting rules (Sloth names)."""
-    from opsledger.slo.alerting_service import workspace_rules
+    from opsledger.slo.service import workspace_rules
 
     ws = open_workspace(workspace)
     ctx = Context.open(ws)
@@ -214,7 +214,7 @@ def backtest(
     json: JsonOpt = False,
 ) -> None:
     """Replay alert policies over the SLI history; score them against the incidents."""
-    from opsledger.slo.alerting_service import backtest_json, backtest_workspace, load_policies
+    from opsledger.slo.service import backtest_json, backtest_workspace, load_policies
 
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
@@ -254,7 +254,7 @@ def noise(
     workspace: WorkspaceArg, now: NowOpt = None, strict: StrictOpt = False, json: JsonOpt = False
 ) -> None:
     """Rank alerts by noise: flapping, auto-resolved, never actionable, off-hours pages."""
-    from opsledger.slo.alerting_service import noise_json, workspace_noise
+    from opsledger.slo.service import noise_json, workspace_noise
 
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
@@ -296,9 +296,7 @@ def _write_rules(
     ctx: Context, path: Path, text: str, problems: list[Problem], with_tests: bool
 ) -> list[Path]:
     """Write the rule file, and promtool tests that can pass when asked; return the paths."""
-    from opsledger.slo.prometheus_rules import RuleTarget, target_for
-    from opsledger.slo.promtool_tests import promtool_test_files
-    from opsledger.slo.service import read_slos
+    from opsledger.slo.service import RuleTarget, promtool_test_files, read_slos, target_for
 
     written = [path]
     atomic_write_text(path, text)

@@ -26,13 +26,24 @@ from pydantic import (
 from opsledger.core.errors import ConfigError
 from opsledger.core.incident_policy import IncidentPolicy
 from opsledger.core.yamlfile import LineMap, load_yaml, validation_problems
-from opsledger.engines.choice import QUERY_DEADLINE_SECONDS, EngineChoice
 
 CONFIG_FILE = "opsledger.yaml"
 # Key of the validation context that holds the workspace root, so that ``paths:`` values are
 # checked against the real folders, symbolic links included.
 WORKSPACE_ROOT = "workspace_root"
 
+
+
+# How long one SLI statement may run before it is interrupted: minutes of scanning is
+# already far beyond a workspace's events, and CI must not hang on a hostile definition.
+QUERY_DEADLINE_SECONDS = 300.0
+
+
+class EngineChoice(StrEnum):
+    """Which engine counts event-file SLIs: DuckDB on this machine, or Spark."""
+
+    DUCKDB = "duckdb"
+    SPARK = "spark"
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,15 +1,12 @@
 """Which reader reads which input, and a per-run cache of what was read.
 
-``READERS`` maps each :class:`InputKey` to its reader, named as ``"module:function"`` so
-that importing opsledger stays cheap. A reader takes the path the workspace gives for the
-key (a file or a folder), and the settings ``READER_SETTINGS`` takes from opsledger.yaml for
-it, and returns a :class:`ReadResult`.
+The registry of readers (:mod:`opsledger.readers.registry`) is imported on first use, so
+that importing opsledger stays cheap.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,29 +22,6 @@ if TYPE_CHECKING:
 Reader = Callable[..., ReadResult[Any]]  # called with the path (and its READER_SETTINGS)
 T = TypeVar("T")
 
-READERS: dict[InputKey, str] = {
-    InputKey.CONFIG: "opsledger.readers.config_file:read",
-    InputKey.GATES: "opsledger.readers.gates_config:read",
-    InputKey.HEALTH: "opsledger.readers.health:read",
-    InputKey.PERF: "opsledger.readers.perf:read",
-    InputKey.INCIDENTS: "opsledger.readers.incidents:read",
-    InputKey.CLOSURE_PACKAGE: "opsledger.readers.closure_package:read",
-    InputKey.HANDOVER_RECORD: "opsledger.readers.handover_record:read",
-    InputKey.KT_FEEDBACK: "opsledger.readers.kt_feedback:read",
-    InputKey.OBSERVABILITY_BASELINE: "opsledger.readers.observability_baseline:read",
-    InputKey.POSTMORTEMS: "opsledger.readers.postmortems:read",
-    InputKey.PERF_BACKLOG: "opsledger.readers.perf_backlog:read",
-    InputKey.TECH_DEBT: "opsledger.readers.tech_debt:read",
-    InputKey.SECURITY_RISKS: "opsledger.readers.security_risk_log:read",
-    InputKey.SERVICE_CATALOG: "opsledger.readers.service_catalog:read",
-    InputKey.BACKSTAGE: "opsledger.readers.backstage:read",
-    InputKey.TICKETS: "opsledger.readers.tickets:read",
-    InputKey.SECURITY: "opsledger.readers.security:read",
-    InputKey.SLOS: "opsledger.readers.slo_definitions:read",
-    InputKey.ALERTS: "opsledger.readers.alerts:read",
-    InputKey.EXPERIMENTS: "opsledger.readers.experiments:read",
-    InputKey.COSTS: "opsledger.readers.costs:read",
-}
 
 # The p18 prerequisites whose absence halts intake, and those whose absence is noted only.
 P18_CRITICAL: tuple[InputKey, ...] = (
@@ -69,13 +43,15 @@ READER_SETTINGS: dict[InputKey, Callable[[Config], dict[str, Any]]] = {
 }
 
 
+def readers() -> dict[InputKey, Reader]:
+    """Return the reader registry (:mod:`opsledger.readers.registry`), imported on first use."""
+    from opsledger.readers.registry import READERS
+
+    return READERS
+
+
 def reader_for(key: InputKey) -> Reader | None:
-    target = READERS.get(key)
-    if target is None:
-        return None
-    module_name, _, function = target.partition(":")
-    reader: Reader = getattr(importlib.import_module(module_name), function)
-    return reader
+    return readers().get(key)
 
 
 @dataclass(frozen=True)
@@ -150,7 +126,8 @@ class Inputs:
         )
 
     def inventory(self) -> list[InputStatus]:
-        return [self.status(key) for key in InputKey if key in READERS]
+        registry = readers()
+        return [self.status(key) for key in InputKey if key in registry]
 
     def problems(self) -> list[Problem]:
         return [p for result in self.cache.values() for p in result.problems]
@@ -170,12 +147,18 @@ class Context:
     inputs: Inputs
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     progress: Callable[[str], None] = field(default=lambda message: None)
-    results: dict[str, Any] = field(default_factory=dict)
+    results: dict[Hashable, Any] = field(default_factory=dict)
 
-    def memo(self, key: str, compute: Callable[[], T]) -> T:
-        """Return ``compute()``, computed once per run (analyses shared by several sections)."""
+    def once(self, compute: Callable[..., T], *args: Hashable) -> T:
+        """Return ``compute(self, *args)``, computed once per run.
+
+        A run's results (the SLO evaluation, the cost view, the backlog...) are read by
+        several sections and commands; each is keyed by the function that computes it and
+        its arguments, so its type is the function's.
+        """
+        key = (compute, *args)
         if key not in self.results:
-            self.results[key] = compute()
+            self.results[key] = compute(self, *args)
         value: T = self.results[key]
         return value
 

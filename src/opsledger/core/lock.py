@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from opsledger.core.errors import WorkspaceLockedError
-from opsledger.core.fileio import confined_output
+from opsledger.core.fileio import confined_output, writes_confined_to
+from opsledger.core.workspace import Workspace
 
 LOCK_NAME = "lock"
 
@@ -45,3 +46,14 @@ def _holder(fd: int) -> str:
         return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
     except OSError:
         return ""
+
+
+@contextmanager
+def writing(ws: Workspace, command: str) -> Iterator[None]:
+    """Hold the workspace lock while ``command`` changes ``ws``; keep its writes inside ``ws``.
+
+    Every command that writes the workspace goes through here, so two writers never
+    interleave and no symlinked folder can carry an output out of the workspace.
+    """
+    with writes_confined_to(ws.root), workspace_lock(ws.state_dir, command):
+        yield

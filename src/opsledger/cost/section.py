@@ -90,11 +90,12 @@ def cost_result(ctx: Context) -> CostReadResult:
 
 def utilisation_result(ctx: Context) -> UtilisationReadResult:
     """Return the utilisation samples, read once per run."""
+    return ctx.once(_read_utilisation)
+
+
+def _read_utilisation(ctx: Context) -> UtilisationReadResult:
     path = utilisation.utilisation_folder(ctx.workspace.path(InputKey.TELEMETRY))
-    return ctx.memo(
-        "utilisation",
-        lambda: utilisation.read(path) if path.exists() else UtilisationReadResult(path),
-    )
+    return utilisation.read(path) if path.exists() else UtilisationReadResult(path)
 
 
 def telemetry_request_counts(telemetry: Path) -> RequestCounts:
@@ -125,7 +126,12 @@ def cost_view(ctx: Context, month: str | None = None,
     (default: the month of the last complete day of cost data).
 
     ``request_counts`` gives requests per (service, day); by default they are counted from
-    the request events under ``telemetry/requests/``."""
+    the request events under ``telemetry/requests/``; computed once per run and arguments."""
+    return ctx.once(_cost_view, month, settings, request_counts)
+
+
+def _cost_view(ctx: Context, month: str | None, settings: CostSettings,
+               request_counts: RequestCountSource | None) -> CostView:
     result = cost_result(ctx)
     ledger = result.ledger
     summary = summarise_spend(ledger)
@@ -167,13 +173,14 @@ def cost_view(ctx: Context, month: str | None = None,
 def capacity_view(ctx: Context, settings: CapacitySettings = CapacitySettings()
                   ) -> CapacityView:
     """Return the capacity runway of every utilisation series (computed once per run)."""
-    def compute() -> CapacityView:
-        result = utilisation_result(ctx)
-        runs = capacity_runway(result.log.frame, ctx.now.date(), settings)
-        return CapacityView(result, settings, by_urgency(runs),
-                            [r for r in runs if isinstance(r, SkippedRunway)])
+    return ctx.once(_capacity_view, settings)
 
-    return ctx.memo(f"capacity-view:{settings}", compute)
+
+def _capacity_view(ctx: Context, settings: CapacitySettings) -> CapacityView:
+    result = utilisation_result(ctx)
+    runs = capacity_runway(result.log.frame, ctx.now.date(), settings)
+    return CapacityView(result, settings, by_urgency(runs),
+                        [r for r in runs if isinstance(r, SkippedRunway)])
 
 
 def _money(value: float | None) -> str:

@@ -7,23 +7,14 @@ engine runs the same SLO definitions and gives the same counts.
 from __future__ import annotations
 
 from dataclasses import replace
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from opsledger.core.config import QUERY_DEADLINE_SECONDS, EngineChoice
 
 if TYPE_CHECKING:
     from opsledger.core.workspace import Workspace
     from opsledger.engines.interface import EventEngine
-
-
-# How long one SLI statement may run before it is interrupted: minutes of scanning is
-# already far beyond a workspace's events, and CI must not hang on a hostile definition.
-QUERY_DEADLINE_SECONDS = 300.0
-
-
-class EngineChoice(StrEnum):
-    DUCKDB = "duckdb"
-    SPARK = "spark"
 
 
 def event_engine(
@@ -44,7 +35,7 @@ def event_engine(
 
 def configured_engine(workspace: Workspace) -> EngineChoice:
     """Return the engine the workspace's configuration names (DuckDB when it names none)."""
-    return EngineChoice(getattr(workspace.config, "engine", EngineChoice.DUCKDB))
+    return workspace.config.engine
 
 
 def with_engine(workspace: Workspace, choice: EngineChoice) -> Workspace:

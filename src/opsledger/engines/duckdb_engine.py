@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 import duckdb
 import numpy as np
 
+from opsledger.core.config import QUERY_DEADLINE_SECONDS
 from opsledger.core.errors import EngineError
-from opsledger.engines.choice import QUERY_DEADLINE_SECONDS
 from opsledger.engines.interface import minutes_between
 from opsledger.engines.predicates import Predicate, SliPredicates, SqlDialect, sli_predicates
 from opsledger.model.slo import DuckDbSource, SliSeries, Slo

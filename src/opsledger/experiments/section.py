@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from opsledger.core.inputs import Context
 from opsledger.core.problems import Level, Problem
-from opsledger.experiments.as_json import outcome_json
 from opsledger.experiments.results import (
     Comparison,
     ExperimentResult,
@@ -23,6 +22,7 @@ from opsledger.experiments.service import (
     ExperimentOutcome,
     NotAnalyzed,
     analyze_experiment,
+    outcome_json,
     workspace_experiments,
 )
 from opsledger.render.sections import Chart, Section, Status, md_table

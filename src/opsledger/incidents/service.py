@@ -25,12 +25,16 @@ from opsledger.core.incident_policy import (
     fold_duplicates,
     policy_of,
 )
-from opsledger.core.inputs import READERS, Context
+from opsledger.core.inputs import Context, readers
 from opsledger.core.problems import Problem, ReadResult
 from opsledger.core.workspace import InputKey, Workspace
 from opsledger.incidents.escalation import EscalationMatrix, escalation_matrix
+from opsledger.incidents.escalation_matrix import escalation_markdown as escalation_markdown
+from opsledger.incidents.kpis import DurationStats as DurationStats
 from opsledger.incidents.kpis import IncidentKpis, Period, incident_kpis, rotation_resolver
+from opsledger.incidents.postmortems import ActionItemSummary as ActionItemSummary
 from opsledger.incidents.postmortems import PostmortemReview, review_postmortems
+from opsledger.incidents.postmortems import track_action_items as track_action_items
 from opsledger.model.handover import CatalogService, Postmortem
 from opsledger.model.incidents import Incident
 
@@ -43,7 +47,7 @@ ALERTMANAGER_FILE = "alertmanager.yml"
 def _read(
     ctx: Context, key: InputKey, reader: Callable[[Path], ReadResult[Any]]
 ) -> ReadResult[Any]:
-    if key in READERS:
+    if key in readers():
         return ctx.inputs.read(key)
     path = ctx.workspace.path(key)
     return reader(path) if path.exists() else ReadResult(path)
@@ -98,8 +102,7 @@ class BudgetShares:
 def budget_shares(ctx: Context, incidents: tuple[Incident, ...]) -> BudgetShares:
     """Return the budget share of each incident inside an evaluated SLO window."""
     try:
-        from opsledger.slo.objectives import floor_minute, incident_budget_share
-        from opsledger.slo.service import evaluate_workspace
+        from opsledger.slo.service import evaluate_workspace, floor_minute, incident_budget_share
     except ImportError:
         return BudgetShares(skipped="SLO evaluation is not available")
     try:
@@ -201,7 +204,12 @@ def default_period(now: datetime, since: datetime | None, until: datetime | None
 def review_incidents(
     ctx: Context, period: Period, with_budgets: bool = True
 ) -> IncidentReview:
-    """Return the incident KPIs, postmortem follow-up and gate of the workspace."""
+    """Return the incident KPIs, postmortem follow-up and gate of the workspace (once per
+    run, period and choice)."""
+    return ctx.once(_review_incidents, period, with_budgets)
+
+
+def _review_incidents(ctx: Context, period: Period, with_budgets: bool) -> IncidentReview:
     config = ctx.workspace.config
     policy = policy_of(config)
     ctx.progress("reading incidents")

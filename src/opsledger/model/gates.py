@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from opsledger.model.status import Status
 
 
 class Operator(StrEnum):
@@ -35,3 +39,36 @@ class GateSpec:
     weight: float
     key: bool
     description: str = ""
+
+
+@dataclass(frozen=True)
+class GateResult:
+    id: str
+    title: str
+    criteria: str
+    threshold: str
+    evidence: str
+    actual: str
+    status: Status
+    failures: tuple[str, ...] = ()
+    waiver: Mapping[str, str] | None = None
+    remedy: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status in (Status.PASS, Status.WARN) or self.waiver is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "criteria": self.criteria,
+            "threshold": self.threshold,
+            "evidence": self.evidence,
+            "actual": self.actual,
+            "status": self.status.value,
+            "passed": self.passed,
+            "failures": list(self.failures),
+            "waiver": dict(self.waiver) if self.waiver else None,
+            "remedy": self.remedy,
+        }

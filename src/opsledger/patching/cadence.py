@@ -39,7 +39,7 @@ from croniter import croniter
 from opsledger.core.config import ChangeWindow, Freeze, SeverityDays, VulnerabilitySla
 from opsledger.model.common import Severity
 from opsledger.model.security import Finding, OutdatedPackage, UpdateKind
-from opsledger.patching.findings import (
+from opsledger.readers.findings import (
     DEFAULT_RATING,
     apply_rating,
     compare_versions,

@@ -75,7 +75,14 @@ def patch_view(ctx: Context, error_budget_freeze: ErrorBudgetFreeze = None) -> P
     """Return the findings with due dates and the update plan for this run.
 
     Without an explicit ``error_budget_freeze``, the SLOs' error budget policy decides it.
+    Computed once per run and freeze.
     """
+    freeze = error_budget_freeze
+    return ctx.once(_patch_view, freeze if freeze is None or isinstance(freeze, str)
+                    else tuple(freeze))
+
+
+def _patch_view(ctx: Context, error_budget_freeze: ErrorBudgetFreeze) -> PatchView:
     if error_budget_freeze is None:
         error_budget_freeze = slo_freeze(ctx)
     config = ctx.workspace.config

@@ -13,7 +13,7 @@ from pathlib import Path
 from opsledger.core.errors import OpsledgerError
 from opsledger.core.inputs import P18_CRITICAL, Context
 from opsledger.core.workspace import Workspace, open_workspace
-from opsledger.protocols.model import GateResult
+from opsledger.model.gates import GateResult
 from opsledger.protocols.p18 import PROCEDURE, finish
 from opsledger.protocols.p18_plan import (
     check_approvals,
@@ -72,7 +72,9 @@ def approvals(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--plan", type=Path, default=Path(EVIDENCE) / "maintenance-plan.md")
     args = parser.parse_args(argv)
     root = args.workspace.resolve()
-    return _guarded(lambda: _report([check_approvals(root / args.log, root / args.plan, root)]))
+    return _guarded(
+        lambda: _report([check_approvals(root / args.log, root / args.plan, root, PROCEDURE)])
+    )
 
 
 def governance(argv: Sequence[str] | None = None) -> int:

@@ -13,11 +13,14 @@ from opsledger.core.fileio import atomic_write_text
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey
 from opsledger.model.gates import GateSpec
-from opsledger.patching.cadence import ErrorBudgetFreeze, freeze_interval, window_slots
-from opsledger.patching.plan import STATUS_WORDS
 from opsledger.patching.section import patch_view
-from opsledger.quality.gates import describe
-from opsledger.quality.runbooks import ROLLBACK_DIR, runbook_file_name, write_runbooks
+from opsledger.patching.service import (
+    STATUS_WORDS,
+    ErrorBudgetFreeze,
+    freeze_interval,
+    window_slots,
+)
+from opsledger.quality.service import ROLLBACK_DIR, describe, runbook_file_name, write_runbooks
 from opsledger.render.links import md_link
 from opsledger.render.sections import md_escape, md_table
 

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from opsledger.core.config import Config, Role
 from opsledger.core.workspace import InputKey, Workspace
-from opsledger.model.status import Status
+from opsledger.model.gates import GateResult
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from opsledger.core.inputs import Context
-    from opsledger.protocols.runner import StepContext
 
 
 class StepKind(StrEnum):
@@ -88,39 +89,6 @@ class Step:
     version: int = 1  # bump when the step's logic changes, so earlier results are redone
 
 
-@dataclass(frozen=True)
-class GateResult:
-    id: str
-    title: str
-    criteria: str
-    threshold: str
-    evidence: str
-    actual: str
-    status: Status
-    failures: tuple[str, ...] = ()
-    waiver: Mapping[str, str] | None = None
-    remedy: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return self.status in (Status.PASS, Status.WARN) or self.waiver is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "criteria": self.criteria,
-            "threshold": self.threshold,
-            "evidence": self.evidence,
-            "actual": self.actual,
-            "status": self.status.value,
-            "passed": self.passed,
-            "failures": list(self.failures),
-            "waiver": dict(self.waiver) if self.waiver else None,
-            "remedy": self.remedy,
-        }
-
-
 GateCheck = Callable[["StepContext"], GateResult]
 
 
@@ -144,3 +112,36 @@ class Procedure:
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
+
+
+@dataclass
+class StepContext:
+    """What a step sees: the run's context and where its evidence goes."""
+
+    ctx: Context
+    procedure: Procedure
+    step: Step
+    evidence_dir: Path
+
+    @property
+    def now(self) -> datetime:
+        return self.ctx.now
+
+    def evidence_path(self, name: str) -> Path:
+        """Return where evidence ``name`` lives: the evidence folder, or for a name starting
+        with ``@`` one of the workspace's own documents (``@roadmap``, ``@optimization-plan``)."""
+        if name.startswith("@"):
+            return workspace_document(self.ctx.workspace, name)
+        return self.evidence_dir / name
+
+
+def workspace_document(ws: Workspace, name: str) -> Path:
+    """Return the path of a document the procedures write outside their evidence folder."""
+    documents = {
+        "@roadmap": ws.root / ws.config.paths.roadmap,
+        "@optimization-plan": ws.root / ws.config.paths.optimization,
+        "@monthly-report": ws.reports_dir / "MONTHLY_OPS_REPORT.md",
+    }
+    if name not in documents:
+        raise KeyError(f"unknown workspace document {name}")
+    return documents[name]

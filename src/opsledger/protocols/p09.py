@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opsledger.approvals.decisions import ApprovalState, approval_ledger, approval_state
+from opsledger.approvals.decisions import approval_state
 from opsledger.core.fileio import atomic_write_text
-from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey, Workspace
-from opsledger.protocols.model import Gate, GateResult, Procedure, Step, StepKind, StepResult
+from opsledger.model.gates import GateResult
+from opsledger.protocols.approval_log import approval_ledger
+from opsledger.protocols.model import Gate, Procedure, Step, StepKind, StepResult
 from opsledger.protocols.runner import StepContext, plan_digest, step_result
 from opsledger.render.sections import Section, Status
 
@@ -51,9 +52,8 @@ def monitoring_plan(sctx: StepContext) -> StepResult:
     """Step 2: error budget policy and SLO targets, alert tuning, postmortems, escalation."""
     from opsledger.incidents.section import incidents_section
     from opsledger.incidents.service import write_escalation
-    from opsledger.slo.alerting_section import alerting_section
-    from opsledger.slo.alerting_service import workspace_rules
-    from opsledger.slo.section import slo_section
+    from opsledger.slo.section import alerting_section, slo_section
+    from opsledger.slo.service import workspace_rules
 
     ctx = sctx.ctx
     config = ctx.workspace.config
@@ -95,7 +95,7 @@ def monitoring_plan(sctx: StepContext) -> StepResult:
 
 def optimisation_plan(sctx: StepContext) -> StepResult:
     """Step 3: cost tracking against budgets, hotspots, capacity, review cycles."""
-    from opsledger.review.optimization_plan import write_optimization_plan
+    from opsledger.review.service import write_optimization_plan
 
     path = write_optimization_plan(sctx.ctx)
     return step_result(f"optimisation plan written to {path.name}", [path])
@@ -103,7 +103,7 @@ def optimisation_plan(sctx: StepContext) -> StepResult:
 
 def roadmap(sctx: StepContext) -> StepResult:
     """Step 4: next-phase charter, experiments, UX debt, success metrics."""
-    from opsledger.review.roadmap import write_roadmap
+    from opsledger.review.service import write_roadmap
 
     path = write_roadmap(sctx.ctx)
     return step_result(f"next-phase charter written to {path.name}", [path])
@@ -200,21 +200,6 @@ def gate_incidents(sctx: StepContext) -> GateResult:
     )
 
 
-def charter_approval(ctx: Context) -> ApprovalState | None:
-    """Return the approvers' decisions on the charter as it is now (None: no charter, or an
-    approval log that fails verification)."""
-    evidence_dir = _evidence_dir(ctx.workspace)
-    step = next(s for s in STEPS if s.id == "4-roadmap")
-    sctx = StepContext(ctx, PROCEDURE, step, evidence_dir)
-    if not sctx.evidence_path(ROADMAP).exists():
-        return None
-    ledger = approval_ledger(evidence_dir)
-    if ledger.verify():
-        return None
-    roles = step.required_approvals(ctx.workspace.config)
-    return approval_state(ledger, PROCEDURE.id, step.id, roles, plan_digest(sctx))
-
-
 def gate_charter(sctx: StepContext) -> GateResult:
     step_ctx = _step_context(sctx, "4-roadmap")
     roles = step_ctx.step.required_approvals(sctx.ctx.workspace.config)
@@ -226,7 +211,7 @@ def gate_charter(sctx: StepContext) -> GateResult:
     if not path.exists():
         return GateResult(*base, "no charter yet", Status.FAIL,
                           ("run 'opsledger run p09' to draft it",))
-    ledger = approval_ledger(sctx.evidence_dir)
+    ledger = approval_ledger(sctx.evidence_dir, sctx.procedure)
     if ledger.verify():
         return GateResult(*base, "approval log tampered with", Status.FAIL)
     state = approval_state(ledger, "p09", "4-roadmap", roles, plan_digest(step_ctx))

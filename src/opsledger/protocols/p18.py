@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from opsledger.approvals.decisions import APPROVAL_LOG, approval_ledger
+from opsledger.approvals.decisions import APPROVAL_LOG
 from opsledger.core.fileio import atomic_write_text
 from opsledger.core.inputs import P18_CRITICAL, Context
 from opsledger.core.workspace import InputKey, Workspace
-from opsledger.protocols.model import Gate, GateResult, Procedure, Step, StepKind
+from opsledger.model.gates import GateResult
+from opsledger.protocols.approval_log import approval_ledger
+from opsledger.protocols.model import Gate, Procedure, Step, StepKind
 from opsledger.protocols.p18_backlog import (
     AUTOMATION_FILE,
     BACKLOG_FILE,
@@ -159,7 +161,7 @@ def quality_metrics(ws: Workspace, gates: list[GateResult]) -> list[tuple[str, s
     present = [name for name in EVIDENCE if (folder / name).exists()]
     json_files = [folder / n for n in EVIDENCE if n.endswith(".json") and (folder / n).exists()]
     intact = [p for p in json_files if _stamped(p)]
-    ledger_ok = not approval_ledger(folder).verify()
+    ledger_ok = not approval_ledger(folder, PROCEDURE).verify()
     integrity = (len(intact) + int(ledger_ok)) / (len(json_files) + 1)
     return [
         ("Gate 1 pass rate", "≥ 95%", rate,
@@ -191,7 +193,7 @@ def finish(ctx: Context, gates: list[GateResult]) -> list[Path]:
         ("All workflow steps completed", True),
         ("All quality gates passed (or waivers documented)", all_gates),
         ("All evidence artifacts captured", all((folder / n).exists() for n in EVIDENCE)),
-        ("Approval log intact", not approval_ledger(folder).verify()),
+        ("Approval log intact", not approval_ledger(folder, PROCEDURE).verify()),
         ("Communication log complete", (folder / COMMUNICATION_LOG).exists()),
     ]
     lines = [

@@ -7,24 +7,21 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from opsledger.approvals.decisions import approval_ledger, approval_state
-from opsledger.backlog.automation import automation_candidates
-from opsledger.backlog.scoring import (
+from opsledger.approvals.decisions import approval_state
+from opsledger.backlog.service import (
     BACKLOG_COLUMNS,
     Backlog,
     BacklogItem,
-    Sources,
-    consolidate,
+    automation_candidates,
+    consolidated_backlog,
+    work_items,
 )
-from opsledger.core.config import Config, Role
+from opsledger.core.config import Role
 from opsledger.core.fileio import atomic_write_csv, atomic_write_json
 from opsledger.core.workspace import InputKey
-from opsledger.model.common import ItemStatus
-from opsledger.model.handover import KnowledgeGap, Postmortem, WorkItem
-from opsledger.model.security import Finding
-from opsledger.patching.cadence import assess_posture
+from opsledger.protocols.approval_log import approval_ledger
 from opsledger.protocols.model import Halt, HaltKind, StepResult
-from opsledger.protocols.p18_intake import evidence_header, known_services
+from opsledger.protocols.p18_intake import evidence_header
 from opsledger.protocols.runner import StepContext, plan_digest, step_result
 
 BACKLOG_FILE = "maintenance-backlog.csv"
@@ -38,57 +35,8 @@ BACKLOG_INPUTS = (
 CONFLICT_DECIDERS = (Role.PRODUCT_OWNER,)
 
 
-def _work(sctx: StepContext, key: InputKey) -> list[WorkItem]:
-    return [r for r in sctx.ctx.inputs.records(key) if isinstance(r, WorkItem)]
-
-
-def findings_as_work(findings: list[Finding], config: Config, now: Any) -> list[WorkItem]:
-    """Return scanner findings as backlog items, owned by the security lead until assigned."""
-    lead = next(iter(config.stakeholders_with(Role.SECURITY_LEAD)), None)
-    posture = assess_posture(findings, config.policies.vulnerability_sla_days, now)
-    work = []
-    for due in posture.items:
-        finding = due.finding
-        fix = f" to {finding.fixed[0]}" if finding.fixed else " (no fixed version yet)"
-        work.append(WorkItem(
-            id=finding.id,
-            title=f"Upgrade {finding.package} {finding.installed or ''}{fix}".replace("  ", " "),
-            source="scanner",
-            service=None,
-            owner=lead.name if lead else None,
-            severity=finding.severity,
-            status=ItemStatus.OPEN,
-            due_date=due.due_date,
-            category="dependency",
-            reference=finding.id,
-            created=due.first_seen,
-            description=finding.summary,
-        ))
-    return work
-
-
 def build_backlog(sctx: StepContext) -> Backlog:
-    config = sctx.ctx.workspace.config
-    inputs = sctx.ctx.inputs
-    findings = [f for f in inputs.records(InputKey.SECURITY) if isinstance(f, Finding)]
-    days = config.policies.action_item_sla_days
-    return consolidate(
-        Sources(
-            tech_debt=_work(sctx, InputKey.TECH_DEBT),
-            performance=_work(sctx, InputKey.PERF_BACKLOG),
-            security=_work(sctx, InputKey.SECURITY_RISKS),
-            postmortems=[p for p in inputs.records(InputKey.POSTMORTEMS)
-                         if isinstance(p, Postmortem)],
-            knowledge_gaps=[g for g in inputs.records(InputKey.KT_FEEDBACK)
-                            if isinstance(g, KnowledgeGap)],
-            findings=findings_as_work(findings, config, sctx.now),
-            service_tiers={k: v for k, v in known_services(sctx).items() if v is not None},
-            action_item_days={"SEV1": days.sev1, "SEV2": days.sev2, "SEV3": days.sev3,
-                              "SEV4": days.sev4, "SEV5": days.sev5},
-        ),
-        sctx.now.date(),
-        config.policies.backlog_sla_days,
-    )
+    return consolidated_backlog(sctx.ctx)
 
 
 def consolidate_backlog(sctx: StepContext) -> StepResult:
@@ -167,7 +115,7 @@ def prioritise(sctx: StepContext) -> StepResult:
     atomic_write_json(path, matrix)
     halts = []
     if backlog.conflicts:
-        ledger = approval_ledger(sctx.evidence_dir)
+        ledger = approval_ledger(sctx.evidence_dir, sctx.procedure)
         state = approval_state(ledger, sctx.procedure.id, sctx.step.id, CONFLICT_DECIDERS,
                                plan_digest(sctx))
         if not state.approved:
@@ -192,7 +140,7 @@ def find_automation(sctx: StepContext) -> StepResult:
     """Step 2.3: recurring toil in tickets and manual work in the backlog."""
     tickets = sctx.ctx.inputs.read(InputKey.TICKETS).records
     items = [w for key in (InputKey.TECH_DEBT, InputKey.PERF_BACKLOG)
-             for w in _work(sctx, key)]
+             for w in work_items(sctx.ctx, key)]
     content = automation_candidates(
         tickets, items, now=sctx.now,
         inputs=evidence_header(sctx, (InputKey.TICKETS, InputKey.TECH_DEBT))["inputs"],

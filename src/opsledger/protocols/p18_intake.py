@@ -6,6 +6,8 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from opsledger.core.catalog import catalog as workspace_catalog
+from opsledger.core.catalog import known_services as workspace_services
 from opsledger.core.fileio import atomic_write_json, atomic_write_text, sha256_tree
 from opsledger.core.inputs import P18_CRITICAL, InputStatus
 from opsledger.core.problems import Level
@@ -51,27 +53,12 @@ def evidence_header(sctx: StepContext, keys: tuple[InputKey, ...]) -> dict[str, 
 
 
 def known_services(sctx: StepContext) -> dict[str, int | None]:
-    """Return every service the workspace knows (config, catalog components) with its tier.
-
-    Backstage systems and resources group or support services; they are not owned the way
-    a deployed component is, so ownership and coverage are checked per component.
-    """
-    services: dict[str, int | None] = {s.name: s.tier for s in sctx.ctx.workspace.config.services}
-    for entry in catalog(sctx):
-        if entry.kind == "component":
-            services.setdefault(entry.name, entry.tier)
-    return services
+    """Return every service the workspace knows, with its tier (see :mod:`core.catalog`)."""
+    return workspace_services(sctx.ctx)
 
 
 def catalog(sctx: StepContext) -> list[CatalogService]:
-    entries: list[CatalogService] = []
-    for key in (InputKey.SERVICE_CATALOG, InputKey.BACKSTAGE):
-        seen = {e.name for e in entries}
-        entries.extend(
-            r for r in sctx.ctx.inputs.records(key) if isinstance(r, CatalogService)
-            and r.name not in seen
-        )
-    return entries
+    return workspace_catalog(sctx.ctx)
 
 
 def critical_services(sctx: StepContext) -> list[str]:

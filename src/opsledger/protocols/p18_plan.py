@@ -8,37 +8,33 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from opsledger.approvals.decisions import (
-    APPROVAL_COLUMNS,
-    APPROVAL_LOG,
-    approval_ledger,
-    approval_state,
-    approvals_in_run_state,
-)
+from opsledger.approvals.decisions import APPROVAL_COLUMNS, APPROVAL_LOG, approval_state
+from opsledger.approvals.digest import documents_digest
 from opsledger.approvals.ledger import Ledger
 from opsledger.core.config import Role
 from opsledger.core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from opsledger.core.workspace import InputKey
-from opsledger.incidents.escalation import escalation_matrix
-from opsledger.incidents.escalation_matrix import escalation_markdown
+from opsledger.incidents.service import escalation_markdown, escalation_matrix
+from opsledger.model.gates import GateResult
 from opsledger.model.handover import (
     ObservabilityBaseline,
     OwnershipAssignment,
     Postmortem,
     WorkItem,
 )
-from opsledger.patching.cadence import window_slots
-from opsledger.protocols.model import GateResult, Halt, HaltKind, StepResult
+from opsledger.patching.service import window_slots
+from opsledger.protocols.approval_log import approval_ledger, run_state_witness
+from opsledger.protocols.model import Halt, HaltKind, Procedure, StepResult
 from opsledger.protocols.p18_backlog import BACKLOG_FILE, parse_day, read_backlog_csv
 from opsledger.protocols.p18_intake import catalog, critical_services, evidence_header
-from opsledger.protocols.runner import StepContext, documents_digest, plan_digest, step_result
+from opsledger.protocols.runner import StepContext, plan_digest, step_result
 from opsledger.render.sections import Status, md_escape, md_table
-from opsledger.review.governance import (
+from opsledger.review.service import (
     COMPLETE,
+    governance_calendar,
     governance_checklist,
     scheduled_reviews,
 )
-from opsledger.review.governance_calendar import governance_calendar
 from opsledger.support.service import PLAN_FILE
 
 PLAN_FILE_MD = "maintenance-plan.md"
@@ -212,7 +208,7 @@ def _pct(value: float | None) -> str:
 
 def secure_approvals(sctx: StepContext) -> StepResult:
     """Step 3.2: the plan approved by operations, support, product and security leads."""
-    ledger = approval_ledger(sctx.evidence_dir)
+    ledger = approval_ledger(sctx.evidence_dir, sctx.procedure)
     state = approval_state(ledger, sctx.procedure.id, sctx.step.id, APPROVERS,
                            plan_digest(sctx))
     given = [r.value for r, row in state.decisions.items() if row and row["decision"] ==
@@ -300,9 +296,11 @@ def check_backlog_integrity(path: Path, root: Path) -> GateResult:
         Status.FAIL if failures else Status.PASS, tuple(failures))
 
 
-def check_approvals(log: Path, plan: Path, root: Path) -> GateResult:
+def check_approvals(
+    log: Path, plan: Path, root: Path, definition: Procedure
+) -> GateResult:
     """Gate 2: the four leads approved this version of the plan, in an intact log."""
-    ledger = Ledger(log, APPROVAL_COLUMNS, approvals_in_run_state)
+    ledger = Ledger(log, APPROVAL_COLUMNS, run_state_witness(definition))
     base = GateMeta(id="p18-stakeholder-approval", title="Stakeholder approval confirmation",
                     criteria="Operations, Support, Product and Security leads approve the plan",
                     threshold="every required stakeholder's status is Approved",
@@ -351,7 +349,7 @@ def gate_backlog_integrity(sctx: StepContext) -> GateResult:
 
 def gate_approvals(sctx: StepContext) -> GateResult:
     return check_approvals(sctx.evidence_path(APPROVAL_LOG), sctx.evidence_path(PLAN_FILE_MD),
-                           sctx.ctx.workspace.root)
+                           sctx.ctx.workspace.root, sctx.procedure)
 
 
 def gate_governance(sctx: StepContext) -> GateResult:

@@ -1,8 +1,12 @@
-"""The procedures opsledger runs, by id."""
+"""The procedures opsledger runs, by id.
+
+Each procedure is loaded by a function of its own, so that naming a procedure (the command
+line's choices) does not import what its steps need.
+"""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from enum import StrEnum
 
 from opsledger.protocols.model import Procedure
@@ -13,16 +17,26 @@ class ProcedureId(StrEnum):
     P09 = "p09"
 
 
-_LOCATIONS = {
-    ProcedureId.P18: "opsledger.protocols.p18:PROCEDURE",
-    ProcedureId.P09: "opsledger.protocols.p09:PROCEDURE",
+def _p18() -> Procedure:
+    from opsledger.protocols.p18 import PROCEDURE
+
+    return PROCEDURE
+
+
+def _p09() -> Procedure:
+    from opsledger.protocols.p09 import PROCEDURE
+
+    return PROCEDURE
+
+
+PROCEDURES: dict[ProcedureId, Callable[[], Procedure]] = {
+    ProcedureId.P18: _p18,
+    ProcedureId.P09: _p09,
 }
 
 
 def procedure(pid: ProcedureId) -> Procedure:
-    module_name, _, name = _LOCATIONS[pid].partition(":")
-    found: Procedure = getattr(importlib.import_module(module_name), name)
-    return found
+    return PROCEDURES[pid]()
 
 
 def procedure_of_gate(gate_id: str) -> tuple[ProcedureId, Procedure] | None:

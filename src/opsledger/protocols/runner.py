@@ -10,19 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from opsledger.approvals.decisions import (
-    active_waiver,
-    approval_ledger,
-    approval_state,
-    waiver_ledger,
-)
+from opsledger.approvals.decisions import active_waiver, approval_state, waiver_ledger
+from opsledger.approvals.digest import documents_digest, evidence_fingerprint
 from opsledger.core.config import CONFIG_FILE
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import (
@@ -32,13 +27,14 @@ from opsledger.core.fileio import (
     sha256_tree,
 )
 from opsledger.core.inputs import Context
-from opsledger.core.workspace import Workspace
+from opsledger.protocols.approval_log import approval_ledger
 from opsledger.protocols.model import (
     GateResult,
     Halt,
     HaltKind,
     Procedure,
     Step,
+    StepContext,
     StepKind,
     StepResult,
 )
@@ -52,39 +48,6 @@ from opsledger.protocols.state import (
 
 COMMUNICATION_LOG = "communication-log.md"
 GATE_REPORT = "gate-report.json"
-
-
-@dataclass
-class StepContext:
-    """What a step sees: the run's context and where its evidence goes."""
-
-    ctx: Context
-    procedure: Procedure
-    step: Step
-    evidence_dir: Path
-
-    @property
-    def now(self) -> datetime:
-        return self.ctx.now
-
-    def evidence_path(self, name: str) -> Path:
-        """Return where evidence ``name`` lives: the evidence folder, or for a name starting
-        with ``@`` one of the workspace's own documents (``@roadmap``, ``@optimization-plan``)."""
-        if name.startswith("@"):
-            return workspace_document(self.ctx.workspace, name)
-        return self.evidence_dir / name
-
-
-def workspace_document(ws: Workspace, name: str) -> Path:
-    """Return the path of a document the procedures write outside their evidence folder."""
-    documents = {
-        "@roadmap": ws.root / ws.config.paths.roadmap,
-        "@optimization-plan": ws.root / ws.config.paths.optimization,
-        "@monthly-report": ws.reports_dir / "MONTHLY_OPS_REPORT.md",
-    }
-    if name not in documents:
-        raise KeyError(f"unknown workspace document {name}")
-    return documents[name]
 
 
 Listener = Callable[[str, str], None]  # (kind, message): announce | info | reuse | halt | done
@@ -137,34 +100,6 @@ def communicate(evidence_dir: Path, now: datetime, label: str, message: str) -> 
         os.close(fd)
 
 
-# Lines that say when a document was made, or whether it was approved, not what it says.
-_STAMP_LINE = re.compile(
-    rb"^(?:Generated|Drafted) \d{4}-\d{2}-\d{2}T[^\n]*$|^DTSTAMP[:;][^\n]*$"
-    rb"|^\*\*Approval status:\*\*[^\n]*$",
-    re.MULTILINE,
-)
-
-
-def evidence_fingerprint(path: Path) -> str:
-    """Return a digest of the evidence's content, ignoring when it was generated.
-
-    Evidence is stamped with the run's time; a re-run that changes nothing else must not
-    look like a new draft, or approvals of it would be lost and later steps redone.
-    """
-    data = path.read_bytes()
-    if path.suffix == ".json":
-        try:
-            document = json.loads(data)
-        except ValueError:
-            return hashlib.sha256(data).hexdigest()
-        if isinstance(document, dict):
-            document.pop("generated_at", None)
-        data = json.dumps(document, sort_keys=True).encode()
-    else:
-        data = _STAMP_LINE.sub(b"", data)
-    return hashlib.sha256(data).hexdigest()
-
-
 def step_digest(sctx: StepContext) -> str:
     """Return the digest of everything the step reads."""
     ws = sctx.ctx.workspace
@@ -188,13 +123,6 @@ def evidence_digests(sctx: StepContext) -> dict[str, str]:
     }
 
 
-def documents_digest(documents: dict[str, Path]) -> str:
-    """Return one digest of named documents' content (absent ones are left out)."""
-    digests = {name: evidence_fingerprint(path) for name, path in documents.items()
-               if path.exists()}
-    return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
-
-
 def plan_digest(sctx: StepContext) -> str:
     """Return the digest of what an approval of the step refers to (its evidence by default)."""
     names = sctx.step.approves or sctx.step.evidence
@@ -215,7 +143,7 @@ def _approval_halts(sctx: StepContext) -> list[Halt]:
     roles = step.required_approvals(sctx.ctx.workspace.config)
     if not roles:
         return []
-    ledger = approval_ledger(sctx.evidence_dir)
+    ledger = approval_ledger(sctx.evidence_dir, sctx.procedure)
     breaks = ledger.verify()
     if breaks:
         return [

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
-from opsledger.protocols.model import GateResult
+from opsledger.model.gates import GateResult
 from opsledger.quality.gates import GateEvaluation, Scorecard, describe
 from opsledger.render.sections import Status, md_table
 

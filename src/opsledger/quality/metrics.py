@@ -13,10 +13,10 @@ from typing import Any, Protocol
 from opsledger.model.common import Severity
 from opsledger.model.health import PerfReport
 from opsledger.model.quality import CoverageTotal, TestRunCounts
-from opsledger.patching.cadence import SECURITY_BANDS, Posture
+from opsledger.patching.service import SECURITY_BANDS, Posture
 from opsledger.quality.gates import MetricValue, NotAvailable
 from opsledger.quality.perf import PerfComparison, SkippedComparison
-from opsledger.slo.health import BudgetStatus, HealthResult, ServiceHealth
+from opsledger.slo.service import BudgetStatus, HealthResult, ServiceHealth
 
 METRICS: dict[str, str] = {
     "availability": "lowest availability (passing probes / probes, 0-1) among critical services "

@@ -20,8 +20,13 @@ from opsledger.core.problems import Level, Problem, ReadResult
 from opsledger.core.workspace import InputKey
 from opsledger.model.gates import GateSpec
 from opsledger.model.health import PerfReport
-from opsledger.patching.cadence import assess_posture
+from opsledger.patching.service import assess_posture
+from opsledger.quality.canary import CanaryPolicy as CanaryPolicy
+from opsledger.quality.canary import Decision as Decision
+from opsledger.quality.canary import compare_canary as compare_canary
+from opsledger.quality.gate_report import scorecard_junit as scorecard_junit
 from opsledger.quality.gates import MetricValue, NotAvailable, Scorecard, evaluate_gates
+from opsledger.quality.gates import describe as describe
 from opsledger.quality.metrics import (
     SLO_NAMES,
     VULNERABILITY_NAMES,
@@ -34,13 +39,17 @@ from opsledger.quality.metrics import (
     slo_metrics,
 )
 from opsledger.quality.perf import PerfComparison, SkippedComparison, compare_runs
+from opsledger.quality.runbooks import ROLLBACK_DIR as ROLLBACK_DIR
+from opsledger.quality.runbooks import canary_markdown as canary_markdown
+from opsledger.quality.runbooks import runbook_file_name as runbook_file_name
+from opsledger.quality.runbooks import write_runbooks as write_runbooks
 from opsledger.readers.test_results import (
     COVERAGE_FILES,
     TEST_RESULTS_DIR,
     read_coverage,
     read_junit_folder,
 )
-from opsledger.slo.health import service_health
+from opsledger.slo.service import service_health
 
 HEALTH_WINDOW_DAYS = 30
 INCIDENT_WINDOW_DAYS = 90
@@ -178,8 +187,7 @@ def _tests(ctx: Context, measured: MeasuredMetrics) -> None:
 
 def _incidents(ctx: Context, measured: MeasuredMetrics) -> None:
     from opsledger.core.incident_policy import policy_of
-    from opsledger.incidents.postmortems import track_action_items
-    from opsledger.incidents.service import load_incidents, load_postmortems
+    from opsledger.incidents.service import load_incidents, load_postmortems, track_action_items
     from opsledger.model.handover import Postmortem
 
     policy = policy_of(ctx.workspace.config)

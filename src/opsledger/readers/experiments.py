@@ -26,7 +26,6 @@ from pydantic import ValidationError
 from opsledger.core.errors import ConfigError
 from opsledger.core.problems import ReadResult
 from opsledger.core.yamlfile import MAX_YAML_BYTES, parse_yaml, validation_problems
-from opsledger.experiments.assignment import assign_unit
 from opsledger.formats.csvrows import csv_rows, header_key
 from opsledger.formats.fields import (
     DATE_RANGE,
@@ -37,6 +36,7 @@ from opsledger.formats.fields import (
     day_within_range,
 )
 from opsledger.formats.textfile import MAX_TEXT_BYTES, load_text
+from opsledger.model.assignment import assign_unit
 from opsledger.model.experiments import (
     Experiment,
     ExperimentDefinition,

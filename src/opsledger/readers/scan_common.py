@@ -14,7 +14,7 @@ from opsledger.formats.cvss_rating import CvssRating, preferred, rate_vector
 from opsledger.formats.fields import parse_date
 from opsledger.formats.textfile import load_json
 from opsledger.model.security import Finding, Relationship, Scope, canonical_ids
-from opsledger.patching.findings import (
+from opsledger.readers.findings import (
     DEFAULT_RATING,
     apply_rating,
     ecosystem_of,

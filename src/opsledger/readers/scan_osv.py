@@ -22,7 +22,7 @@ from typing import Any
 from opsledger.core.problems import ReadResult
 from opsledger.formats.textfile import json_path
 from opsledger.model.security import Finding, Scope
-from opsledger.patching.findings import ecosystem_of, name_key, version_scheme
+from opsledger.readers.findings import ecosystem_of, name_key, version_scheme
 from opsledger.readers.scan_common import (
     Report,
     as_dict,

@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlsplit
 from opsledger.core.problems import ReadResult
 from opsledger.formats.textfile import json_path
 from opsledger.model.security import VULN_ID, Finding
-from opsledger.patching.findings import ecosystem_of, is_known_ecosystem, parse_purl
+from opsledger.readers.findings import ecosystem_of, is_known_ecosystem, parse_purl
 from opsledger.readers.scan_common import (
     Report,
     as_dict,

@@ -20,7 +20,6 @@ from typing import Any
 from opsledger.core.problems import Level, Problem, ReadResult
 from opsledger.formats.textfile import json_path, load_json, load_text
 from opsledger.model.security import Finding, OutdatedPackage, is_cve
-from opsledger.patching.findings import EpssScore, KevEntry, enrich, fold_findings
 from opsledger.readers import (
     outdated,
     scan_dependabot,
@@ -31,6 +30,7 @@ from opsledger.readers import (
     scan_sarif,
     scan_trivy,
 )
+from opsledger.readers.findings import EpssScore, KevEntry, enrich, fold_findings
 from opsledger.readers.scan_common import as_dict, as_list, day_of, describe
 
 Detector = Callable[[Any], bool]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
-from opsledger.protocols.model import GateResult
+from opsledger.model.gates import GateResult
 
 
 def gates_junit(suite: str, gates: Sequence[GateResult], now: datetime) -> str:

@@ -1,8 +1,8 @@
 """The headline KPIs of a workspace, gathered from the run's analyses.
 
 The edge between the run and :mod:`opsledger.review.kpis`: every analysis is reached
-through ``ctx.memo`` under the keys below, so a section that asks for the same analysis
-under the same key shares the work, and each is computed at most once per run. An analysis
+through the function that computes it for the run (``ctx.once``), so a section that asks for
+the same analysis shares the work, and each is computed at most once per run. An analysis
 that fails or has no input yields skipped KPIs with the reason; it never stops the others.
 """
 
@@ -14,10 +14,10 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from opsledger.backlog.scoring import Backlog
+from opsledger.backlog.service import workspace_backlog
 from opsledger.core.errors import OpsledgerError
 from opsledger.core.fileio import dumps_json, sha256_tree
-from opsledger.core.inputs import READERS, Context
+from opsledger.core.inputs import Context, readers
 from opsledger.core.workspace import InputKey
 from opsledger.model.handover import Ticket
 from opsledger.review.kpis import (
@@ -45,41 +45,22 @@ from opsledger.review.kpis import (
     ticket_kpis,
     vulnerability_kpis,
 )
-from opsledger.slo.health import HealthResult, ServiceHealth, service_health
+from opsledger.slo.service import HealthResult, ServiceHealth, service_health
 
 WINDOW_DAYS = 30  # the report's month: the 30 days to the evaluation instant
 
-# Memo keys shared with the sections that compute the same analyses.
-MEMO_KPIS = "kpis"
-MEMO_HEALTH = "service-health:30d"
-MEMO_INCIDENTS = "incident-review:30d"
-MEMO_PATCH = "patch-view"
-MEMO_COST = "cost-view"
-MEMO_BACKLOG = "maintenance-backlog"
-MEMO_DIGEST = "inputs-digest"
 
 
 def workspace_health(ctx: Context) -> list[HealthResult]:
     """Return each service's health over the 30 days to ``ctx.now`` (computed once per run)."""
-    def compute() -> list[HealthResult]:
-        probes = ctx.inputs.read(InputKey.HEALTH).records
-        config = ctx.workspace.config
-        return service_health(probes, ctx.now - timedelta(days=WINDOW_DAYS), ctx.now,
-                              config.budget_for, [s.name for s in config.services])
-    return ctx.memo(MEMO_HEALTH, compute)
+    return ctx.once(_workspace_health)
 
 
-def workspace_backlog(ctx: Context) -> Backlog:
-    """Return the consolidated, scored maintenance backlog (the p18 one), once per run."""
-    def compute() -> Backlog:
-        from opsledger.protocols.p18 import PROCEDURE
-        from opsledger.protocols.p18_backlog import build_backlog
-        from opsledger.protocols.runner import StepContext
-
-        # The backlog reads only the run's context; the step named here is a label.
-        step = PROCEDURE.steps[0]
-        return build_backlog(StepContext(ctx, PROCEDURE, step, ctx.workspace.p18_evidence))
-    return ctx.memo(MEMO_BACKLOG, compute)
+def _workspace_health(ctx: Context) -> list[HealthResult]:
+    probes = ctx.inputs.read(InputKey.HEALTH).records
+    config = ctx.workspace.config
+    return service_health(probes, ctx.now - timedelta(days=WINDOW_DAYS), ctx.now,
+                          config.budget_for, [s.name for s in config.services])
 
 
 def digest_of(digests: Mapping[str, str]) -> str:
@@ -89,11 +70,13 @@ def digest_of(digests: Mapping[str, str]) -> str:
 
 def inputs_digest(ctx: Context) -> str:
     """Return one SHA-256 over the digests of every input present in the workspace."""
-    def compute() -> str:
-        return digest_of({key.value: sha256_tree(ctx.workspace.path(key))
-                          for key in InputKey
-                          if key in READERS and ctx.workspace.path(key).exists()})
-    return ctx.memo(MEMO_DIGEST, compute)
+    return ctx.once(_inputs_digest)
+
+
+def _inputs_digest(ctx: Context) -> str:
+    return digest_of({key.value: sha256_tree(ctx.workspace.path(key))
+                      for key in InputKey
+                      if key in readers() and ctx.workspace.path(key).exists()})
 
 
 def _guarded(names: Iterable[tuple[str, str, str, Better]], source: str,
@@ -118,11 +101,10 @@ def _slos(ctx: Context) -> list[KpiResult]:
 
 
 def _incident_review(ctx: Context) -> Any:
-    from opsledger.incidents.kpis import Period
-    from opsledger.incidents.service import review_incidents
+    from opsledger.incidents.service import Period, review_incidents
 
     period = Period(ctx.now - timedelta(days=WINDOW_DAYS), ctx.now)
-    return ctx.memo(MEMO_INCIDENTS, lambda: review_incidents(ctx, period))
+    return review_incidents(ctx, period)
 
 
 def _incidents(ctx: Context) -> list[KpiResult]:
@@ -144,20 +126,20 @@ def _vulnerabilities(ctx: Context) -> list[KpiResult]:
 
     if not security_result(ctx).files:
         return skipped_group(VULNERABILITY_NAMES, "security", "no scanner reports")
-    view = ctx.memo(MEMO_PATCH, lambda: patch_view(ctx))
+    view = patch_view(ctx)
     return vulnerability_kpis(view.posture)
 
 
 def _cost(ctx: Context) -> list[KpiResult]:
     try:
         from opsledger.cost.section import cost_result, cost_view
-        from opsledger.cost.spend import TOTAL, MonthForecast
+        from opsledger.cost.service import TOTAL, MonthForecast
     except ImportError:
         return skipped_group(COST_NAMES, "cost", "cost analysis is not available")
     result = cost_result(ctx)
     if not result.files or not result.records or not len(result.ledger):
         return skipped_group(COST_NAMES, "cost", "no cost exports")
-    view = ctx.memo(MEMO_COST, lambda: cost_view(ctx))
+    view = cost_view(ctx)
     total = view.forecasts.get(TOTAL)
     figures = CostFigures(
         month=view.month,
@@ -197,13 +179,15 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, str, str, Better], ...],
 
 def workspace_kpis(ctx: Context) -> KpiSet:
     """Return every headline KPI as of ``ctx.now`` (computed once per run)."""
-    def compute() -> KpiSet:
-        groups = []
-        for source, names, gather in GROUPS:
-            ctx.progress(f"KPIs: {source}")
-            groups.append(_guarded(names, source, partial(gather, ctx)))
-        return kpi_set(ctx.now, groups)
-    return ctx.memo(MEMO_KPIS, compute)
+    return ctx.once(_workspace_kpis)
+
+
+def _workspace_kpis(ctx: Context) -> KpiSet:
+    groups = []
+    for source, names, gather in GROUPS:
+        ctx.progress(f"KPIs: {source}")
+        groups.append(_guarded(names, source, partial(gather, ctx)))
+    return kpi_set(ctx.now, groups)
 
 
 def policy_targets(ctx: Context) -> dict[str, Target]:

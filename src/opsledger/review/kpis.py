@@ -32,14 +32,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from opsledger.backlog.scoring import Backlog
-from opsledger.incidents.kpis import DurationStats, IncidentKpis
-from opsledger.incidents.postmortems import ActionItemSummary
+from opsledger.backlog.service import Backlog
+from opsledger.incidents.service import ActionItemSummary, DurationStats, IncidentKpis
 from opsledger.model.common import Severity
 from opsledger.model.handover import Ticket
-from opsledger.patching.cadence import Posture
-from opsledger.slo.health import HealthResult, ServiceHealth
-from opsledger.slo.objectives import SloStatus
+from opsledger.patching.service import Posture
+from opsledger.slo.service import HealthResult, ServiceHealth, SloStatus
 
 
 class Better(StrEnum):

@@ -18,7 +18,7 @@ from opsledger.cost.section import (
     cost_view,
     savings_markdown,
 )
-from opsledger.cost.spend import TOTAL, MonthForecast, SkippedForecast
+from opsledger.cost.service import TOTAL, MonthForecast, SkippedForecast
 from opsledger.render.sections import md_escape, md_table
 
 PROPOSED_REVIEW = KpiReview(metric="Cloud cost against target", cadence="monthly",
@@ -107,8 +107,7 @@ def _cost_part(view: CostView | None) -> list[str]:
 
 def _hotspots(ctx: Context) -> list[str]:
     try:
-        from opsledger.quality.perf import PerfComparison, compare_runs
-        from opsledger.quality.service import perf_report
+        from opsledger.quality.service import PerfComparison, compare_runs, perf_report
     except ImportError:
         return ["_Not computed: performance comparison is not available in this build._", ""]
     report, reason = perf_report(ctx)

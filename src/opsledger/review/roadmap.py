@@ -14,9 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from opsledger import __version__
-from opsledger.backlog.roadmap import (
+from opsledger.approvals.decisions import ApprovalState, approval_ledger, approval_state
+from opsledger.approvals.digest import documents_digest
+from opsledger.backlog.service import (
     UNASSIGNED,
+    BacklogItem,
     CapacityCheck,
     Theme,
     capacity_check,
@@ -26,8 +28,8 @@ from opsledger.backlog.roadmap import (
     themes,
     ux_items,
     ux_wave,
+    workspace_backlog,
 )
-from opsledger.backlog.scoring import BacklogItem
 from opsledger.core.config import Config, Role
 from opsledger.core.errors import OpsledgerError
 from opsledger.core.fileio import atomic_write_text
@@ -35,11 +37,11 @@ from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey
 from opsledger.model.handover import CatalogService
 from opsledger.render.sections import Section, Status, md_escape, md_table
-from opsledger.review.kpi_results import policy_targets, workspace_backlog, workspace_kpis
+from opsledger.review.kpi_results import policy_targets, workspace_kpis
 from opsledger.review.kpis import KpiGap, KpiSet, format_value, kpi_gaps
+from opsledger.version import __version__
 
 KEY, TITLE = "roadmap", "Roadmap: next phase"
-MEMO_ROADMAP = "roadmap-view"
 # Who approves the charter: the procedure's "stakeholder approval" of the growth roadmap.
 def charter_approvers(config: Config) -> tuple[Role, ...]:
     """Return the roles that approve the charter (the p09 roadmap step's approvers)."""
@@ -64,6 +66,25 @@ REVIEW_WORDS: dict[str, tuple[str, ...]] = {
     "ticket_volume": ("ticket",),
     "incidents_per_month": ("incident",),
 }
+
+
+# The procedure step whose approvers decide on the charter, and the name it approves it by.
+CHARTER_STEP = ("p09", "4-roadmap")
+CHARTER_DOCUMENT = "@roadmap"
+
+
+def charter_approval(ctx: Context) -> ApprovalState | None:
+    """Return the approvers' decisions on the charter as it is now (None: no charter, or an
+    approval log that fails verification)."""
+    ws = ctx.workspace
+    path = ws.root / ws.config.paths.roadmap
+    if not path.exists():
+        return None
+    ledger = approval_ledger(ws.p09_evidence)
+    if ledger.verify():
+        return None
+    digest = documents_digest({CHARTER_DOCUMENT: path})
+    return approval_state(ledger, *CHARTER_STEP, charter_approvers(ws.config), digest)
 
 
 @dataclass(frozen=True)
@@ -159,11 +180,11 @@ def experiment_plans(ctx: Context) -> ExperimentPlans:
     """Return the sample size and duration of every planned or running experiment."""
     try:
         from opsledger.experiments.service import (
+            SampleSize,
             plan_experiment,
             telemetry_daily_units,
             workspace_experiments,
         )
-        from opsledger.experiments.statistics import SampleSize
     except ImportError:
         return ExperimentPlans(skipped="experiment planning is not available")
     try:
@@ -218,18 +239,20 @@ def _trends(ctx: Context) -> tuple[dict[str, Any], str]:
 
 def roadmap_view(ctx: Context) -> RoadmapView:
     """Return everything the charter says (computed once per run)."""
-    def compute() -> RoadmapView:
-        kpis = workspace_kpis(ctx)
-        backlog = workspace_backlog(ctx)
-        open_items = backlog.open_items()
-        plan = themes(open_items)
-        found, note = _trends(ctx)
-        return RoadmapView(
-            kpis, tuple(kpi_gaps(kpis, policy_targets(ctx))), tuple(plan),
-            tuple(ux_items(open_items)), experiment_plans(ctx),
-            _capacity(ctx, plan, open_items), found, note,
-        )
-    return ctx.memo(MEMO_ROADMAP, compute)
+    return ctx.once(_roadmap_view)
+
+
+def _roadmap_view(ctx: Context) -> RoadmapView:
+    kpis = workspace_kpis(ctx)
+    backlog = workspace_backlog(ctx)
+    open_items = backlog.open_items()
+    plan = themes(open_items)
+    found, note = _trends(ctx)
+    return RoadmapView(
+        kpis, tuple(kpi_gaps(kpis, policy_targets(ctx))), tuple(plan),
+        tuple(ux_items(open_items)), experiment_plans(ctx),
+        _capacity(ctx, plan, open_items), found, note,
+    )
 
 
 def approval_line(state: Any | None, approvers: tuple[Role, ...]) -> str:
@@ -454,8 +477,6 @@ def write_roadmap(ctx: Context, approval: Any | None = None) -> Path:
     if approval is None:
         # Approvals refer to the charter's content (its status line aside): look them up for
         # the version just written, and state them in it.
-        from opsledger.protocols.p09 import charter_approval
-
         state = charter_approval(ctx)
         if state is not None and any(state.decisions.values()):
             atomic_write_text(path, roadmap_markdown(ctx, view, state))

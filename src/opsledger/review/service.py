@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from opsledger import __version__
+from opsledger.backlog.section import backlog_section
 from opsledger.core.errors import OpsledgerError
 from opsledger.core.fileio import (
     atomic_write_json,
@@ -21,14 +19,29 @@ from opsledger.core.fileio import (
 )
 from opsledger.core.inputs import Context, InputStatus
 from opsledger.core.workspace import Workspace
+from opsledger.cost.section import capacity_section, cost_section
+from opsledger.experiments.section import experiments_section
+from opsledger.incidents.section import incidents_section
+from opsledger.patching.section import patch_section
+from opsledger.quality.section import perf_section
 from opsledger.render.charts import chart_svg
 from opsledger.render.html import render_dashboard
 from opsledger.render.markdown import render_template
 from opsledger.render.sections import Chart, Section, SectionBuilder, Status
+from opsledger.review.governance import COMPLETE as COMPLETE
+from opsledger.review.governance import governance_checklist as governance_checklist
+from opsledger.review.governance import scheduled_reviews as scheduled_reviews
+from opsledger.review.governance_calendar import governance_calendar as governance_calendar
 from opsledger.review.history import record_month
+from opsledger.review.history import review_instant as review_instant
+from opsledger.review.inventory_section import inventory_section
 from opsledger.review.kpi_results import digest_of, workspace_kpis
+from opsledger.review.kpi_section import kpi_section
 from opsledger.review.optimization_plan import write_optimization_plan
-from opsledger.review.roadmap import write_roadmap
+from opsledger.review.roadmap import roadmap_section, write_roadmap
+from opsledger.slo.section import alerting_section, health_section, slo_section
+from opsledger.support.section import support_section
+from opsledger.version import __version__
 
 SCHEMA_VERSION = 1
 REPORT_NAME = "MONTHLY_OPS_REPORT.md"
@@ -36,23 +49,23 @@ SUMMARY_NAME = "review.json"
 DASHBOARD_NAME = "index.html"
 CHARTS_DIR = "charts"
 
-# Report sections in reading order, as "module:function" so each is imported only when run.
-SECTIONS: list[str] = [
-    "opsledger.review.inventory_section:inventory_section",
-    "opsledger.review.kpi_section:kpi_section",
-    "opsledger.slo.health_section:health_section",
-    "opsledger.slo.section:slo_section",
-    "opsledger.slo.alerting_section:alerting_section",
-    "opsledger.incidents.section:incidents_section",
-    "opsledger.support.section:support_section",
-    "opsledger.quality.perf_section:perf_section",
-    "opsledger.cost.section:cost_section",
-    "opsledger.cost.section:capacity_section",
-    "opsledger.patching.section:patch_section",
-    "opsledger.backlog.section:backlog_section",
-    "opsledger.experiments.section:experiments_section",
-    "opsledger.review.roadmap:roadmap_section",
-]
+# Report sections in reading order.
+SECTIONS: tuple[SectionBuilder, ...] = (
+    inventory_section,
+    kpi_section,
+    health_section,
+    slo_section,
+    alerting_section,
+    incidents_section,
+    support_section,
+    perf_section,
+    cost_section,
+    capacity_section,
+    patch_section,
+    backlog_section,
+    experiments_section,
+    roadmap_section,
+)
 
 
 @dataclass(frozen=True)
@@ -76,19 +89,17 @@ def chart_file(chart: Chart) -> str:
 
 
 def section_builders() -> list[SectionBuilder]:
-    builders: list[SectionBuilder] = []
-    for target in SECTIONS:
-        module_name, _, function = target.partition(":")
-        builders.append(getattr(importlib.import_module(module_name), function))
-    return builders
+    return list(SECTIONS)
 
 
-def build_sections(ctx: Context) -> list[Section]:
+def build_sections(ctx: Context, drawings: dict[str, str] | None = None) -> list[Section]:
     """Return every section; a builder that fails becomes an ERROR section, not a crash.
 
     One analysis failing must not cost the user the rest of the report: the failure is
     shown in its section (and the section's status is ERROR, which tests treat as a bug).
+    Each section's charts are drawn into ``drawings`` (by key) as the section is built.
     """
+    drawings = {} if drawings is None else drawings
     sections = []
     for builder in section_builders():
         name = builder.__name__.removesuffix("_section")
@@ -96,7 +107,8 @@ def build_sections(ctx: Context) -> list[Section]:
         try:
             section = builder(ctx)
             for chart in section.charts:
-                ctx.memo(f"chart:{chart.key}", partial(chart_svg, chart))
+                if chart.key not in drawings:
+                    drawings[chart.key] = chart_svg(chart)
         except OpsledgerError as exc:
             section = Section(name, name.replace("_", " ").capitalize(), f"_{exc}_\n",
                               Status.ERROR, {"error": str(exc)})
@@ -136,9 +148,10 @@ def run_review(
     progress("recording this month's KPIs")
     digests = input_digests(inventory)  # hashed once: the inputs can be large
     record_month(ctx, workspace_kpis(ctx), inputs_digest=digest_of(digests))
-    sections = build_sections(ctx)
+    drawings: dict[str, str] = {}
+    sections = build_sections(ctx, drawings)
     report_dir = workspace.reports_dir
-    svgs = {c.key: ctx.memo(f"chart:{c.key}", partial(chart_svg, c))
+    svgs = {c.key: drawings[c.key] if c.key in drawings else chart_svg(c)
             for s in sections for c in s.charts}
     chart_paths = []
     for section in sections:

@@ -32,7 +32,14 @@ import numpy as np
 
 from opsledger.core.config import ErrorBudgetPolicy
 from opsledger.model.incidents import Incident
-from opsledger.model.slo import MINUTE, BudgetingMethod, FloatArray, SliSeries, Slo
+from opsledger.model.slo import (
+    DEFAULT_MIN_EVENTS,
+    MINUTE,
+    BudgetingMethod,
+    FloatArray,
+    SliSeries,
+    Slo,
+)
 
 BURN_WINDOWS: dict[str, timedelta] = {
     "5m": timedelta(minutes=5),
@@ -43,7 +50,6 @@ BURN_WINDOWS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
     "3d": timedelta(days=3),
 }
-DEFAULT_MIN_EVENTS = 100
 DEFAULT_CURRENT_BURN = "1h"
 
 

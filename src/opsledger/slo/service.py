@@ -9,33 +9,54 @@ SLO whose counts cannot be fetched is reported invalid with the engine's message
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from opsledger.core.config import ErrorBudgetPolicy
-from opsledger.core.errors import EngineError
-from opsledger.core.inputs import READERS, Context
-from opsledger.core.problems import Problem, ReadResult
+from opsledger.core.config import EngineChoice, ErrorBudgetPolicy
+from opsledger.core.errors import ConfigError, EngineError
+from opsledger.core.inputs import Context, readers
+from opsledger.core.problems import Level, Problem, ReadResult
 from opsledger.core.workspace import InputKey
-from opsledger.engines.choice import EngineChoice, configured_engine, event_engine
+from opsledger.core.yamlfile import load_yaml
+from opsledger.engines.choice import configured_engine, event_engine
 from opsledger.engines.health_engine import HealthEngine
 from opsledger.engines.interface import EventEngine, SliEngine
 from opsledger.engines.prometheus_client import Deadline, command_deadline
 from opsledger.engines.prometheus_engine import PrometheusEngine
 from opsledger.model.health import ProbeResult
-from opsledger.model.incidents import Incident
-from opsledger.model.slo import PrometheusSource, SliSeries, Slo
+from opsledger.model.incidents import AlertEvent, Incident
+from opsledger.model.slo import DEFAULT_MIN_EVENTS, PrometheusSource, SliSeries, Slo
+from opsledger.slo.alerting import AlertPolicy, custom_policy, default_policies
+from opsledger.slo.backtest import (
+    DEFAULT_MAX_ALERTS_PER_WEEK,
+    BacktestResult,
+    PolicyChoice,
+    SkippedBacktest,
+    SloBacktest,
+    backtest_slos,
+)
+from opsledger.slo.health import BudgetStatus as BudgetStatus
+from opsledger.slo.health import HealthResult as HealthResult
+from opsledger.slo.health import ServiceHealth as ServiceHealth
+from opsledger.slo.health import service_health as service_health
+from opsledger.slo.noise import NoiseReport, WorkingHours, noise_report
 from opsledger.slo.objectives import (
-    DEFAULT_MIN_EVENTS,
     PolicyDecision,
     SloStatus,
     evaluate,
     evaluation_span,
     policy_decisions,
 )
+from opsledger.slo.objectives import floor_minute as floor_minute
+from opsledger.slo.objectives import incident_budget_share as incident_budget_share
+from opsledger.slo.prometheus_rules import RuleTarget as RuleTarget
+from opsledger.slo.prometheus_rules import rules_file
+from opsledger.slo.prometheus_rules import target_for as target_for
+from opsledger.slo.promtool_tests import promtool_test_files as promtool_test_files
 
 PROMETHEUS_URL_ENV = "OPSLEDGER_PROMETHEUS_URL"
 
@@ -59,7 +80,7 @@ class SloReport:
 def _read(
     ctx: Context, key: InputKey, reader: Callable[[Path], ReadResult[Any]]
 ) -> ReadResult[Any]:
-    if key in READERS:
+    if key in readers():
         return ctx.inputs.read(key)
     path = ctx.workspace.path(key)
     return reader(path) if path.exists() else ReadResult(path)
@@ -132,10 +153,7 @@ def evaluate_workspace(
     Computed once per run and shared by every section that needs it.
     """
     events = engine or configured_engine(ctx.workspace)
-    return ctx.memo(
-        f"slo-report:{prometheus_url}:{min_events}:{events.value}",
-        lambda: _evaluate_workspace(ctx, prometheus_url, min_events, events),
-    )
+    return ctx.once(_evaluate_workspace, prometheus_url, min_events, events)
 
 
 def _evaluate_workspace(
@@ -195,3 +213,213 @@ def _evaluate_one(
     status = evaluate(slo, series, now, min_events=min_events)
     decisions = policy_decisions(status, series, incidents, policy)
     return SloEvaluation(status, series, tuple(decisions))
+
+
+def read_alert_history(ctx: Context) -> ReadResult[AlertEvent]:
+    """Return the alert firings exported under ``incidents/alerts/`` (empty when absent)."""
+    return ctx.inputs.read(InputKey.ALERTS)
+
+
+def read_incidents(ctx: Context) -> list[Incident]:
+    from opsledger.core.inputs import readers
+    from opsledger.readers import incidents
+
+    if InputKey.INCIDENTS in readers():
+        found = ctx.inputs.read(InputKey.INCIDENTS).records
+    else:
+        path = ctx.workspace.path(InputKey.INCIDENTS)
+        found = incidents.read(path).records if path.exists() else []
+    return [r for r in found if isinstance(r, Incident)]
+
+
+def working_hours(ctx: Context) -> WorkingHours:
+    """Return business and sleep hours in the support policy's time zone."""
+    return WorkingHours(timezone=ctx.workspace.config.policies.support.timezone)
+
+
+def workspace_rules(ctx: Context, policy: AlertPolicy | None = None) -> tuple[str, list[Problem]]:
+    """Return the Prometheus rule file for the workspace's SLOs and the definition problems."""
+    definitions = read_slos(ctx)
+    ordered = sorted(definitions.records, key=lambda s: (s.service, s.name))
+    text, skipped = rules_file(ordered, policy)
+    problems = list(definitions.problems)
+    for item in (s for s in skipped if s.applies):
+        path, _, line = item.where.rpartition(":")
+        problems.append(
+            Problem(
+                path or item.where,
+                f"line {line}" if path else "",
+                f"no Prometheus rules for SLO {item.slo}: {item.reason}",
+                level=Level.WARNING,
+            )
+        )
+    return text, problems
+
+
+_CONDITION = re.compile(r"conditions\[(\d+)\]")
+
+
+def load_policies(path: Path) -> Callable[[int], tuple[AlertPolicy, ...]]:
+    """Return custom alert policies from a YAML file, as a function of the SLO window in days.
+
+    The file holds ``policies:`` (a list of ``name``, ``description`` and ``conditions``, see
+    :func:`opsledger.slo.alerting.custom_policy`) and ``include_defaults`` (default
+    true: compare the four default policies too). Raise :class:`ConfigError` naming the
+    file and line of the first mistake.
+    """
+    data, lines = load_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("policies"), list):
+        raise ConfigError(f"{path}: expected a mapping with a 'policies' list")
+    unknown = set(data) - {"policies", "include_defaults"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    include_defaults = data.get("include_defaults", True)
+    if not isinstance(include_defaults, bool):
+        raise ConfigError(
+            f"{path}: line {lines.line_of(('include_defaults',))}: "
+            "include_defaults must be true or false"
+        )
+    specs = data["policies"]
+    for index, spec in enumerate(specs):
+        if not isinstance(spec, dict):
+            raise ConfigError(
+                f"{path}: line {lines.line_of(('policies', index))}: each policy must be a mapping"
+            )
+        try:
+            custom_policy(spec)
+        except ValueError as exc:
+            where: tuple[str | int, ...] = ("policies", index)
+            match = _CONDITION.search(str(exc))
+            if match:
+                where += ("conditions", int(match.group(1)))
+            raise ConfigError(f"{path}: line {lines.line_of(where)}: {exc}") from None
+    names = [spec["name"] for spec in specs]
+    if include_defaults:
+        names += [p.name for p in default_policies()]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: policy names must be unique (and differ from the defaults)")
+
+    def policies(window_days: int) -> tuple[AlertPolicy, ...]:
+        custom = tuple(custom_policy(spec, window_days) for spec in specs)
+        return (default_policies(window_days) if include_defaults else ()) + custom
+
+    return policies
+
+
+@dataclass
+class BacktestRun:
+    results: list[BacktestResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def backtest_workspace(
+    ctx: Context,
+    report: SloReport | None = None,
+    policies: PolicyChoice | None = None,
+    max_alerts_per_week: float = DEFAULT_MAX_ALERTS_PER_WEEK,
+    prometheus_url: str | None = None,
+) -> BacktestRun:
+    """Return a policy backtest per SLO over the SLI history the engines return.
+
+    ``report``: an evaluation already made (the SLO section's), to fetch counts only once.
+    """
+    report = report or evaluate_workspace(ctx, prometheus_url)
+    run = BacktestRun(problems=list(report.problems))
+    histories: list[tuple[Slo, SliSeries]] = []
+    for evaluation in report.evaluations:
+        slo = evaluation.status.slo
+        if evaluation.series is None:
+            reason = "; ".join(evaluation.status.reasons) or "no SLI history"
+            run.results.append(SkippedBacktest(slo.key, reason))
+        else:
+            histories.append((slo, evaluation.series))
+    if histories:
+        ctx.progress(f"backtesting alert policies on {len(histories)} SLO(s)")
+        run.results.extend(
+            backtest_slos(histories, read_incidents(ctx), policies, max_alerts_per_week)
+        )
+    run.results.sort(key=lambda r: r.slo)
+    return run
+
+
+def workspace_noise(ctx: Context) -> tuple[NoiseReport, list[Problem]]:
+    """Return the alert-noise report of the workspace's alert history."""
+    history = read_alert_history(ctx)
+    known = {i.id for i in read_incidents(ctx)}
+    report = noise_report(history.records, known or None, working_hours(ctx))
+    return report, list(history.problems)
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def backtest_json(results: Sequence[BacktestResult]) -> list[dict[str, Any]]:
+    """Return backtests as JSON-ready objects (numbers rounded for display only)."""
+    out: list[dict[str, Any]] = []
+    for result in results:
+        if isinstance(result, SkippedBacktest):
+            out.append({"slo": result.slo, "valid": False, "reason": result.reason})
+            continue
+        assert isinstance(result, SloBacktest)
+        out.append(
+            {
+                "slo": result.slo,
+                "valid": True,
+                "objective": result.objective,
+                "window_days": result.window_days,
+                "minutes": result.minutes,
+                "recommended": result.recommendation.policy,
+                "reason": result.recommendation.reason,
+                "policies": [
+                    {
+                        "policy": s.policy,
+                        "alerts": s.alerts,
+                        "pages": s.pages,
+                        "tickets": s.tickets,
+                        "alerts_per_week": _rounded(s.alerts_per_week),
+                        "precision": _rounded(s.precision),
+                        "recall": _rounded(s.recall),
+                        "incidents": s.incidents,
+                        "detected": s.detected,
+                        "mean_detection_minutes": _rounded(s.mean_detection_minutes, 1),
+                        "mean_reset_minutes": _rounded(s.mean_reset_minutes, 1),
+                        "mean_budget_before_detection": _rounded(s.mean_budget_before_detection),
+                    }
+                    for s in result.scores
+                ],
+            }
+        )
+    return out
+
+
+def noise_json(report: NoiseReport) -> dict[str, Any]:
+    """Return the noise report as a JSON-ready object."""
+    return {
+        "firings": report.firings,
+        "start": report.start.isoformat() if report.start else None,
+        "end": report.end.isoformat() if report.end else None,
+        "timezone": report.working_hours.timezone,
+        "alerts": [
+            {
+                "alert": a.alert,
+                "service": a.service,
+                "firings": a.firings,
+                "occurrences": a.occurrences,
+                "flapping_episodes": a.flapping_episodes,
+                "auto_resolve_rate": _rounded(a.auto_resolve_rate),
+                "actionable_rate": _rounded(a.actionable_rate),
+                "alerts_per_incident": _rounded(a.alerts_per_incident, 2),
+                "off_hours": a.off_hours,
+                "sleep_hours": a.sleep_hours,
+            }
+            for a in report.alerts
+        ],
+        "recommendations": [
+            {"alert": r.alert, "service": r.service, "action": r.action.value, "reason": r.reason}
+            for r in report.recommendations
+        ],
+    }

@@ -13,42 +13,21 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from opsledger.core.fileio import sha256_tree
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey
 from opsledger.model.handover import Ticket
 from opsledger.render.sections import Chart, Section, Status, md_escape, md_table
-from opsledger.support.service import CoveragePlan, QueueCoverage, build_coverage_plan
+from opsledger.support.service import CoveragePlan, QueueCoverage, workspace_coverage_plan
 
 KEY = "support"
 TITLE = "Support coverage: ticket forecast and staffing"
-MEMO_PLAN = "coverage-plan"
 CHARTED_QUEUES = 2  # the busiest queues get a forecast chart each
 HISTORY_SHOWN_DAYS = 56  # eight weeks of actuals before the forecast: enough to see the week
 
 
-def coverage_plan(ctx: Context) -> CoveragePlan | None:
-    """Return the run's support coverage plan (None without readable tickets), once per run."""
-    def compute() -> CoveragePlan | None:
-        result = ctx.inputs.read(InputKey.TICKETS)
-        tickets = [t for t in result.records if isinstance(t, Ticket)]
-        if not tickets:
-            return None
-        path = ctx.workspace.path(InputKey.TICKETS)
-        return build_coverage_plan(
-            tickets,
-            policy=ctx.workspace.config.policies.support,
-            now=ctx.now,
-            input_file=path.relative_to(ctx.workspace.root).as_posix(),
-            input_digest=sha256_tree(path),
-            problems=result.problems,
-        )
-    return ctx.memo(MEMO_PLAN, compute)
-
-
 def support_section(ctx: Context) -> Section:
     """Return the support section (skipped when there is no readable ticket history)."""
-    plan = coverage_plan(ctx)
+    plan = workspace_coverage_plan(ctx)
     if plan is None:
         problems = ctx.inputs.read(InputKey.TICKETS).problems
         reason = "no readable ticket history"

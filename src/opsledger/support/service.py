@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 
 from opsledger.core.config import SupportPolicy
 from opsledger.core.errors import InputError
-from opsledger.core.fileio import atomic_write_json, sha256_file
+from opsledger.core.fileio import atomic_write_json, sha256_file, sha256_tree
+from opsledger.core.inputs import Context
 from opsledger.core.problems import Problem
+from opsledger.core.workspace import InputKey
 from opsledger.forecasting.backend import BackendName, ForecastBackend
 from opsledger.forecasting.models import QueueForecast, SkippedForecast, forecast_tickets
 from opsledger.model.handover import Ticket
@@ -277,3 +279,24 @@ def forecast_ticket_volume(
     )
     atomic_write_json(Path(output_path), plan.to_dict())
     return plan
+
+
+def workspace_coverage_plan(ctx: Context) -> CoveragePlan | None:
+    """Return the run's support coverage plan (None without readable tickets), once per run."""
+    return ctx.once(_coverage_plan)
+
+
+def _coverage_plan(ctx: Context) -> CoveragePlan | None:
+    result = ctx.inputs.read(InputKey.TICKETS)
+    tickets = [t for t in result.records if isinstance(t, Ticket)]
+    if not tickets:
+        return None
+    path = ctx.workspace.path(InputKey.TICKETS)
+    return build_coverage_plan(
+        tickets,
+        policy=ctx.workspace.config.policies.support,
+        now=ctx.now,
+        input_file=path.relative_to(ctx.workspace.root).as_posix(),
+        input_digest=sha256_tree(path),
+        problems=result.problems,
+    )

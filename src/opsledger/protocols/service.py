@@ -1,0 +1,47 @@
+"""The procedures' interface: run them, evaluate their gates, record approvals and waivers."""
+
+from __future__ import annotations
+
+from opsledger.approvals.decisions import Decision, RecordedApproval, record_approval
+from opsledger.core.config import Role
+from opsledger.core.errors import InputError
+from opsledger.core.inputs import Context
+from opsledger.protocols.approval_log import approval_ledger as approval_ledger
+from opsledger.protocols.registry import ProcedureId as ProcedureId
+from opsledger.protocols.registry import procedure as procedure
+from opsledger.protocols.registry import procedure_of_gate as procedure_of_gate
+from opsledger.protocols.runner import approvable_digest as approvable_digest
+from opsledger.protocols.runner import evaluate_gates as evaluate_gates
+from opsledger.protocols.runner import procedure_status as procedure_status
+from opsledger.protocols.runner import require_step as require_step
+from opsledger.protocols.runner import run_procedure as run_procedure
+from opsledger.protocols.runner import write_gate_report as write_gate_report
+from opsledger.protocols.scaffold import init_workspace as init_workspace
+
+
+def approve_step(
+    ctx: Context,
+    pid: ProcedureId,
+    step: str,
+    role: Role,
+    decision: Decision,
+    conditions: str = "",
+    email: str | None = None,
+) -> RecordedApproval:
+    """Record ``role``'s decision on the current version of ``step``'s output.
+
+    The step must ask for that role's approval; the decision refers to the digest of what
+    the step presents, so a later draft needs a new decision. The caller holds the lock.
+    """
+    definition = procedure(pid)
+    target = require_step(definition, step)
+    approvers = target.approvers(ctx.workspace.config)
+    if not approvers:
+        raise InputError(f"step '{step}' of {pid.value} needs no approval")
+    if role not in approvers:
+        wanted = ", ".join(r.value for r in approvers)
+        raise InputError(f"step '{step}' is approved by {wanted}, not by {role.value}")
+    digest = approvable_digest(definition, ctx, target)
+    ledger = approval_ledger(definition.evidence_dir(ctx.workspace), definition)
+    return record_approval(ledger, ctx.workspace.config, pid.value, step, role, decision,
+                           conditions, digest, ctx.now, email)
