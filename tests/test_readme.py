@@ -69,3 +69,23 @@ def test_readme_command_runs(
     result = CliRunner().invoke(app, args, env={"OPSLEDGER_NOW": DEMO_NOW.isoformat()})
     assert result.exit_code in (0, 1), result.stdout + result.stderr
     assert "internal error" not in result.stderr
+
+
+def test_every_library_call_shown_exists() -> None:
+    """Each ``opsledger.…(…)`` call the README shows names a real function."""
+    import importlib
+    import inspect
+
+    calls = re.findall(r"`(opsledger(?:\.\w+)+)\(([^`]*)\)`", README)
+    assert calls, "the README shows the library"
+    for dotted, arguments in calls:
+        parts = dotted.split(".")
+        target: object = importlib.import_module("opsledger")
+        for depth, part in enumerate(parts[1:], start=2):
+            if not hasattr(target, part):
+                target = importlib.import_module(".".join(parts[:depth]))
+            else:
+                target = getattr(target, part)
+        assert callable(target), dotted
+        shown = [a.strip() for a in arguments.split(",") if a.strip() and a.strip() != "..."]
+        inspect.signature(target).bind(*shown)  # the arguments shown are accepted

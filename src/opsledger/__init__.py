@@ -1,15 +1,17 @@
 """opsledger: operational records in, reliability and maintenance decisions out.
 
 The library's front door. Each function opens a workspace (a path or an open
-:class:`Workspace`), computes what the command of the same name computes, and returns typed
-results; those that write the workspace hold its lock as the command line does::
+:class:`Workspace`), computes what the matching command computes, and returns typed results;
+those that write the workspace hold its lock as the command line does. Their names differ
+from the capability packages (``monthly_review``, not ``review``), so importing a package
+never hides a function::
 
     import opsledger
 
-    result = opsledger.review("ops-workspace")
+    result = opsledger.monthly_review("ops-workspace")
     print(result.report)
     for evaluation in opsledger.slo_status("ops-workspace").evaluations:
-        print(evaluation.slo.name, evaluation.status)
+        print(evaluation.status.slo.name, evaluation.status.met)
 
 Nothing heavy is imported until a function runs, so ``import opsledger`` is instant.
 """
@@ -49,15 +51,15 @@ __all__ = [
     "Workspace",
     "__version__",
     "approve",
-    "cost",
+    "cost_view",
     "coverage_plan",
     "forecast_ticket_volume",
     "gates",
-    "incidents",
+    "incident_review",
     "load_config",
+    "monthly_review",
     "open_workspace",
     "patch_plan",
-    "review",
     "run_procedure",
     "slo_status",
 ]
@@ -100,7 +102,7 @@ def _context(workspace: str | Path | Workspace, now: datetime | None) -> Any:
     return Context.open(_workspace(workspace), now)
 
 
-def review(
+def monthly_review(
     workspace: str | Path | Workspace,
     now: datetime | None = None,
     *,
@@ -146,7 +148,7 @@ def forecast_ticket_volume(input_path: str | Path, output_path: str | Path) -> C
     return _forecast(input_path, output_path)
 
 
-def incidents(
+def incident_review(
     workspace: str | Path | Workspace,
     now: datetime | None = None,
     *,
@@ -160,13 +162,13 @@ def incidents(
     return review_incidents(ctx, default_period(ctx.now, since, until))
 
 
-def cost(
+def cost_view(
     workspace: str | Path | Workspace, now: datetime | None = None, *, month: str | None = None
 ) -> CostView:
     """Return spend, forecasts, targets, anomalies and savings for a month (``opsledger cost``)."""
-    from opsledger.cost.service import cost_view
+    from opsledger.cost.service import cost_view as _cost_view
 
-    return cost_view(_context(workspace, now), month)
+    return _cost_view(_context(workspace, now), month)
 
 
 def patch_plan(workspace: str | Path | Workspace, now: datetime | None = None) -> PatchView:

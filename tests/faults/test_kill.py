@@ -38,12 +38,27 @@ def temp_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*.tmp") if p.name.startswith(".")]
 
 
-def read_line(stream: IO[str], deadline: float) -> str:
-    ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
-    assert ready, "the kill harness stopped answering"
-    line: str = stream.readline()
-    assert line, "the kill harness exited"
-    return line.strip()
+class LineReader:
+    """Lines from a pipe with an overall deadline.
+
+    Reads the raw descriptor into its own buffer: a buffered text stream may already
+    hold the next lines while ``select`` on the descriptor reports nothing new.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._fd = stream.fileno()
+        self._pending = b""
+
+    def line(self, deadline: float) -> str:
+        while b"\n" not in self._pending:
+            timeout = max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self._fd], [], [], timeout)
+            assert ready, "the kill harness stopped answering"
+            chunk = os.read(self._fd, 4096)
+            assert chunk, "the kill harness exited"
+            self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
+        return line.decode().strip()
 
 
 def check_artifacts(root: Path) -> None:
@@ -66,9 +81,9 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
         [sys.executable, str(Path(__file__).with_name("zygote.py"))],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        text=True,
     )
     assert zygote.stdin is not None and zygote.stdout is not None
+    answers = LineReader(zygote.stdout)
     acknowledged: list[str] = []
     in_flight_landed = 0
     temp_left = 0
@@ -76,13 +91,13 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     deadline = started + TIME_BUDGET
     try:
         for round_id in range(ROUNDS):
-            zygote.stdin.write(f"fork {round_id} {root}\n")
+            zygote.stdin.write(f"fork {round_id} {root}\n".encode())
             zygote.stdin.flush()
-            pid = int(read_line(zygote.stdout, deadline).split()[1])
+            pid = int(answers.line(deadline).split()[1])
             time.sleep(chooser.uniform(0.0, 0.25))
             os.kill(pid, signal.SIGKILL)
             acks = []
-            while not (line := read_line(zygote.stdout, deadline)).startswith("reaped"):
+            while not (line := answers.line(deadline)).startswith("reaped"):
                 acks.append(line.split()[1])
             assert line.split()[2] == str(signal.SIGKILL), line  # died by the kill, not a crash
             acknowledged += acks

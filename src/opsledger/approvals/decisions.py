@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opsledger.approvals.ledger import Ledger, Witness
-from opsledger.core.config import Config, Role, Stakeholder
 from opsledger.core.errors import InputError
+from opsledger.core.options import Role
+
+if TYPE_CHECKING:
+    from opsledger.core.config import Config, Stakeholder
 
 APPROVAL_LOG = "approval-log.csv"
 WAIVER_LOG = "waivers.csv"

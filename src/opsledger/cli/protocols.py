@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from opsledger.approvals.decisions import Decision, record_waiver, waiver_ledger
+from opsledger.approvals.decisions import Decision
 from opsledger.cli.common import (
     EXIT_FAILED,
     JsonOpt,
@@ -24,25 +24,15 @@ from opsledger.cli.common import (
     print_json,
     resolve_now,
 )
-from opsledger.core.config import Role
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_text
 from opsledger.core.inputs import Context
 from opsledger.core.lock import writing
+from opsledger.core.options import ProcedureId, Role
 from opsledger.core.workspace import open_workspace
-from opsledger.model.gates import GateResult
-from opsledger.protocols.service import (
-    ProcedureId,
-    approve_step,
-    evaluate_gates,
-    procedure,
-    procedure_of_gate,
-    procedure_status,
-    require_step,
-    run_procedure,
-    write_gate_report,
-)
-from opsledger.render.junit import gates_junit
+
+if TYPE_CHECKING:
+    from opsledger.model.gates import GateResult
 
 ProcedureArg = Annotated[ProcedureId, typer.Argument(help="Which procedure: p18 or p09.")]
 
@@ -78,6 +68,8 @@ def run(
     json: JsonOpt = False,
 ) -> None:
     """Step through a procedure; stop at a halt (exit 1); the next run resumes."""
+    from opsledger.protocols.service import procedure, procedure_status, run_procedure
+
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
     _require_clean(ctx, strict)
@@ -124,6 +116,8 @@ def approve(
     json: JsonOpt = False,
 ) -> None:
     """Record a stakeholder's decision on a step (appended to the approval log)."""
+    from opsledger.protocols.service import approve_step, procedure, require_step
+
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
     target = require_step(procedure(proc), step)
@@ -155,19 +149,16 @@ def waive(
     """Waive a failed gate until a date, with a justification (shown in every report)."""
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
-    found = procedure_of_gate(gate)
-    if found is None:
+    from opsledger.protocols.service import procedure_of_gate, waive_gate
+
+    if procedure_of_gate(gate) is None:
         raise InputError(f"no gate '{gate}'")
-    pid, definition = found
     try:
         until = date.fromisoformat(expires)
     except ValueError:
         raise InputError(f"--expires: '{expires}' is not a date (YYYY-MM-DD)") from None
     with writing(ws, f"waive {gate}"):
-        row = record_waiver(
-            waiver_ledger(definition.evidence_dir(ws)), ws.config, pid.value, gate,
-            justification, by, until, ctx.now, email,
-        )
+        row = waive_gate(ctx, gate, justification, by, until, email)
     if json:
         print_json(row)
         return
@@ -185,6 +176,9 @@ def gates(
     json: JsonOpt = False,
 ) -> None:
     """Evaluate the procedure's quality gates (exit 1 if one fails): for CI."""
+    from opsledger.protocols.service import evaluate_gates, procedure, write_gate_report
+    from opsledger.render.junit import gates_junit
+
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
     _require_clean(ctx, strict)

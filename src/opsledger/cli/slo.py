@@ -23,14 +23,13 @@ from opsledger.cli.common import (
     print_json,
     resolve_now,
 )
-from opsledger.core.config import EngineChoice
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_text
 from opsledger.core.inputs import Context
 from opsledger.core.lock import writing
+from opsledger.core.options import DEFAULT_MIN_EVENTS, EngineChoice
 from opsledger.core.problems import Level, Problem
 from opsledger.core.workspace import open_workspace
-from opsledger.model.slo import DEFAULT_MIN_EVENTS
 
 if TYPE_CHECKING:
     from opsledger.slo.service import SloReport

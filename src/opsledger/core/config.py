@@ -25,25 +25,18 @@ from pydantic import (
 
 from opsledger.core.errors import ConfigError
 from opsledger.core.incident_policy import IncidentPolicy
+from opsledger.core.options import CONFIG_FILE as CONFIG_FILE
+from opsledger.core.options import QUERY_DEADLINE_SECONDS as QUERY_DEADLINE_SECONDS
+from opsledger.core.options import EngineChoice as EngineChoice
+from opsledger.core.options import Role as Role
 from opsledger.core.yamlfile import LineMap, load_yaml, validation_problems
 
-CONFIG_FILE = "opsledger.yaml"
 # Key of the validation context that holds the workspace root, so that ``paths:`` values are
 # checked against the real folders, symbolic links included.
 WORKSPACE_ROOT = "workspace_root"
 
 
 
-# How long one SLI statement may run before it is interrupted: minutes of scanning is
-# already far beyond a workspace's events, and CI must not hang on a hostile definition.
-QUERY_DEADLINE_SECONDS = 300.0
-
-
-class EngineChoice(StrEnum):
-    """Which engine counts event-file SLIs: DuckDB on this machine, or Spark."""
-
-    DUCKDB = "duckdb"
-    SPARK = "spark"
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -56,18 +49,6 @@ class Deployment(StrEnum):
     SERVERLESS = "serverless"
     DATABASE_MIGRATION = "database-migration"
     OTHER = "other"
-
-
-class Role(StrEnum):
-    """The approver roles the procedures name."""
-
-    OPERATIONS_DIRECTOR = "operations-director"
-    SUPPORT_LEAD = "support-lead"
-    PRODUCT_OWNER = "product-owner"
-    SECURITY_LEAD = "security-lead"
-    SRE_MANAGER = "sre-manager"
-    ENGINEERING_MANAGER = "engineering-manager"
-    FINANCE = "finance"
 
 
 class Service(Strict):

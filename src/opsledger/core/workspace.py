@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from opsledger.core.config import CONFIG_FILE, Config, load_config
 from opsledger.core.errors import ConfigError, InputError
+from opsledger.core.options import CONFIG_FILE
 from opsledger.core.problems import Level, Problem
+
+if TYPE_CHECKING:  # the schema loads when a workspace is opened, not when this is imported
+    from opsledger.core.config import Config
 
 
 class InputKey(StrEnum):
@@ -108,6 +112,8 @@ def open_workspace(root: Path, tolerant: bool = False) -> Workspace:
         raise InputError(f"{root}: no such workspace (create one with 'opsledger init {root}')")
     if not root.is_dir():
         raise InputError(f"{root}: not a folder")
+    from opsledger.core.config import Config, load_config
+
     try:
         return Workspace(root.resolve(), load_config(root))
     except ConfigError as exc:

@@ -16,9 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import numpy.typing as npt
 
-# Fewer events than this in a window and an SLI is not judged (too little to decide on).
-DEFAULT_MIN_EVENTS = 100
-
 MINUTE = timedelta(minutes=1)
 
 

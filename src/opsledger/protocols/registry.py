@@ -7,14 +7,9 @@ line's choices) does not import what its steps need.
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import StrEnum
 
+from opsledger.core.options import ProcedureId as ProcedureId
 from opsledger.protocols.model import Procedure
-
-
-class ProcedureId(StrEnum):
-    P18 = "p18"
-    P09 = "p09"
 
 
 def _p18() -> Procedure:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from opsledger.approvals.decisions import Decision, RecordedApproval, record_approval
+from datetime import date
+
+from opsledger.approvals.decisions import (
+    Decision,
+    RecordedApproval,
+    record_approval,
+    record_waiver,
+    waiver_ledger,
+)
 from opsledger.core.config import Role
 from opsledger.core.errors import InputError
 from opsledger.core.inputs import Context
@@ -45,3 +53,25 @@ def approve_step(
     ledger = approval_ledger(definition.evidence_dir(ctx.workspace), definition)
     return record_approval(ledger, ctx.workspace.config, pid.value, step, role, decision,
                            conditions, digest, ctx.now, email)
+
+
+def waive_gate(
+    ctx: Context,
+    gate: str,
+    justification: str,
+    role: Role,
+    until: date,
+    email: str | None = None,
+) -> dict[str, str]:
+    """Waive a failed gate until ``until`` with a justification; return the row recorded.
+
+    The caller holds the lock.
+    """
+    found = procedure_of_gate(gate)
+    if found is None:
+        raise InputError(f"no gate '{gate}'")
+    pid, definition = found
+    return record_waiver(
+        waiver_ledger(definition.evidence_dir(ctx.workspace)), ctx.workspace.config, pid.value,
+        gate, justification, role, until, ctx.now, email,
+    )

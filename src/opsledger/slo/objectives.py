@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from opsledger.core.config import ErrorBudgetPolicy
+from opsledger.core.options import DEFAULT_MIN_EVENTS
 from opsledger.model.incidents import Incident
 from opsledger.model.slo import (
-    DEFAULT_MIN_EVENTS,
     MINUTE,
     BudgetingMethod,
     FloatArray,

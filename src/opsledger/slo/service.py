@@ -19,6 +19,7 @@ from typing import Any
 from opsledger.core.config import EngineChoice, ErrorBudgetPolicy
 from opsledger.core.errors import ConfigError, EngineError
 from opsledger.core.inputs import Context, readers
+from opsledger.core.options import DEFAULT_MIN_EVENTS
 from opsledger.core.problems import Level, Problem, ReadResult
 from opsledger.core.workspace import InputKey
 from opsledger.core.yamlfile import load_yaml
@@ -29,7 +30,7 @@ from opsledger.engines.prometheus_client import Deadline, command_deadline
 from opsledger.engines.prometheus_engine import PrometheusEngine
 from opsledger.model.health import ProbeResult
 from opsledger.model.incidents import AlertEvent, Incident
-from opsledger.model.slo import DEFAULT_MIN_EVENTS, PrometheusSource, SliSeries, Slo
+from opsledger.model.slo import PrometheusSource, SliSeries, Slo
 from opsledger.slo.alerting import AlertPolicy, custom_policy, default_policies
 from opsledger.slo.backtest import (
     DEFAULT_MAX_ALERTS_PER_WEEK,

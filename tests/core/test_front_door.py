@@ -1,0 +1,65 @@
+"""The library's front door: every name it lists works, none is hidden by a package, and
+``import opsledger`` loads nothing else."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import opsledger
+from tests.conftest import DEMO_NOW, cli
+
+FUNCTIONS = [name for name in opsledger.__all__ if inspect.isfunction(getattr(opsledger, name))]
+
+
+def test_every_listed_name_resolves() -> None:
+    assert opsledger.__all__ == sorted(opsledger.__all__)
+    for name in opsledger.__all__:
+        assert getattr(opsledger, name) is not None, name
+    assert "monthly_review" in FUNCTIONS and "open_workspace" in FUNCTIONS
+
+
+def test_no_function_shares_a_name_with_a_package() -> None:
+    """``import opsledger.review.service`` binds ``opsledger.review`` to the package, so a
+    front-door function of that name would be replaced by a module after any import."""
+    packages = {info.name for info in pkgutil.iter_modules(opsledger.__path__)}
+    assert not set(opsledger.__all__) & packages
+    for name in packages:
+        importlib.import_module(f"opsledger.{name}")
+    for name in FUNCTIONS:
+        assert inspect.isfunction(getattr(opsledger, name)), name
+
+
+def test_import_loads_no_capability_and_no_heavy_library() -> None:
+    code = "import json, sys, opsledger; print(json.dumps(sorted(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = json.loads(run.stdout)
+    ours = {m for m in loaded if m.startswith("opsledger")}
+    assert ours == {"opsledger", "opsledger.version"}
+    heavy = {"pandas", "numpy", "scipy", "statsforecast", "duckdb", "pydantic", "typer"}
+    assert not heavy & {m.split(".")[0] for m in loaded}
+
+
+def test_functions_return_what_the_commands_print(ws: Path) -> None:
+    code, out = cli("slo", "status", str(ws), "--now", DEMO_NOW.isoformat(), "--json")
+    assert code in (0, 1), out
+    printed = json.loads(out)
+    status = opsledger.slo_status(ws, DEMO_NOW)
+    assert [e.status.slo.name for e in status.evaluations] == [row["slo"] for row in printed]
+    assert status.to_json() == printed
+
+    plan = opsledger.coverage_plan(ws, DEMO_NOW)
+    assert plan is not None and plan.forecast_queues
+    assert opsledger.patch_plan(ws, DEMO_NOW).result.records
+    assert opsledger.cost_view(ws, DEMO_NOW).month
+    assert opsledger.incident_review(ws, DEMO_NOW).period
+    assert {g.id for g in opsledger.gates("p18", ws, DEMO_NOW)}
+
+    result = opsledger.monthly_review(ws, DEMO_NOW)
+    assert result.report.is_file() and result.dashboard.is_file()
+    assert json.loads(result.summary.read_text())["sections"]
