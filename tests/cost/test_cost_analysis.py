@@ -18,7 +18,7 @@ from opsledger.cost.spend import (
     Z95,
     CostSettings,
     MonthForecast,
-    SkippedForecast,
+    SkippedCostForecast,
     daily_anomalies,
     forecast_month_end,
     in_currency,
@@ -134,7 +134,7 @@ def test_run_rate_is_used_for_short_history_with_its_interval() -> None:
     assert result.low == pytest.approx(values.sum() + point - margin)
     short = forecast_month_end(frame_of(steady(3)), "2026-08", START + timedelta(days=2),
                                {"svc": "svc"})["svc"]
-    assert isinstance(short, SkippedForecast) and "7 are needed" in short.reason
+    assert isinstance(short, SkippedCostForecast) and "7 are needed" in short.reason
 
 
 def test_a_past_month_is_its_actual() -> None:
@@ -158,7 +158,7 @@ def test_target_status() -> None:
         {"a": forecast(700, 650, 760), "b": forecast(950, 900, 990),
          "c": forecast(980, 900, 1100), "d": forecast(1200, 1050, 1300),
          "e": forecast(900, 850, 950),
-         "f": SkippedForecast("f", "2026-10", "too short")},
+         "f": SkippedCostForecast("f", "2026-10", "too short")},
         {"a": 100, "b": 100, "c": 100, "d": 100, "e": 1001, "f": 10}, "USD")
     assert {r.service: r.status for r in rows} == {
         "a": "under", "b": "at-risk", "c": "at-risk", "d": "over", "e": "over",

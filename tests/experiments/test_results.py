@@ -191,7 +191,7 @@ def test_a_metric_without_variation_is_skipped_with_a_reason() -> None:
 
 def test_plan_uses_the_stated_baseline_or_the_control_data() -> None:
     from opsledger.experiments.results import plan_sample_size
-    from opsledger.experiments.statistics import SkippedSampleSize
+    from opsledger.model.status import Skipped
 
     control = np.random.default_rng(6).normal(40.0, 8.0, 3000)
     continuous = {"name": "spend", "kind": "continuous"}
@@ -204,7 +204,7 @@ def test_plan_uses_the_stated_baseline_or_the_control_data() -> None:
     assert isinstance(stated, SampleSize)
     assert stated.effect_size == pytest.approx(5.0 / control.std(ddof=1))
     missing = plan_sample_size(definition(primary_metric=continuous), None)
-    assert isinstance(missing, SkippedSampleSize) and "no baseline" in missing.reason
+    assert isinstance(missing, Skipped) and "no baseline" in missing.reason
     # Two treatments under Holm: each comparison is sized at alpha / 2.
     three = definition(variants=[{"name": "control", "weight": 1}, {"name": "b", "weight": 1},
                                  {"name": "c", "weight": 1}],

@@ -16,8 +16,6 @@ from statsmodels.stats.proportion import proportion_effectsize
 from opsledger.experiments.statistics import (
     Lift,
     SampleSize,
-    SkippedLift,
-    SkippedSampleSize,
     adjust_p_values,
     beta_binomial_posterior,
     cuped_adjust,
@@ -32,6 +30,7 @@ from opsledger.experiments.statistics import (
     welch_lift,
 )
 from opsledger.model.experiments import Correction, Direction, MetricKind
+from opsledger.model.status import Skipped
 
 
 @pytest.fixture
@@ -95,8 +94,8 @@ def test_relative_lift_interval_covers_in_simulation() -> None:
 
 
 def test_welch_skips_what_cannot_be_computed() -> None:
-    assert isinstance(welch_lift(np.ones(10), np.ones(12), 0.05), SkippedLift)
-    assert isinstance(welch_lift(np.array([1.0]), np.arange(5.0), 0.05), SkippedLift)
+    assert isinstance(welch_lift(np.ones(10), np.ones(12), 0.05), Skipped)
+    assert isinstance(welch_lift(np.array([1.0]), np.arange(5.0), 0.05), Skipped)
     zero_control = welch_lift(np.array([0.0, 1.0, 1.0]), np.zeros(4) + np.array([0, 0, 0, 0.0]),
                               0.05)
     assert isinstance(zero_control, Lift) and zero_control.lift_rel is None
@@ -163,9 +162,9 @@ def test_continuous_sample_size_with_uneven_weights() -> None:
 def test_sample_size_skips_impossible_inputs() -> None:
     weights = {"control": 1.0, "t": 1.0}
     assert isinstance(sample_size(MetricKind.BINARY, 0.99, None, 0.02, 0.05, 0.8, weights,
-                                  "control"), SkippedSampleSize)
+                                  "control"), Skipped)
     assert isinstance(sample_size(MetricKind.CONTINUOUS, 5.0, None, 1.0, 0.05, 0.8, weights,
-                                  "control"), SkippedSampleSize)
+                                  "control"), Skipped)
 
 
 def test_duration_is_ceil_of_units_over_daily_units_per_variant() -> None:
@@ -303,7 +302,7 @@ def test_beta_binomial_is_deterministic_per_seed() -> None:
 def test_welch_matches_scipy_on_any_data(treatment: list[float], control: list[float]) -> None:
     t, c = np.array(treatment), np.array(control)
     lift = welch_lift(t, c, 0.05)
-    if isinstance(lift, SkippedLift):
+    if isinstance(lift, Skipped):
         assert t.var() == 0 and c.var() == 0
         return
     reference = stats.ttest_ind(t, c, equal_var=False)
@@ -317,7 +316,7 @@ def test_sample_size_without_a_solution_says_why() -> None:
     weights = {"control": 0.5, "treatment": 0.5}
     # An effect of 10,000 standard deviations: no sample size solves the power equation.
     huge = sample_size(MetricKind.CONTINUOUS, 100.0, 0.001, 10.0, 0.05, 0.8, weights, "control")
-    assert isinstance(huge, SkippedSampleSize) and "found no sample size" in huge.reason
+    assert isinstance(huge, Skipped) and "found no sample size" in huge.reason
     spread = sample_size(MetricKind.CONTINUOUS, 1.0, math.inf, 0.1, 0.05, 0.8, weights,
                          "control")
-    assert isinstance(spread, SkippedSampleSize) and "no usable effect size" in spread.reason
+    assert isinstance(spread, Skipped) and "no usable effect size" in spread.reason

@@ -116,7 +116,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
             temp_left += len(temp_files(root))
 
             outcome = run_once(root)  # the next run resumes and tidies up
-            assert outcome.complete, outcome.to_dict()
+            assert outcome.complete, outcome.to_json()
             assert temp_files(root) == []
             check_artifacts(root)
             state = load_state(state_path(open_workspace(root).state_dir, "kill"), "kill")

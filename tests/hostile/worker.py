@@ -67,7 +67,7 @@ def read(target: str, path: str) -> dict[str, Any]:
         "records": len(result.records),
         "records_text": repr(result.records)[:200_000],
         "non_finite": any(_non_finite(r) for r in result.records),
-        "problems": [p.to_dict() | {"text": str(p)} for p in result.problems],
+        "problems": [p.to_json() | {"text": str(p)} for p in result.problems],
     }
 
 

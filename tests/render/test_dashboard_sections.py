@@ -152,7 +152,7 @@ def test_support_section_on_the_demo(demo_ctx: Context) -> None:
     section = support_section(demo_ctx)
     plan = workspace_coverage_plan(demo_ctx)
     assert plan is not None and workspace_coverage_plan(demo_ctx) is plan  # computed once per run
-    document = plan.to_dict()
+    document = plan.to_json()
     queues: list[dict[str, Any]] = document["queues"]  # type: ignore[assignment]
     forecasts = {q["queue"]: q for q in queues}
     for row in section.data["queues"]:

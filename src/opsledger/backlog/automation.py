@@ -18,6 +18,7 @@ from datetime import date, datetime
 
 import numpy as np
 
+from opsledger.model import schema
 from opsledger.model.handover import Ticket, WorkItem
 
 # Share of a cluster's tickets an automation is assumed to take off agents' hands: deflection
@@ -111,7 +112,7 @@ class TicketCluster:
     services: tuple[str, ...]
     kind: SuggestedKind
 
-    def to_dict(self, rank: int) -> dict[str, object]:
+    def to_json(self, rank: int) -> dict[str, object]:
         return {
             "rank": rank,
             "id": self.key,
@@ -286,7 +287,7 @@ class BacklogCandidate:
     matched: tuple[str, ...]
     kind: SuggestedKind
 
-    def to_dict(self, rank: int) -> dict[str, object]:
+    def to_json(self, rank: int) -> dict[str, object]:
         item = self.item
         return {
             "rank": rank,
@@ -338,7 +339,7 @@ def automation_candidates(
     backlog = backlog_candidates(items)
     total_hours = sum(c.hours_saved_per_month for c in clusters)
     return {
-        "schema_version": "1",
+        "schema_version": schema.AUTOMATION_CANDIDATES,
         "generated_at": now.isoformat(),
         "inputs": dict(sorted((inputs or {}).items())),
         "assumptions": {
@@ -356,6 +357,6 @@ def automation_candidates(
             "hours_saved_per_month": round(total_hours, 2),
             "backlog_candidates": len(backlog),
         },
-        "ticket_candidates": [c.to_dict(rank) for rank, c in enumerate(clusters, start=1)],
-        "backlog_candidates": [c.to_dict(rank) for rank, c in enumerate(backlog, start=1)],
+        "ticket_candidates": [c.to_json(rank) for rank, c in enumerate(clusters, start=1)],
+        "backlog_candidates": [c.to_json(rank) for rank, c in enumerate(backlog, start=1)],
     }

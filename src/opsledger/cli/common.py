@@ -6,7 +6,7 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
@@ -16,7 +16,7 @@ from rich.console import Console
 
 from opsledger.core.errors import InputError, OpsledgerError
 from opsledger.core.fileio import dumps_json
-from opsledger.core.problems import Level, Problem
+from opsledger.core.inputs import fail_if_strict as fail_if_strict
 from opsledger.formats.fields import parse_datetime
 
 if TYPE_CHECKING:
@@ -44,16 +44,6 @@ NowOpt = Annotated[
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Treat quarantined rows as a failure (exit 2).")
 ]
-
-
-def fail_if_strict(strict: bool, problems: Iterable[Problem], what: str = "the inputs") -> None:
-    """With ``--strict``, raise :class:`InputError` (exit 2) listing every problem read that is
-    not a warning: a malformed file or a quarantined row. Warnings never fail a run."""
-    if not strict:
-        return
-    found = list(dict.fromkeys(p for p in problems if p.level is not Level.WARNING))
-    if found:
-        raise InputError(f"{len(found)} problem(s) in {what} (--strict)", found)
 
 
 def resolve_now(now: str | None) -> datetime:

@@ -68,7 +68,7 @@ def tickets(
             policy=ws.config.policies.support,
         )
     if json:
-        print_json({"output": str(output), "plan": plan.to_dict()})
+        print_json({"output": str(output), "plan": plan.to_json()})
         return
     table = Table("queue", "model", "MASE", "naive MASE", "beats naive", "tickets/day",
                   "peak agents", "rostered", title=f"Support coverage, next {horizon} days")

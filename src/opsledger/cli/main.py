@@ -130,7 +130,7 @@ def validate(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt =
                     "state": s.state,
                     "records": s.records,
                     "format": s.detected_format,
-                    "problems": [p.to_dict() for p in s.problems],
+                    "problems": [p.to_json() for p in s.problems],
                 }
                 for s in inventory
             ]

@@ -19,13 +19,11 @@ from opsledger.cli.common import (
     console,
     err_console,
     escape,
-    fail_if_strict,
     handle_errors,
     print_json,
     resolve_now,
 )
 from opsledger.core.errors import InputError
-from opsledger.core.fileio import atomic_write_text
 from opsledger.core.inputs import Context
 from opsledger.core.lock import writing
 from opsledger.core.options import ProcedureId, Role
@@ -38,13 +36,6 @@ ProcedureArg = Annotated[ProcedureId, typer.Argument(help="Which procedure: p18 
 
 STYLES = {"announce": "bold cyan", "info": "", "reuse": "dim", "halt": "bold yellow",
           "done": "bold green"}
-
-
-def _require_clean(ctx: Context, strict: bool) -> None:
-    """With ``--strict``, read every input first and fail on any problem, as review does."""
-    if strict:
-        ctx.inputs.inventory()
-        fail_if_strict(strict, ctx.inputs.problems())
 
 
 def _print_event(kind: str, message: str) -> None:
@@ -68,11 +59,16 @@ def run(
     json: JsonOpt = False,
 ) -> None:
     """Step through a procedure; stop at a halt (exit 1); the next run resumes."""
-    from opsledger.protocols.service import procedure, procedure_status, run_procedure
+    from opsledger.protocols.service import (
+        procedure,
+        procedure_status,
+        require_clean_inputs,
+        run_procedure,
+    )
 
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
-    _require_clean(ctx, strict)
+    require_clean_inputs(ctx, strict)
     definition = procedure(proc)
     if status:
         rows = procedure_status(definition, ctx)
@@ -90,7 +86,7 @@ def run(
             definition, ctx, from_step, listener=(lambda k, m: None) if json else _print_event
         )
     if json:
-        print_json(outcome.to_dict())
+        print_json(outcome.to_json())
     elif outcome.halted_at:
         for halt in outcome.halts:
             for detail in halt.details:
@@ -176,20 +172,12 @@ def gates(
     json: JsonOpt = False,
 ) -> None:
     """Evaluate the procedure's quality gates (exit 1 if one fails): for CI."""
-    from opsledger.protocols.service import evaluate_gates, procedure, write_gate_report
-    from opsledger.render.junit import gates_junit
+    from opsledger.protocols.service import check_gates
 
-    ws = open_workspace(workspace)
-    ctx = Context.open(ws, resolve_now(now))
-    _require_clean(ctx, strict)
-    definition = procedure(proc)
-    with writing(ws, f"gates {proc.value}"):
-        results = evaluate_gates(definition, ctx)
-        write_gate_report(definition.evidence_dir(ws), definition, ctx.now, results)
-        if junit is not None:
-            atomic_write_text(junit, gates_junit(proc.value, results, ctx.now))
+    ctx = Context.open(open_workspace(workspace), resolve_now(now))
+    results = check_gates(ctx, proc, junit, strict)
     if json:
-        print_json([g.to_dict() for g in results])
+        print_json([g.to_json() for g in results])
     else:
         print_gates(results)
     if not all(g.passed for g in results):

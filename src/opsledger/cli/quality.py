@@ -21,11 +21,7 @@ from opsledger.cli.common import (
     print_json,
     resolve_now,
 )
-from opsledger.core.errors import InputError
-from opsledger.core.fileio import atomic_write_json, atomic_write_text
 from opsledger.core.inputs import Context
-from opsledger.core.lock import writing
-from opsledger.core.problems import Level
 from opsledger.core.workspace import open_workspace
 from opsledger.render.sections import Status
 
@@ -34,7 +30,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Quality gates from gates_config.yaml.", no_args_is_help=True)
 
-RESULT_FILE = "quality-gates.json"
 COLOURS = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red",
            Status.ERROR: "red", Status.SKIPPED: "dim"}
 
@@ -53,27 +48,15 @@ def check(
     strict: StrictOpt = False,
 ) -> None:
     """Evaluate every gate; write the result as JSON (and JUnit); exit 1 when they fail."""
-    from opsledger.quality.service import read_gates, run_quality_gates, scorecard_junit
+    from opsledger.quality.service import check_quality
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
-    gates = read_gates(ctx)
-    if gates.fatal or not gates.records:
-        problems = [p for p in gates.problems if p.level is not Level.WARNING]
-        raise InputError("cannot evaluate the quality gates", problems)
-    run = run_quality_gates(ctx, gates.records, min_score)
-    if strict:
-        ctx.inputs.require_clean()
-    document = run.to_json(ctx.workspace.root)
-    out = ctx.workspace.p09_evidence / RESULT_FILE
-    with writing(ctx.workspace, "quality check"):
-        atomic_write_json(out, document)
-        if junit is not None:
-            atomic_write_text(junit, scorecard_junit(run.scorecard, ctx.now))
+    result = check_quality(ctx, min_score, junit, strict)
     if json:
-        print_json(document)
+        print_json(result.document)
     else:
-        _print(run.scorecard, out, junit)
-    if not run.scorecard.passed:
+        _print(result.scorecard, result.path, result.junit)
+    if not result.scorecard.passed:
         raise typer.Exit(EXIT_FAILED)
 
 

@@ -21,18 +21,11 @@ from opsledger.cli.common import (
     print_json,
     resolve_now,
 )
-from opsledger.core.errors import InputError
-from opsledger.core.fileio import atomic_write_json, atomic_write_text, sha256_file
 from opsledger.core.inputs import Context
 from opsledger.core.lock import writing
-from opsledger.core.problems import Level
 from opsledger.core.workspace import open_workspace
-from opsledger.model.health import PerfReport, PerfRun
-from opsledger.readers import perf
 
 app = typer.Typer(help="Rollback runbooks and canary comparison.", no_args_is_help=True)
-
-CANARY_FILES = ("canary.md", "canary.json")
 
 
 @app.command()
@@ -65,34 +58,6 @@ def runbooks(
     console.print(f"Wrote {len(written.runbooks)} runbook(s) and {escape(str(written.index))}")
 
 
-def _locate(path: Path, root: Path) -> Path:
-    """Return ``path``; a relative path not found from the current folder is looked up in
-    the workspace."""
-    if not path.is_file() and not path.is_absolute() and (root / path).is_file():
-        return root / path
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    return path
-
-
-def _run(path: Path, prefer: str, strict: bool = False) -> PerfRun:
-    """Return the run of ``path``: ``prefer`` ("baseline"/"current") if present, else the
-    other one."""
-    result = perf.read(path)
-    fail_if_strict(strict, result.problems, str(path))
-    problems = [p for p in result.problems if p.level is Level.FATAL]
-    reports = [r for r in result.records if isinstance(r, PerfReport)]
-    if problems or not reports:
-        raise InputError(f"{path}: cannot read the performance run", problems)
-    report = reports[0]
-    first, second = ((report.baseline, report.current) if prefer == "baseline"
-                     else (report.current, report.baseline))
-    run = first or second
-    if run is None:
-        raise InputError(f"{path}: holds no performance run")
-    return run
-
-
 @app.command()
 @handle_errors
 def canary(
@@ -114,33 +79,14 @@ def canary(
     baseline run is used when it has one, from the canary file the current run; so one
     native file with both runs can be passed as both.
     """
-    from opsledger.quality.service import CanaryPolicy, Decision, canary_markdown, compare_canary
+    from opsledger.quality.service import CanaryPolicy, Decision, canary_check
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
-    before_path = _locate(baseline, ctx.workspace.root)
-    after_path = _locate(canary_file, ctx.workspace.root)
-    before, after = _run(before_path, "baseline", strict), _run(after_path, "current", strict)
-    objective = None
-    if service is not None:
-        if ctx.workspace.config.service(service) is None:
-            raise InputError(f"--service: '{service}' is not in opsledger.yaml")
-        objective = ctx.workspace.config.budget_for(service)
     policy = CanaryPolicy(alpha=alpha, min_requests=min_requests)
-    report = compare_canary(before, after, policy, objective)
-    document = {
-        "schema_version": 1,
-        "generated_at": ctx.now.isoformat(),
-        "inputs": {"baseline": sha256_file(before_path), "canary": sha256_file(after_path)},
-        "service": service,
-        **report.to_json(),
-    }
-    out = ctx.workspace.p09_evidence
-    with writing(ctx.workspace, "rollback canary"):
-        atomic_write_text(out / CANARY_FILES[0], canary_markdown(report, str(before_path),
-                                                                 str(after_path)))
-        atomic_write_json(out / CANARY_FILES[1], document)
+    check = canary_check(ctx, baseline, canary_file, service, policy, strict)
+    report = check.report
     if json:
-        print_json(document)
+        print_json(check.document)
     else:
         colour = {Decision.PROCEED: "green", Decision.ROLL_BACK: "red",
                   Decision.INCONCLUSIVE: "yellow"}[report.decision]

@@ -24,9 +24,7 @@ from opsledger.cli.common import (
     resolve_now,
 )
 from opsledger.core.errors import InputError
-from opsledger.core.fileio import atomic_write_text
 from opsledger.core.inputs import Context
-from opsledger.core.lock import writing
 from opsledger.core.options import DEFAULT_MIN_EVENTS, EngineChoice
 from opsledger.core.problems import Level, Problem
 from opsledger.core.workspace import open_workspace
@@ -93,7 +91,7 @@ def status(
     if strict and problems:
         raise InputError(f"{len(problems)} problem(s) in the SLO definitions (--strict)", problems)
     for problem in report.problems:
-        err_console.print(f"[yellow]warning:[/] {escape(str(problem))}")
+        _warn(problem)
     if json:
         print_json(report.to_json())
     else:
@@ -177,24 +175,21 @@ def rules(
     json: JsonOpt = False,
 ) -> None:
     """Write Prometheus recording and multi-window burn-rate alerting rules (Sloth names)."""
-    from opsledger.slo.service import workspace_rules
+    from opsledger.slo.service import write_rule_files
 
-    ws = open_workspace(workspace)
-    ctx = Context.open(ws)
-    text, problems = workspace_rules(ctx)
-    fail_if_strict(strict, [*problems, *ctx.inputs.problems()])
-    for problem in problems:
-        err_console.print(f"[yellow]warning:[/] {escape(str(problem))}")
-    path = out or ws.p09_evidence / "prometheus" / "slo-rules.yaml"
-    with writing(ws, "slo rules"):
-        written = _write_rules(ctx, path, text, problems, with_tests)
+    ctx = Context.open(open_workspace(workspace))
+    files = write_rule_files(ctx, out, with_tests, strict, warn=_warn)
     if json:
-        print_json({"written": [str(p) for p in written],
-                    "problems": [p.to_dict() for p in problems]})
+        print_json({"written": [str(p) for p in files.written],
+                    "problems": [p.to_json() for p in files.problems]})
         return
-    for item in written:
+    for item in files.written:
         console.print(f"wrote {escape(str(item))}")
-    console.print("Check them with: promtool check rules " + escape(str(path)))
+    console.print("Check them with: promtool check rules " + escape(str(files.path)))
+
+
+def _warn(problem: Problem) -> None:
+    err_console.print(f"[yellow]warning:[/] {escape(str(problem))}")
 
 
 @app.command()
@@ -260,7 +255,7 @@ def noise(
     report, problems = workspace_noise(ctx)
     fail_if_strict(strict, [*problems, *ctx.inputs.problems()])
     for problem in problems:
-        err_console.print(f"[yellow]warning:[/] {escape(str(problem))}")
+        _warn(problem)
     data = noise_json(report)
     if json:
         print_json(data)
@@ -290,37 +285,3 @@ def _print_noise(data: dict[str, object]) -> None:
 def _fmt(value: object) -> str:
     return "" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
 
-
-def _write_rules(
-    ctx: Context, path: Path, text: str, problems: list[Problem], with_tests: bool
-) -> list[Path]:
-    """Write the rule file, and promtool tests that can pass when asked; return the paths."""
-    from opsledger.slo.service import RuleTarget, promtool_test_files, read_slos, target_for
-
-    written = [path]
-    atomic_write_text(path, text)
-    if not with_tests:
-        return written
-    for slo in read_slos(ctx).records:
-        target = target_for(slo)
-        if not isinstance(target, RuleTarget):
-            continue
-        name = f"{target.sloth_id}.rules.yaml"
-        try:
-            rules_text, tests_text = promtool_test_files(target, rules_file=name)
-        except ValueError as exc:
-            # Only tests that can pass are written; the others are named, with why.
-            skipped = Problem(
-                slo.source_path,
-                f"line {slo.source_line}",
-                f"no promtool test for SLO {slo.key}: {exc}",
-                level=Level.WARNING,
-            )
-            problems.append(skipped)
-            err_console.print(f"[yellow]warning:[/] {escape(str(skipped))}")
-            continue
-        folder = path.parent / "tests"
-        atomic_write_text(folder / name, rules_text)
-        atomic_write_text(folder / f"{target.sloth_id}.test.yaml", tests_text)
-        written += [folder / name, folder / f"{target.sloth_id}.test.yaml"]
-    return written

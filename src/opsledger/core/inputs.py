@@ -6,7 +6,7 @@ that importing opsledger stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +52,16 @@ def readers() -> dict[InputKey, Reader]:
 
 def reader_for(key: InputKey) -> Reader | None:
     return readers().get(key)
+
+
+def fail_if_strict(strict: bool, problems: Iterable[Problem], what: str = "the inputs") -> None:
+    """With ``--strict``, raise :class:`InputError` (exit 2) listing every problem read that is
+    not a warning: a malformed file or a quarantined row. Warnings never fail a run."""
+    if not strict:
+        return
+    found = list(dict.fromkeys(p for p in problems if p.level is not Level.WARNING))
+    if found:
+        raise InputError(f"{len(found)} problem(s) in {what} (--strict)", found)
 
 
 @dataclass(frozen=True)

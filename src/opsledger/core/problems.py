@@ -44,7 +44,7 @@ class Problem:
             text += f" (found {self.found})"
         return text
 
-    def to_dict(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, str]:
         return {
             "path": self.path,
             "location": self.location,

@@ -21,6 +21,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from opsledger.model.status import SkippedResult
+
 SEASON = 7
 MIN_DAYS = 21  # three weekly cycles for a seasonal fit
 MAX_HISTORY_DAYS = 120  # long enough for trend and season; fit time grows with length
@@ -77,7 +79,7 @@ class Runway:
 
 
 @dataclass(frozen=True)
-class SkippedRunway:
+class SkippedRunway(SkippedResult):
     service: str
     resource: str
     days: int

@@ -28,7 +28,7 @@ from opsledger.cost.spend import (
     MonthForecast,
     RequestCounts,
     RequestCountSource,
-    SkippedForecast,
+    SkippedCostForecast,
     SpendSummary,
     TargetStatusRow,
     UnitCost,
@@ -60,7 +60,7 @@ class CostView:
     summary: SpendSummary
     month: str
     through: date | None
-    forecasts: Mapping[str, MonthForecast | SkippedForecast]
+    forecasts: Mapping[str, MonthForecast | SkippedCostForecast]
     targets: list[TargetStatusRow]
     anomalies: list[CostAnomaly]
     unit_costs: list[UnitCost]
@@ -187,8 +187,8 @@ def _money(value: float | None) -> str:
     return "—" if value is None else f"{value:,.2f}"
 
 
-def forecast_json(item: MonthForecast | SkippedForecast) -> dict[str, object]:
-    if isinstance(item, SkippedForecast):
+def forecast_json(item: MonthForecast | SkippedCostForecast) -> dict[str, object]:
+    if isinstance(item, SkippedCostForecast):
         return {"status": "skipped", "reason": item.reason}
     return {"status": "forecast", "month": item.month, "through": item.through.isoformat(),
             "days_left": item.days_left, "actual": round(item.actual, 2),
@@ -364,7 +364,7 @@ def cost_markdown(view: CostView) -> str:
                   f"{total.low:,.0f}–{total.high:,.0f}); {total.actual:,.0f} to date, "
                   f"{total.days_left} day(s) left; method: {total.method}. Run rate gives "
                   f"{total.run_rate[0]:,.0f}.", ""]
-    elif isinstance(total, SkippedForecast):
+    elif isinstance(total, SkippedCostForecast):
         lines += [f"**Month-end forecast {view.month}:** not computed: {total.reason}", ""]
     if view.targets:
         lines += ["**Targets**", "", md_table(

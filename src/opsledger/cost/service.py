@@ -13,4 +13,4 @@ from opsledger.cost.section import inputs_text as inputs_text
 from opsledger.cost.section import mapping_text as mapping_text
 from opsledger.cost.spend import TOTAL as TOTAL
 from opsledger.cost.spend import MonthForecast as MonthForecast
-from opsledger.cost.spend import SkippedForecast as SkippedForecast
+from opsledger.cost.spend import SkippedCostForecast as SkippedCostForecast

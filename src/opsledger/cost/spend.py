@@ -34,6 +34,7 @@ import pandas as pd
 
 from opsledger.core.config import CostTarget
 from opsledger.model.cost import ChargeCategory, CostLedger
+from opsledger.model.status import SkippedResult
 
 UNMAPPED = "(unmapped)"  # the service of lines no cost_mapping rule names
 TOTAL = "(total)"
@@ -93,7 +94,7 @@ class MonthForecast:
 
 
 @dataclass(frozen=True)
-class SkippedForecast:
+class SkippedCostForecast(SkippedResult):
     scope: str
     month: str
     reason: str
@@ -274,7 +275,7 @@ def forecast_month_end(
     through: date,
     scopes: Mapping[str, str | None],
     settings: CostSettings = CostSettings(),
-) -> dict[str, MonthForecast | SkippedForecast]:
+) -> dict[str, MonthForecast | SkippedCostForecast]:
     """Return the month-end EffectiveCost forecast of each scope.
 
     ``scopes`` maps a scope name to a service (``None`` for the total). Actual spend is every
@@ -296,7 +297,7 @@ def forecast_month_end(
                      & (frame["day"] <= pd.Timestamp(through))]
     daily = daily_usage(frame[frame["day"] <= pd.Timestamp(through)])
     series: dict[str, pd.Series] = {}
-    out: dict[str, MonthForecast | SkippedForecast] = {}
+    out: dict[str, MonthForecast | SkippedCostForecast] = {}
     actuals: dict[str, float] = {}
     for scope, service in scopes.items():
         rows = in_month if service is None else in_month[named(in_month["service"]) == service]
@@ -309,13 +310,13 @@ def forecast_month_end(
         values = values[values.index <= pd.Timestamp(through)]
         series[scope] = values
         if through < first:
-            out[scope] = SkippedForecast(scope, month, "no data in the month yet")
+            out[scope] = SkippedCostForecast(scope, month, "no data in the month yet")
         elif days_left == 0:
             total = actuals[scope]
             out[scope] = MonthForecast(scope, month, through, 0, total, total, total, total,
                                        "complete month (actual)", (total, total, total))
         elif len(values) < settings.run_rate_days:
-            out[scope] = SkippedForecast(
+            out[scope] = SkippedCostForecast(
                 scope, month, f"{len(values)} day(s) of usage; at least "
                 f"{settings.run_rate_days} are needed")
     pending = [s for s in scopes if s not in out]
@@ -386,7 +387,7 @@ def _seasonal_sums(
 
 def target_status(
     targets: Mapping[str, CostTarget],
-    forecasts: Mapping[str, MonthForecast | SkippedForecast],
+    forecasts: Mapping[str, MonthForecast | SkippedCostForecast],
     actuals: Mapping[str, float],
     currency: str,
     settings: CostSettings = CostSettings(),
@@ -420,7 +421,7 @@ def target_status(
 
 
 def _row(service: str, target: CostTarget, currency: str, actual: float,
-         forecast: MonthForecast | SkippedForecast | None, status: TargetStatus,
+         forecast: MonthForecast | SkippedCostForecast | None, status: TargetStatus,
          reason: str) -> TargetStatusRow:
     known = forecast if isinstance(forecast, MonthForecast) else None
     return TargetStatusRow(service, target.monthly, target.currency or currency, actual,

@@ -36,8 +36,6 @@ from opsledger.experiments.statistics import (
     SampleSize,
     SampleSummary,
     SequentialInterval,
-    SkippedLift,
-    SkippedSampleSize,
     adjust_p_values,
     beta_binomial_posterior,
     cuped_adjust,
@@ -66,6 +64,7 @@ from opsledger.model.experiments import (
     RatioColumns,
     Verdict,
 )
+from opsledger.model.status import Skipped, SkippedResult
 
 __all__ = ["Verdict"]  # re-exported: the decision's vocabulary lives with the records
 
@@ -112,7 +111,7 @@ class Comparison:
 
 
 @dataclass(frozen=True)
-class SkippedComparison:
+class SkippedMetricComparison(SkippedResult):
     metric: str
     variant: str
     reason: str
@@ -132,8 +131,8 @@ class ExperimentResult:
     srm: SampleRatioCheck
     variants: tuple[SampleSummary, ...]  # the primary metric per variant
     comparisons: tuple[Comparison, ...]
-    skipped: tuple[SkippedComparison, ...]
-    sample_size: SampleSize | SkippedSampleSize
+    skipped: tuple[SkippedMetricComparison, ...]
+    sample_size: SampleSize | Skipped
     decision: Decision
 
     @property
@@ -174,7 +173,7 @@ def effect_in_units(definition: ExperimentDefinition, metric: Metric, control_me
 
 def plan_sample_size(
     definition: ExperimentDefinition, control_values: np.ndarray | None
-) -> SampleSize | SkippedSampleSize:
+) -> SampleSize | Skipped:
     """Return the planned units per variant, from the stated baseline or the control's data."""
     metric = definition.primary_metric
     observed = (control_values is not None and control_values.size > 1
@@ -186,7 +185,7 @@ def plan_sample_size(
     elif observed and control_values is not None:
         mean, std = float(control_values.mean()), float(control_values.std(ddof=1))
     else:
-        return SkippedSampleSize(
+        return Skipped(
             f"no baseline for '{metric.name}': state primary_metric.baseline or collect "
             "control observations"
         )
@@ -241,7 +240,7 @@ def metric_values(
 
 
 def _horizon(definition: ExperimentDefinition, counts: Mapping[str, int],
-             plan: SampleSize | SkippedSampleSize, now: datetime) -> Horizon:
+             plan: SampleSize | Skipped, now: datetime) -> Horizon:
     if definition.status in (ExperimentStatus.COMPLETED, ExperimentStatus.CANCELLED):
         return Horizon.FIXED
     if now.date() > definition.end:
@@ -274,7 +273,7 @@ def _compare_all(
     columns: Mapping[str, np.ndarray],
     values_by_metric: Mapping[str, np.ndarray],
     masks: Mapping[str, np.ndarray],
-) -> tuple[list[_Raw], list[SkippedComparison]]:
+) -> tuple[list[_Raw], list[SkippedMetricComparison]]:
     control = definition.control_variant
     covariates = definition.covariates
     primary = definition.primary_metric.name
@@ -283,7 +282,7 @@ def _compare_all(
     if not math.isfinite(primary_control_mean):
         primary_control_mean = 0.0  # an undefined ratio: no scale to carry over
     found: list[_Raw] = []
-    skipped: list[SkippedComparison] = []
+    skipped: list[SkippedMetricComparison] = []
     for metric in definition.metrics:
         raw = values_by_metric[metric.name]
         values, cuped = raw, None
@@ -293,11 +292,11 @@ def _compare_all(
             undefined = _undefined_ratio(metric, raw, columns,
                                          {control: masks[control], variant: masks[variant]})
             if undefined is not None:
-                skipped.append(SkippedComparison(metric.name, variant, undefined))
+                skipped.append(SkippedMetricComparison(metric.name, variant, undefined))
                 continue
             outcome = _compare(definition, metric, variant, raw, values, cuped,
                                masks[variant], masks[control], primary_control_mean)
-            if isinstance(outcome, SkippedComparison):
+            if isinstance(outcome, SkippedMetricComparison):
                 skipped.append(outcome)
             else:
                 found.append(outcome)
@@ -355,10 +354,10 @@ def _sequential(lift: Lift, tau: float, alpha: float) -> SequentialInterval | No
 def _compare(definition: ExperimentDefinition, metric: Metric, variant: str,
              raw: np.ndarray, values: np.ndarray, cuped: Cuped | None,
              treated: np.ndarray, control: np.ndarray,
-             primary_control_mean: float) -> _Raw | SkippedComparison:
+             primary_control_mean: float) -> _Raw | SkippedMetricComparison:
     lift = welch_lift(values[treated], values[control], definition.alpha)
-    if isinstance(lift, SkippedLift):
-        return SkippedComparison(metric.name, variant, lift.reason)
+    if isinstance(lift, Skipped):
+        return SkippedMetricComparison(metric.name, variant, lift.reason)
     unadjusted = None
     if cuped is not None:
         plain = welch_lift(raw[treated], raw[control], definition.alpha)
@@ -368,14 +367,14 @@ def _compare(definition: ExperimentDefinition, metric: Metric, variant: str,
     tau = effect_in_units(definition, metric, control_summary.mean, primary_control_mean,
                           spread)
     if tau is None or tau <= 0:
-        return SkippedComparison(
+        return SkippedMetricComparison(
             metric.name, variant,
             "no scale for the sequential interval (the control mean is 0 and the primary "
             "metric's too); give the metric an absolute minimum_detectable_effect",
         )
     sequential = _sequential(lift, tau, definition.alpha)
     if sequential is None:
-        return SkippedComparison(
+        return SkippedMetricComparison(
             metric.name, variant,
             f"no sequential interval at this scale: effect scale {tau:.3g} against a standard "
             f"error of {lift.se:.3g} (values near 0 or beyond floating point); give the "
@@ -467,7 +466,7 @@ def decide(
     srm: SampleRatioCheck,
     comparisons: Sequence[Comparison],
     horizon: Horizon,
-    plan: SampleSize | SkippedSampleSize,
+    plan: SampleSize | Skipped,
     counts: Mapping[str, int],
 ) -> Decision:
     """Return ship / don't ship / keep running / invalid, with the reasons."""
@@ -512,7 +511,7 @@ def _gain(comparisons: Sequence[Comparison], metric: str, variant: str) -> float
 
 def _variant_verdict(
     main: Comparison, mine: Sequence[Comparison], horizon: Horizon, alpha: float,
-    plan: SampleSize | SkippedSampleSize, counts: Mapping[str, int],
+    plan: SampleSize | Skipped, counts: Mapping[str, int],
 ) -> tuple[Verdict, list[str]]:
     improving = improvement_sign(main.direction) * main.lift.lift_abs > 0
     reasons = [_describe(main, horizon, alpha)]

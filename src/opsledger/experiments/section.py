@@ -181,7 +181,7 @@ def build_experiments_section(
                       str(_verdict(o).value) for o in outcomes).items()))
               or "no experiment analysed",
               "experiments": [outcome_json(o) for o in outcomes],
-              "problems": [p.to_dict() for p in problems]},
+              "problems": [p.to_json() for p in problems]},
         charts=(chart,) if chart else (),
         actions=tuple(_actions(ctx, outcomes)),
     )

@@ -20,6 +20,7 @@ from opsledger.core.workspace import InputKey
 from opsledger.experiments.results import Comparison
 from opsledger.experiments.results import ExperimentResult as ExperimentResult
 from opsledger.experiments.statistics import Lift, SampleSize
+from opsledger.model import schema
 from opsledger.model.assignment import assign_unit
 from opsledger.model.experiments import (
     Experiment,
@@ -28,12 +29,14 @@ from opsledger.model.experiments import (
     Metric,
     Verdict,
 )
+from opsledger.model.status import SkippedResult
 
 # The statistics (scipy, statsmodels), the reader (pyarrow) and the traffic engine (duckdb)
 # are imported when used, so that a service importing ``assign`` stays light.
 if TYPE_CHECKING:
     from opsledger.experiments.results import ExperimentResult
-    from opsledger.experiments.statistics import SampleSize, SkippedSampleSize
+    from opsledger.experiments.statistics import SampleSize
+    from opsledger.model.status import Skipped
 
 __all__ = [
     "ExperimentOutcome",
@@ -57,7 +60,7 @@ def assign(unit_id: str, experiment: ExperimentDefinition | Experiment) -> str:
 
 
 @dataclass(frozen=True)
-class NotAnalyzed:
+class NotAnalyzed(SkippedResult):
     """An experiment with nothing to analyse yet, and what that means for the decision."""
 
     definition: ExperimentDefinition
@@ -116,7 +119,7 @@ class ExperimentPlan:
     """How many units each variant needs, and how many days that takes at the traffic."""
 
     definition: ExperimentDefinition
-    sample_size: SampleSize | SkippedSampleSize
+    sample_size: SampleSize | Skipped
     daily_units: float | None
     traffic_source: str  # "--daily-units", "telemetry (...)" or why there is none
     duration_days: int | None
@@ -164,9 +167,6 @@ def telemetry_daily_units(ctx: Context, experiment: Experiment) -> tuple[float |
         f"telemetry {traffic.source}{scope}: {counted.mean_per_day:,.0f} requests/day over "
         f"{counted.days_with_events} days x {traffic.units_per_request:g} units per request"
     )
-
-
-SCHEMA_VERSION = 1
 
 
 def number(value: float | None) -> float | None:
@@ -254,7 +254,7 @@ def outcome_json(outcome: ExperimentOutcome, now: Any = None) -> dict[str, Any]:
     """Return the ``experiment analyze --json`` object."""
     definition = outcome.definition
     head: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": schema.EXPERIMENTS,
         "experiment": definition.name,
         "status": definition.status.value,
         "owner": definition.owner,
@@ -310,7 +310,7 @@ def plan_json(plan: ExperimentPlan) -> dict[str, Any]:
     definition = plan.definition
     effect = definition.minimum_detectable_effect
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": schema.EXPERIMENTS,
         "experiment": definition.name,
         "primary_metric": definition.primary_metric.name,
         "kind": definition.primary_metric.kind.value,

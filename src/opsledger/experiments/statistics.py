@@ -66,6 +66,7 @@ from statsmodels.stats.proportion import proportion_effectsize
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from opsledger.model.experiments import Correction, Direction, MetricKind
+from opsledger.model.status import Skipped
 
 SRM_THRESHOLD = 0.001
 MONTE_CARLO_DRAWS = 200_000
@@ -142,24 +143,19 @@ class Lift:
     rel_ci_high: float | None
 
 
-@dataclass(frozen=True)
-class SkippedLift:
-    reason: str
-
-
 def welch_lift(
     treatment: np.ndarray, control: np.ndarray, alpha: float
-) -> Lift | SkippedLift:
+) -> Lift | Skipped:
     """Return the absolute lift (Welch's test and interval) and the relative lift (delta method)."""
     n_t, n_c = int(treatment.size), int(control.size)
     if n_t < 2 or n_c < 2:
-        return SkippedLift(f"too few units ({n_t} treatment, {n_c} control; need 2 each)")
+        return Skipped(f"too few units ({n_t} treatment, {n_c} control; need 2 each)")
     m_t, m_c = float(treatment.mean()), float(control.mean())
     v_t = float(treatment.var(ddof=1)) / n_t
     v_c = float(control.var(ddof=1)) / n_c
     variance = v_t + v_c
     if variance <= 0:
-        return SkippedLift("no variation in either variant (every unit has the same value)")
+        return Skipped("no variation in either variant (every unit has the same value)")
     se = math.sqrt(variance)
     # Welch–Satterthwaite on shares of the variance: the same value, no underflow when tiny.
     share_t, share_c = v_t / variance, v_c / variance
@@ -361,11 +357,6 @@ class SampleSize:
     method: str
 
 
-@dataclass(frozen=True)
-class SkippedSampleSize:
-    reason: str
-
-
 def sample_size(
     kind: MetricKind,
     baseline_mean: float,
@@ -375,7 +366,7 @@ def sample_size(
     power: float,
     weights: Mapping[str, float],
     control: str,
-) -> SampleSize | SkippedSampleSize:
+) -> SampleSize | Skipped:
     """Return the units needed per variant for every treatment-vs-control comparison.
 
     ``effect`` is the change to detect in the metric's unit (signed: for a binary metric
@@ -385,11 +376,11 @@ def sample_size(
     """
     effect_abs = abs(effect)
     if effect_abs == 0:
-        return SkippedSampleSize("the minimum detectable effect must not be 0")
+        return Skipped("the minimum detectable effect must not be 0")
     if kind is MetricKind.BINARY:
         target = baseline_mean + effect
         if not 0 < baseline_mean < 1 or not 0 < target < 1:
-            return SkippedSampleSize(
+            return Skipped(
                 f"baseline rate {baseline_mean:.4g} moved by {effect:+.4g} "
                 "must stay within (0, 1)"
             )
@@ -398,10 +389,10 @@ def sample_size(
         method = "NormalIndPower on Cohen's h"
     else:
         if baseline_std is None or baseline_std <= 0:
-            return SkippedSampleSize("no baseline standard deviation for a continuous metric")
+            return Skipped("no baseline standard deviation for a continuous metric")
         effect_size = effect_abs / baseline_std
         if not math.isfinite(effect_size) or effect_size == 0:
-            return SkippedSampleSize(
+            return Skipped(
                 f"no usable effect size from an effect of {effect_abs:.3g} and a standard "
                 f"deviation of {baseline_std:.3g}"
             )
@@ -419,7 +410,7 @@ def sample_size(
                                              power=power, ratio=ratio,
                                              alternative="two-sided"))
         if not math.isfinite(nobs1):  # an effect of many standard deviations: no root to find
-            return SkippedSampleSize(
+            return Skipped(
                 f"{method} found no sample size for an effect size of {effect_size:.3g} "
                 "(the effect is many times the metric's spread)"
             )

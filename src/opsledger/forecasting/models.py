@@ -30,6 +30,7 @@ from opsledger.forecasting.backend import (
     forecast_backend,
 )
 from opsledger.model.handover import Ticket
+from opsledger.model.status import SkippedResult
 
 SEASON = 7
 LEVELS = (80, 95)
@@ -62,7 +63,7 @@ class DailyForecast:
     lo95: float
     hi95: float
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {
             "day": self.day.isoformat(),
             "mean": round(self.mean, 3),
@@ -82,7 +83,7 @@ class ModelAccuracy:
     mae: float
     windows: int
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {"model": self.model, "mase": round(self.mase, 4), "mae": round(self.mae, 4),
                 "windows": self.windows}
 
@@ -102,14 +103,14 @@ class Backtest:
     def best(self) -> ModelAccuracy:
         return min(self.models, key=lambda m: (m.mase, m.model != BASELINE, m.model))
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {
             "method": "rolling-origin cross-validation",
             "horizon_days": self.horizon_days,
             "windows": self.windows,
             "step_days": CV_STEP,
             "metric": "MASE (scale: in-sample seasonal naive, season 7)",
-            "models": [m.to_dict() for m in self.models],
+            "models": [m.to_json() for m in self.models],
         }
 
 
@@ -166,7 +167,7 @@ class QueueForecast:
             counts[slot] += 1
         return [float(s / c) if c else 0.0 for s, c in zip(sums, counts, strict=True)]
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {
             "queue": self.queue,
             "status": "forecast",
@@ -181,23 +182,23 @@ class QueueForecast:
                 "model_mase": _round(self.mase),
                 "seasonal_naive_mase": _round(self.baseline_mase),
                 "beats_seasonal_naive": self.beats_seasonal_naive,
-                "backtest": None if self.backtest is None else self.backtest.to_dict(),
+                "backtest": None if self.backtest is None else self.backtest.to_json(),
                 "skipped": self.backtest_skipped,
             },
-            "daily": [p.to_dict() for p in self.daily],
+            "daily": [p.to_json() for p in self.daily],
             "weekday_hour_shares": [[round(s, 5) for s in row] for row in self.weekday_hour_shares],
         }
 
 
 @dataclass(frozen=True)
-class SkippedForecast:
+class SkippedForecast(SkippedResult):
     """A queue that could not be forecast, and why."""
 
     queue: str
     reason: str
     history_tickets: int
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {"queue": self.queue, "status": "skipped", "reason": self.reason,
                 "history_tickets": self.history_tickets}
 

@@ -33,19 +33,10 @@ import numpy as np
 
 from opsledger.core.incident_policy import IncidentPolicy, hour_band
 from opsledger.model.incidents import Incident
+from opsledger.model.status import Skipped as Skipped
 
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4", "SEV5")
 WEEK_HOURS = 7 * 24
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A figure that could not be computed, and why."""
-
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"skipped": self.reason}
 
 
 @dataclass(frozen=True)

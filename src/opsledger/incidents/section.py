@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsledger.core.incident_policy import IncidentPolicy, policy_of
 from opsledger.core.inputs import Context
@@ -25,6 +25,13 @@ from opsledger.incidents.kpis import (
 )
 from opsledger.model.incidents import Incident
 from opsledger.render.sections import Chart, Section, Status, md_escape, md_table
+
+if TYPE_CHECKING:
+    from opsledger.incidents.postmortems import (
+        ActionItemSummary,
+        PostmortemGate,
+        PostmortemReview,
+    )
 
 KEY = "incidents"
 TITLE = "Incidents and postmortems"
@@ -92,88 +99,110 @@ def noisy_rotations(kpis: IncidentKpis) -> list[RotationLoad]:
     ]
 
 
-def incidents_section(ctx: Context) -> Section:
-    """Return the incidents section (skipped when the workspace has no incident export)."""
-    from opsledger.incidents.service import review_incidents
-
-    period = Period(ctx.now - timedelta(days=REPORT_DAYS), ctx.now)
-    review = review_incidents(ctx, period)
-    if not review.records.incidents:
-        reason = "no incident records in the workspace"
-        if review.records.problems:
-            reason += f" ({len(review.records.problems)} input problem(s))"
-        return Section.skipped(KEY, TITLE, reason)
-    kpis, before, follow = review.kpis, review.previous, review.postmortems
-    policy = policy_of(ctx.workspace.config)
-    lines = [f"Period {period.start:%Y-%m-%d} to {period.end:%Y-%m-%d}, compared with the "
-             f"{REPORT_DAYS} days before.\n\n"]
+def _kpi_rows(kpis: IncidentKpis, before: IncidentKpis, policy: IncidentPolicy) -> list[list[str]]:
+    """Return the KPI table's rows: each KPI of the period, with its change where it has one."""
     last = kpis.last_major.to_json()
-    lines.append(md_table(
-        ["KPI", "Value (change)"],
-        [
-            ["Incidents", _trend(kpis.count, before.count, "", 0)],
-            ["Major", _trend(_majors(kpis, policy), _majors(before, policy), "", 0)],
-            ["MTTA (mean)", _trend(_mean(kpis.mtta), _mean(before.mtta), " min")],
-            ["MTTR (mean)", _trend(_mean(kpis.mttr), _mean(before.mttr), " min")],
-            ["MTTR (p90)", f"{kpis.mttr.p90:.1f} min"
-             if isinstance(kpis.mttr, DurationStats) else "n/a"],
-            ["Days since last major incident",
-             f"{last['days_since']:.1f} ({last['incident']})" if "days_since" in last
-             else "none on record"],
-            ["Pages outside business hours",
-             f"{kpis.interruptions.outside_business} of {kpis.count} "
-             f"({kpis.interruptions.sleep} in sleep hours)"],
-        ],
-        "lr",
-    ))
+    return [
+        ["Incidents", _trend(kpis.count, before.count, "", 0)],
+        ["Major", _trend(_majors(kpis, policy), _majors(before, policy), "", 0)],
+        ["MTTA (mean)", _trend(_mean(kpis.mtta), _mean(before.mtta), " min")],
+        ["MTTR (mean)", _trend(_mean(kpis.mttr), _mean(before.mttr), " min")],
+        ["MTTR (p90)", f"{kpis.mttr.p90:.1f} min"
+         if isinstance(kpis.mttr, DurationStats) else "n/a"],
+        ["Days since last major incident",
+         f"{last['days_since']:.1f} ({last['incident']})" if "days_since" in last
+         else "none on record"],
+        ["Pages outside business hours",
+         f"{kpis.interruptions.outside_business} of {kpis.count} "
+         f"({kpis.interruptions.sleep} in sleep hours)"],
+    ]
+
+
+def incident_kpis_markdown(
+    period: Period, kpis: IncidentKpis, before: IncidentKpis, policy: IncidentPolicy
+) -> str:
+    """Return the section's opening: the period compared and the KPI table."""
+    return (
+        f"Period {period.start:%Y-%m-%d} to {period.end:%Y-%m-%d}, compared with the "
+        f"{REPORT_DAYS} days before.\n\n"
+        + md_table(["KPI", "Value (change)"], _kpi_rows(kpis, before, policy), "lr")
+    )
+
+
+def _open_actions_by_incident(actions: ActionItemSummary) -> dict[str, int]:
+    """Return the number of open action items per incident id (``""`` for none named)."""
+    open_by_incident: dict[str, int] = {}
+    for tracked in actions.open:
+        key = tracked.item.incident_id or ""
+        open_by_incident[key] = open_by_incident.get(key, 0) + 1
+    return open_by_incident
+
+
+def _gate_breaches_markdown(gate: PostmortemGate) -> str:
+    """Return one bullet per breach of the postmortem gate, after a blank line."""
+    if not gate.breaches:
+        return ""
+    return "\n" + "".join(
+        f"- {md_escape(breach.incident)}: {md_escape(breach.reason)} — "
+        f"{md_escape(breach.detail)}\n"
+        for breach in gate.breaches
+    )
+
+
+def postmortem_follow_up_markdown(follow: PostmortemReview) -> str:
+    """Return the major incidents part: the postmortem gate, each incident's postmortem
+    state and open actions, and the gate's breaches."""
     gate = follow.gate
-    lines.append(f"\n### Major incidents and follow-up\n\nGate *incidents resolved with "
-                 f"postmortems*: **{'pass' if gate.passed else 'fail'}** "
-                 f"({gate.checked} incident(s) need a postmortem).\n\n")
+    text = (f"\n### Major incidents and follow-up\n\nGate *incidents resolved with "
+            f"postmortems*: **{'pass' if gate.passed else 'fail'}** "
+            f"({gate.checked} incident(s) need a postmortem).\n\n")
     if follow.checks:
-        open_by_incident: dict[str, int] = {}
-        for tracked in follow.action_items.open:
-            key = tracked.item.incident_id or ""
-            open_by_incident[key] = open_by_incident.get(key, 0) + 1
-        lines.append(md_table(
+        open_by_incident = _open_actions_by_incident(follow.action_items)
+        text += md_table(
             ["Incident", "Severity", "Service", "Postmortem", "Review due", "Open actions"],
             [[c.incident.id, c.incident.severity, c.incident.service, c.state.replace("_", " "),
               c.deadline.isoformat(), open_by_incident.get(c.incident.id, 0)]
              for c in follow.checks],
             "lllllr",
-        ))
-    if gate.breaches:
-        lines.append("\n")
-    for breach in gate.breaches:
-        lines.append(f"- {md_escape(breach.incident)}: {md_escape(breach.reason)} — "
-                     f"{md_escape(breach.detail)}\n")
-    overdue = follow.action_items.overdue_by_owner()
-    lines.append("\n### Overdue action items by owner\n\n")
+        )
+    return text + _gate_breaches_markdown(gate)
+
+
+def overdue_action_items_markdown(actions: ActionItemSummary) -> str:
+    """Return the overdue action items by owner, then the closure rate and open items' age."""
+    overdue = actions.overdue_by_owner()
+    text = "\n### Overdue action items by owner\n\n"
     if overdue:
-        lines.append(md_table(
+        text += md_table(
             ["Owner", "Overdue", "Items"],
             [[owner, len(items), ", ".join(f"{t.item.id} (due {t.due})" for t in items)]
              for owner, items in overdue.items()],
             "lrl",
-        ))
+        )
     else:
-        lines.append("None.\n")
-    rate = follow.action_items.closure_rate
-    age = follow.action_items.median_open_age_days
-    lines.append(f"\nClosure rate {'n/a' if rate is None else f'{rate:.0%}'}; median age of "
-                 f"open items {'n/a' if age is None else f'{age:.0f} days'}.\n")
-    noisy = noisy_rotations(kpis)
-    lines.append("\n### Noisy on-call rotations\n\n")
-    if noisy:
-        lines.append(md_table(
-            ["Rotation", "Pages/week", "Off-hours pages", "Per person"],
-            [[r.rotation, f"{r.pages_per_week:.1f}", r.interruptions.outside_business,
-              "n/a" if r.off_hours_pages_per_person is None
-              else f"{r.off_hours_pages_per_person:.1f}"] for r in noisy],
-            "lrrr",
-        ))
-    else:
-        lines.append("None above the thresholds.\n")
+        text += "None.\n"
+    rate = actions.closure_rate
+    age = actions.median_open_age_days
+    return text + (f"\nClosure rate {'n/a' if rate is None else f'{rate:.0%}'}; median age of "
+                   f"open items {'n/a' if age is None else f'{age:.0f} days'}.\n")
+
+
+def noisy_rotations_markdown(noisy: Sequence[RotationLoad]) -> str:
+    """Return the on-call rotations above the noise thresholds, as a table."""
+    text = "\n### Noisy on-call rotations\n\n"
+    if not noisy:
+        return text + "None above the thresholds.\n"
+    return text + md_table(
+        ["Rotation", "Pages/week", "Off-hours pages", "Per person"],
+        [[r.rotation, f"{r.pages_per_week:.1f}", r.interruptions.outside_business,
+          "n/a" if r.off_hours_pages_per_person is None
+          else f"{r.off_hours_pages_per_person:.1f}"] for r in noisy],
+        "lrrr",
+    )
+
+
+def follow_up_actions(follow: PostmortemReview) -> tuple[dict[str, Any], ...]:
+    """Return the section's actions: postmortems to write, then overdue action items."""
     actions: list[dict[str, Any]] = [
         {"action": f"Write and review the postmortem of {c.incident.id} ({c.incident.title})",
          "owner": c.incident.assignee or c.incident.team or c.incident.service,
@@ -186,14 +215,20 @@ def incidents_section(ctx: Context) -> Section:
          "source": f"postmortem {t.item.incident_id}"}
         for t in follow.action_items.overdue
     )
-    status = Status.FAIL if not gate.passed else (
-        Status.WARN if follow.action_items.overdue or noisy else Status.PASS)
-    months = monthly(review.records.incidents,
-                     Period(ctx.now - timedelta(days=TREND_DAYS), ctx.now),
-                     policy)
-    labels = [m.month for m in months]
-    mondays, per_severity = weekly_by_severity(review.records.incidents, ctx.now)
-    per_week = Chart(
+    return tuple(actions)
+
+
+def section_status(follow: PostmortemReview, noisy: Sequence[RotationLoad]) -> Status:
+    """Fail on a postmortem gate breach; warn on overdue action items or noisy rotations."""
+    if not follow.gate.passed:
+        return Status.FAIL
+    return Status.WARN if follow.action_items.overdue or noisy else Status.PASS
+
+
+def weekly_severity_chart(incidents: Sequence[Incident], now: datetime) -> Chart:
+    """Return the stacked bar chart of incidents per week by severity."""
+    mondays, per_severity = weekly_by_severity(incidents, now)
+    return Chart(
         "incidents-per-week", "Incidents per week by severity", "bar",
         {
             "categories": [f"{m:%d %b}" for m in mondays],
@@ -204,10 +239,17 @@ def incidents_section(ctx: Context) -> Section:
             "y_label": "incidents",
         },
     )
-    trend = Chart(
+
+
+def response_trend_chart(
+    incidents: Sequence[Incident], now: datetime, policy: IncidentPolicy
+) -> Chart:
+    """Return the line chart of monthly mean time to acknowledge and to resolve."""
+    months = monthly(incidents, Period(now - timedelta(days=TREND_DAYS), now), policy)
+    return Chart(
         "incidents-response-trend", "Mean time to acknowledge and to resolve", "line",
         {
-            "x": labels,
+            "x": [m.month for m in months],
             "series": [
                 {"name": "MTTA (min)", "y": [m.mtta_minutes for m in months]},
                 {"name": "MTTR (min)", "y": [m.mttr_minutes for m in months]},
@@ -215,10 +257,41 @@ def incidents_section(ctx: Context) -> Section:
             "y_label": "minutes",
         },
     )
-    data = review.stats_json()
-    data["headline"] = (
-        f"{data['count']} incident(s); {len(data['postmortems']['missing'])} postmortem(s) "
-        f"missing; {len(data['action_items']['overdue'])} action item(s) overdue"
+
+
+def section_data(stats: dict[str, Any]) -> dict[str, Any]:
+    """Return the section's data: the ``incidents stats`` object with a headline and
+    without its input problems."""
+    stats["headline"] = (
+        f"{stats['count']} incident(s); {len(stats['postmortems']['missing'])} postmortem(s) "
+        f"missing; {len(stats['action_items']['overdue'])} action item(s) overdue"
     )
-    data.pop("problems", None)
-    return Section(KEY, TITLE, "".join(lines), status, data, (per_week, trend), tuple(actions))
+    stats.pop("problems", None)
+    return stats
+
+
+def incidents_section(ctx: Context) -> Section:
+    """Return the incidents section (skipped when the workspace has no incident export)."""
+    from opsledger.incidents.service import review_incidents
+
+    period = Period(ctx.now - timedelta(days=REPORT_DAYS), ctx.now)
+    review = review_incidents(ctx, period)
+    incidents = review.records.incidents
+    if not incidents:
+        reason = "no incident records in the workspace"
+        if review.records.problems:
+            reason += f" ({len(review.records.problems)} input problem(s))"
+        return Section.skipped(KEY, TITLE, reason)
+    follow = review.postmortems
+    policy = policy_of(ctx.workspace.config)
+    noisy = noisy_rotations(review.kpis)
+    body = "".join((
+        incident_kpis_markdown(period, review.kpis, review.previous, policy),
+        postmortem_follow_up_markdown(follow),
+        overdue_action_items_markdown(follow.action_items),
+        noisy_rotations_markdown(noisy),
+    ))
+    charts = (weekly_severity_chart(incidents, ctx.now),
+              response_trend_chart(incidents, ctx.now, policy))
+    return Section(KEY, TITLE, body, section_status(follow, noisy),
+                   section_data(review.stats_json()), charts, follow_up_actions(follow))

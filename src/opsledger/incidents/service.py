@@ -190,7 +190,7 @@ class IncidentReview:
                 {"kept": f.kept, "dropped": f.dropped, "reason": f.reason}
                 for f in self.records.folded
             ],
-            "problems": [p.to_dict() for p in
+            "problems": [p.to_json() for p in
                          (*self.records.problems, *self.postmortem_problems)],
         }
 

@@ -58,7 +58,7 @@ class GateResult:
     def passed(self) -> bool:
         return self.status in (Status.PASS, Status.WARN) or self.waiver is not None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,

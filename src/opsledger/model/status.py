@@ -1,8 +1,16 @@
-"""The closed set of outcomes shared by report sections, checks, gates and procedure steps."""
+"""The shared outcome vocabulary: the closed set of statuses, and the skipped result.
+
+Every result that could not be computed is a :class:`SkippedResult`: it carries the reason,
+and ``skipped`` is true on it, so a report never shows a silent zero. A bare reason is a
+:class:`Skipped`; a result that also names what was skipped (an SLO, a queue, a service)
+is its own dataclass deriving from :class:`SkippedResult`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, ClassVar
 
 
 class Status(StrEnum):
@@ -13,3 +21,21 @@ class Status(StrEnum):
     FAIL = "fail"
     SKIPPED = "skipped"
     ERROR = "error"
+
+
+class SkippedResult:
+    """Base of every result that could not be computed; each declares ``reason`` as a field."""
+
+    __slots__ = ()
+    reason: str
+    skipped: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class Skipped(SkippedResult):
+    """A value that could not be computed, and why."""
+
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"skipped": self.reason}

@@ -42,7 +42,7 @@ class Halt:
     reason: str
     details: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "reason": self.reason, "details": list(self.details)}
 
 

@@ -231,7 +231,7 @@ def configure_governance(sctx: StepContext) -> StepResult:
     atomic_write_bytes(calendar, governance_calendar(reviews, sctx.now))
     checklist = {
         **evidence_header(sctx, (InputKey.OBSERVABILITY_BASELINE, InputKey.SERVICE_CATALOG)),
-        "fields": {f.name: f.to_dict() for f in fields},
+        "fields": {f.name: f.to_json() for f in fields},
         "reviews": [
             {"metric": r.review.metric, "cadence": r.review.cadence, "owner": r.owner,
              "next": r.first.isoformat()} for r in reviews

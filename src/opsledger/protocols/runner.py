@@ -27,6 +27,7 @@ from opsledger.core.fileio import (
     sha256_tree,
 )
 from opsledger.core.inputs import Context
+from opsledger.model import schema
 from opsledger.protocols.approval_log import approval_ledger
 from opsledger.protocols.model import (
     GateResult,
@@ -74,15 +75,15 @@ class RunOutcome:
     def exit_code(self) -> int:
         return 0 if self.complete and self.gates_passed else 1
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "procedure": self.procedure,
             "complete": self.complete,
             "ran": self.ran,
             "reused": self.reused,
             "halted_at": self.halted_at,
-            "halts": [h.to_dict() for h in self.halts],
-            "gates": [g.to_dict() for g in self.gates],
+            "halts": [h.to_json() for h in self.halts],
+            "gates": [g.to_json() for g in self.gates],
         }
 
 
@@ -238,7 +239,7 @@ def run_procedure(
         saved = state.step(step.id)
         if halts:
             saved.status = StepStatus.HALTED if work_halted else StepStatus.AWAITING_APPROVAL
-            saved.halts = [h.to_dict() for h in halts]
+            saved.halts = [h.to_json() for h in halts]
             outcome.halted_at = step.id
             outcome.halts = halts
             for halt in halts:
@@ -292,11 +293,11 @@ def write_gate_report(
     atomic_write_json(
         path,
         {
-            "schema_version": 1,
+            "schema_version": schema.PROCEDURE_EVIDENCE,
             "generated_at": now.isoformat(),
             "procedure": procedure.id,
             "passed": all(g.passed for g in gates),
-            "gates": [g.to_dict() for g in gates],
+            "gates": [g.to_json() for g in gates],
         },
     )
     return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from opsledger.approvals.decisions import (
     Decision,
@@ -13,7 +14,10 @@ from opsledger.approvals.decisions import (
 )
 from opsledger.core.config import Role
 from opsledger.core.errors import InputError
-from opsledger.core.inputs import Context
+from opsledger.core.fileio import atomic_write_text
+from opsledger.core.inputs import Context, fail_if_strict
+from opsledger.core.lock import writing
+from opsledger.model.gates import GateResult
 from opsledger.protocols.approval_log import approval_ledger as approval_ledger
 from opsledger.protocols.registry import ProcedureId as ProcedureId
 from opsledger.protocols.registry import procedure as procedure
@@ -25,6 +29,32 @@ from opsledger.protocols.runner import require_step as require_step
 from opsledger.protocols.runner import run_procedure as run_procedure
 from opsledger.protocols.runner import write_gate_report as write_gate_report
 from opsledger.protocols.scaffold import init_workspace as init_workspace
+from opsledger.render.junit import gates_junit
+
+
+def require_clean_inputs(ctx: Context, strict: bool) -> None:
+    """With ``strict``, read every input first and fail on any problem, as review does."""
+    if strict:
+        ctx.inputs.inventory()
+        fail_if_strict(strict, ctx.inputs.problems())
+
+
+def check_gates(
+    ctx: Context, pid: ProcedureId, junit: Path | None = None, strict: bool = False
+) -> list[GateResult]:
+    """Evaluate the procedure's gates and write the gate report to its evidence folder.
+
+    The report (and JUnit XML to ``junit`` when given) is written while the workspace lock
+    is held. With ``strict``, every input is read first and any problem in them fails.
+    """
+    require_clean_inputs(ctx, strict)
+    definition = procedure(pid)
+    with writing(ctx.workspace, f"gates {pid.value}"):
+        results = evaluate_gates(definition, ctx)
+        write_gate_report(definition.evidence_dir(ctx.workspace), definition, ctx.now, results)
+        if junit is not None:
+            atomic_write_text(junit, gates_junit(pid.value, results, ctx.now))
+    return results
 
 
 def approve_step(

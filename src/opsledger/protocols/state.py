@@ -11,8 +11,7 @@ from typing import Any
 
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_json
-
-STATE_SCHEMA_VERSION = 1
+from opsledger.model import schema
 
 
 class StepStatus(StrEnum):
@@ -57,10 +56,10 @@ def load_state(path: Path, procedure: str) -> ProcedureState:
     if not isinstance(data, dict):
         raise _malformed(path, "it does not hold a JSON object")
     version = data.get("schema_version")
-    if not isinstance(version, int) or version > STATE_SCHEMA_VERSION:
+    if not isinstance(version, int) or version > schema.RUN_STATE:
         raise InputError(
             f"{path}: run state has schema version {version!r}, newer than this opsledger "
-            f"understands ({STATE_SCHEMA_VERSION}); upgrade opsledger"
+            f"understands ({schema.RUN_STATE}); upgrade opsledger"
         )
     steps = data.get("steps", {})
     if not isinstance(steps, dict):
@@ -123,7 +122,7 @@ def save_state(path: Path, state: ProcedureState, now: datetime) -> None:
     atomic_write_json(
         path,
         {
-            "schema_version": STATE_SCHEMA_VERSION,
+            "schema_version": schema.RUN_STATE,
             "procedure": state.procedure,
             "updated_at": state.updated_at,
             "steps": {key: asdict(value) for key, value in state.steps.items()},

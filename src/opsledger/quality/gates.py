@@ -38,16 +38,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsledger.model.gates import GateSpec, Operator
-from opsledger.model.status import Status
+from opsledger.model.status import Skipped, Status
 
 SCORES = {Status.PASS: 1.0, Status.WARN: 0.5, Status.FAIL: 0.0}
 
 
 @dataclass(frozen=True)
-class NotAvailable:
+class NotAvailable(Skipped):
     """A metric that could not be measured, and why."""
-
-    reason: str
 
     def __str__(self) -> str:
         return f"not available: {self.reason}"

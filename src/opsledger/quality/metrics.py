@@ -13,9 +13,10 @@ from typing import Any, Protocol
 from opsledger.model.common import Severity
 from opsledger.model.health import PerfReport
 from opsledger.model.quality import CoverageTotal, TestRunCounts
+from opsledger.model.status import Skipped
 from opsledger.patching.service import SECURITY_BANDS, Posture
 from opsledger.quality.gates import MetricValue, NotAvailable
-from opsledger.quality.perf import PerfComparison, SkippedComparison
+from opsledger.quality.perf import PerfComparison
 from opsledger.slo.service import BudgetStatus, HealthResult, ServiceHealth
 
 METRICS: dict[str, str] = {
@@ -98,7 +99,7 @@ def health_metrics(
 
 
 def perf_metrics(
-    report: PerfReport | None, comparison: PerfComparison | SkippedComparison | None
+    report: PerfReport | None, comparison: PerfComparison | Skipped | None
 ) -> dict[str, MetricValue]:
     """Return the current run's worst p95/p99/error rate, the overall error rate and the
     number of regressed endpoints."""

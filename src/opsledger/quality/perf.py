@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsledger.model.health import EndpointPerf, PerfReport
+from opsledger.model.status import Skipped, SkippedResult
 
 PERCENTILES = ("p95", "p99")
 
@@ -112,7 +113,7 @@ class EndpointChange:
 
 
 @dataclass(frozen=True)
-class SkippedEndpoint:
+class SkippedEndpoint(SkippedResult):
     endpoint: str
     reason: str
 
@@ -147,11 +148,6 @@ class PerfComparison:
             "error_rate_increases": [e.to_json() for e in self.error_rate_increases],
             "skipped": [{"endpoint": s.endpoint, "reason": s.reason} for s in self.skipped],
         }
-
-
-@dataclass(frozen=True)
-class SkippedComparison:
-    reason: str
 
 
 def percentile_regressed(baseline: float, current: float, thresholds: PerfThresholds) -> bool:
@@ -190,13 +186,13 @@ def compare_endpoint(
 
 def compare_runs(
     report: PerfReport, thresholds: PerfThresholds | None = None
-) -> PerfComparison | SkippedComparison:
+) -> PerfComparison | Skipped:
     """Return the endpoint-by-endpoint comparison of the current run with the baseline."""
     thresholds = thresholds or PerfThresholds()
     if report.baseline is None:
-        return SkippedComparison("no baseline run to compare with")
+        return Skipped("no baseline run to compare with")
     if report.current is None:
-        return SkippedComparison("no current run to compare")
+        return Skipped("no current run to compare")
     before = {e.endpoint: e for e in report.baseline.endpoints}
     after = {e.endpoint: e for e in report.current.endpoints}
     compared: list[EndpointChange] = []

@@ -13,15 +13,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from opsledger.core.errors import OpsledgerError
-from opsledger.core.fileio import sha256_tree
-from opsledger.core.inputs import Context
+from opsledger.core.errors import InputError, OpsledgerError
+from opsledger.core.fileio import atomic_write_json, atomic_write_text, sha256_file, sha256_tree
+from opsledger.core.inputs import Context, fail_if_strict
+from opsledger.core.lock import writing
 from opsledger.core.problems import Level, Problem, ReadResult
 from opsledger.core.workspace import InputKey
+from opsledger.model import schema
 from opsledger.model.gates import GateSpec
-from opsledger.model.health import PerfReport
+from opsledger.model.health import PerfReport, PerfRun
+from opsledger.model.status import Skipped
 from opsledger.patching.service import assess_posture
 from opsledger.quality.canary import CanaryPolicy as CanaryPolicy
+from opsledger.quality.canary import CanaryReport
 from opsledger.quality.canary import Decision as Decision
 from opsledger.quality.canary import compare_canary as compare_canary
 from opsledger.quality.gate_report import scorecard_junit as scorecard_junit
@@ -38,11 +42,12 @@ from opsledger.quality.metrics import (
     perf_metrics,
     slo_metrics,
 )
-from opsledger.quality.perf import PerfComparison, SkippedComparison, compare_runs
+from opsledger.quality.perf import PerfComparison, compare_runs
 from opsledger.quality.runbooks import ROLLBACK_DIR as ROLLBACK_DIR
 from opsledger.quality.runbooks import canary_markdown as canary_markdown
 from opsledger.quality.runbooks import runbook_file_name as runbook_file_name
 from opsledger.quality.runbooks import write_runbooks as write_runbooks
+from opsledger.readers import perf
 from opsledger.readers.test_results import (
     COVERAGE_FILES,
     TEST_RESULTS_DIR,
@@ -53,7 +58,8 @@ from opsledger.slo.service import service_health
 
 HEALTH_WINDOW_DAYS = 30
 INCIDENT_WINDOW_DAYS = 90
-SCHEMA_VERSION = 1
+RESULT_FILE = "quality-gates.json"
+CANARY_FILES = ("canary.md", "canary.json")
 
 
 @dataclass
@@ -112,7 +118,7 @@ def _health(ctx: Context, measured: MeasuredMetrics) -> None:
     measured.values.update(health_metrics(results, critical))
 
 
-def _perf(ctx: Context, measured: MeasuredMetrics) -> PerfComparison | SkippedComparison | None:
+def _perf(ctx: Context, measured: MeasuredMetrics) -> PerfComparison | Skipped | None:
     report, reason = perf_report(ctx)
     if ctx.workspace.path(InputKey.PERF).exists():
         measured.problems.extend(ctx.inputs.read(InputKey.PERF).problems)
@@ -246,7 +252,7 @@ class QualityRun:
             if path.exists():
                 digests[name] = sha256_tree(path)
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": schema.QUALITY_GATES,
             "generated_at": self.generated_at.isoformat(),
             "inputs": digests,
             "gates_config": self.gates_path.relative_to(root).as_posix()
@@ -273,3 +279,119 @@ def run_quality_gates(
     scorecard = evaluate_gates(gates, measured.values, min_score)
     return QualityRun(tuple(gates), measured, scorecard, ctx.now,
                       ctx.workspace.path(InputKey.GATES))
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    """The gates evaluated on the workspace, the result document and the files it went to."""
+
+    run: QualityRun
+    document: dict[str, Any]
+    path: Path
+    junit: Path | None
+
+    @property
+    def scorecard(self) -> Scorecard:
+        return self.run.scorecard
+
+
+def check_quality(
+    ctx: Context, min_score: float | None = None, junit: Path | None = None, strict: bool = False
+) -> QualityCheck:
+    """Evaluate every gate of the workspace and write the result under the p09 evidence folder.
+
+    The result is written as JSON (and as JUnit XML to ``junit`` when given) while the
+    workspace lock is held. Gates that cannot be read raise :class:`InputError`; with
+    ``strict``, so does any problem in the inputs measured.
+    """
+    gates = read_gates(ctx)
+    if gates.fatal or not gates.records:
+        problems = [p for p in gates.problems if p.level is not Level.WARNING]
+        raise InputError("cannot evaluate the quality gates", problems)
+    run = run_quality_gates(ctx, gates.records, min_score)
+    if strict:
+        ctx.inputs.require_clean()
+    document = run.to_json(ctx.workspace.root)
+    path = ctx.workspace.p09_evidence / RESULT_FILE
+    with writing(ctx.workspace, "quality check"):
+        atomic_write_json(path, document)
+        if junit is not None:
+            atomic_write_text(junit, scorecard_junit(run.scorecard, ctx.now))
+    return QualityCheck(run, document, path, junit)
+
+
+@dataclass(frozen=True)
+class CanaryCheck:
+    """A canary compared with its baseline, its evidence document and the files written."""
+
+    report: CanaryReport
+    document: dict[str, Any]
+    paths: tuple[Path, ...]
+
+
+def _locate_run_file(path: Path, root: Path) -> Path:
+    """Return ``path``; a relative path not found from the current folder is looked up in
+    the workspace."""
+    if not path.is_file() and not path.is_absolute() and (root / path).is_file():
+        return root / path
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    return path
+
+
+def _perf_run(path: Path, prefer: str, strict: bool = False) -> PerfRun:
+    """Return the run of ``path``: ``prefer`` ("baseline"/"current") if present, else the
+    other one."""
+    result = perf.read(path)
+    fail_if_strict(strict, result.problems, str(path))
+    problems = [p for p in result.problems if p.level is Level.FATAL]
+    reports = [r for r in result.records if isinstance(r, PerfReport)]
+    if problems or not reports:
+        raise InputError(f"{path}: cannot read the performance run", problems)
+    report = reports[0]
+    first, second = ((report.baseline, report.current) if prefer == "baseline"
+                     else (report.current, report.baseline))
+    run = first or second
+    if run is None:
+        raise InputError(f"{path}: holds no performance run")
+    return run
+
+
+def canary_check(
+    ctx: Context,
+    baseline: Path,
+    canary: Path,
+    service: str | None = None,
+    policy: CanaryPolicy | None = None,
+    strict: bool = False,
+) -> CanaryCheck:
+    """Compare a canary run with its baseline; write the verdict under the p09 evidence folder.
+
+    Each file is a perf report (native JSON or k6 summary), looked up in the workspace when
+    not found from the current folder. From the baseline file the baseline run is used when
+    it has one, from the canary file the current run. With ``service``, the canary is also
+    held to that service's SLO budget. canary.md and canary.json are written while the
+    workspace lock is held.
+    """
+    before_path = _locate_run_file(baseline, ctx.workspace.root)
+    after_path = _locate_run_file(canary, ctx.workspace.root)
+    before = _perf_run(before_path, "baseline", strict)
+    after = _perf_run(after_path, "current", strict)
+    objective = None
+    if service is not None:
+        if ctx.workspace.config.service(service) is None:
+            raise InputError(f"--service: '{service}' is not in opsledger.yaml")
+        objective = ctx.workspace.config.budget_for(service)
+    report = compare_canary(before, after, policy, objective)
+    document = {
+        "schema_version": schema.PROCEDURE_EVIDENCE,
+        "generated_at": ctx.now.isoformat(),
+        "inputs": {"baseline": sha256_file(before_path), "canary": sha256_file(after_path)},
+        "service": service,
+        **report.to_json(),
+    }
+    markdown, evidence = (ctx.workspace.p09_evidence / name for name in CANARY_FILES)
+    with writing(ctx.workspace, "rollback canary"):
+        atomic_write_text(markdown, canary_markdown(report, str(before_path), str(after_path)))
+        atomic_write_json(evidence, document)
+    return CanaryCheck(report, document, (markdown, evidence))

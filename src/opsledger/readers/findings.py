@@ -31,7 +31,6 @@ advisory (``MAL-…``) is critical whatever the ratings say.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,13 +38,22 @@ from dataclasses import dataclass, replace
 from datetime import date
 from urllib.parse import unquote
 
-from univers.version_range import RANGE_CLASS_BY_SCHEMES
-from univers.versions import DebianVersion, Version
-
 from opsledger.core.config import RatingSource, SeverityRating
-from opsledger.formats.cvss_rating import VERSION_PREFERENCE, severity_band
+from opsledger.formats.cvss_rating import severity_band
 from opsledger.model.common import Severity
-from opsledger.model.security import Finding, Relationship, Scope, canonical_ids
+from opsledger.model.security import Finding, canonical_ids
+from opsledger.readers.finding_merge import (
+    combined_provenance,
+    first_stated,
+    highest_band,
+    preferred_cvss,
+    strongest_exploitation,
+    widest_exposure,
+)
+from opsledger.readers.package_versions import compare_versions as compare_versions
+from opsledger.readers.package_versions import is_prerelease as is_prerelease
+from opsledger.readers.package_versions import parse_version as parse_version
+from opsledger.readers.package_versions import same_version, sort_versions
 
 # --- ecosystems ---------------------------------------------------------------------------
 
@@ -184,92 +192,6 @@ def package_identity(finding: Finding) -> tuple[str, str]:
 
 
 # --- versions -----------------------------------------------------------------------------
-
-_MAVEN_PRE = re.compile(
-    r"(?:^|[.\-_])(alpha|beta|milestone|rc|cr|snapshot|preview|ea|[abm]\d+)(?:$|[.\-_\d])",
-    re.IGNORECASE,
-)
-_ALPINE_PRE = re.compile(r"_(alpha|beta|pre|rc)\d*", re.IGNORECASE)
-_OTHER_PRE = re.compile(
-    r"(?:^|[.\-_+~\d])(alpha|beta|rc|pre|preview|dev|snapshot|milestone)(?:$|[.\-_+\d])|~",
-    re.IGNORECASE,
-)
-
-
-_SEMVER_LIKE = frozenset({"npm", "cargo", "golang", "composer", "nuget", "hex", "pub"})
-
-
-def _version_class(scheme: str) -> type[Version]:
-    if not scheme or scheme == "generic" or scheme not in RANGE_CLASS_BY_SCHEMES:
-        return DebianVersion
-    version_class: type[Version] | None = RANGE_CLASS_BY_SCHEMES[scheme].version_class
-    return version_class or DebianVersion
-
-
-@functools.lru_cache(maxsize=8192)
-def parse_version(version: str, scheme: str) -> Version | None:
-    """Return the version in its ecosystem's scheme, or ``None`` when it is not one."""
-    text = version.strip()
-    if not text:
-        return None
-    try:
-        return _version_class(scheme)(text)
-    except Exception:  # univers raises ValueError, InvalidVersion and its own errors
-        return None
-
-
-def compare_versions(a: str, b: str, scheme: str) -> int | None:
-    """Return -1, 0 or 1 as ``a`` is lower, equal or higher; ``None`` when not comparable."""
-    left, right = parse_version(a, scheme), parse_version(b, scheme)
-    if left is None or right is None:
-        return None
-    try:
-        return -1 if left < right else (1 if right < left else 0)
-    except TypeError:
-        return None
-
-
-def same_version(a: str | None, b: str | None, scheme: str) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a.strip() == b.strip() or compare_versions(a, b, scheme) == 0
-
-
-def sort_versions(versions: Iterable[str], scheme: str) -> tuple[str, ...]:
-    """Return the versions lowest first; ones the scheme cannot read go last, as written."""
-    unique = list(dict.fromkeys(v for v in versions if v))
-
-    def order(a: str, b: str) -> int:
-        result = compare_versions(a, b, scheme)
-        if result is None:
-            readable_a = parse_version(a, scheme) is not None
-            readable_b = parse_version(b, scheme) is not None
-            if readable_a != readable_b:
-                return -1 if readable_a else 1
-            return (a > b) - (a < b)
-        return result or (a > b) - (a < b)
-
-    return tuple(sorted(unique, key=functools.cmp_to_key(order)))
-
-
-def is_prerelease(version: str, scheme: str) -> bool:
-    """Return whether a version is a pre-release under its ecosystem's rules."""
-    text = version.strip()
-    parsed = parse_version(text, scheme)
-    value = getattr(parsed, "value", None)
-    if scheme == "pypi" and value is not None:
-        return bool(getattr(value, "is_prerelease", False))
-    if scheme == "gem" and value is not None and callable(getattr(value, "prerelease", None)):
-        return bool(value.prerelease())
-    if scheme in _SEMVER_LIKE and value is not None:
-        return bool(getattr(value, "prerelease", None))
-    if scheme == "maven":
-        return bool(_MAVEN_PRE.search(text))
-    if scheme in ("deb", "rpm", "alpm"):
-        return "~" in text
-    if scheme == "apk":
-        return bool(_ALPINE_PRE.search(text))
-    return bool(_OTHER_PRE.search(text))
 
 
 def is_package_url(text: str) -> bool:
@@ -532,57 +454,58 @@ def _cluster(
 
 
 def _merge(group: Sequence[Finding]) -> Finding:
+    """Return one finding for a group of reports of it, rated by the default policy.
+
+    The group names one package at one installed version (or a range that matches it);
+    how each field combines is :mod:`opsledger.readers.finding_merge`. A single report is
+    returned as it is.
+    """
     if len(group) == 1:
         return group[0]
     canonical, aliases = canonical_ids(i for f in group for i in f.ids)
-    rated = [f for f in group if f.cvss_vector]
-    scored = [f for f in group if f.cvss_score is not None]
-    if rated:
-        best: Finding | None = min(rated, key=lambda f: (
-            VERSION_PREFERENCE.index(f.cvss_version or "2.0"), -(f.cvss_score or 0.0)))
-    else:
-        best = max(scored, key=lambda f: f.cvss_score or 0.0) if scored else None
-    scopes = {f.scope for f in group} - {Scope.UNKNOWN}
-    relations = {f.relationship for f in group} - {Relationship.UNKNOWN}
-    seen = [f.first_seen for f in group if f.first_seen]
-    first = group[0]
-    ecosystem = next((f.ecosystem for f in group if f.purl and is_known_ecosystem(f.ecosystem)),
-                     next((f.ecosystem for f in group if f.ecosystem), ""))
-    scheme = version_scheme(ecosystem)
+    ecosystem = _merged_ecosystem(group)
+    cvss = preferred_cvss(group)
     # Reports that carry no rating keep the band they were given; apply_rating below
     # replaces it whenever any report carried a rating.
-    banded = max(group, key=lambda f: f.severity.rank)
+    banded = highest_band(group)
+    exposure = widest_exposure(group)
+    exploitation = strongest_exploitation(group)
+    provenance = combined_provenance(group)
     merged = Finding(
         id=canonical,
         aliases=aliases,
-        package=first.package,
+        package=group[0].package,
         ecosystem=ecosystem,
-        installed=next((f.installed for f in group if f.installed), None),
-        fixed=fixed_versions((v for f in group for v in f.fixed), scheme),
-        purl=next((f.purl for f in group if f.purl), None),
-        cvss_vector=best.cvss_vector if best else None,
-        cvss_version=best.cvss_version if best else None,
-        cvss_score=best.cvss_score if best else None,
+        installed=first_stated(f.installed for f in group),
+        fixed=fixed_versions((v for f in group for v in f.fixed), version_scheme(ecosystem)),
+        purl=first_stated(f.purl for f in group),
+        cvss_vector=cvss.vector,
+        cvss_version=cvss.version,
+        cvss_score=cvss.score,
         severity=banded.severity,
         severity_basis=banded.severity_basis,
-        # Runtime wins: one runtime path is enough to ship the vulnerability.
-        scope=Scope.RUNTIME if Scope.RUNTIME in scopes else (
-            Scope.DEV if scopes else Scope.UNKNOWN),
-        relationship=Relationship.DIRECT if Relationship.DIRECT in relations else (
-            Relationship.TRANSITIVE if relations else Relationship.UNKNOWN),
-        sources=tuple(sorted({s for f in group for s in f.sources})),
-        first_seen=min(seen) if seen else None,
-        summary=next((f.summary for f in group if f.summary), ""),
-        locations=tuple(sorted({loc for f in group for loc in f.locations})),
-        kev=any(f.kev for f in group),
-        kev_due=min((f.kev_due for f in group if f.kev_due), default=None),
-        kev_added=min((f.kev_added for f in group if f.kev_added), default=None),
-        epss=max((f.epss for f in group if f.epss is not None), default=None),
-        epss_percentile=max((f.epss_percentile for f in group if f.epss_percentile is not None),
-                            default=None),
-        tool_severities=tuple(sorted({t for f in group for t in f.tool_severities})),
+        scope=exposure.scope,
+        relationship=exposure.relationship,
+        sources=provenance.sources,
+        first_seen=provenance.first_seen,
+        summary=provenance.summary,
+        locations=exposure.locations,
+        kev=exploitation.kev,
+        kev_due=exploitation.kev_due,
+        kev_added=exploitation.kev_added,
+        epss=exploitation.epss,
+        epss_percentile=exploitation.epss_percentile,
+        tool_severities=provenance.tool_severities,
     )
     return apply_rating(merged, DEFAULT_RATING)
+
+
+def _merged_ecosystem(group: Sequence[Finding]) -> str:
+    """Return the ecosystem of the first report with a purl in a known ecosystem, else the
+    first ecosystem any report names (``""`` when none does)."""
+    named = next((f.ecosystem for f in group if f.ecosystem), "")
+    return next((f.ecosystem for f in group if f.purl and is_known_ecosystem(f.ecosystem)),
+                named)
 
 
 def fixed_versions(fixed: Iterable[str], scheme: str) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ class ChecklistField:
     evidence: str
     missing: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {"status": self.status, "evidence": self.evidence, "missing": list(self.missing)}
 
 

@@ -24,10 +24,10 @@ from typing import Any
 from opsledger.core.errors import InputError, OpsledgerError, WorkspaceLockedError
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import Workspace
+from opsledger.model import schema
 from opsledger.review.kpis import Better, KpiSet
 
 HISTORY_FILE = "history.duckdb"
-SCHEMA_VERSION = 1
 TREND_MONTHS = 12
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -152,15 +152,15 @@ def _check_schema(connection: Any, path: Path, read_only: bool) -> None:
     if "history_meta" in tables:
         found = connection.execute(
             "SELECT value FROM history_meta WHERE key = 'schema_version'").fetchone()
-        if found and int(found[0]) > SCHEMA_VERSION:
+        if found and int(found[0]) > schema.KPI_HISTORY:
             raise HistoryError(f"{path}: written by a newer opsledger (history schema "
-                               f"{found[0]}, this version reads up to {SCHEMA_VERSION})")
+                               f"{found[0]}, this version reads up to {schema.KPI_HISTORY})")
     if read_only:
         return
     for statement in _SCHEMA:
         connection.execute(statement)
     connection.execute("INSERT OR IGNORE INTO history_meta VALUES ('schema_version', ?)",
-                       [str(SCHEMA_VERSION)])
+                       [str(schema.KPI_HISTORY)])
 
 
 def replace_month(path: Path, month: str, rows: Sequence[HistoryRow],

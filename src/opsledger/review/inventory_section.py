@@ -87,7 +87,7 @@ def inventory_section(ctx: Context) -> Section:
                     "records": s.records,
                     "format": s.detected_format,
                     "problems": [
-                        {**p.to_dict(), "path": relative_path(p.path, ctx.workspace.root)}
+                        {**p.to_json(), "path": relative_path(p.path, ctx.workspace.root)}
                         for p in s.problems
                     ],
                 }

@@ -36,6 +36,7 @@ from opsledger.backlog.service import Backlog
 from opsledger.incidents.service import ActionItemSummary, DurationStats, IncidentKpis
 from opsledger.model.common import Severity
 from opsledger.model.handover import Ticket
+from opsledger.model.status import SkippedResult
 from opsledger.patching.service import Posture
 from opsledger.slo.service import HealthResult, ServiceHealth, SloStatus
 
@@ -64,15 +65,13 @@ class Kpi:
 
 
 @dataclass(frozen=True)
-class SkippedKpi:
+class SkippedKpi(SkippedResult):
     name: str
     label: str
     unit: str
     better: Better
     source: str
     reason: str
-
-    skipped = True
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "value": None, "unit": self.unit,

@@ -18,7 +18,7 @@ from opsledger.cost.section import (
     cost_view,
     savings_markdown,
 )
-from opsledger.cost.service import TOTAL, MonthForecast, SkippedForecast
+from opsledger.cost.service import TOTAL, MonthForecast, SkippedCostForecast
 from opsledger.render.sections import md_escape, md_table
 
 PROPOSED_REVIEW = KpiReview(metric="Cloud cost against target", cadence="monthly",
@@ -79,7 +79,7 @@ def _cost_part(view: CostView | None) -> list[str]:
     elif isinstance(total, MonthForecast):
         lines += [f"- **{view.month} month-end forecast:** {total.point:,.0f} {currency} "
                   f"(95 % interval {total.low:,.0f}–{total.high:,.0f}; {total.method}).", ""]
-    elif isinstance(total, SkippedForecast):
+    elif isinstance(total, SkippedCostForecast):
         lines += [f"- **{view.month} month-end forecast:** not computed: {total.reason}.", ""]
     if not view.targets:
         return [*lines, "_No cost targets configured (cost_targets in opsledger.yaml)._", ""]

@@ -22,6 +22,7 @@ from opsledger.core.workspace import Workspace
 from opsledger.cost.section import capacity_section, cost_section
 from opsledger.experiments.section import experiments_section
 from opsledger.incidents.section import incidents_section
+from opsledger.model import schema
 from opsledger.patching.section import patch_section
 from opsledger.quality.section import perf_section
 from opsledger.render.charts import chart_svg
@@ -43,7 +44,6 @@ from opsledger.slo.section import alerting_section, health_section, slo_section
 from opsledger.support.section import support_section
 from opsledger.version import __version__
 
-SCHEMA_VERSION = 1
 REPORT_NAME = "MONTHLY_OPS_REPORT.md"
 SUMMARY_NAME = "review.json"
 DASHBOARD_NAME = "index.html"
@@ -205,7 +205,7 @@ def summary_document(
     now: datetime, sections: list[Section], digests: dict[str, str]
 ) -> dict[str, Any]:
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": schema.REVIEW,
         "generated_at": now.isoformat(),
         "opsledger_version": __version__,
         "inputs": digests,

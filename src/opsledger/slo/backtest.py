@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from opsledger.model.incidents import Incident
 from opsledger.model.slo import SliSeries, Slo
+from opsledger.model.status import SkippedResult
 from opsledger.slo.alerting import (
     AlertPolicy,
     AlertSeverity,
@@ -113,7 +114,7 @@ class SloBacktest:
 
 
 @dataclass(frozen=True)
-class SkippedBacktest:
+class SkippedBacktest(SkippedResult):
     """A backtest that could not be run, and why."""
 
     slo: str

@@ -29,6 +29,7 @@ import numpy as np
 
 from opsledger.core.config import SloBudget
 from opsledger.model.health import ProbeResult
+from opsledger.model.status import SkippedResult
 
 MIN_PROBES = 10
 PERCENTILE_METHOD = "linear"  # numpy.percentile's method, recorded with each summary
@@ -107,7 +108,7 @@ class ServiceHealth:
 
 
 @dataclass(frozen=True)
-class SkippedServiceHealth:
+class SkippedServiceHealth(SkippedResult):
     """A service whose health could not be judged, with the reason."""
 
     service: str
@@ -115,8 +116,6 @@ class SkippedServiceHealth:
     window_end: datetime
     probes: int
     reason: str
-
-    skipped = True
 
 
 HealthResult = ServiceHealth | SkippedServiceHealth

@@ -35,6 +35,7 @@ from opsledger.model.slo import (
     Slo,
     Threshold,
 )
+from opsledger.model.status import SkippedResult
 from opsledger.slo.alerting import (
     AlertPolicy,
     AlertSeverity,
@@ -77,7 +78,7 @@ class RuleTarget:
 
 
 @dataclass(frozen=True)
-class SkippedRules:
+class SkippedRules(SkippedResult):
     """An SLO for which no Prometheus rules can be written, and why."""
 
     slo: str

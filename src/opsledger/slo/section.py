@@ -100,7 +100,7 @@ def build_section(ctx: Context, report: SloReport) -> Section:
             "slos": report.to_json(),
             "budgets": {s.slo.key: asdict(s.budget) for s in valid if s.budget is not None},
             "decisions": [_decision_json(d) for d in decisions],
-            "problems": [p.to_dict() for p in report.problems],
+            "problems": [p.to_json() for p in report.problems],
         },
         charts=(*_heatmap(valid),
                 *(_burndown_chart(e) for e in report.evaluations
@@ -314,7 +314,7 @@ def build_alerting_section(
             ),
             "backtest": backtest_json(backtests),
             "noise": noise_json(noise),
-            "problems": [p.to_dict() for p in problems],
+            "problems": [p.to_json() for p in problems],
         },
         charts=(recall_chart(done),) if any(
             score.recall is not None for r in done for score in r.scores) else (),

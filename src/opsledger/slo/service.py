@@ -18,7 +18,9 @@ from typing import Any
 
 from opsledger.core.config import EngineChoice, ErrorBudgetPolicy
 from opsledger.core.errors import ConfigError, EngineError
-from opsledger.core.inputs import Context, readers
+from opsledger.core.fileio import atomic_write_text
+from opsledger.core.inputs import Context, fail_if_strict, readers
+from opsledger.core.lock import writing
 from opsledger.core.options import DEFAULT_MIN_EVENTS
 from opsledger.core.problems import Level, Problem, ReadResult
 from opsledger.core.workspace import InputKey
@@ -255,6 +257,73 @@ def workspace_rules(ctx: Context, policy: AlertPolicy | None = None) -> tuple[st
             )
         )
     return text, problems
+
+
+RULES_FILE = Path("prometheus") / "slo-rules.yaml"  # under the p09 evidence folder
+
+
+@dataclass(frozen=True)
+class RuleFiles:
+    """The Prometheus rule file written, every file written with it, and the problems met."""
+
+    path: Path
+    written: tuple[Path, ...]
+    problems: tuple[Problem, ...]
+
+
+def write_rule_files(
+    ctx: Context,
+    out: Path | None = None,
+    with_tests: bool = False,
+    strict: bool = False,
+    warn: Callable[[Problem], None] = lambda problem: None,
+) -> RuleFiles:
+    """Write the workspace's recording and burn-rate alerting rules (and promtool tests).
+
+    The rule file goes to ``out``, by default under the p09 evidence folder; with
+    ``with_tests``, promtool unit tests that can pass go to ``tests/`` beside it. With
+    ``strict``, any problem in the SLO definitions fails first. Each problem is passed to
+    ``warn`` when it is met; the files are written while the workspace lock is held.
+    """
+    text, problems = workspace_rules(ctx)
+    fail_if_strict(strict, [*problems, *ctx.inputs.problems()])
+    for problem in problems:
+        warn(problem)
+    path = out or ctx.workspace.p09_evidence / RULES_FILE
+    with writing(ctx.workspace, "slo rules"):
+        atomic_write_text(path, text)
+        written = [path]
+        if with_tests:
+            written += _write_promtool_tests(ctx, path.parent / "tests", problems, warn)
+    return RuleFiles(path, tuple(written), tuple(problems))
+
+
+def _write_promtool_tests(
+    ctx: Context, folder: Path, problems: list[Problem], warn: Callable[[Problem], None]
+) -> list[Path]:
+    """Write a rule file and promtool tests per SLO into ``folder``; return the files.
+
+    Only tests that can pass are written; for each other SLO a warning, added to
+    ``problems`` and passed to ``warn``, says why not.
+    """
+    written: list[Path] = []
+    for slo in read_slos(ctx).records:
+        target = target_for(slo)
+        if not isinstance(target, RuleTarget):
+            continue
+        name = f"{target.sloth_id}.rules.yaml"
+        try:
+            rules_text, tests_text = promtool_test_files(target, rules_file=name)
+        except ValueError as exc:
+            skipped = Problem(slo.source_path, f"line {slo.source_line}",
+                              f"no promtool test for SLO {slo.key}: {exc}", level=Level.WARNING)
+            problems.append(skipped)
+            warn(skipped)
+            continue
+        atomic_write_text(folder / name, rules_text)
+        atomic_write_text(folder / f"{target.sloth_id}.test.yaml", tests_text)
+        written += [folder / name, folder / f"{target.sloth_id}.test.yaml"]
+    return written
 
 
 _CONDITION = re.compile(r"conditions\[(\d+)\]")

@@ -56,7 +56,7 @@ class ShiftRequirement:
     peak_hour: int
     contacts: float
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {
             "queue": self.queue,
             "weekday": WEEKDAYS[self.weekday],
@@ -97,7 +97,7 @@ class RosterLine:
     shift: Shift
     working_days: tuple[int, ...]
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {
             "agent": self.agent,
             "queue": self.queue,
@@ -122,7 +122,7 @@ class CoverageCheck:
     def gap(self) -> int:
         return max(0, self.required - self.rostered)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {
             "queue": self.queue,
             "weekday": WEEKDAYS[self.weekday],
@@ -148,14 +148,14 @@ class Rotation:
     def headcount(self) -> int:
         return len(self.lines)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {
             "headcount": self.headcount,
             "covered": self.covered,
             "working_days_per_agent": WORKING_DAYS,
-            "roster": [line.to_dict() for line in self.lines],
-            "coverage": [c.to_dict() for c in self.coverage],
-            "gaps": [c.to_dict() for c in self.coverage if c.gap],
+            "roster": [line.to_json() for line in self.lines],
+            "coverage": [c.to_json() for c in self.coverage],
+            "gaps": [c.to_json() for c in self.coverage if c.gap],
         }
 
 

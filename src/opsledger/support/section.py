@@ -115,7 +115,7 @@ def build_support_section(plan: CoveragePlan, tickets: list[Ticket]) -> Section:
                         "seasonal_naive_mase": q.forecast.baseline_mase,
                         "peak_agents_per_shift": max((s.agents for s in q.shifts), default=0),
                         "rotation_headcount": heads.get(q.queue, 0)} for q in queues],
-            "skipped_queues": [s.to_dict() for s in plan.skipped_queues],
+            "skipped_queues": [s.to_json() for s in plan.skipped_queues],
             "rotation_headcount": plan.rotation.headcount if plan.rotation else None,
         },
         charts=tuple(charts),

@@ -22,6 +22,7 @@ from opsledger.core.problems import Problem
 from opsledger.core.workspace import InputKey
 from opsledger.forecasting.backend import BackendName, ForecastBackend
 from opsledger.forecasting.models import QueueForecast, SkippedForecast, forecast_tickets
+from opsledger.model import schema
 from opsledger.model.handover import Ticket
 from opsledger.readers import tickets as ticket_reader
 from opsledger.support.rotation import (
@@ -42,7 +43,6 @@ __all__ = [
     "forecast_ticket_volume",
 ]
 
-SCHEMA_VERSION = "1"
 PLAN_FILE = "support-coverage-plan.json"
 # Fewer timed tickets than this and the queue's own mean handle time is too noisy to staff by.
 MIN_TIMED_TICKETS = 20
@@ -66,13 +66,13 @@ class QueueCoverage:
     def peak_agents(self) -> int:
         return max((h.figures.agents for h in self.hours), default=0)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {
-            **self.forecast.to_dict(),
+            **self.forecast.to_json(),
             "handle_minutes": round(self.handle_minutes, 3),
             "handle_minutes_source": self.handle_source,
-            "staffing_per_hour_of_week": [h.to_dict() for h in self.hours],
-            "staffing_per_shift": [s.to_dict() for s in self.shifts],
+            "staffing_per_hour_of_week": [h.to_json() for h in self.hours],
+            "staffing_per_shift": [s.to_json() for s in self.shifts],
         }
 
 
@@ -116,10 +116,10 @@ class CoveragePlan:
             for (day, _, name, label), (agents, scheduled) in sorted(totals.items())
         ]
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         policy = self.policy
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": schema.COVERAGE_PLAN,
             "generated_at": self.generated_at.isoformat(),
             "inputs": {self.input_file: {"sha256": self.input_digest}},
             "input_digest": self.input_digest,
@@ -127,7 +127,7 @@ class CoveragePlan:
                 "read": self.tickets_read,
                 "after_history_end": self.tickets_after_history,
                 "quarantined_rows": len(self.problems),
-                "problems": [p.to_dict() for p in self.problems],
+                "problems": [p.to_json() for p in self.problems],
             },
             "horizon_days": self.horizon_days,
             "history_end": self.history_end.isoformat(),
@@ -151,9 +151,9 @@ class CoveragePlan:
                             "scheduled heads = agents / (1 - shrinkage), rounded up; a shift "
                             "is staffed to its peak hour",
             },
-            "queues": [q.to_dict() for q in self.queues],
+            "queues": [q.to_json() for q in self.queues],
             "staffing_per_shift_total": self.shift_totals(),
-            "rotation": None if self.rotation is None else self.rotation.to_dict(),
+            "rotation": None if self.rotation is None else self.rotation.to_json(),
             "rotation_skipped": self.rotation_skipped,
         }
 
@@ -277,7 +277,7 @@ def forecast_ticket_volume(
         problems=result.problems,
         backend=backend,
     )
-    atomic_write_json(Path(output_path), plan.to_dict())
+    atomic_write_json(Path(output_path), plan.to_json())
     return plan
 
 

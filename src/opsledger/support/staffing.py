@@ -53,7 +53,7 @@ class QueueFigures:
     occupancy: float  # share of agent time spent handling contacts
     p_abandon: float | None = None  # Erlang A only
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {
             "model": self.model,
             "agents": self.agents,
@@ -291,7 +291,7 @@ class HourStaffing:
     def hour(self) -> int:
         return self.hour_of_week % 24
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {
             "hour_of_week": self.hour_of_week,
             "weekday": self.weekday,
@@ -299,7 +299,7 @@ class HourStaffing:
             "contacts": round(self.contacts, 3),
             "agents": self.figures.agents,
             "scheduled": self.scheduled,
-            **{k: v for k, v in self.figures.to_dict().items() if k != "agents"},
+            **{k: v for k, v in self.figures.to_json().items() if k != "agents"},
         }
 
 

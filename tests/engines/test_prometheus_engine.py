@@ -19,9 +19,16 @@ from opsledger.core.errors import EngineError
 from opsledger.engines.duckdb_engine import DuckDbEngine
 from opsledger.engines.prometheus_engine import PrometheusEngine, counts_expr, redact_url
 from opsledger.model.slo import PrometheusSource, PromQuery, PromQueryKind, Slo, SloWindow
-
-from .prometheus_server import backfilled_prometheus, free_port
-from .slo_events import MINUTES, SERVICES, START, Events, availability_slo, generate, write_parquet
+from tests.slo.prometheus_server import backfilled_prometheus, free_port
+from tests.slo.slo_events import (
+    MINUTES,
+    SERVICES,
+    START,
+    Events,
+    availability_slo,
+    generate,
+    write_parquet,
+)
 
 SCRAPE_SECONDS = 15
 

@@ -10,10 +10,10 @@ import pytest
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import open_workspace
 from opsledger.model.health import EndpointPerf, PerfReport, PerfRun
+from opsledger.model.status import Skipped
 from opsledger.quality.perf import (
     PerfComparison,
     PerfThresholds,
-    SkippedComparison,
     compare_runs,
     percentile_regressed,
 )
@@ -85,7 +85,7 @@ def test_thresholds_are_configurable():
 
 def test_a_report_without_baseline_is_skipped_with_the_reason():
     result = compare_runs(PerfReport(None, CURRENT))
-    assert isinstance(result, SkippedComparison)
+    assert isinstance(result, Skipped)
     assert result.reason == "no baseline run to compare with"
 
 

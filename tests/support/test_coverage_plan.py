@@ -86,7 +86,7 @@ def test_plan_is_written_whole_with_forecasts_staffing_and_rotation(
 
     assert [p.name for p in output.parent.iterdir()] == [PLAN_FILE]  # no temporary files left
     data = json.loads(output.read_text())
-    assert data["schema_version"] == "1"
+    assert data["schema_version"] == 1
     assert data["generated_at"] == "2026-06-22T06:00:00+00:00"
     assert data["input_digest"] == hashlib.sha256(history.read_bytes()).hexdigest()
     assert data["inputs"] == {"ticket-history.csv": {"sha256": data["input_digest"]}}

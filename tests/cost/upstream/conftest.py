@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from opsledger.cli.main import app
 
-UPSTREAM = Path(__file__).parents[1] / "fixtures" / "upstream"
+UPSTREAM = Path(__file__).parents[2] / "fixtures" / "upstream"
 SAMPLE = UPSTREAM / "focus" / "sample-data" / "FOCUS-1.0" / "focus_sample.csv"
 SPEC = UPSTREAM / "focus" / "spec" / "specification" / "data"
 OPENCOST = UPSTREAM / "opencost" / "static"

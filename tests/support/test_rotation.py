@@ -69,4 +69,4 @@ def test_coverage_check_finds_a_gap() -> None:
     assert not checked.covered
     gaps = [c for c in checked.coverage if c.gap]
     assert gaps and all(c.queue == rotation.lines[0].queue for c in gaps)
-    assert checked.to_dict()["gaps"]
+    assert checked.to_json()["gaps"]

@@ -9,7 +9,7 @@ import pytest
 
 from opsledger.forecasting.backend import SparkBackend, forecast_backend
 from opsledger.forecasting.models import QueueForecast, SkippedForecast, forecast_tickets
-from tests.forecast.test_forecast_analysis import seasonal_tickets
+from tests.forecasting.test_forecast_analysis import seasonal_tickets
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -308,7 +308,7 @@ def test_ecosystem_names_come_from_package_urls_first() -> None:
 
 
 def test_the_folder_read_names_its_kev_epss_and_outdated_files(tmp_path: Path) -> None:
-    fixtures = Path(__file__).parents[1] / "security" / "fixtures"
+    fixtures = Path(__file__).parents[1] / "fixtures"
     root = folder(tmp_path)
     for source, name in (("kev.json", "catalog.json"), ("epss.csv", "scores.csv"),
                          ("pip-outdated.json", "pip.json"), ("npm-outdated.json", "npm.json")):

@@ -91,7 +91,7 @@ def test_a_queue_with_too_little_history_is_skipped(
     skipped = next(f for f in forecasts if f.queue == "new")
     assert isinstance(skipped, SkippedForecast)
     assert "10 days of history" in skipped.reason
-    assert skipped.to_dict()["status"] == "skipped"
+    assert skipped.to_json()["status"] == "skipped"
 
 
 def test_seasonal_naive_mase_matches_a_hand_computation() -> None:

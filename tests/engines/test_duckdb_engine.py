@@ -12,8 +12,7 @@ import pytest
 from opsledger.core.errors import EngineError
 from opsledger.engines.duckdb_engine import DuckDbEngine
 from opsledger.model.slo import DuckDbSource, Slo, SloWindow
-
-from .slo_events import MINUTES, SERVICES, START, Events, availability_slo, write_parquet
+from tests.slo.slo_events import MINUTES, SERVICES, START, Events, availability_slo, write_parquet
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from opsledger.readers import costs
 
 from .conftest import cost_document, run
 
-DOCS = Path(__file__).parents[2] / "docs" / "formats.md"
+DOCS = Path(__file__).parents[3] / "docs" / "formats.md"
 HEADER = ("BillingPeriodStart,ChargePeriodStart,ChargeCategory,BilledCost,EffectiveCost,"
           "BillingCurrency,ServiceName,ResourceId,x_Product,Tags")
 

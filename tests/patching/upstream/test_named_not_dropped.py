@@ -18,7 +18,7 @@ from opsledger.readers.findings import sort_versions
 
 from .upstream import OSV, TRIVY, dependabot_bodies, load, write_json
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "formats.md"
 
 
 def warnings(result: object) -> str:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-UPSTREAM = Path(__file__).parents[1] / "fixtures" / "upstream"
+UPSTREAM = Path(__file__).parents[2] / "fixtures" / "upstream"
 TRIVY = UPSTREAM / "trivy"
 GRYPE = UPSTREAM / "grype"
 OSV = UPSTREAM / "osv-scanner"

@@ -14,7 +14,7 @@ def test_every_queue_beats_seasonal_naive_in_the_backtest(small_demo: Path) -> N
     history = tickets.read(small_demo / "handover/ticket-history.csv")
     assert not history.problems
     policy = load_config(small_demo).policies.support
-    plan = build_coverage_plan(history.records, policy=policy, now=DEMO_NOW).to_dict()
+    plan = build_coverage_plan(history.records, policy=policy, now=DEMO_NOW).to_json()
     queues = [q for q in plan["queues"] if not q["accuracy"]["skipped"]]
     assert len(queues) >= 4
     for queue in queues:

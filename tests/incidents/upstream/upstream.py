@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-UPSTREAM = Path(__file__).parents[1] / "fixtures" / "upstream"
+UPSTREAM = Path(__file__).parents[2] / "fixtures" / "upstream"
 PAGERDUTY = UPSTREAM / "pagerduty" / "demisto-content" / "incidents.json"
 OPSGENIE_PAGE = UPSTREAM / "opsgenie" / "demisto-content" / "get_alerts.json"
 OPSGENIE_LAST_PAGE = UPSTREAM / "opsgenie" / "demisto-content" / "get_alerts_without_next.json"
