@@ -63,3 +63,12 @@ def test_functions_return_what_the_commands_print(ws: Path) -> None:
     result = opsledger.monthly_review(ws, DEMO_NOW)
     assert result.report.is_file() and result.dashboard.is_file()
     assert json.loads(result.summary.read_text())["sections"]
+
+
+def test_assigning_a_variant_loads_no_statistics() -> None:
+    """``opsledger experiment assign`` runs per request in some pipelines: it stays light."""
+    code = ("import json, sys; from opsledger.experiments.service import assign; "
+            "print(json.dumps(sorted(sys.modules)))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = {m.split(".")[0] for m in json.loads(run.stdout)}
+    assert not loaded & {"scipy", "statsmodels", "pyarrow", "duckdb", "pandas", "statsforecast"}

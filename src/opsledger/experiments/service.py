@@ -17,9 +17,6 @@ from opsledger.core.errors import InputError
 from opsledger.core.inputs import Context
 from opsledger.core.problems import Level, ReadResult
 from opsledger.core.workspace import InputKey
-from opsledger.experiments.results import Comparison
-from opsledger.experiments.results import ExperimentResult as ExperimentResult
-from opsledger.experiments.statistics import Lift, SampleSize
 from opsledger.model import schema
 from opsledger.model.assignment import assign_unit
 from opsledger.model.experiments import (
@@ -34,8 +31,10 @@ from opsledger.model.status import SkippedResult
 # The statistics (scipy, statsmodels), the reader (pyarrow) and the traffic engine (duckdb)
 # are imported when used, so that a service importing ``assign`` stays light.
 if TYPE_CHECKING:
-    from opsledger.experiments.results import ExperimentResult
-    from opsledger.experiments.statistics import SampleSize
+    from opsledger.experiments.results import Comparison
+    from opsledger.experiments.results import ExperimentResult as ExperimentResult
+    from opsledger.experiments.statistics import Lift
+    from opsledger.experiments.statistics import SampleSize as SampleSize
     from opsledger.model.status import Skipped
 
 __all__ = [
@@ -50,6 +49,18 @@ __all__ = [
     "telemetry_daily_units",
     "workspace_experiments",
 ]
+
+# Result types re-exported on first use: importing them loads the statistics.
+_LAZY = {"SampleSize": "opsledger.experiments.statistics",
+         "ExperimentResult": "opsledger.experiments.results"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def assign(unit_id: str, experiment: ExperimentDefinition | Experiment) -> str:
@@ -238,6 +249,8 @@ def comparison_json(c: Comparison, metric: Metric | None = None) -> dict[str, An
 
 
 def sample_size_json(size: Any) -> dict[str, Any]:
+    from opsledger.experiments.statistics import SampleSize
+
     if isinstance(size, SampleSize):
         return {
             "per_variant": dict(size.per_variant),
