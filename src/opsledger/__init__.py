@@ -108,6 +108,7 @@ def monthly_review(
     *,
     strict: bool = False,
     progress: Callable[[str], None] = lambda message: None,
+    prometheus_url: str | None = None,
 ) -> ReviewResult:
     """Read everything, run every analysis and write the monthly report (``opsledger review``)."""
     from datetime import UTC
@@ -117,7 +118,7 @@ def monthly_review(
 
     ws = _workspace(workspace)
     with writing(ws, "review"):
-        return run_review(ws, now or datetime.now(UTC), strict, progress)
+        return run_review(ws, now or datetime.now(UTC), strict, progress, prometheus_url)
 
 
 def slo_status(

@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,9 +18,6 @@ from opsledger.core.errors import InputError, OpsledgerError
 from opsledger.core.fileio import dumps_json
 from opsledger.core.inputs import fail_if_strict as fail_if_strict
 from opsledger.formats.fields import parse_datetime
-
-if TYPE_CHECKING:
-    pass
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,6 +40,13 @@ NowOpt = Annotated[
 ]
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Treat quarantined rows as a failure (exit 2).")
+]
+PrometheusOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--prometheus",
+        help="Prometheus base URL for SLOs defined in PromQL (or OPSLEDGER_PROMETHEUS_URL).",
+    ),
 ]
 
 

@@ -11,6 +11,7 @@ from opsledger.cli.common import (
     EXIT_BAD_INPUT,
     JsonOpt,
     NowOpt,
+    PrometheusOpt,
     StrictOpt,
     WorkspaceArg,
     console,
@@ -170,6 +171,7 @@ def review(
     ] = None,
     strict: StrictOpt = False,
     engine: EngineOpt = None,
+    prometheus: PrometheusOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """The main job: read everything, analyse, write the monthly report."""
@@ -183,7 +185,8 @@ def review(
         raise InputError("--month and --now both set the review time; give one")
     when = review_instant(month, resolve_now(None)) if month else resolve_now(now)
     with writing(ws, "review"), err_console.status("reviewing") as status:
-        result = run_review(ws, when, strict, progress=lambda m: status.update(m))
+        result = run_review(ws, when, strict, progress=lambda m: status.update(m),
+                            prometheus_url=prometheus)
     if json:
         print_json(
             {

@@ -14,6 +14,7 @@ from opsledger.cli.common import (
     EXIT_FAILED,
     JsonOpt,
     NowOpt,
+    PrometheusOpt,
     StrictOpt,
     WorkspaceArg,
     console,
@@ -56,6 +57,7 @@ def run(
     ] = False,
     now: NowOpt = None,
     strict: StrictOpt = False,
+    prometheus: PrometheusOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Step through a procedure; stop at a halt (exit 1); the next run resumes."""
@@ -68,6 +70,7 @@ def run(
 
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
+    ctx.prometheus_url = prometheus
     require_clean_inputs(ctx, strict)
     definition = procedure(proc)
     if status:
@@ -91,9 +94,16 @@ def run(
         for halt in outcome.halts:
             for detail in halt.details:
                 err_console.print(f"    {escape(detail)}")
-        err_console.print(f"Halted at step '{outcome.halted_at}'. Fix the cause and run again.")
+        next_move = _NEXT[outcome.waits_for_approval]
+        err_console.print(f"Halted at step '{outcome.halted_at}'. {next_move}")
     if outcome.exit_code:
         raise typer.Exit(EXIT_FAILED)
+
+
+_NEXT = {
+    True: "Waiting for the approvals above; run again once they are recorded.",
+    False: "Fix the cause and run again.",
+}
 
 
 def approve(
@@ -169,12 +179,14 @@ def gates(
     ] = None,
     now: NowOpt = None,
     strict: StrictOpt = False,
+    prometheus: PrometheusOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Evaluate the procedure's quality gates (exit 1 if one fails): for CI."""
     from opsledger.protocols.service import check_gates
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
+    ctx.prometheus_url = prometheus
     results = check_gates(ctx, proc, junit, strict)
     if json:
         print_json([g.to_json() for g in results])

@@ -13,6 +13,7 @@ from opsledger.cli.common import (
     EXIT_FAILED,
     JsonOpt,
     NowOpt,
+    PrometheusOpt,
     StrictOpt,
     WorkspaceArg,
     console,
@@ -40,13 +41,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-PrometheusOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--prometheus",
-        help="Prometheus base URL for SLOs defined in PromQL (or OPSLEDGER_PROMETHEUS_URL).",
-    ),
-]
 EngineOpt = Annotated[
     EngineChoice | None,
     typer.Option(

@@ -158,6 +158,8 @@ class Context:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     progress: Callable[[str], None] = field(default=lambda message: None)
     results: dict[Hashable, Any] = field(default_factory=dict)
+    # The Prometheus server for SLOs written in PromQL, when the command names one.
+    prometheus_url: str | None = None
 
     def once(self, compute: Callable[..., T], *args: Hashable) -> T:
         """Return ``compute(self, *args)``, computed once per run.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -64,6 +65,11 @@ class Workspace:
     config: Config
     # Set when opsledger.yaml was unusable and defaults stand in (``validate`` only).
     config_problems: tuple[Problem, ...] = ()
+
+    @property
+    def shell_root(self) -> str:
+        """The workspace folder as it is typed in a command a message suggests."""
+        return shlex.quote(str(self.root))
 
     def path(self, key: InputKey) -> Path:
         """Return where input ``key`` lives in this workspace."""

@@ -125,7 +125,8 @@ def prioritise(sctx: StepContext) -> StepResult:
                 + ", ".join(r.value for r in CONFLICT_DECIDERS),
                 (
                     *(c.explanation for c in backlog.conflicts),
-                    f"when agreed: opsledger approve p18 WORKSPACE --step {sctx.step.id} "
+                    f"when agreed: opsledger approve p18 {sctx.ctx.workspace.shell_root} "
+                    f"--step {sctx.step.id} "
                     f"--as {CONFLICT_DECIDERS[0].value} --decision approved --conditions ...",
                 ),
             ))

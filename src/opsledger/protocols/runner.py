@@ -72,6 +72,11 @@ class RunOutcome:
         return all(g.passed for g in self.gates)
 
     @property
+    def waits_for_approval(self) -> bool:
+        """True when every halt waits for an approver: nothing to fix, decisions to record."""
+        return bool(self.halts) and all(h.kind is HaltKind.APPROVAL_AWAITED for h in self.halts)
+
+    @property
     def exit_code(self) -> int:
         return 0 if self.complete and self.gates_passed else 1
 
@@ -173,7 +178,8 @@ def _approval_halts(sctx: StepContext) -> list[Halt]:
                 HaltKind.APPROVAL_AWAITED,
                 f"awaiting approval of {subject} from: {awaited}",
                 tuple(
-                    f"opsledger approve {sctx.procedure.id} WORKSPACE --step {step.id} "
+                    f"opsledger approve {sctx.procedure.id} {sctx.ctx.workspace.shell_root} "
+                    f"--step {step.id} "
                     f"--as {r.value} --decision approved"
                     for r in status.awaited
                 ),
@@ -336,7 +342,7 @@ def approvable_digest(procedure: Procedure, ctx: Context, step: Step) -> str:
     if missing:
         raise InputError(
             f"nothing to approve yet for step '{step.id}': {', '.join(missing)} not written; "
-            f"run 'opsledger run {procedure.id} WORKSPACE' first"
+            f"run 'opsledger run {procedure.id} {ctx.workspace.shell_root}' first"
         )
     return plan_digest(sctx)
 

@@ -134,10 +134,12 @@ def run_review(
     now: datetime,
     strict: bool = False,
     progress: Callable[[str], None] = lambda message: None,
+    prometheus_url: str | None = None,
 ) -> ReviewResult:
     """Read the workspace, analyse it, and write the report and its JSON summary."""
     ctx = Context.open(workspace, now)
     ctx.progress = progress
+    ctx.prometheus_url = prometheus_url
     # A run killed mid-write (SIGKILL) leaves its temporary files; the caller holds the lock.
     remove_stale_temp_files(workspace.reports_dir)
     progress("reading inputs")

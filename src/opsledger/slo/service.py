@@ -116,7 +116,9 @@ class _Engines:
 
     def __init__(self, ctx: Context, prometheus_url: str | None, events: EngineChoice) -> None:
         self.ctx = ctx
-        self.prometheus_url = prometheus_url or os.environ.get(PROMETHEUS_URL_ENV) or None
+        self.prometheus_url = (
+            prometheus_url or ctx.prometheus_url or os.environ.get(PROMETHEUS_URL_ENV) or None
+        )
         deadline = ctx.workspace.config.sli_query_deadline_seconds
         self.events = event_engine(events, ctx.workspace.root, deadline)
         self._health: HealthEngine | None = None
