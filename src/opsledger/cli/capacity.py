@@ -18,6 +18,7 @@ from opsledger.cli.common import (
     escape,
     handle_errors,
     print_json,
+    progress,
     resolve_now,
 )
 from opsledger.core.errors import InputError
@@ -50,7 +51,7 @@ def capacity(
     from opsledger.cost.service import CapacitySettings, capacity_json, capacity_view
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
-    with err_console.status("forecasting utilisation"):
+    with progress("forecasting utilisation", quiet=json):
         view = capacity_view(ctx, CapacitySettings(threshold, target, months))
     problems = [p for p in view.result.problems if p.level is not Level.WARNING]
     for problem in problems:

@@ -6,7 +6,8 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -27,6 +28,8 @@ EXIT_FAILED = 1  # a gate failed or a halt is pending
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 
+# Columns a table may take when the output is not a terminal: wide enough for any row.
+PLAIN_WIDTH = 10_000
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -65,11 +68,38 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(dumps_json(obj))
 
 
+def fit_output() -> None:
+    """Without a terminal (a pipe, a CI log), print tables whole: no column is cut to fit."""
+    for out in (console, err_console):
+        if not out.is_terminal:
+            out.width = PLAIN_WIDTH
+
+
+@contextmanager
+def progress(label: str, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """Show ``label`` and each stage of a long command on stderr; yield the stage reporter.
+
+    On a terminal it is a spinner whose text follows the stages; elsewhere each stage is one
+    line, so a CI log shows where a long run is. ``quiet`` (with ``--json``) shows nothing
+    without a terminal, so the output is the document alone.
+    """
+    if quiet and not err_console.is_terminal:
+        yield lambda message: None
+        return
+    if err_console.is_terminal:
+        with err_console.status(label) as status:
+            yield lambda message: status.update(message)
+        return
+    err_console.print(f"{label}...")
+    yield lambda message: err_console.print(f"  {escape(message)}")
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn library errors into a message and an exit code; never a traceback for input."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        fit_output()
         try:
             return func(*args, **kwargs)
         except typer.Exit:

@@ -19,6 +19,7 @@ from opsledger.cli.common import (
     escape,
     handle_errors,
     print_json,
+    progress,
     resolve_now,
 )
 from opsledger.core.errors import InputError
@@ -62,7 +63,7 @@ def cost(
     if not result.records:
         raise InputError(f"{result.path}: no FOCUS cost export or OpenCost allocation "
                          "response could be read")
-    with err_console.status("forecasting spend"):
+    with progress("forecasting spend", quiet=json):
         view = cost_view(ctx, month)
     if json:
         print_json(cost_json(view))

@@ -18,6 +18,7 @@ from opsledger.cli.common import (
     fail_if_strict,
     handle_errors,
     print_json,
+    progress,
     resolve_now,
 )
 from opsledger.core.lock import writing
@@ -59,7 +60,7 @@ def tickets(
     if strict:  # checked before the plan is written
         fail_if_strict(strict, Inputs(ws).read(InputKey.TICKETS).problems, "the ticket history")
     output = ws.p18_evidence / PLAN_FILE
-    with writing(ws, "forecast tickets"), err_console.status("forecasting ticket volume"):
+    with writing(ws, "forecast tickets"), progress("forecasting ticket volume", quiet=json):
         plan = forecast_ticket_volume(
             ws.path(InputKey.TICKETS),
             output,

@@ -19,6 +19,7 @@ from opsledger.cli.common import (
     fail_if_strict,
     handle_errors,
     print_json,
+    progress,
     resolve_now,
 )
 from opsledger.core.errors import InputError
@@ -60,7 +61,7 @@ def _time(option: str, value: str | None) -> datetime | None:
 
 
 def _review(workspace: Any, since: str | None, until: str | None, now: str | None,
-            budgets: bool = True, strict: bool = False) -> Any:
+            budgets: bool = True, strict: bool = False, quiet: bool = False) -> Any:
     from opsledger.core.inputs import Context
     from opsledger.incidents.service import default_period, review_incidents
 
@@ -71,8 +72,8 @@ def _review(workspace: Any, since: str | None, until: str | None, now: str | Non
     except ValueError as exc:
         raise InputError(f"--since/--until: {exc}") from None
     ctx = Context.open(ws, moment)
-    with err_console.status("reading incidents") as status:
-        ctx.progress = lambda message: status.update(message)
+    with progress("reading incidents", quiet=quiet) as stage:
+        ctx.progress = stage
         review = review_incidents(ctx, period, with_budgets=budgets)
     fail_if_strict(strict, [*ctx.inputs.problems(), *review.records.problems,
                             *review.postmortem_problems])
@@ -95,7 +96,8 @@ def stats(
     json: JsonOpt = False,
 ) -> None:
     """Show MTTA, MTTR, MTBF, counts, interruptions and postmortem follow-up for a period."""
-    _, review = _review(workspace, since, until, now, budgets=not no_budget, strict=strict)
+    _, review = _review(workspace, since, until, now, budgets=not no_budget, strict=strict,
+                        quiet=json)
     data = review.stats_json()
     if json:
         print_json(data)
@@ -161,7 +163,8 @@ def postmortem_drafts(
     """Write a prefilled draft for each incident missing its postmortem (never overwrites)."""
     from opsledger.incidents.service import write_postmortem_drafts
 
-    ctx, review = _review(workspace, since, until, now, budgets=not no_budget, strict=strict)
+    ctx, review = _review(workspace, since, until, now, budgets=not no_budget, strict=strict,
+                          quiet=json)
     with writing(ctx.workspace, "incidents postmortem-drafts"):
         drafts = write_postmortem_drafts(ctx, review)
     if json:

@@ -19,6 +19,7 @@ from opsledger.cli.common import (
     escape,
     handle_errors,
     print_json,
+    progress,
     resolve_now,
 )
 from opsledger.cli.slo import EngineOpt
@@ -92,9 +93,9 @@ def demo(
     from opsledger.demo.world import demo_now
 
     anchor = demo_now(resolve_now(now).date()) if now else None
-    with err_console.status("generating demo workspace") as status:
+    with progress("generating demo workspace", quiet=json) as stage:
         result = generate_demo(
-            workspace, size, seed, anchor, force, progress=lambda m: status.update(m)
+            workspace, size, seed, anchor, force, progress=stage
         )
     if json:
         print_json(
@@ -184,8 +185,8 @@ def review(
     if month and now:
         raise InputError("--month and --now both set the review time; give one")
     when = review_instant(month, resolve_now(None)) if month else resolve_now(now)
-    with writing(ws, "review"), err_console.status("reviewing") as status:
-        result = run_review(ws, when, strict, progress=lambda m: status.update(m),
+    with writing(ws, "review"), progress("reviewing", quiet=json) as stage:
+        result = run_review(ws, when, strict, progress=stage,
                             prometheus_url=prometheus)
     if json:
         print_json(

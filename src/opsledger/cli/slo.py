@@ -22,6 +22,7 @@ from opsledger.cli.common import (
     fail_if_strict,
     handle_errors,
     print_json,
+    progress,
     resolve_now,
 )
 from opsledger.core.errors import InputError
@@ -77,7 +78,7 @@ def status(
 
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
-    with err_console.status("computing SLOs"):
+    with progress("computing SLOs", quiet=json):
         report = evaluate_workspace(
             ctx, prometheus_url=prometheus, min_events=min_events, engine=engine
         )
@@ -207,7 +208,7 @@ def backtest(
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
     choice = load_policies(policies) if policies else None
-    with err_console.status("backtesting alert policies"):
+    with progress("backtesting alert policies", quiet=json):
         run = backtest_workspace(ctx, policies=choice, max_alerts_per_week=max_alerts_per_week,
                                  prometheus_url=prometheus)
     fail_if_strict(strict, [*run.problems, *ctx.inputs.problems()])
