@@ -83,15 +83,14 @@ def progress(label: str, quiet: bool = False) -> Iterator[Callable[[str], None]]
     line, so a CI log shows where a long run is. ``quiet`` (with ``--json``) shows nothing
     without a terminal, so the output is the document alone.
     """
-    if quiet and not err_console.is_terminal:
-        yield lambda message: None
-        return
     if err_console.is_terminal:
         with err_console.status(label) as status:
             yield lambda message: status.update(message)
-        return
-    err_console.print(f"{label}...")
-    yield lambda message: err_console.print(f"  {escape(message)}")
+    elif quiet:
+        yield lambda message: None
+    else:
+        err_console.print(f"{label}...")
+        yield lambda message: err_console.print(f"  {escape(message)}")
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -16,7 +16,6 @@ from opsledger.cli.common import (
     WorkspaceArg,
     console,
     escape,
-    fail_if_strict,
     handle_errors,
     print_json,
     resolve_now,
@@ -38,8 +37,7 @@ def runbooks(
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     if strict:  # every input is checked before a runbook is written, as review does
-        ctx.inputs.inventory()
-        fail_if_strict(strict, ctx.inputs.problems())
+        ctx.inputs.require_clean(read_all=True)
     with writing(ctx.workspace, "rollback runbooks"):
         written = write_runbooks(ctx)
     if json:

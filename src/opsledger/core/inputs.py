@@ -142,11 +142,15 @@ class Inputs:
     def problems(self) -> list[Problem]:
         return [p for result in self.cache.values() for p in result.problems]
 
-    def require_clean(self) -> None:
-        """Raise :class:`InputError` listing every problem (for ``--strict``)."""
-        problems = [p for p in self.problems() if p.level is not Level.WARNING]
-        if problems:
-            raise InputError(f"{len(problems)} problem(s) in the inputs (--strict)", problems)
+    def require_clean(self, read_all: bool = False) -> None:
+        """Raise :class:`InputError` listing every problem (for ``--strict``).
+
+        With ``read_all``, every input is read first (as review does), not only those the
+        command has read so far.
+        """
+        if read_all:
+            self.inventory()
+        fail_if_strict(True, self.problems())
 
 
 @dataclass

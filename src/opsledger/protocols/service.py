@@ -15,7 +15,7 @@ from opsledger.approvals.decisions import (
 from opsledger.core.config import Role
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_text
-from opsledger.core.inputs import Context, fail_if_strict
+from opsledger.core.inputs import Context
 from opsledger.core.lock import writing
 from opsledger.model.gates import GateResult
 from opsledger.protocols.approval_log import approval_ledger as approval_ledger
@@ -35,8 +35,7 @@ from opsledger.render.junit import gates_junit
 def require_clean_inputs(ctx: Context, strict: bool) -> None:
     """With ``strict``, read every input first and fail on any problem, as review does."""
     if strict:
-        ctx.inputs.inventory()
-        fail_if_strict(strict, ctx.inputs.problems())
+        ctx.inputs.require_clean(read_all=True)
 
 
 def check_gates(

@@ -178,15 +178,13 @@ def _capacity(ctx: Context, plan: list[Theme], items: list[BacklogItem]) -> Capa
 
 def experiment_plans(ctx: Context) -> ExperimentPlans:
     """Return the sample size and duration of every planned or running experiment."""
-    try:
-        from opsledger.experiments.service import (
-            SampleSize,
-            plan_experiment,
-            telemetry_daily_units,
-            workspace_experiments,
-        )
-    except ImportError:
-        return ExperimentPlans(skipped="experiment planning is not available")
+    from opsledger.experiments.service import (
+        SampleSize,
+        plan_experiment,
+        telemetry_daily_units,
+        workspace_experiments,
+    )
+
     try:
         read = workspace_experiments(ctx)
     except OpsledgerError as exc:
