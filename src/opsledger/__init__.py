@@ -109,16 +109,26 @@ def monthly_review(
     strict: bool = False,
     progress: Callable[[str], None] = lambda message: None,
     prometheus_url: str | None = None,
+    month: str | None = None,
+    record_history: bool | None = None,
 ) -> ReviewResult:
-    """Read everything, run every analysis and write the monthly report (``opsledger review``)."""
+    """Read everything, run every analysis and write the monthly report (``opsledger review``).
+
+    ``month`` (``YYYY-MM``) is reviewed, by default the last complete month at ``now``. Its
+    KPIs are recorded in the history when ``record_history`` says so; by default only on
+    the real clock (no ``now`` and no ``month`` given), as the command does.
+    """
     from datetime import UTC
 
     from opsledger.core.lock import writing
     from opsledger.review.service import run_review
 
     ws = _workspace(workspace)
+    if record_history is None:
+        record_history = now is None and month is None
     with writing(ws, "review"):
-        return run_review(ws, now or datetime.now(UTC), strict, progress, prometheus_url)
+        return run_review(ws, now or datetime.now(UTC), strict, progress, prometheus_url,
+                          month=month, record_history=record_history)
 
 
 def slo_status(
@@ -130,7 +140,7 @@ def slo_status(
     """Return the status, budget and burn rates of every SLO (``opsledger slo status``)."""
     from opsledger.slo.service import evaluate_workspace
 
-    return evaluate_workspace(_context(workspace, now), prometheus_url)
+    return evaluate_workspace(_context(workspace, now), prometheus_url, minute_history=False)
 
 
 def coverage_plan(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -159,3 +160,28 @@ def test_capacity_and_sla_conflicts() -> None:
     kinds = {c.kind: c for c in backlog.conflicts}
     assert set(kinds["capacity"].items) == {"P0", "P1", "P2", "P3"}
     assert kinds["sla"].items == ("L",)
+
+
+def test_an_item_joins_the_first_similar_group_of_its_own_service() -> None:
+    first = work("TD-1", "Rotate the checkout signing keys")
+    elsewhere = work("TD-2", "Rotate the checkout signing keys", service="pricing")
+    second = work("TD-3", "Rotate checkout signing keys now")
+    # Jaccard of {rotate, checkout, signing, keys} and {..., now} is 4/5 = 0.8: a duplicate.
+    late = work("TD-4", "Rotate checkout signing keys now", service="pricing")
+    unowned = work("TD-5", "Rotate the checkout signing keys", service=None)
+    backlog = consolidate(Sources(tech_debt=[first, elsewhere, second, late, unowned]),
+                          TODAY, SLA)
+    groups = {tuple(sorted((i.id, *i.merged_ids))) for i in backlog.items}
+    assert groups == {("TD-1", "TD-3"), ("TD-2", "TD-4"), ("TD-5",)}
+    assert backlog.duplicates_folded == 2
+
+
+def test_grouping_grows_with_the_backlog_not_its_square() -> None:
+    # One item per service: each title is compared with its own service's groups only. Were
+    # every item compared with every earlier group, this would take 200 million steps.
+    items = [work(f"TD-{n}", f"Retire legacy endpoint {n}", service=f"svc-{n}")
+             for n in range(20_000)]
+    started = time.process_time()
+    backlog = consolidate(Sources(tech_debt=items), TODAY, SLA)
+    assert time.process_time() - started < 10
+    assert len(backlog.items) == 20_000 and backlog.duplicates_folded == 0

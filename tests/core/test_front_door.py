@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import opsledger
+from opsledger.review.history import history_path, last_complete_month, read_rows
 from tests.conftest import DEMO_NOW, cli
 
 FUNCTIONS = [name for name in opsledger.__all__ if inspect.isfunction(getattr(opsledger, name))]
@@ -60,9 +61,15 @@ def test_functions_return_what_the_commands_print(ws: Path) -> None:
     assert opsledger.incident_review(ws, DEMO_NOW).period
     assert {g.id for g in opsledger.gates("p18", ws, DEMO_NOW)}
 
+    history = history_path(opsledger.open_workspace(ws))
+    recorded = {r.month for r in read_rows(history)} if history.exists() else set()
     result = opsledger.monthly_review(ws, DEMO_NOW)
     assert result.report.is_file() and result.dashboard.is_file()
     assert json.loads(result.summary.read_text())["sections"]
+    # A pinned clock records nothing unless asked, as the command does.
+    assert ({r.month for r in read_rows(history)} if history.exists() else set()) == recorded
+    opsledger.monthly_review(ws, DEMO_NOW, record_history=True)
+    assert last_complete_month(DEMO_NOW) in {r.month for r in read_rows(history)}
 
 
 def test_assigning_a_variant_loads_no_statistics() -> None:

@@ -146,6 +146,36 @@ def test_a_past_month_is_its_actual() -> None:
         september["effective_cost"].sum())
 
 
+FORECAST_LIBRARY_PROBE = """
+import sys
+from datetime import date, timedelta
+from opsledger.cost.spend import MonthForecast, TOTAL, forecast_month_end
+from opsledger.model.cost import ChargeCategory, CostLedger, CostLine
+start = date(2026, 8, 3)
+lines = [CostLine(start + timedelta(days=i), start.replace(day=1), ChargeCategory.USAGE, False,
+                  10.0, 10.0, None, None, "USD", "svc", None, "r1", None, None, None)
+         for i in range(int(sys.argv[1]))]
+frame = CostLedger.from_lines(lines).frame
+through = lines[-1].day
+result = forecast_month_end(frame, through.strftime("%Y-%m"), through, {TOTAL: None})[TOTAL]
+assert isinstance(result, MonthForecast), result
+print(result.method.split(" ")[0], "statsforecast" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("days", "method"), [(20, "run"), (29, "complete")])
+def test_a_forecast_without_the_seasonal_method_loads_no_forecasting_library(
+        days: int, method: str) -> None:
+    # In a fresh interpreter: 20 days of August are too few for the seasonal method, and
+    # 29 days end in August's last day (a complete month, its actual).
+    import subprocess
+    import sys
+
+    found = subprocess.run([sys.executable, "-c", FORECAST_LIBRARY_PROBE, str(days)],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert found == [method, "False"]
+
+
 def forecast(point: float, low: float, high: float) -> MonthForecast:
     return MonthForecast("s", "2026-10", date(2026, 10, 15), 16, 100.0, point, low, high, "x",
                          (point, low, high))

@@ -77,7 +77,9 @@ def test_section_and_charts(cost_workspace: Path) -> None:
     ctx = Context.open(open_workspace(cost_workspace), COST_NOW)
     section = cost_section(ctx)
     assert section.status is Status.FAIL  # one service over its target
-    assert "Month-end forecast 2026-11" in section.body
+    # Mid-November: the month is month-to-date, with the whole month's forecast beside it.
+    assert "**Spend 2026-11, month-to-date (16 of 30 days):**" in section.body
+    assert "**Forecast for the whole month 2026-11:**" in section.body
     assert [c.key for c in section.charts] == ["cost-targets", "cost-forecast"]
     for chart in section.charts:
         assert chart_svg(chart).startswith("<svg")

@@ -112,6 +112,27 @@ def test_rows_of_one_resource_and_day_are_summed(tmp_path: Path) -> None:
     assert line.billed_cost == pytest.approx(36.0) and line.effective_cost == pytest.approx(30.0)
 
 
+def test_ledger_lines_come_ordered_by_resource_then_day(tmp_path: Path) -> None:
+    # Written newest first and resources interleaved; r1 on 2026-10-03 twice, its billing
+    # period once with a space and no zone: both rows bill 2026-10 and make one line.
+    lines = [row("2026-10-01", f"2026-10-{day:02d}", "Usage", "2", "2", tags("checkout"),
+                 resource=resource)
+             for day in (4, 3, 2) for resource in ("r2", "r1")]
+    lines.append(row("2026-10-01", "2026-10-03", "Usage", "5", "5", tags("checkout"),
+                     resource="r1").replace("2026-10-01T00:00:00Z", "2026-10-01 00:00:00", 1))
+    ledger = cost_focus.read(write(tmp_path, lines)).records[0]
+    read = [(line.resource_id, line.day.isoformat(), line.billing_period.isoformat(),
+             line.rows, line.effective_cost) for line in ledger.lines()]
+    assert read == [
+        ("r1", "2026-10-02", "2026-10-01", 1, 2.0),
+        ("r1", "2026-10-03", "2026-10-01", 2, 7.0),
+        ("r1", "2026-10-04", "2026-10-01", 1, 2.0),
+        ("r2", "2026-10-02", "2026-10-01", 1, 2.0),
+        ("r2", "2026-10-03", "2026-10-01", 1, 2.0),
+        ("r2", "2026-10-04", "2026-10-01", 1, 2.0),
+    ]
+
+
 def test_other_currencies_are_not_mixed_in(tmp_path: Path) -> None:
     extra = row("2026-10-01", "2026-10-03", "Usage", "999", "999", tags("checkout"),
                 currency="EUR")
@@ -242,9 +263,9 @@ def test_null_spellings_and_missing_amounts(tmp_path: Path) -> None:
     problems = {(p.location, p.message) for p in result.problems if p.level is Level.ROW}
     assert problems == {("line 3, column 'BilledCost'", "'BilledCost' is missing"),
                         ("line 4, column 'EffectiveCost'", "'EffectiveCost' is missing")}
-    lines = sorted(result.records[0].lines(), key=lambda line: line.effective_cost)
-    assert [line.currency for line in lines] == ["", "USD"]  # NULL currency: none given
-    assert [line.resource_id for line in lines] == ["r1", None]  # an empty cell is null too
+    kept = sorted(result.records[0].lines(), key=lambda line: line.effective_cost)
+    assert [line.currency for line in kept] == ["", "USD"]  # NULL currency: none given
+    assert [line.resource_id for line in kept] == ["r1", None]  # an empty cell is null too
 
 
 def test_refused_rows_keep_their_line_after_quoted_line_breaks(tmp_path: Path) -> None:

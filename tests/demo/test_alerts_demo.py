@@ -6,6 +6,7 @@ from pathlib import Path
 from opsledger.demo.alerts import OPSGENIE_TEAMS, write_alert_history
 from opsledger.demo.world import Size, build_world
 from opsledger.readers import alerts
+from opsledger.slo.confidence import Confidence
 from opsledger.slo.noise import Tuning, noise_report
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -53,7 +54,21 @@ def test_alert_history_agrees_with_incidents_and_plants_noise(tmp_path: Path) ->
     nightly = by_name["NightlyExportSlow"]
     assert nightly.actionable_rate == 0.0 and nightly.sleep_hours == nightly.firings
     assert by_name["HighErrorRate"].actionable_rate == 1.0
-    top = {(r.alert, r.action) for r in report.recommendations[:7]}
-    assert ("NightlyExportSlow", Tuning.DELETE_OR_DEMOTE) in top
-    assert ("DiskSpaceLow", Tuning.ADD_HYSTERESIS) in top
+    # One decision per alert (name and service), the noisiest first.
+    keys = [(d.service, d.alert) for d in report.decisions]
+    assert len(keys) == len(set(keys)) == len(report.alerts)
+    noise = [d.noise for d in report.decisions]
+    assert noise == sorted(noise, reverse=True)
+    decided = {d.alert: d for d in report.recommendations if d.alert != "HighCPU"}
+    nightly_decision = decided["NightlyExportSlow"]
+    assert nightly_decision.action is Tuning.DELETE_OR_DEMOTE
+    assert nightly_decision.confidence is Confidence.HIGH
+    assert nightly_decision.noise == nightly.firings
+    for flappy in ("DiskSpaceLow", "QueueDepthHigh"):
+        # Nobody acts on them: one decision, with the flapping as its evidence.
+        assert decided[flappy].action is Tuning.DELETE_OR_DEMOTE
+        assert any(a.startswith("add-hysteresis") for a in decided[flappy].also)
     assert not any(r.alert == "HighErrorRate" for r in report.recommendations)
+    # The incident alerts page (severity error or critical); the noise does not.
+    assert by_name["HighErrorRate"].pages == by_name["HighErrorRate"].firings
+    assert by_name["NightlyExportSlow"].pages == 0

@@ -210,7 +210,9 @@ def test_span_is_fetched_in_chunks_within_the_point_limit() -> None:
     calls: list[tuple[float, float]] = []
 
     class Recorder(PrometheusEngine):
-        def query_range(self, expr: str, start: datetime, end: datetime, slo: Slo) -> list:
+        def query_range(
+            self, expr: str, start: datetime, end: datetime, slo: Slo, step: int = 60
+        ) -> list:
             calls.append((start.timestamp(), end.timestamp()))
             return []
 

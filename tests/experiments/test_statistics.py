@@ -123,6 +123,23 @@ def test_adjustment_matches_multipletests(correction: Correction) -> None:
     assert adjust_p_values(p_values, Correction.NONE, 0.05) == p_values
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=12))
+def test_holm_is_exactly_statsmodels_holm(p_values: list[float]) -> None:
+    # Ties, zeros, ones and products above 1 included: the same numbers, bit for bit.
+    expected = multipletests(p_values, alpha=0.05, method="holm")[1]
+    assert adjust_p_values(p_values, Correction.HOLM, 0.05) == [float(p) for p in expected]
+
+
+def test_holm_runs_no_garbage_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    collections: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(1) or 0)
+    adjust_p_values([0.01, 0.04, 0.03], Correction.HOLM, 0.05)
+    assert collections == []
+
+
 def test_holm_by_hand() -> None:
     # Holm: sorted p times (m - rank), made monotone: 0.001*5, 0.012*4, 0.03*3, 0.04*2, 0.2*1.
     adjusted = adjust_p_values([0.001, 0.04, 0.03, 0.2, 0.012], Correction.HOLM, 0.05)
@@ -305,11 +322,24 @@ def test_welch_matches_scipy_on_any_data(treatment: list[float], control: list[f
     if isinstance(lift, Skipped):
         assert t.var() == 0 and c.var() == 0
         return
-    reference = stats.ttest_ind(t, c, equal_var=False)
+    # The test is scale-free, so scipy gets the data divided by its largest magnitude: its
+    # variances of tiny values (1e-132 squared) would underflow, and the reference with them.
+    scale = float(max(np.abs(t).max(), np.abs(c).max()))
+    reference = stats.ttest_ind(t / scale, c / scale, equal_var=False)
     assert lift.p_value == pytest.approx(reference.pvalue, rel=1e-6, abs=1e-12)
     interval = reference.confidence_interval(0.95)
-    assert lift.ci_low == pytest.approx(interval.low, rel=1e-6, abs=1e-9)
-    assert lift.ci_high == pytest.approx(interval.high, rel=1e-6, abs=1e-9)
+    assert lift.ci_low == pytest.approx(interval.low * scale, rel=1e-6, abs=1e-9)
+    assert lift.ci_high == pytest.approx(interval.high * scale, rel=1e-6, abs=1e-9)
+
+
+def test_welch_on_values_whose_squares_underflow() -> None:
+    """[0, 0, a] against [0, 0]: t = -1 on 2 degrees of freedom whatever ``a`` is (by hand:
+    mean a/3, variance a²/3, standard error a/3), even where a² underflows."""
+    for a in (1.0, 7e-132):
+        lift = welch_lift(np.array([0.0, 0.0]), np.array([0.0, 0.0, a]), 0.05)
+        assert not isinstance(lift, Skipped)
+        assert lift.t_statistic == pytest.approx(-1.0) and lift.df == pytest.approx(2.0)
+        assert lift.p_value == pytest.approx(2 * stats.t.sf(1.0, 2))
 
 
 def test_sample_size_without_a_solution_says_why() -> None:

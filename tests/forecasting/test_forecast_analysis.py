@@ -9,16 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from opsledger.forecasting.history import daily_series, local_arrivals, weekday_interval_shares
 from opsledger.forecasting.models import (
     BASELINE,
     QueueForecast,
     SkippedForecast,
     backtest,
-    daily_series,
     forecast_tickets,
-    local_arrivals,
     seasonal_naive_scale,
-    weekday_hour_shares,
 )
 from opsledger.model.handover import Ticket
 
@@ -109,21 +107,49 @@ def test_seasonal_naive_mase_matches_a_hand_computation() -> None:
     assert math.isnan(seasonal_naive_scale(np.arange(5.0)))  # no full season to compare
 
 
-def test_days_are_spread_over_hours_by_the_weekday_profile(
+def test_days_are_spread_over_intervals_by_the_weekday_profile(
     forecasts: tuple[QueueForecast | SkippedForecast, ...],
 ) -> None:
     queue = next(f for f in forecasts if f.queue == "l1")
     assert isinstance(queue, QueueForecast)
-    hourly = queue.hourly()
+    assert (queue.timezone, queue.interval_minutes) == ("UTC", 60)
+    hourly = queue.intervals()
     assert len(hourly) == 14 * 24
     first_day = queue.daily[0]
     day_hours = [mean for start, mean, _ in hourly if start.date() == first_day.day]
     assert sum(day_hours) == pytest.approx(first_day.mean)
     # Business hours carry the volume, the small hours almost none.
     assert day_hours[10] > 5 * day_hours[3]
-    per_slot = queue.contacts_per_hour_of_week()
+    per_slot = queue.contacts_per_interval_of_week()
     assert len(per_slot) == 168
     assert sum(per_slot) == pytest.approx(sum(p.mean for p in queue.daily) / 2)
+    # Each interval of the week is the mean of its two occurrences in the horizon.
+    mondays = [p for p in queue.daily if p.day.weekday() == 0]
+    share = queue.weekday_interval_shares[0][9]
+    assert per_slot[9] == pytest.approx(sum(p.mean for p in mondays) / 2 * share)
+
+
+def test_the_week_moves_to_another_time_zone_on_its_own_dates() -> None:
+    tickets = seasonal_tickets(70)
+    [queue] = forecast_tickets(tickets, "Europe/Berlin", horizon_days=14, interval_minutes=30)
+    assert isinstance(queue, QueueForecast) and queue.interval_minutes == 30
+    assert len(queue.weekday_interval_shares[0]) == 48
+    berlin = queue.contacts_per_interval_of_week()
+    # The horizon (mid May) is in summer time: Berlin UTC+2, New York UTC-4, six hours apart.
+    new_york = queue.contacts_per_interval_of_week("America/New_York")
+    assert len(new_york) == 7 * 48
+    assert sum(new_york) == pytest.approx(sum(berlin))
+    for slot in range(7 * 48):
+        assert new_york[slot] == pytest.approx(berlin[(slot + 12) % (7 * 48)])
+    # Half an hour apart (India, UTC+5:30, is 3.5 h ahead of Berlin): each 30-minute
+    # interval lands whole in one; at 60 minutes it is split between two in proportion.
+    [hourly] = forecast_tickets(tickets, "Europe/Berlin", horizon_days=14)
+    assert isinstance(hourly, QueueForecast)
+    here = hourly.contacts_per_interval_of_week()
+    india = hourly.contacts_per_interval_of_week("Asia/Kolkata")
+    assert sum(india) == pytest.approx(sum(here))
+    # India's 13:00-14:00 holds the second half of Berlin's 09:00 and the first of 10:00.
+    assert india[13] == pytest.approx((here[9] + here[10]) / 2)
 
 
 def test_series_are_zero_filled_and_local_to_the_support_timezone() -> None:
@@ -136,7 +162,9 @@ def test_series_are_zero_filled_and_local_to_the_support_timezone() -> None:
     series = daily_series(arrivals, last_day=date(2026, 3, 7))
     assert list(series["ds"].dt.date) == [date(2026, 3, d) for d in range(3, 8)]
     assert list(series["y"]) == [1.0, 0.0, 0.0, 1.0, 0.0]
-    shares = weekday_hour_shares(arrivals, "l1")
+    shares = weekday_interval_shares(arrivals, "l1")
     assert shares[1][0] == 1.0  # Tuesday, hour 0 local
     assert shares[0] == tuple([1 / 24] * 24)  # no Monday history: flat
+    quarters = weekday_interval_shares(arrivals, "l1", 15)
+    assert quarters[1][2] == 1.0 and len(quarters[1]) == 96  # Tuesday 00:30 local
     assert pd.isna(series["y"]).sum() == 0

@@ -19,7 +19,7 @@ def test_approval_halt_names_the_workspace_and_waits(ws: Path) -> None:
     assert suggested, out
     for line in suggested:
         assert shlex.split(line)[3] in {str(ws), str(ws.resolve())}, line
-    assert "Waiting for the approvals above" in out
+    assert "Waiting for the decisions above" in out
     assert "Fix the cause" not in out
 
 
@@ -28,4 +28,4 @@ def test_fixable_halt_still_asks_for_a_fix(ws: Path) -> None:
     code, out = cli("run", "p18", str(ws), "--now", DEMO_NOW.isoformat())
     assert code == 1, out
     assert "Fix the cause and run again." in out
-    assert "Waiting for the approvals" not in out
+    assert "Waiting for the decisions" not in out

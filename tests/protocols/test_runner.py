@@ -28,10 +28,10 @@ from opsledger.protocols.model import (
 from opsledger.protocols.runner import (
     StepContext,
     approvable_digest,
-    procedure_status,
     run_procedure,
     step_result,
 )
+from opsledger.protocols.standing import procedure_standing
 from opsledger.render.junit import gates_junit
 from opsledger.render.sections import Status
 
@@ -150,8 +150,10 @@ def test_halts_on_missing_artifact_then_resumes(ws: Path) -> None:
     assert outcome.halted_at == "plan"
     assert outcome.halts[0].kind is HaltKind.APPROVAL_AWAITED
     assert "operations-director, support-lead" in outcome.halts[0].reason
-    status = {step.id: state for step, state, _ in procedure_status(PROCEDURE, ctx_of(ws))}
+    standing = procedure_standing(PROCEDURE, ctx_of(ws))
+    status = {s.step.id: s.standing.value for s in standing.steps}
     assert status == {"intake": "completed", "plan": "awaiting-approval"}
+    assert standing.exit_code == 1
     log = (ws / ".artifacts/toy/communication-log.md").read_text()
     assert "Reading tickets." in log and "awaiting approval" in log
 
@@ -273,7 +275,7 @@ def test_waiver_needs_a_roster_role_and_a_future_expiry(ws: Path) -> None:
             ctx.workspace.config,
             "toy",
             "g1",
-            "why",
+            "the owner joins the team next week",
             Role.OPERATIONS_DIRECTOR,
             date(2026, 10, 1),
             NOW,

@@ -79,8 +79,11 @@ def test_verification_ties_back_to_budget_slos_and_gates():
               source_path="slos/checkout.yaml", source_line=3)
     gates = [
         GateSpec("checkout-p95", "checkout_latency_p95_ms", Operator.LE, 300, None, 1, False),
-        GateSpec("availability", "availability", Operator.GE, 0.999, 0.9995, 3, True),
+        GateSpec("availability", "worst_critical_availability", Operator.GE, 0.999, 0.9995, 3,
+                 True),
         GateSpec("checkout-api", "x", Operator.LE, 1, None, 1, False),  # another service
+        GateSpec("coverage", "coverage", Operator.GE, 0.7, None, 1, False, advisory=True),
+        GateSpec("errors", "error_rate", Operator.LE, 0.01, None, 1, False),  # blocks, no key
     ]
     runbook = build_runbook(ServiceFacts("checkout", Deployment.KUBERNETES, "opsledger.yaml"),
                             BUDGET, gates, [slo], ["checkout", "checkout-api"])
@@ -92,7 +95,10 @@ def test_verification_ties_back_to_budget_slos_and_gates():
     assert targets["SLO 'availability' recovering"] == "SLI >= 99.95% over the last hour"
     assert targets["Gate 'checkout-p95'"] == "checkout_latency_p95_ms <= 300"
     assert "Gate 'checkout-api'" not in targets
-    assert targets["Key quality gates pass"] == "availability >= 0.999"
+    assert targets["Blocking quality gates pass"] == (
+        "worst_critical_availability >= 0.999, x <= 1, error_rate <= 0.01")  # not the advisory
+    sources = {c.what: c.source for c in runbook.checks}
+    assert sources["Gate 'checkout-p95'"] == "gates_config.yaml (blocking)"
     assert any("1.440%" in c for c in runbook.roll_back_when)
 
 
@@ -154,6 +160,7 @@ def test_runbooks_are_written_per_service_from_the_demo(small_demo: Path, tmp_pa
                     Deployment.VM_PACKAGE: "apt-get install", Deployment.SERVERLESS:
                     "update-alias", Deployment.DATABASE_MIGRATION: "downgrade"}
         assert expected[runbook.service.kind] in text
-    assert "critical_vulnerabilities == 0" in (root / ".artifacts/protocol-09/rollback/"
-                                                "checkout.md").read_text()
+    # the runbook names the metric by its current name, whichever name the gate used
+    assert "critical_vulnerabilities_overdue == 0" in (root / ".artifacts/protocol-09/rollback/"
+                                                        "checkout.md").read_text()
     assert written.index.read_text().count("](") == len(names)

@@ -165,6 +165,26 @@ def test_ticket_rows_of_empty_cells_are_skipped(tmp_path):
     assert [t.id for t in result.records] == ["T-1"]
 
 
+def test_repeated_ticket_titles_and_handling_times_are_one_object_each(tmp_path):
+    path = tmp_path / "ticket-history.csv"
+    path.write_text(
+        "id,created_at,queue,category,title,handle_minutes\n"
+        "T-1,2026-03-02T09:15:00Z,access,password reset,Can't log in,7.5\n"
+        "T-2,2026-03-02T10:15:00Z,access,password reset, Can't log in ,7.5\n"
+        "T-3,2026-03-02T11:15:00Z,access,password reset,Locked out,12\n"
+        "T-4,2026-03-02T12:15:00Z,access,password reset,Locked out,bad\n"
+        "T-5,2026-03-02T13:15:00Z,access,password reset,Locked out,\n"
+    )
+    result = tickets.read(path)
+    first, second, third, fifth = result.records
+    # A year of tickets repeats a few thousand titles and handling times: kept once each.
+    assert first.title == second.title == "Can't log in" and first.title is second.title
+    assert first.handle_minutes == 7.5 and first.handle_minutes is second.handle_minutes
+    assert third.title is fifth.title and (third.handle_minutes, fifth.handle_minutes) == (12, None)
+    # A bad cell is still located, however often its text has been seen.
+    assert located(result) == [(Level.ROW, "line 5, column 'handle_minutes'")]
+
+
 def test_ticket_missing_category_column_is_fatal():
     result = tickets.read(TICKETS / "tickets-missing-column.csv")
     assert located(result) == [(Level.FATAL, "line 1")]

@@ -222,6 +222,31 @@ def test_formula_cell_with_a_cached_value_is_still_refused(tmp_path):
     assert problem.found == '\'=CONCAT("A","na")\''
 
 
+def test_a_workbook_without_formulas_is_parsed_once(tmp_path, monkeypatch):
+    loads: list[bool] = []
+    real = service_catalog.load_workbook_safely
+
+    def counting(path: Path, result: ReadResult[CatalogService], data_only: bool) -> object:
+        loads.append(data_only)
+        return real(path, result, data_only)
+
+    monkeypatch.setattr(service_catalog, "load_workbook_safely", counting)
+    row = ["checkout", "Ana", "payments", "T1", "Live", "k8s", "auth; db", None, None, "pay"]
+    wb = catalog_workbook([row])
+    plain = service_catalog.read(save(wb, tmp_path / "plain.xlsx"))
+    assert loads == [False]
+    # A formula anywhere, here on the notes sheet, brings back the pass over cached values.
+    wb["Notes"]["B1"] = "=1+1"
+    loads.clear()
+    with_formula = service_catalog.read(save(wb, tmp_path / "formula.xlsx"))
+    assert loads == [False, True]
+    for result in (plain, with_formula):
+        assert result.problems == []
+        [service] = result.records
+        assert (service.name, service.tier, service.lifecycle) == ("checkout", 1, "live")
+        assert service.dependencies == ("auth", "db")
+
+
 def test_duplicate_service_rows_keep_the_first(tmp_path):
     wb = catalog_workbook(
         [

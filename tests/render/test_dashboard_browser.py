@@ -182,20 +182,17 @@ PANELS = {
 SCREENSHOTS = ("slos", "alerting", "incidents", "support", "cost", "capacity", "backlog",
                "security-patching")
 
-# Counts, inside one chart's axes, the marks that carry data: bars and bands (patch paths),
-# scatter markers (paths or uses inside a collection), raster cells (images), and the
-# longest line; the legend's samples are not counted.
+# Counts, inside one chart's plot area, the marks that carry data: bars and bands, scatter
+# points, heat-map cells, and the vertices of the longest line; the legend is outside it.
 DRAWN = """figure => {
-  const axes = figure.querySelector('svg g[id^="axes_"]');
-  const marks = sel => axes ? Array.from(axes.querySelectorAll(sel))
-    .filter(el => !el.closest('g[id^="legend_"]')) : [];
+  const plot = figure.querySelector('svg g.plot');
+  const marks = sel => plot ? Array.from(plot.querySelectorAll(sel)) : [];
   let longest = 0;
-  for (const path of marks('g[id^="line2d_"] path')) {
-    longest = Math.max(longest, ((path.getAttribute('d') || '').match(/L/g) || []).length);
+  for (const path of marks('path.line')) {
+    longest = Math.max(longest, ((path.getAttribute('d') || '').match(/[LHV]/g) || []).length);
   }
-  return {patches: marks('g[id^="patch_"] path').length,
-          markers: marks('g[id*="Collection_"] path, g[id*="Collection_"] use').length,
-          images: marks('image').length, longest: longest};
+  return {patches: marks('rect.bar, path.band').length, markers: marks('path.point').length,
+          cells: marks('rect.cell').length, longest: longest};
 }"""
 
 
@@ -209,13 +206,15 @@ def _expected_marks(chart: Chart) -> tuple[str, int]:
     if chart.kind == "scatter":
         return "markers", len(data["points"])
     if chart.kind == "heatmap":
-        return "images", 1
+        return "cells", sum(1 for row in data["values"] for v in row if v is not None)
     if chart.kind == "barh":
         return "patches", sum(1 for v in data["values"] if v)
     if chart.kind == "bar":
         return "patches", sum(1 for s in data["series"] for v in s["values"] if v)
-    # Matplotlib simplifies collinear runs, so a line has fewer vertices than data points;
-    # but no grid line or axis has more than two, and a series with three points has.
+    # A line through n points has n - 1 segments; a gap (a missing value) breaks it in two.
+    whole = [len(s["y"]) for s in data["series"] if all(y is not None for y in s["y"])]
+    if whole:
+        return "longest", max(whole) - 1
     points = max(sum(1 for y in s["y"] if y is not None) for s in data["series"])
     return "longest", min(points - 1, 2)
 
@@ -277,3 +276,89 @@ def test_charts_redraw_to_the_same_bytes(demo_review: ReviewResult) -> None:
     for key in ("slo-burn-rates", "support-staffing", "backlog-risk-matrix",
                 "security-finding-age", "incidents-per-week", "alerting-recall"):
         assert f"]({CHARTS_DIR}/{key}.svg)" in report
+
+
+# Layout facts at one viewport width: what sticks out of the page (outside a box that
+# scrolls or clips it), which tables do not scroll inside their card, the charts' widths.
+LAYOUT = """() => {
+  const vw = window.innerWidth;
+  const contained = el => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return true;
+    }
+    return false;
+  };
+  const wide = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if ((r.width > vw + 0.5 || r.right > vw + 0.5) && !contained(el)) {
+      wide.push(`${el.tagName}.${el.className} ${Math.round(r.width)}px`);
+    }
+  }
+  const tables = Array.from(document.querySelectorAll('main table'));
+  const holder = t => t.parentElement;
+  return {
+    scrollWidth: document.documentElement.scrollWidth, width: vw, wide: wide,
+    first: document.querySelector('main').firstElementChild.id,
+    unscrolled: tables.filter(t => !holder(t).classList.contains('table-scroll')
+      || getComputedStyle(holder(t)).overflowX !== 'auto').length,
+    scrolling: tables.filter(t => holder(t).scrollWidth > holder(t).clientWidth + 1).length,
+    charts: Array.from(document.querySelectorAll('figure.chart')).map(f => {
+      const style = getComputedStyle(f);
+      const inner = f.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      return [inner, f.querySelector('svg').getBoundingClientRect().width];
+    }),
+    nav: Array.from(document.querySelectorAll('nav a[class]')).map(a => [a.className,
+      a.querySelector('.icon') ? a.querySelector('.icon').textContent : '',
+      a.textContent]),
+  };
+}"""
+ICONS = {"pass": "✓", "warn": "!", "fail": "✗", "error": "✗", "skipped": "–"}
+
+
+@pytest.mark.parametrize("width", [1400, 768, 390])
+def test_the_dashboard_fits_desktops_tablets_and_phones(
+        browser: object, demo_review: ReviewResult, tmp_path: Path, width: int) -> None:
+    page = browser.new_page(viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(demo_review.dashboard.as_uri())
+    page.wait_for_load_state("load")
+    shot = tmp_path / f"dashboard-{width}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    layout = page.evaluate(LAYOUT)
+    assert layout["scrollWidth"] <= width, layout["wide"][:5]
+    assert layout["wide"] == []
+    assert layout["first"] == "summary"  # the summary is the first thing in the content
+    assert layout["unscrolled"] == 0  # every table scrolls inside its card
+    if width == 390:  # and on a phone some have to
+        assert layout["scrolling"] > 0
+    assert layout["charts"]
+    for inner, drawn in layout["charts"]:
+        assert drawn == pytest.approx(inner, abs=1.0)  # as wide as the card allows
+    statuses = {s.key: s.status.value for s in demo_review.sections}
+    assert len(layout["nav"]) == len(statuses)
+    for status, icon, text in layout["nav"]:
+        assert icon == ICONS[status] and f"({status})" in text  # not by colour alone
+    assert errors == []
+
+
+def test_the_summary_panel_names_every_section(
+        browser: object, demo_review: ReviewResult) -> None:
+    page, errors = open_page(browser, demo_review.dashboard)
+    summary = page.locator("main > section#summary")  # type: ignore[attr-defined]
+    assert summary.count() == 1
+    for section in demo_review.sections:
+        link = summary.locator(f'a[href="#{section.key}"]')
+        assert link.count() >= 1, section.key
+        row = summary.locator(f'[data-status="{section.status.value}"]',
+                              has=page.locator(f'a[href="#{section.key}"]'))  # type: ignore[attr-defined]
+        assert row.count() >= 1, section.key
+    # What is on target is there, collapsed until asked for.
+    collapsed = page.locator("section#kpis details.on-target")  # type: ignore[attr-defined]
+    assert collapsed.count() == 1 and collapsed.evaluate("el => el.open") is False
+    assert collapsed.locator("table tbody tr").count() > 0
+    summary.locator('a[href="#kpis"]').first.click()
+    assert page.evaluate("location.hash") == "#kpis"  # type: ignore[attr-defined]
+    assert errors == []

@@ -160,7 +160,7 @@ def test_support_section_on_the_demo(demo_ctx: Context) -> None:
         assert row["forecast_tickets"] == pytest.approx(sum(d["mean"] for d in daily), abs=0.01)
     totals = [q["forecast_tickets"] for q in section.data["queues"]]
     assert totals == sorted(totals, reverse=True) and totals[0] > 0
-    assert sum(q["rotation_headcount"] for q in section.data["queues"]) == \
+    assert sum(g["rotation_headcount"] for g in section.data["skill_groups"]) == \
         section.data["rotation_headcount"] == plan.rotation.headcount  # type: ignore[union-attr]
     first, _, staffing = section.charts
     busiest = plan.forecast_queues
@@ -171,7 +171,7 @@ def test_support_section_on_the_demo(demo_ctx: Context) -> None:
     for i, mean in enumerate(forecast["y"]):
         assert wide["low"][i] <= narrow["low"][i] <= mean <= narrow["high"][i] <= wide["high"][i]
     svg = chart_svg(first)  # both intervals are shaded, and named in the legend
-    assert svg.count('<g id="FillBetweenPolyCollection_') == 2
+    assert svg.count('class="band"') == 2
     assert "95 % interval" in svg and "80 % interval" in svg
     assert staffing.kind == "line" and len(staffing.data["x"]) == 168
     heads = staffing.data["series"][1]["y"]

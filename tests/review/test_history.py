@@ -17,19 +17,24 @@ from opsledger.core.config import Config
 from opsledger.core.errors import InputError
 from opsledger.core.inputs import Context, Inputs
 from opsledger.core.workspace import Workspace
+from opsledger.review.changes import Verdict
 from opsledger.review.history import (
     HistoryError,
     HistoryLockedError,
     HistoryRow,
     history_path,
+    last_complete_month,
     month_end,
     month_of,
+    month_start,
+    month_title,
     months_back,
     parse_month,
     read_rows,
     record_month,
     replace_month,
     review_instant,
+    review_month,
     trend,
     trends,
 )
@@ -78,13 +83,44 @@ def test_month_option_means_the_first_instant_of_the_following_month() -> None:
     assert len(months_back("2026-10", 12)) == 12 and months_back("2026-10", 12)[0] == "2025-11"
 
 
+@pytest.mark.parametrize(("clock", "month"), [
+    (datetime(2026, 12, 4, 9, tzinfo=UTC), "2026-11"),  # a report on 4 December: November
+    (datetime(2026, 12, 1, tzinfo=UTC), "2026-11"),  # November has just ended
+    (datetime(2026, 11, 30, 23, 59, tzinfo=UTC), "2026-10"),  # November has not
+    (datetime(2027, 1, 15, tzinfo=UTC), "2026-12"),  # across a year
+])
+def test_without_month_a_review_covers_the_last_complete_month(
+        clock: datetime, month: str) -> None:
+    assert last_complete_month(clock) == month
+    assert review_month(None, clock) == month
+    assert review_instant(None, clock) == month_end(month)
+    assert month_of(review_instant(None, clock)) == month
+
+
 def test_a_review_of_a_month_runs_at_its_end_and_only_once_it_has_ended() -> None:
     clock = datetime(2026, 11, 21, 15, tzinfo=UTC)
-    assert review_instant(None, clock) == clock
     assert review_instant("2026-10", clock) == datetime(2026, 11, 1, tzinfo=UTC)
     assert month_of(review_instant("2026-10", clock)) == "2026-10"
+    assert review_month("2026-03", clock) == "2026-03"
     with pytest.raises(InputError, match="has not ended yet"):
         review_instant("2026-11", clock)
+    with pytest.raises(InputError, match="has not ended yet"):
+        review_month("2027-01", clock)
+
+
+def test_a_month_is_named_for_people() -> None:
+    assert month_title("2026-11") == "November 2026"
+    assert month_start("2026-11") == datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_figures_of_a_month_to_date_are_never_recorded(tmp_path: Path) -> None:
+    mid_month = datetime(2026, 11, 21, 15, tzinfo=UTC)
+    ctx = context(tmp_path, mid_month)
+    with pytest.raises(ValueError, match="not those of the complete month 2026-11"):
+        record_month(ctx, kpis(mid_month, availability=0.999), inputs_digest="d")
+    with pytest.raises(ValueError, match="complete month 2026-10"):
+        record_month(ctx, kpis(mid_month, availability=0.999), "2026-10", inputs_digest="d")
+    assert not history_path(ctx.workspace).exists()
 
 
 @pytest.mark.parametrize("text", ["2026-13", "2026-1", "26-10", "october", "2026-00"])
@@ -124,23 +160,49 @@ def test_recording_a_month_twice_replaces_it_and_leaves_other_months_alone(
 
 def test_trend_covers_twelve_months_ending_with_the_evaluated_month(tmp_path: Path) -> None:
     path = tmp_path / ".opsledger" / "history.duckdb"
-    recorded = {"2025-10": 90.0, "2025-12": 80.0, "2026-08": 75.0, "2026-10": 60.0,
-                "2026-11": 55.0}
+    recorded = {"2025-10": 90.0, "2025-12": 80.0, "2026-08": 75.0, "2026-09": 70.0,
+                "2026-10": 60.0, "2026-11": 55.0}
     for month, value in sorted(recorded.items(), reverse=True):  # order of writing is moot
         replace_month(path, month, [HistoryRow(month, "mttr_minutes", value, "minutes",
                                                Better.LOWER, RECORDED, "d")])
     found = trend(context(tmp_path, month_end("2026-10")), "mttr_minutes")
     assert found.window == tuple(months_back("2026-10", 12))
     # 2025-10 is thirteen months back and 2026-11 is after the evaluated month.
-    assert [p.month for p in found.points] == ["2025-12", "2026-08", "2026-10"]
-    assert found.change == pytest.approx(60.0 - 75.0)
-    assert found.improved is True  # lower is better for MTTR
+    assert [p.month for p in found.points] == ["2025-12", "2026-08", "2026-09", "2026-10"]
+    assert found.change == pytest.approx(60.0 - 70.0)
+    assert found.verdict is Verdict.BETTER and found.improved is True  # lower is better
     values = found.values()
     assert len(values) == 12 and values[1] == 80.0 and values[-1] == 60.0
-    assert values.count(None) == 9
+    assert values.count(None) == 8
     assert trend(context(tmp_path, month_end("2026-10")), "availability").points == ()
     everything = trends(context(tmp_path, month_end("2026-10")))
     assert list(everything) == ["mttr_minutes"]
+
+
+def test_a_change_compares_with_the_calendar_month_before(tmp_path: Path) -> None:
+    path = tmp_path / ".opsledger" / "history.duckdb"
+    for month, value in (("2026-08", 75.0), ("2026-10", 60.0)):
+        replace_month(path, month, [HistoryRow(month, "mttr_minutes", value, "minutes",
+                                               Better.LOWER, RECORDED, "d")])
+    found = trend(context(tmp_path, month_end("2026-10")), "mttr_minutes")
+    # September is missing: August is not passed off as last month.
+    assert found.previous is None and found.change is None and found.verdict is None
+
+
+def test_this_runs_kpis_stand_for_the_month_reviewed(tmp_path: Path) -> None:
+    path = tmp_path / ".opsledger" / "history.duckdb"
+    for month, value in (("2026-09", 0.9990), ("2026-10", 0.5)):
+        replace_month(path, month, [HistoryRow(month, "availability", value, "ratio",
+                                               Better.HIGHER, RECORDED, "d")])
+    ctx = context(tmp_path, month_end("2026-10"))
+    current = kpis(ctx.now, availability=0.99976)
+    found = trends(ctx, current=current)["availability"]
+    # The recorded 2026-10 row is replaced by this run's value, recorded or not.
+    assert found.latest is not None and found.latest.value == 0.99976
+    assert found.previous is not None and found.previous.value == 0.9990
+    assert found.verdict is Verdict.BETTER  # +0.076 pts, above the 0.01-pt threshold
+    same = trends(ctx, current=kpis(ctx.now, availability=0.99905))["availability"]
+    assert same.verdict is Verdict.SAME and same.improved is None  # +0.005 pts
 
 
 def test_trend_of_a_workspace_without_history_is_empty_and_creates_no_file(

@@ -138,7 +138,7 @@ def test_a_kpi_computed_twice_is_an_error() -> None:
 
 
 @pytest.mark.parametrize(("value", "unit", "text"), [
-    (0.99913, "ratio", "99.913%"), (0.4545, "ratio", "45.5%"), (12.0, "count", "12"),
+    (0.99913, "ratio", "99.913%"), (0.4545, "ratio", "45.45%"), (12.0, "count", "12"),
     (68.45, "minutes", "68.5 min"), (1234.5, "EUR", "1,234.50 EUR"), (None, "count", "n/a"),
 ])
 def test_values_are_formatted_for_people(value: float | None, unit: str, text: str) -> None:

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from opsledger.backlog.service import workspace_backlog
 from opsledger.core.inputs import Context
-from opsledger.review.kpi_results import digest_of, workspace_kpis
+from opsledger.review.input_digests import digest_of
+from opsledger.review.kpi_results import workspace_kpis
 from opsledger.review.kpis import Kpi, SkippedKpi
 
 

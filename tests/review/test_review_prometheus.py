@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.conftest import DEMO_NOW, cli
 
-ADVICE = "needs a Prometheus server: pass --prometheus URL"
+ADVICE = "Prometheus server was given (--prometheus URL"
 
 
 def closed_port() -> int:

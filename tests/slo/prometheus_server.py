@@ -26,7 +26,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def backfilled_prometheus(root: Path, openmetrics: str) -> Iterator[str]:
+def backfilled_prometheus(
+    root: Path, openmetrics: str, backfill_seconds: float = 120
+) -> Iterator[str]:
     """Yield the URL of a Prometheus serving the samples of ``openmetrics`` (ending ``# EOF``),
     with its storage under ``root``; the server is stopped afterwards."""
     binary, promtool = shutil.which("prometheus"), shutil.which("promtool")
@@ -41,7 +43,7 @@ def backfilled_prometheus(root: Path, openmetrics: str) -> Iterator[str]:
         [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
         check=True,
         capture_output=True,
-        timeout=120,
+        timeout=backfill_seconds,
     )
     config = root / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 15s\n")

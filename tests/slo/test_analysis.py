@@ -87,11 +87,21 @@ def test_json_contract_keys_and_scale() -> None:
         "total",
         "error_budget_remaining",
         "burn_rates",
+        "burn_rate_notes",
         "exhaustion_at",
+        "newest_event_at",
+        "data_age_seconds",
+        "standing",
+        "standing_reason",
         "valid",
+        "needs_prometheus",
         "reasons",
+        "exclusions",
     ]
     assert body["objective"] == 0.999 and body["window"] == "30d"
+    # Events every minute up to NOW: the newest minute began one minute before it.
+    assert body["newest_event_at"] == (NOW - MIN).isoformat()
+    assert body["data_age_seconds"] == 60 and body["burn_rate_notes"] == {}
     assert body["error_budget_remaining"] == 1.0  # untouched
     assert body["exhaustion_at"] is None  # no burn, no exhaustion
     assert body["burn_rates"]["5m"] == 0.0

@@ -21,6 +21,8 @@ from opsledger.slo.backtest import (
     backtest_slos,
     recommend,
 )
+from opsledger.slo.confidence import Confidence
+from opsledger.slo.service import backtest_json
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 DAY = 1440
@@ -88,7 +90,16 @@ def test_steady_budgeted_burn_never_pages() -> None:
     # Nothing to detect: recall undefined, precision undefined (no alerts), not zero.
     assert result.score("workbook-mwmbr").recall is None
     assert result.score("workbook-mwmbr").precision is None
-    assert "no incidents" in result.recommendation.reason
+    # No incidents to learn from: no policy is chosen, and the reason says so with counts.
+    choice = result.recommendation
+    assert choice.policy is None and choice.confidence is Confidence.LOW
+    assert choice.incidents == 0
+    assert choice.reason == (
+        "not enough incidents to choose a policy: no incidents in 10 days of SLI history; "
+        "the default rules stay"
+    )
+    (entry,) = backtest_json([result])
+    assert (entry["recommended"], entry["confidence"], entry["incidents"]) == (None, "low", 0)
 
 
 def test_false_alarm_lowers_precision_and_missed_incident_lowers_recall() -> None:
@@ -155,6 +166,38 @@ def test_recommendation_prefers_recall_within_alert_budget() -> None:
     assert "broken by detection time" in chosen.reason
     assert recommend(scores[:1], max_alerts_per_week=2).policy == "noisy"
     assert "every policy exceeds" in recommend(scores[:1], max_alerts_per_week=2).reason
+    # Four incidents: enough to choose, not enough to be sure.
+    assert (chosen.confidence, chosen.incidents) == (Confidence.MEDIUM, 4)
+    assert chosen.describe_confidence() == "medium (4 incidents)"
+
+
+@pytest.mark.parametrize(
+    ("incidents", "confidence"),
+    [(1, Confidence.LOW), (2, Confidence.LOW), (3, Confidence.MEDIUM), (9, Confidence.MEDIUM),
+     (10, Confidence.HIGH), (40, Confidence.HIGH)],
+)
+def test_policy_confidence_grows_with_the_incidents_scored(
+    incidents: int, confidence: Confidence
+) -> None:
+    good, total = flat(14)
+    windows = []
+    for n in range(incidents):
+        start = DAY + n * 400  # spread over the second day onwards, 400 minutes apart
+        good[start : start + 30] = 0
+        windows.append(IncidentWindow(f"INC-{n}", minute(start), minute(start + 30)))
+    choice = run(good, total, windows).recommendation
+    assert choice.policy is not None
+    assert (choice.confidence, choice.incidents) == (confidence, incidents)
+
+
+def test_no_policy_is_chosen_when_none_detects_an_incident() -> None:
+    good, total = flat(7)
+    # A filed incident with no SLI impact: every policy misses it.
+    incidents = [IncidentWindow("INC-9", minute(3 * DAY), minute(3 * DAY + 60))]
+    choice = run(good, total, incidents).recommendation
+    assert choice.policy is None and choice.confidence is Confidence.LOW
+    assert choice.incidents == 1
+    assert "no policy detected any of the 1 incident(s) in 7 days" in choice.reason
 
 
 def test_many_slos_in_one_batch_match_single_runs() -> None:

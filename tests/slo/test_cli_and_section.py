@@ -88,9 +88,16 @@ def test_status_json_contract(workspace: Path, monkeypatch: pytest.MonkeyPatch) 
         "total",
         "error_budget_remaining",
         "burn_rates",
+        "burn_rate_notes",
         "exhaustion_at",
+        "newest_event_at",
+        "data_age_seconds",
+        "standing",
+        "standing_reason",
         "valid",
+        "needs_prometheus",
         "reasons",
+        "exclusions",
     }
     assert checkout["valid"] is True and checkout["objective"] == 0.99
     assert checkout["window"] == "1d"
@@ -107,6 +114,7 @@ def test_status_json_contract(workspace: Path, monkeypatch: pytest.MonkeyPatch) 
     assert quiet["valid"] is False and quiet["sli"] is None and "0 events" in quiet["reasons"][0]
     promql = body[("api", "promql")]
     assert promql["valid"] is False and "--prometheus" in promql["reasons"][0]
+    assert promql["needs_prometheus"] is True and checkout["needs_prometheus"] is False
 
 
 def test_now_pins_the_result(workspace: Path) -> None:
@@ -140,7 +148,11 @@ def test_report_section(workspace: Path) -> None:
     assert "freeze releases except p0 and security" in section.body
     heatmap, *burndowns = section.charts
     assert heatmap.kind == "heatmap" and len(heatmap.data["rows"]) == 2
-    assert len(burndowns) == 2  # one burn-down per computed SLO
+    # A burn-down per SLO off target or at risk: both computed SLOs miss their objective.
+    assert [s["standing"] for s in section.data["slos"] if s["valid"]] == ["off-target"] * 2
+    assert len(burndowns) == 2 and section.data["burndowns_omitted"] == 0
+    # The PromQL SLO is one line, the SLO with no events a failure.
+    assert "1 SLO(s) written in PromQL were not computed here" in section.body
     chart = burndowns[0]
     assert chart.kind == "line" and chart.data["series"][0]["y"][0] <= 1.0
     assert section.data["slos"][0]["service"] == "api"

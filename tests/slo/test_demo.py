@@ -7,8 +7,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from opsledger.core.fileio import sha256_file
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import open_workspace
+from opsledger.demo.generate import generate_demo
 from opsledger.demo.slo import (
     REQUESTS_FILE,
     TELEMETRY_DAYS,
@@ -18,6 +22,8 @@ from opsledger.demo.slo import (
 )
 from opsledger.demo.world import Size, World, build_world
 from opsledger.readers.slo_definitions import read
+from opsledger.slo.section import alerting_section, slo_section
+from opsledger.slo.service import evaluate_workspace, workspace_rules
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -95,3 +101,32 @@ def test_definitions_read_cleanly_in_every_format(root: Path, world: World) -> N
     formats = {slo.source_format for slo in result.records}
     assert formats == {"openslo/v1", "sloth", "slo-generator/v2", "native"}
     assert {s.service for s in result.records} >= {s.name for s in slo_services(world)}
+
+
+def test_a_fresh_demo_computes_every_short_burn_rate(tmp_path: Path) -> None:
+    before = datetime.now(UTC)
+    demo = generate_demo(tmp_path / "ws", Size.SMALL, seed=7)
+    after = datetime.now(UTC)
+    # Without --now, the demo's clock is the minute it was written in: its telemetry and
+    # probes reach the present, so a review right after has data for the last hour.
+    assert before.replace(second=0, microsecond=0) <= demo.world.now <= after
+    ctx = Context.open(open_workspace(tmp_path / "ws"), after)
+    report = evaluate_workspace(ctx)
+    statuses = [e.status for e in report.evaluations]
+    valid = [s for s in statuses if s.valid]
+    assert len(valid) >= 5
+    for status in valid:
+        assert status.burn_rates["1h"] is not None and status.burn_rates["6h"] is not None
+        assert not set(status.burn_rate_notes) & {"1h", "6h", "1d", "3d"}, status.slo.key
+        # Probes run every 15 minutes in the small demo; requests arrive every minute.
+        assert status.data_age is not None and status.data_age < timedelta(minutes=20)
+    # The PromQL SLOs are examples for 'slo rules': not failures of the demo's data.
+    promql = [s for s in statuses if not s.valid]
+    assert promql and all(s.needs_prometheus for s in promql)
+    rules, _ = workspace_rules(ctx)
+    assert len(yaml.safe_load(rules)["groups"]) >= len(promql)
+    section = slo_section(ctx)
+    assert "Not computed" not in section.body
+    assert "Burn rates not computed" not in section.body
+    assert "not computed" not in section.headline
+    assert "Not backtested:" not in alerting_section(ctx, report).body

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from opsledger.model.incidents import AlertEvent
+from opsledger.slo.confidence import Confidence
 from opsledger.slo.noise import (
     NoiseThresholds,
     Tuning,
@@ -86,21 +89,83 @@ def test_hand_checked_figures() -> None:
     assert storm.firings == 8 and storm.alerts_per_incident == 8.0
 
 
-def test_ranked_recommendations_with_reasons() -> None:
+def wilson(count: int, total: int) -> tuple[float, float]:
+    """Return the 95% Wilson interval, from statsmodels (an independent implementation)."""
+    low, high = proportion_confint(count, total, alpha=0.05, method="wilson")
+    return float(low), float(high)
+
+
+def test_noise_pages_precision_and_time_firing_by_hand() -> None:
     report = noise_report(DISK + ERRORS + STORM, hours=BERLIN)
-    ranked = [(r.alert, r.action, r.score) for r in report.recommendations]
+    by_name = {a.alert: a for a in report.alerts}
+    disk, errors, storm = by_name["DiskFull"], by_name["HighErrorRate"], by_name["PodRestart"]
+    # Only the Saturday firing was acted on: 4 of 5 needed no one.
+    assert (disk.acted_on, disk.useful, disk.noise) == (1, 1, 4)
+    # All four acted on, but three were for INC-1: two firings were repeats.
+    assert (errors.acted_on, errors.useful, errors.noise) == (4, 2, 2)
+    # Eight firings for one incident, each acted on: seven repeats.
+    assert (storm.useful, storm.noise) == (1, 7)
+    assert disk.minutes_firing == 3 + 2 + 1 + 2 + 30
+    assert errors.minutes_firing == 40 + 20 + 60 + 30
+    assert disk.precision == 0.0 and errors.precision == 1.0
+    assert disk.pages == errors.pages == 0  # P3 does not page
+    paged = [fire("Down", "api", "2026-03-02T10:00", 5, False, 1, "INC-7")]
+    paged += [replace(paged[0], id="P2", priority="critical"), replace(paged[0], id="P3",
+                                                                         priority="high")]
+    (down,) = noise_report(paged).alerts
+    assert down.pages == 2  # critical and high page; P3 does not
+
+
+def test_one_decision_per_alert_ranked_by_noise() -> None:
+    report = noise_report(DISK + ERRORS + STORM, hours=BERLIN)
+    ranked = [(d.alert, d.action, d.noise) for d in report.decisions]
     assert ranked == [
-        ("DiskFull", Tuning.DELETE_OR_DEMOTE, 7),  # 4 not acted on + 3 at night
         ("PodRestart", Tuning.GROUP, 7),  # 8 firings for one incident
-        ("PodRestart", Tuning.ADD_HYSTERESIS, 7),  # each re-fired 6 min after resolving
-        ("DiskFull", Tuning.LENGTHEN_FOR, 4.0),  # 4 of 5 closed themselves, median 2 min
-        ("DiskFull", Tuning.ADD_HYSTERESIS, 2),
-        ("HighErrorRate", Tuning.ADD_HYSTERESIS, 1),
+        ("DiskFull", Tuning.DELETE_OR_DEMOTE, 4),  # 4 of 5 not acted on
+        ("HighErrorRate", Tuning.ADD_HYSTERESIS, 2),  # 1 of 4 re-fired within 30 min
     ]
+    assert [a.alert for a in report.alerts] == [d.alert for d in report.decisions]
+    assert len({d.key for d in report.recommendations}) == len(report.recommendations) == 3
+    disk = report.decisions[1]
+    assert disk.reason == "only 20% of 5 firings were acted on (4 were not); 3 woke someone"
+    # Flapping and self-resolving are evidence for the same decision, not rows of their own.
+    assert [a.split(":")[0] for a in disk.also] == ["add-hysteresis", "lengthen-for"]
+    low, high = wilson(1, 5)
+    assert disk.evidence == f"1 of 5 firings acted on (95% interval {low:.0%}-{high:.0%})"
+    assert high > 0.5 and disk.confidence is Confidence.MEDIUM  # the interval reaches 50%
+    storm = report.decisions[0]
+    assert storm.also[0].startswith("add-hysteresis: 7 re-fires")
+    assert wilson(1, 8)[1] > 1 / 3 and storm.confidence is Confidence.MEDIUM
     # An always-actionable alert is not sent to business hours, however late it fires.
-    assert not any(r.action is Tuning.ROUTE_TO_BUSINESS_HOURS for r in report.recommendations)
-    first = report.recommendations[0]
-    assert first.reason == "only 20% of 5 firings were acted on (4 were not); 3 woke someone"
+    assert not any(d.action is Tuning.ROUTE_TO_BUSINESS_HOURS for d in report.decisions)
+
+
+def test_confidence_follows_the_interval_and_the_count() -> None:
+    never = [fire("Batch", "data", f"2026-03-{d:02d}T02:00", 30, True) for d in range(1, 21)]
+    (decision,) = noise_report(never, hours=BERLIN).decisions
+    assert decision.action is Tuning.DELETE_OR_DEMOTE
+    assert wilson(0, 20)[1] < 0.5 and decision.confidence is Confidence.HIGH
+    assert decision.evidence.startswith("0 of 20 firings acted on (95% interval 0%-")
+    few = noise_report(never[:2], hours=BERLIN).decisions[0]
+    assert few.action is Tuning.KEEP and few.confidence is Confidence.LOW
+    assert "too few to judge" in few.reason
+    good = [fire("Err", "api", f"2026-03-{d:02d}T10:00", 30, False, 2, f"INC-{d}")
+            for d in range(2, 12)]
+    kept = noise_report(good, hours=BERLIN).decisions[0]
+    assert kept.action is Tuning.KEEP and kept.noise == 0
+    assert wilson(10, 10)[0] >= 0.5 and kept.confidence is Confidence.HIGH
+    assert noise_report(good, hours=BERLIN).recommendations == ()
+
+
+def test_alert_acted_on_by_day_but_not_at_night_goes_to_business_hours() -> None:
+    # 2026-03-02..06 are Monday..Friday: 11:00 UTC is noon in Berlin, 02:00 UTC is 03:00.
+    day = [fire("Lag", "etl", f"2026-03-0{d}T11:00", 30, False, 5) for d in range(2, 7)]
+    night = [fire("Lag", "etl", f"2026-03-0{d}T02:00", 30, True) for d in range(2, 6)]
+    (decision,) = noise_report(day + night, hours=BERLIN).decisions
+    assert decision.action is Tuning.ROUTE_TO_BUSINESS_HOURS
+    assert decision.reason.startswith("4 of 4 sleep-hours interruptions were not acted on")
+    assert decision.noise == 4
+    assert wilson(0, 4)[1] < 0.5 and decision.confidence is Confidence.HIGH
 
 
 def test_known_incidents_decide_what_counts_as_linked() -> None:
@@ -116,6 +181,7 @@ def test_unacknowledged_linked_alerts_are_not_actionable() -> None:
     (x,) = noise_report(events).alerts
     assert x.actionable_rate == 0.0
     assert noise_report(events).recommendations[0].reason.startswith("none of 4 firings")
+    assert x.noise == 4 and x.precision == 1.0
 
 
 def test_working_hours_follow_daylight_saving_time() -> None:

@@ -12,13 +12,15 @@ from hypothesis import strategies as st
 from scipy.linalg import expm
 from scipy.stats import poisson
 
+from opsledger.core.config import weekly_open_spans
+from opsledger.support.hours import configured_hours
+from opsledger.support.intervals import ServiceTarget, staff_intervals, staffing_totals
 from opsledger.support.staffing import (
     agents_needed,
     erlang_a_figures,
     erlang_b,
     erlang_c,
     erlang_c_figures,
-    staffing_by_hour,
     with_shrinkage,
 )
 
@@ -157,14 +159,31 @@ def test_abandonment_lowers_the_agents_needed() -> None:
     assert fewer.service_level < 0.8
 
 
-def test_staffing_by_hour_applies_shrinkage_per_hour() -> None:
-    volumes = [0.0] * 168
-    volumes[9] = 200.0  # Monday 09:00: 200 contacts in the hour, 180 s each = 10 erlangs
-    hours = staffing_by_hour(volumes, 180, 0.8, 20, occupancy_cap=1.0, shrinkage=0.3)
-    assert hours[9].figures.agents == 14 and hours[9].scheduled == 20
-    assert hours[10].figures.agents == 0 and hours[10].scheduled == 0
+def test_intervals_are_staffed_to_the_target_raised_to_the_minimum() -> None:
+    hours = configured_hours(weekly_open_spans("Mon 09:00-12:00"), "UTC", 60)
+    arrivals = [0.0] * 168
+    arrivals[9] = 200.0  # Monday 09:00: 200 contacts in the hour, 180 s each = 10 erlangs
+    arrivals[13] = 5.0  # closed
+    carried = [0.0] * 168
+    carried[10] = 1.0
+    target = ServiceTarget(0.8, 20, 1.0, 0.3)
+    rows = staff_intervals(arrivals, carried, hours, 180, target, min_agents=2)
+    assert (rows[9].required, rows[9].agents, rows[9].heads) == (14, 14, 20)
+    # One carried contact needs one agent; the minimum raises it to two (heads 2 / 0.7 -> 3).
+    assert (rows[10].tickets, rows[10].required, rows[10].agents, rows[10].heads) == (1, 1, 2, 3)
+    assert rows[10].figures is not None
+    assert rows[10].figures.occupancy == pytest.approx(180 / 3600 / 2)
+    assert rows[11].figures is not None
+    assert (rows[11].required, rows[11].agents, rows[11].figures.occupancy) == (0, 2, 0.0)
+    assert rows[13].agents == rows[13].heads == 0 and rows[13].figures is None
+    totals = staffing_totals(rows, 2)
+    assert totals.work_hours == pytest.approx(10 + 0.05)
+    assert totals.staffed_hours == 14 + 2 + 2 and totals.scheduled_hours == 20 + 3 + 3
+    assert totals.minimum_added_hours == 1 + 2
+    assert (totals.floor_intervals, totals.floor_staffed_hours) == (2, 4)
+    assert totals.occupancy == pytest.approx(10.05 / 18)
     with pytest.raises(ValueError):
-        staffing_by_hour(volumes[:24], 180, 0.8, 20, 1.0, 0.3)
+        staff_intervals(arrivals[:24], carried, hours, 180, target, 1)
 
 
 @pytest.mark.parametrize("patience", [None, 30.0, 600.0])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opsledger.approvals.ledger import Ledger, Witness
+from opsledger.approvals.people import acting_stakeholder, check_justification
+from opsledger.approvals.people import stakeholder_for as stakeholder_for
 from opsledger.core.errors import InputError
 from opsledger.core.options import Role
 
@@ -43,23 +45,6 @@ def approval_ledger(evidence_dir: Path, witness: Witness | None = None) -> Ledge
 
 def waiver_ledger(evidence_dir: Path) -> Ledger:
     return Ledger(evidence_dir / WAIVER_LOG, WAIVER_COLUMNS)
-
-
-def stakeholder_for(config: Config, role: Role, email: str | None = None) -> Stakeholder:
-    """Return the person in the roster who holds ``role`` (and ``email``, if given)."""
-    holders = config.stakeholders_with(role)
-    if email:
-        holders = [s for s in holders if s.email.lower() == email.lower()]
-    if not holders:
-        who = f" with email {email}" if email else ""
-        raise InputError(
-            f"no stakeholder{who} holds the role '{role.value}' in opsledger.yaml; "
-            "add them under 'stakeholders:'"
-        )
-    if len(holders) > 1:
-        emails = ", ".join(s.email for s in holders)
-        raise InputError(f"several stakeholders hold '{role.value}' ({emails}); pass --by EMAIL")
-    return holders[0]
 
 
 @dataclass(frozen=True)
@@ -122,30 +107,81 @@ def active_waiver(
     return found
 
 
+@dataclass(frozen=True)
+class WaiverInForce:
+    """A gate waiver that has not expired: who granted it, why, and until when."""
+
+    procedure: str
+    gate: str
+    justification: str
+    approver: str
+    role: str
+    granted: str  # ISO time the waiver was recorded
+    expires: date
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "procedure": self.procedure, "gate": self.gate,
+            "justification": self.justification, "approver": self.approver,
+            "role": self.role, "granted": self.granted, "expires": self.expires.isoformat(),
+        }
+
+
+def waivers_in_force(ledger: Ledger, today: date) -> tuple[WaiverInForce, ...]:
+    """Return the waiver :func:`active_waiver` finds for every gate, soonest expiry first."""
+    latest: dict[tuple[str, str], WaiverInForce] = {}
+    for row in ledger.rows():
+        try:
+            expires = date.fromisoformat(row.get("expires", ""))
+        except ValueError:
+            continue
+        if expires < today:
+            continue
+        waiver = WaiverInForce(row.get("procedure", ""), row.get("gate", ""),
+                               row.get("justification", ""), row.get("approver", ""),
+                               row.get("role", ""), row.get("time", ""), expires)
+        latest[(waiver.procedure, waiver.gate)] = waiver
+    return tuple(sorted(latest.values(), key=lambda w: (w.expires, w.procedure, w.gate)))
+
+
 def record_waiver(
     ledger: Ledger,
     config: Config,
     procedure: str,
     gate: str,
     justification: str,
-    role: Role,
+    role: Role | None,
     expires: date,
     now: datetime,
     email: str | None = None,
 ) -> dict[str, str]:
-    if not justification.strip():
-        raise InputError("a waiver needs a justification")
+    """Append a waiver of ``gate`` until ``expires`` and return the row written.
+
+    The waiver policy of ``opsledger.yaml`` (``policies.waivers``) says which roles may
+    waive the gate and for how many days at most; the justification must say enough
+    (``policies.justification``). Nothing is written when any of it is not met.
+    """
+    allowed, max_days = config.policies.waivers.rule(gate)
+    approver = acting_stakeholder(config, role, email, allowed, f"waive {gate}")
+    reason = check_justification(justification, config.policies.justification,
+                                 "the justification")
     if expires < now.date():
         raise InputError(f"--expires {expires.isoformat()} is in the past")
-    approver = stakeholder_for(config, role, email)
+    days = (expires - now.date()).days
+    if days > max_days:
+        raise InputError(
+            f"--expires {expires.isoformat()} is {days} days away; {gate} may be waived for "
+            f"at most {max_days} days (policies.waivers in opsledger.yaml), until "
+            f"{(now.date() + timedelta(days=max_days)).isoformat()}"
+        )
     return ledger.append(
         {
             "time": now.isoformat(),
             "procedure": procedure,
             "gate": gate,
-            "justification": justification.strip(),
+            "justification": reason,
             "approver": approver.name,
-            "role": role.value,
+            "role": approver.role.value,
             "expires": expires.isoformat(),
         }
     )
@@ -158,6 +194,9 @@ class RecordedApproval:
     row: dict[str, str]
     stakeholder: Stakeholder
     log: Path
+    # Every row written when one decision covered several subjects (``row`` is the last).
+    rows: tuple[dict[str, str], ...] = ()
+    subject: str = ""  # what was decided on, as the user knows it (file names)
 
 
 def record_approval(
@@ -178,6 +217,11 @@ def record_approval(
     would be chained to rows nobody can vouch for.
     """
     person = stakeholder_for(config, role, email)
+    if decision is not Decision.APPROVED and not conditions.strip():
+        raise InputError(
+            f"a decision '{decision.value}' needs --conditions: say what would make the "
+            "document acceptable, so that the next draft can answer it"
+        )
     breaks = ledger.verify()
     if breaks:
         raise InputError(

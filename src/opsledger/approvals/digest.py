@@ -7,12 +7,19 @@ import json
 import re
 from pathlib import Path
 
-# Lines that say when a document was made, or whether it was approved, not what it says.
+# Lines that say when a document was made, or whether it was approved, not what it says;
+# and lines derived from the clock alone (the next occurrences of a schedule), which would
+# otherwise make an approved document look changed as the days pass.
 _STAMP_LINE = re.compile(
     rb"^(?:Generated|Drafted) \d{4}-\d{2}-\d{2}T[^\n]*$|^DTSTAMP[:;][^\n]*$"
-    rb"|^\*\*Approval status:\*\*[^\n]*$",
+    rb"|^\*\*Approval status:\*\*[^\n]*$|^Next occurrences as of [^\n]*$",
     re.MULTILINE,
 )
+
+
+def unstamped(data: bytes) -> bytes:
+    """Return a text document without its stamp lines (what an approval refers to)."""
+    return _STAMP_LINE.sub(b"", data)
 
 
 def evidence_fingerprint(path: Path) -> str:
@@ -31,7 +38,7 @@ def evidence_fingerprint(path: Path) -> str:
             document.pop("generated_at", None)
         data = json.dumps(document, sort_keys=True).encode()
     else:
-        data = _STAMP_LINE.sub(b"", data)
+        data = unstamped(data)
     return hashlib.sha256(data).hexdigest()
 
 

@@ -225,32 +225,42 @@ def _tokens(text: str) -> frozenset[str]:
 
 def similarity(a: str, b: str) -> float:
     """Return the Jaccard similarity of two titles' words."""
-    ta, tb = _tokens(a), _tokens(b)
+    return _jaccard(_tokens(a), _tokens(b))
+
+
+def _jaccard(ta: frozenset[str], tb: frozenset[str]) -> float:
     return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
 
 
 def _duplicate_groups(work: list[WorkItem]) -> list[list[WorkItem]]:
     """Group items that are the same work: same id, same reference, or near-identical title
-    on the same service."""
+    on the same service.
+
+    An item joins the first group (in order of creation) that it matches. Titles are compared
+    only with the groups of the item's own service, so the work grows with the items and the
+    groups per service, not with the square of the whole backlog.
+    """
     groups: list[list[WorkItem]] = []
     by_reference: dict[str, int] = {}
     by_id: dict[str, int] = {}
+    # service -> (group index, words of the group's first title), in order of creation
+    heads: dict[str | None, list[tuple[int, frozenset[str]]]] = {}
     for item in work:
         index = by_id.get(item.id)
         if index is None and item.reference and item.source != "postmortem":
             index = by_reference.get(item.reference.upper())
         if index is None:
-            for i, group in enumerate(groups):
-                head = group[0]
-                if head.service == item.service and similarity(head.title, item.title) >= \
-                        DUPLICATE_SIMILARITY:
-                    index = i
-                    break
-        if index is None:
-            groups.append([item])
-            index = len(groups) - 1
-        else:
-            groups[index].append(item)
+            words = _tokens(item.title)
+            index = next(
+                (i for i, head in heads.get(item.service, ())
+                 if _jaccard(head, words) >= DUPLICATE_SIMILARITY),
+                None,
+            )
+            if index is None:
+                groups.append([])
+                index = len(groups) - 1
+                heads.setdefault(item.service, []).append((index, words))
+        groups[index].append(item)
         by_id.setdefault(item.id, index)
         if item.reference and item.source != "postmortem":
             by_reference.setdefault(item.reference.upper(), index)

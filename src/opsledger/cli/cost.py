@@ -49,6 +49,9 @@ def cost(
         currency_label,
         inputs_text,
         mapping_text,
+        month_spend_text,
+        months_table,
+        targets_table,
     )
 
     if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
@@ -64,7 +67,7 @@ def cost(
         raise InputError(f"{result.path}: no FOCUS cost export or OpenCost allocation "
                          "response could be read")
     with progress("forecasting spend", quiet=json):
-        view = cost_view(ctx, month)
+        view = cost_view(ctx, month)  # a month without cost data: InputError naming the data
     if json:
         print_json(cost_json(view))
         return
@@ -73,22 +76,16 @@ def cost(
         console.print("[yellow]no FOCUS export: spend is the OpenCost allocations "
                       "(Kubernetes workloads only)[/]")
     console.print(f"unmapped spend: {escape(mapping_text(view))}")
-    months = Table("month", f"EffectiveCost ({escape(currency_label(view))})",
-                   "invoiced (BilledCost)", title="Spend by month")
-    for name, value in list(view.summary.by_month.items())[-6:]:
-        invoiced = view.summary.invoices.get(name, {}).get("total")
-        months.add_row(name, f"{value:,.2f}", "" if invoiced is None else f"{invoiced:,.2f}")
-    console.print(months)
-    targets = Table("service", "target", "to date", "forecast", "95 % interval", "status",
-                    title=f"Targets, {view.month}")
+    header, rows, note = months_table(view, "the --json output")
+    header[2] = f"{header[2]} ({currency_label(view)})"
+    console.print(_table("Spend by month", header, [[escape(c) for c in r] for r in rows], note))
+    for label, text in month_spend_text(view):
+        console.print(f"[bold]{escape(label)}:[/] {escape(text)}")
+    header, rows = targets_table(view)
     colour = {"over": "red", "at-risk": "yellow", "under": "green", "no-forecast": "yellow"}
-    for row in view.targets:
-        interval = ("" if row.forecast_low is None or row.forecast_high is None
-                    else f"{row.forecast_low:,.0f}–{row.forecast_high:,.0f}")
-        targets.add_row(escape(row.service), f"{row.target:,.0f}", f"{row.actual:,.0f}",
-                        "" if row.forecast is None else f"{row.forecast:,.0f}", interval,
-                        f"[{colour[row.status]}]{row.status}[/]")
-    console.print(targets)
+    console.print(_table(f"Targets, {view.month}", header,
+                         [[*(escape(c) for c in row[:-1]), f"[{colour[row[-1]]}]{row[-1]}[/]"]
+                          for row in rows]))
     for anomaly in view.anomalies:
         moved = ", ".join(escape(r.name or r.resource) for r in anomaly.resources)
         console.print(f"[red]anomaly[/] {escape(anomaly.service)} {anomaly.day}: "
@@ -100,3 +97,10 @@ def cost(
         kind = escape(f"[{candidate.kind}]")
         console.print(f"saving {kind} {escape(candidate.subject)}: {saving} — "
                       f"{escape(candidate.evidence)}")
+
+
+def _table(title: str, header: list[str], rows: list[list[str]], caption: str = "") -> Table:
+    table = Table(*(escape(h) for h in header), title=title, caption=escape(caption) or None)
+    for row in rows:
+        table.add_row(*row)
+    return table

@@ -72,12 +72,10 @@ def tickets(
         print_json({"output": str(output), "plan": plan.to_json()})
         return
     table = Table("queue", "model", "MASE", "naive MASE", "beats naive", "tickets/day",
-                  "peak agents", "rostered", title=f"Support coverage, next {horizon} days")
+                  "skill group", title=f"Support coverage, next {horizon} days")
     for queue in plan.forecast_queues:
         forecast = queue.forecast
         per_day = sum(p.mean for p in forecast.daily) / len(forecast.daily)
-        heads = sum(1 for line in (plan.rotation.lines if plan.rotation else ())
-                    if line.queue == queue.queue)
         table.add_row(
             escape(queue.queue),
             forecast.model,
@@ -85,14 +83,29 @@ def tickets(
             _figure(forecast.baseline_mase),
             {True: "yes", False: "[red]no[/]", None: "n/a"}[forecast.beats_seasonal_naive],
             f"{per_day:.1f}",
-            str(queue.peak_agents),
-            str(heads),
+            escape(queue.group),
         )
     for skipped in plan.skipped_queues:
-        table.add_row(escape(skipped.queue), "[yellow]skipped[/]", "", "", "", "", "", "")
+        table.add_row(escape(skipped.queue), "[yellow]skipped[/]", "", "", "", "", "")
     console.print(table)
     for skipped in plan.skipped_queues:
         console.print(f"[yellow]{escape(skipped.queue)}:[/] {escape(skipped.reason)}")
+    staffing = Table("skill group", "hours", "work h/week", "agent-h", "occupancy",
+                     "service level", "peak agents", "peak heads", "rostered",
+                     title="Staffing of a typical week (every interval in the plan file)")
+    for group in plan.groups:
+        totals = group.totals
+        staffing.add_row(
+            escape(group.name), escape(f"{group.hours.describe()} ({group.hours.timezone})"),
+            f"{totals.work_hours:.1f}", f"{totals.staffed_hours:.1f}",
+            _share(totals.occupancy), _share(totals.service_level), str(group.peak_agents),
+            str(group.peak_heads),
+            str(plan.rotation.headcount_of(group.name) if plan.rotation else 0),
+        )
+    if plan.groups:
+        console.print(staffing)
+    for line in plan.sanity_lines():
+        console.print(escape(line))
     if plan.rotation is not None:
         state = "[green]covered[/]" if plan.rotation.covered else "[red]gaps[/]"
         console.print(f"Rotation: {plan.rotation.headcount} agents, {state}")
@@ -106,3 +119,7 @@ def tickets(
 
 def _figure(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"

@@ -23,7 +23,6 @@ from opsledger.cli.common import (
     resolve_now,
 )
 from opsledger.cli.slo import EngineOpt
-from opsledger.core.errors import InputError
 from opsledger.core.inputs import Inputs
 from opsledger.core.lock import writing
 from opsledger.core.problems import Level
@@ -90,9 +89,7 @@ def demo(
 ) -> None:
     """Generate a realistic example workspace."""
     from opsledger.demo.generate import generate_demo
-    from opsledger.demo.world import demo_now
-
-    anchor = demo_now(resolve_now(now).date()) if now else None
+    anchor = resolve_now(now).replace(second=0, microsecond=0) if now else None
     with progress("generating demo workspace", quiet=json) as stage:
         result = generate_demo(
             workspace, size, seed, anchor, force, progress=stage
@@ -118,11 +115,15 @@ def demo(
 @handle_errors
 def validate(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt = False) -> None:
     """List what the workspace holds: found, missing, malformed. Exit 2 if malformed."""
+    from opsledger.protocols.service import ProcedureId, not_applicable_declarations
+
     ws = open_workspace(workspace, tolerant=True)
     inputs = Inputs(ws)
     inventory = inputs.inventory()
     malformed = any(s.malformed for s in inventory)
     quarantined = any(s.quarantined for s in inventory)
+    # Prerequisites a stakeholder declared not applicable (opsledger not-applicable).
+    declared = not_applicable_declarations(ws, ProcedureId.P18)
     if json:
         print_json(
             [
@@ -133,6 +134,8 @@ def validate(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt =
                     "records": s.records,
                     "format": s.detected_format,
                     "problems": [p.to_json() for p in s.problems],
+                    "not_applicable": (d.to_json() if (d := declared.get(s.key.value))
+                                       and not s.present else None),
                 }
                 for s in inventory
             ]
@@ -153,6 +156,16 @@ def validate(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt =
                 str(len(s.problems)) if s.problems else "",
             )
         console.print(table)
+        if declared.breaks:
+            err_console.print(f"[red]tampered:[/] {escape(str(declared.log))} fails verification; "
+                              "its not-applicable declarations are ignored")
+        for s in inventory:
+            if not s.present:
+                where = s.path.relative_to(ws.root) if s.path.is_relative_to(ws.root) else s.path
+                found = declared.get(s.key.value)
+                note = f"; {found.describe()}" if found else ""
+                err_console.print(f"[yellow]missing:[/] {escape(s.key.value)}: expected at "
+                                  f"{escape(str(where))}{escape(note)}")
         for s in inventory:
             for problem in s.problems:
                 colour = "red" if problem.level is Level.FATAL else "yellow"
@@ -168,29 +181,39 @@ def review(
     now: NowOpt = None,
     month: Annotated[
         str | None,
-        typer.Option("--month", help="Review a past month (YYYY-MM); replaces its history."),
+        typer.Option("--month", help="The month to review (YYYY-MM); default: the last "
+                     "complete month."),
+    ] = None,
+    record_history: Annotated[
+        bool | None,
+        typer.Option("--record-history/--no-record-history",
+                     help="Record the reviewed month's KPIs in the history (default: only "
+                     "when the clock is not pinned by --now, --month or OPSLEDGER_NOW)."),
     ] = None,
     strict: StrictOpt = False,
     engine: EngineOpt = None,
     prometheus: PrometheusOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """The main job: read everything, analyse, write the monthly report."""
+    """The main job: review the last complete month (or --month), write the reports."""
+    import os
+
     from opsledger.engines.choice import with_engine
-    from opsledger.review.service import review_instant, run_review
+    from opsledger.review.service import run_review
 
     ws = open_workspace(workspace)
     if engine is not None:
         ws = with_engine(ws, engine)
-    if month and now:
-        raise InputError("--month and --now both set the review time; give one")
-    when = review_instant(month, resolve_now(None)) if month else resolve_now(now)
+    pinned = bool(now or os.environ.get("OPSLEDGER_NOW") or month)
+    record = (not pinned) if record_history is None else record_history
     with writing(ws, "review"), progress("reviewing", quiet=json) as stage:
-        result = run_review(ws, when, strict, progress=stage,
-                            prometheus_url=prometheus)
+        result = run_review(ws, resolve_now(now), strict, progress=stage,
+                            prometheus_url=prometheus, month=month, record_history=record)
     if json:
         print_json(
             {
+                "month": result.month,
+                "history_recorded": result.history_recorded,
                 "outputs": [str(p) for p in result.outputs],
                 "sections": [
                     {"key": s.key, "status": s.status.value, "data": s.data}
@@ -199,10 +222,14 @@ def review(
             }
         )
         return
-    table = Table("section", "status", "summary", title="Review")
+    table = Table("section", "status", "summary", title=f"Review of {result.month}")
     for s in result.sections:
-        table.add_row(escape(s.title), s.status.value, escape(str(s.data.get("headline", ""))))
+        table.add_row(escape(s.title), s.status.value,
+                      escape(s.headline or str(s.data.get("headline", ""))))
     console.print(table)
+    console.print("KPIs recorded in the history." if result.history_recorded else
+                  "KPIs not recorded in the history (pinned clock; --record-history records "
+                  "them).")
     console.print("Reports:")
     for path in result.outputs:
         console.print(f"  {escape(str(path))}")

@@ -1,4 +1,10 @@
-"""``run``, ``approve``, ``waive`` and ``gates``: stepping through a procedure."""
+"""``run``, ``approve``, ``waive``, ``not-applicable`` and ``gates``: stepping through a
+procedure.
+
+Exit codes: ``run`` and ``run --status`` exit 1 while a step halts or waits for a decision
+or a gate fails, 0 when every step is done and every gate passes (or is waived); ``gates``
+exits 1 when a gate fails. Bad input or usage is 2 everywhere.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from opsledger.core.workspace import open_workspace
 
 if TYPE_CHECKING:
     from opsledger.model.gates import GateResult
+    from opsledger.protocols.service import ProcedureStanding
 
 ProcedureArg = Annotated[ProcedureId, typer.Argument(help="Which procedure: p18 or p09.")]
 
@@ -53,7 +60,10 @@ def run(
         str | None, typer.Option("--from", help="Re-run from this step on.")
     ] = None,
     status: Annotated[
-        bool, typer.Option("--status", help="Show where the procedure stands; run nothing.")
+        bool,
+        typer.Option("--status", help="Show where the procedure stands and its gates; run "
+                                      "nothing (exit 1 unless every step is done and every "
+                                      "gate passes)."),
     ] = False,
     now: NowOpt = None,
     strict: StrictOpt = False,
@@ -63,7 +73,7 @@ def run(
     """Step through a procedure; stop at a halt (exit 1); the next run resumes."""
     from opsledger.protocols.service import (
         procedure,
-        procedure_status,
+        procedure_standing,
         require_clean_inputs,
         run_procedure,
     )
@@ -74,15 +84,13 @@ def run(
     require_clean_inputs(ctx, strict)
     definition = procedure(proc)
     if status:
-        rows = procedure_status(definition, ctx)
+        standing = procedure_standing(definition, ctx)
         if json:
-            print_json([{"step": s.id, "title": s.title, "status": st, "note": note}
-                        for s, st, note in rows])
-            return
-        table = Table("step", "title", "status", "note", title=f"{definition.title}")
-        for step, state, note in rows:
-            table.add_row(step.id, escape(step.title), state, escape(note))
-        console.print(table)
+            print_json(standing.to_json())
+        else:
+            print_standing(standing)
+        if standing.exit_code:
+            raise typer.Exit(EXIT_FAILED)
         return
     with writing(ws, f"run {proc.value}"):
         outcome = run_procedure(
@@ -101,43 +109,94 @@ def run(
 
 
 _NEXT = {
-    True: "Waiting for the approvals above; run again once they are recorded.",
+    True: "Waiting for the decisions above; run again once they are recorded.",
     False: "Fix the cause and run again.",
 }
+
+
+def print_standing(standing: ProcedureStanding) -> None:
+    table = Table("step", "title", "status", "note", title=f"{standing.procedure}: where it stands")
+    for s in standing.steps:
+        table.add_row(s.step.id, escape(s.step.title), s.standing.value, escape(s.note))
+    console.print(table)
+    for s in standing.steps:
+        for halt in s.halts:
+            err_console.print(f"  {escape(s.step.id)}: {escape(halt.reason)}")
+            for detail in halt.details:
+                err_console.print(f"    {escape(detail)}")
+    print_gates(list(standing.gates))
+    err_console.print(f"{escape(_verdict(standing))} (exit {standing.exit_code})")
+
+
+def _verdict(standing: ProcedureStanding) -> str:
+    """Return where the procedure stands in one sentence, as its exit code says."""
+    first = next((s for s in standing.steps if s.step.id == standing.halted_at), None)
+    if first is None:
+        failed = [g.id for g in standing.gates if not g.passed]
+        return f"every step done; gates failing: {', '.join(failed)}" if failed else \
+            "every step done; every gate passes"
+    if first.halts:
+        return f"halted at step '{first.step.id}': {first.halts[0].reason}"
+    return f"the next run goes on from step '{first.step.id}' ({first.standing.value})"
+
+
+ByOpt = Annotated[
+    str | None,
+    typer.Option("--by", help="The person's email in the stakeholder roster (needed when "
+                              "several hold the role)."),
+]
+AsOpt = Annotated[
+    Role | None,
+    typer.Option("--as", help="The person's role in the roster (found from --by when they "
+                              "hold one).", show_default=False),
+]
 
 
 def approve(
     proc: ProcedureArg,
     workspace: WorkspaceArg,
     step: Annotated[str, typer.Option("--step", help="The step whose output is approved.")],
-    role: Annotated[Role, typer.Option("--as", help="The approver's role in the roster.")],
     decision: Annotated[Decision, typer.Option("--decision", help="Your decision.")],
-    conditions: Annotated[
-        str, typer.Option("--conditions", help="Conditions or adjustments asked for.")
-    ] = "",
-    by: Annotated[
-        str | None, typer.Option("--by", help="Approver's email when several hold the role.")
+    role: AsOpt = None,
+    by: ByOpt = None,
+    conflict: Annotated[
+        str | None,
+        typer.Option("--conflict", help="Decide this one conflict of the step (default: "
+                                        "every one not yet approved)."),
     ] = None,
+    conditions: Annotated[
+        str, typer.Option("--conditions", help="Conditions or adjustments asked for "
+                                               "(required to reject or defer).")
+    ] = "",
     now: NowOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Record a stakeholder's decision on a step (appended to the approval log)."""
-    from opsledger.protocols.service import approve_step, procedure, require_step
+    from opsledger.protocols.service import approve_step, current_signoff
 
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
-    target = require_step(procedure(proc), step)
     with writing(ws, f"approve {proc.value}"):
-        recorded = approve_step(ctx, proc, step, role, decision, conditions, by)
+        recorded = approve_step(ctx, proc, step, role, decision, conditions, by, conflict)
     if json:
-        print_json(recorded.row)
+        print_json(list(recorded.rows) or recorded.row)
         return
     person = recorded.stakeholder
-    subject = ", ".join(target.approves) if target.approves else f"'{target.title}'"
-    console.print(
-        f"Recorded: {escape(person.name)} ({role.value}) {decision.value} {escape(subject)}"
-        f" — row {recorded.row['seq']} of {escape(str(recorded.log))}"
-    )
+    rows = recorded.rows or (recorded.row,)
+    for row in rows:
+        _, _, conflict_id = row["step"].partition("/")
+        subject = f"conflict {conflict_id} of step '{step}'" if conflict_id else recorded.subject
+        console.print(
+            f"Recorded: {escape(person.name)} ({person.role.value}) {decision.value} "
+            f"{escape(subject)} — row {row['seq']} of {escape(str(recorded.log))}"
+        )
+    signoff = current_signoff(ctx, proc, step)
+    if signoff is not None:
+        console.print(f"Step '{escape(step)}' now: {escape(signoff.summary())}.")
+
+
+def _deprecated(message: str) -> None:
+    err_console.print(f"[yellow]deprecated:[/] {escape(message)}")
 
 
 def waive(
@@ -145,14 +204,19 @@ def waive(
     workspace: WorkspaceArg,
     justification: Annotated[str, typer.Option("--justification", help="Why it is waived.")],
     expires: Annotated[str, typer.Option("--expires", help="Last day the waiver holds.")],
-    by: Annotated[Role, typer.Option("--by", help="Role of the person granting it.")],
+    role: AsOpt = None,
+    by: ByOpt = None,
     email: Annotated[
-        str | None, typer.Option("--email", help="Their email when several hold the role.")
+        str | None, typer.Option("--email", hidden=True, help="Deprecated: use --by EMAIL.")
     ] = None,
     now: NowOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Waive a failed gate until a date, with a justification (shown in every report)."""
+    """Waive a failed gate until a date, with a justification (shown in every report).
+
+    opsledger.yaml's policies.waivers says which roles may waive which gate, and for how
+    many days at most.
+    """
     ws = open_workspace(workspace)
     ctx = Context.open(ws, resolve_now(now))
     from opsledger.protocols.service import procedure_of_gate, waive_gate
@@ -163,12 +227,66 @@ def waive(
         until = date.fromisoformat(expires)
     except ValueError:
         raise InputError(f"--expires: '{expires}' is not a date (YYYY-MM-DD)") from None
+    role, by = _old_waiver_form(role, by, email)
     with writing(ws, f"waive {gate}"):
-        row = waive_gate(ctx, gate, justification, by, until, email)
+        row = waive_gate(ctx, gate, justification, role, until, by)
     if json:
         print_json(row)
         return
-    console.print(f"Waived {escape(gate)} until {until.isoformat()} by {escape(row['approver'])}.")
+    console.print(f"Waived {escape(gate)} until {until.isoformat()} by {escape(row['approver'])} "
+                  f"({escape(row['role'])}).")
+
+
+def _old_waiver_form(
+    role: Role | None, by: str | None, email: str | None
+) -> tuple[Role | None, str | None]:
+    """Return (role, email) from the options, accepting the earlier ``--by ROLE`` and
+    ``--email EMAIL`` with a deprecation notice."""
+    if email is not None:
+        _deprecated("--email is now --by EMAIL")
+        if by is not None and "@" in by:
+            raise InputError("give the email once: --by EMAIL")
+    if by is not None and "@" not in by:
+        try:
+            old_role = Role(by)
+        except ValueError:
+            raise InputError(f"--by: '{by}' is not an email; the role goes in --as ROLE") from None
+        if role is not None:
+            raise InputError("--by takes the person's email and --as the role")
+        _deprecated(f"--by {by} names a role: write --as {by} (and --by EMAIL for the person)")
+        return old_role, email
+    return role, by if by is not None else email
+
+
+def not_applicable(
+    proc: ProcedureArg,
+    workspace: WorkspaceArg,
+    artifact: Annotated[
+        str, typer.Argument(help="The prerequisite, e.g. closure-package or CLOSURE-PACKAGE.zip.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why it does not apply to this team.")],
+    by: ByOpt = None,
+    role: AsOpt = None,
+    withdraw: Annotated[
+        bool, typer.Option("--withdraw", help="Withdraw an earlier declaration.")
+    ] = False,
+    now: NowOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Declare a prerequisite not applicable, with a reason (kept in a hash-chained log)."""
+    from opsledger.protocols.service import declare_not_applicable
+
+    ws = open_workspace(workspace)
+    ctx = Context.open(ws, resolve_now(now))
+    with writing(ws, f"not-applicable {proc.value}"):
+        row = declare_not_applicable(ctx, proc, artifact, reason, by, role, withdraw)
+    if json:
+        print_json(row)
+        return
+    what = "withdrawn: it is required again" if withdraw else "declared not applicable"
+    console.print(f"{escape(row['artifact'])} {what} by {escape(row['stakeholder'])} "
+                  f"({escape(row['role'])}) — row {row['seq']} of the not-applicable log. "
+                  f"Run 'opsledger run {proc.value} {escape(str(workspace))}' to go on.")
 
 
 def gates(
@@ -219,5 +337,5 @@ def print_gates(results: list[GateResult]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (run, approve, waive, gates):
-        app.command(name=command.__name__)(handle_errors(command))
+    for command in (run, approve, waive, not_applicable, gates):
+        app.command(name=command.__name__.replace("_", "-"))(handle_errors(command))

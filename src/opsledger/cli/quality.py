@@ -47,11 +47,14 @@ def check(
     now: NowOpt = None,
     strict: StrictOpt = False,
 ) -> None:
-    """Evaluate every gate; write the result as JSON (and JUnit); exit 1 when they fail."""
+    """Evaluate every gate; write the result as JSON (and JUnit); exit 1 when a gate that
+    is not advisory fails."""
     from opsledger.quality.service import check_quality
 
     ctx = Context.open(open_workspace(workspace), resolve_now(now))
     result = check_quality(ctx, min_score, junit, strict)
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning: {escape(str(warning))}[/]")
     if json:
         print_json(result.document)
     else:
@@ -62,7 +65,7 @@ def check(
 
 def _print(scorecard: Scorecard, out: Path, junit: Path | None) -> None:
     table = Table()
-    for header in ("Gate", "Metric", "Value", "Op", "Threshold", "Warn", "Weight", "Key",
+    for header in ("Gate", "Metric", "Value", "Op", "Threshold", "Warn", "Weight", "Kind",
                    "Result"):
         table.add_column(header, overflow="fold")
     for e in scorecard.evaluations:
@@ -73,15 +76,17 @@ def _print(scorecard: Scorecard, out: Path, junit: Path | None) -> None:
             "n/a" if e.value is None else f"{e.value:.6g}", gate.operator.value,
             f"{gate.threshold:g}",
             "" if gate.warn_threshold is None else f"{gate.warn_threshold:g}",
-            f"{gate.weight:g}", "key" if gate.key else "", f"[{colour}]{e.status.value}[/]",
+            f"{gate.weight:g}", "advisory" if gate.advisory else "blocking",
+            f"[{colour}]{e.status.value}[/]",
         )
     console.print(table)
     for e in scorecard.evaluations:
         if e.status is not Status.PASS:
             console.print(f"  {escape(e.gate.name)}: {escape(e.reason)}")
     score = "n/a" if scorecard.score is None else f"{scorecard.score:.3f}"
-    verdict = "[green]PASSED[/]" if scorecard.passed else "[red]FAILED[/]"
-    console.print(f"Weighted score {score}: {verdict}")
-    for reason in scorecard.reasons:
-        err_console.print(f"[red]- {escape(reason)}[/]")
+    console.print(f"Weighted score {score}")
+    colour = "green" if scorecard.passed else "red"
+    console.print(f"[{colour}]{escape(scorecard.verdict)}[/]")
+    if scorecard.advisory_warning:
+        console.print(f"[yellow]warning: {escape(scorecard.advisory_warning)}[/]")
     console.print(f"Wrote {escape(str(out))}" + (f", {escape(str(junit))}" if junit else ""))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -32,7 +34,7 @@ from opsledger.core.problems import Level, Problem
 from opsledger.core.workspace import open_workspace
 
 if TYPE_CHECKING:
-    from opsledger.slo.service import SloReport
+    from opsledger.slo.service import SloReport, SloStatus
 
 app = typer.Typer(
     name="slo",
@@ -80,7 +82,8 @@ def status(
     ctx = Context.open(ws, resolve_now(now))
     with progress("computing SLOs", quiet=json):
         report = evaluate_workspace(
-            ctx, prometheus_url=prometheus, min_events=min_events, engine=engine
+            ctx, prometheus_url=prometheus, min_events=min_events, engine=engine,
+            minute_history=False,
         )
     problems = [p for p in report.problems if p.level is not Level.WARNING]
     if strict and problems:
@@ -115,6 +118,7 @@ def _print_table(report: SloReport) -> None:
         "burn 1d",
         "burn window",
         "exhausted at",
+        "newest event",
         "notes",
     )
     for evaluation in report.evaluations:
@@ -131,7 +135,8 @@ def _print_table(report: SloReport) -> None:
                 "—",
                 "—",
                 "—",
-                escape("; ".join(s.reasons)),
+                "—" if evaluation.series is None else _age(s.data_age),
+                escape("; ".join([*s.reasons, *_excluded_note(s)])),
             )
             continue
         assert s.budget is not None and s.sli is not None
@@ -144,15 +149,48 @@ def _print_table(report: SloReport) -> None:
             s.slo.window.label,
             f"{s.sli:.4%}",
             f"[{colour}]{remaining:.1%}[/]",
-            *(_rate(s.burn_rates.get(k)) for k in ("1h", "1d", "window")),
+            *(_rate(s.burn_rates.get(k)) for k in SHOWN_BURNS),
             s.exhaustion_at.strftime("%Y-%m-%d %H:%M") if s.exhaustion_at else "—",
-            escape("; ".join(d.action for d in evaluation.decisions)),
+            _age(s.data_age),
+            escape("; ".join([*(f"burn {w}: {note}" for w, note in s.burn_rate_notes.items()
+                                if w in SHOWN_BURNS),
+                              *_excluded_note(s),
+                              *(d.action for d in evaluation.decisions)])),
         )
     console.print(table)
+    for evaluation in report.evaluations:
+        excluded = evaluation.status.exclusions
+        for applied in excluded.applied if excluded else ():
+            item = applied.exclusion
+            console.print(f"  {escape(evaluation.status.slo.key)}: excluded {escape(item.label)}"
+                          f" ({escape(item.reason)}; approved by {escape(item.approved_by)}):"
+                          f" {applied.minutes:,} min, {applied.events:,.0f} events"
+                          f" ({applied.bad_events:,.0f} bad)")
+
+
+def _excluded_note(status: SloStatus) -> list[str]:
+    """Return the note on what exclusions took out, and the SLI and budget without them."""
+    excluded, raw = status.exclusions, status.without_exclusions
+    if excluded is None or raw is None:
+        return []
+    without = "not computed" if raw.sli is None or raw.budget is None else (
+        f"SLI {raw.sli:.4%}, budget left {raw.budget.remaining:.1%}")
+    return [f"{excluded.minutes:,} min excluded ({excluded.events:,.0f} events, "
+            f"{excluded.bad_events:,.0f} bad); without exclusions: {without}"]
+
+
+SHOWN_BURNS = ("1h", "1d", "window")
 
 
 def _rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
+
+
+def _age(age: timedelta | None) -> str:
+    """Return how old the newest event is, to the minute (``17 h 5 min ago``)."""
+    from opsledger.slo.service import format_age
+
+    return "none read" if age is None else f"{format_age(age)} ago"
 
 
 @app.command()
@@ -185,6 +223,84 @@ def rules(
 
 def _warn(problem: Problem) -> None:
     err_console.print(f"[yellow]warning:[/] {escape(str(problem))}")
+
+
+@app.command()
+@handle_errors
+def dashboards(
+    workspace: WorkspaceArg,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder to write into (default: the p09 evidence folder)."),
+    ] = None,
+    strict: StrictOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Write Grafana dashboards (one per SLO, and an overview) over the 'slo rules' series."""
+    from opsledger.slo.service import write_dashboards
+
+    ctx = Context.open(open_workspace(workspace))
+    files = write_dashboards(ctx, out, strict, warn=_warn)
+    if json:
+        print_json({"written": [str(p) for p in files.written],
+                    "not_charted": [{"slo": k, "reason": r} for k, r in files.not_charted],
+                    "problems": [p.to_json() for p in files.problems]})
+        return
+    for item in files.written:
+        console.print(f"wrote {escape(str(item))}")
+    if not files.written:
+        console.print("No SLO has a Prometheus SLI: no dashboard written.")
+    if files.not_charted:
+        console.print(f"{len(files.not_charted)} SLO(s) without Prometheus rules are not "
+                      "charted (their results can go to Prometheus with 'opsledger slo export').")
+
+
+class ExportFormatChoice(StrEnum):
+    """The formats of ``slo export``, as opsledger.slo.export.ExportFormat (a test checks)."""
+
+    OPENMETRICS = "openmetrics"
+    JSONL = "jsonl"
+
+
+@app.command()
+@handle_errors
+def export(
+    workspace: WorkspaceArg,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="File to write (default: the p09 evidence folder)."),
+    ] = None,
+    output_format: Annotated[
+        ExportFormatChoice,
+        typer.Option("--format", case_sensitive=False,
+                     help="openmetrics (Prometheus, timestamped) or jsonl (one record per SLO)."),
+    ] = ExportFormatChoice.OPENMETRICS,
+    timestamps: Annotated[
+        bool,
+        typer.Option("--timestamps/--no-timestamps",
+                     help="Stamp OpenMetrics samples with the run time (the node exporter's "
+                     "textfile collector needs --no-timestamps)."),
+    ] = True,
+    now: NowOpt = None,
+    prometheus: PrometheusOpt = None,
+    min_events: MinEventsOpt = DEFAULT_MIN_EVENTS,
+    engine: EngineOpt = None,
+    strict: StrictOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Write the computed SLO results as OpenMetrics or JSON Lines."""
+    from opsledger.slo.service import export_results
+
+    ctx = Context.open(open_workspace(workspace), resolve_now(now))
+    with progress("computing SLOs", quiet=json):
+        written = export_results(ctx, out, output_format.value, timestamps,
+                                 prometheus, min_events, engine, strict, warn=_warn)
+    if json:
+        print_json({"written": str(written.path), "format": written.format,
+                    "slos": written.slos, "computed": written.computed})
+        return
+    console.print(f"wrote {escape(str(written.path))}: {written.slos} SLO(s), "
+                  f"{written.computed} computed")
 
 
 @app.command()
@@ -223,14 +339,21 @@ def backtest(
     table.add_column("precision", justify="right")
     table.add_column("alerts/week", justify="right")
     table.add_column("detect (min)", justify="right")
+    table.add_column("confidence")
     for item in results:
         if not item["valid"]:
-            table.add_row(escape(item["slo"]), f"[dim]{escape(item['reason'])}[/]", "", "", "", "")
+            table.add_row(escape(item["slo"]), f"[dim]{escape(item['reason'])}[/]", "", "", "",
+                          "", "")
+            continue
+        confidence = f"{item['confidence']} ({item['incidents']} incidents)"
+        if item["recommended"] is None:
+            table.add_row(escape(item["slo"]), "[dim]none: not enough incidents[/]", "", "", "",
+                          "", confidence)
             continue
         best = next(p for p in item["policies"] if p["policy"] == item["recommended"])
         table.add_row(escape(item["slo"]), escape(item["recommended"]), _fmt(best["recall"]),
                       _fmt(best["precision"]), _fmt(best["alerts_per_week"]),
-                      _fmt(best["mean_detection_minutes"]))
+                      _fmt(best["mean_detection_minutes"]), confidence)
     console.print(table)
     for item in results:
         if item["valid"]:
@@ -261,20 +384,33 @@ def noise(
     _print_noise(data)
 
 
-def _print_noise(data: dict[str, object]) -> None:
-    table = Table(title="Alert noise")
-    for column in ("alert", "firings", "flapping", "auto-resolved", "actionable", "sleep pages"):
-        table.add_column(column, justify="left" if column == "alert" else "right")
-    alerts = data.get("alerts")
-    for item in alerts if isinstance(alerts, list) else []:
-        table.add_row(escape(str(item.get("alert"))), str(item.get("firings")),
-                      str(item.get("flapping_episodes")), _fmt(item.get("auto_resolve_rate")),
-                      _fmt(item.get("actionable_rate")), str(item.get("sleep_hours", "")))
+def _print_noise(data: dict[str, Any]) -> None:
+    """Print one row per alert (name and service), noisiest first, then the changes."""
+    table = Table(title="Alert noise (noisiest first)")
+    columns = ("alert", "service", "noise", "firings", "pages", "acknowledged", "precision",
+               "time firing", "flapping", "in sleep hours", "decision", "confidence")
+    for column in columns:
+        numeric = column not in ("alert", "service", "decision", "confidence")
+        table.add_column(column, justify="right" if numeric else "left",
+                         no_wrap=column in ("alert", "service"))
+    for item in data["alerts"]:
+        decision = item["decision"]
+        table.add_row(escape(str(item["alert"])), escape(str(item["service"] or "—")),
+                      str(item["noise"]), str(item["firings"]), str(item["pages"]),
+                      str(item["acknowledged"]), f"{item['precision']:.0%}",
+                      _hours(item["minutes_firing"]), str(item["flapping_episodes"]),
+                      str(item["sleep_hours"]), escape(decision["action"]),
+                      escape(decision["confidence"]))
     console.print(table)
-    recommendations = data.get("recommendations")
-    for item in recommendations if isinstance(recommendations, list) else []:
-        console.print(f"  {escape(str(item['alert']))}: {escape(str(item['action']))} — "
-                      f"{escape(str(item['reason']))}")
+    for item in data["recommendations"]:
+        also = "".join(f"; also {escape(a)}" for a in item["also"])
+        console.print(f"  {escape(str(item['alert']))} ({escape(str(item['service'] or '—'))}):"
+                      f" {escape(item['action'])}, confidence {escape(item['confidence'])}: "
+                      f"{escape(item['evidence'])} — {escape(item['reason'])}{also}")
+
+
+def _hours(minutes: float | None) -> str:
+    return "" if minutes is None else f"{minutes / 60:.1f} h"
 
 
 def _fmt(value: object) -> str:

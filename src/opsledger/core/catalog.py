@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
+from opsledger.core.config_names import CATALOG_INPUTS, merge_catalogs
 from opsledger.core.inputs import Context
-from opsledger.core.workspace import InputKey
 from opsledger.model.handover import CatalogService
 
 
 def catalog(ctx: Context) -> list[CatalogService]:
     """Return the catalog entries, the service catalog file first, one entry per name."""
-    entries: list[CatalogService] = []
-    for key in (InputKey.SERVICE_CATALOG, InputKey.BACKSTAGE):
-        seen = {e.name for e in entries}
-        entries.extend(
-            r for r in ctx.inputs.records(key) if isinstance(r, CatalogService)
-            and r.name not in seen
-        )
-    return entries
+    return merge_catalogs(ctx.inputs.records(key) for key in CATALOG_INPUTS)
 
 
 def known_services(ctx: Context) -> dict[str, int | None]:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -23,17 +24,22 @@ from pydantic import (
     model_validator,
 )
 
+from opsledger.core.budget_exclusions import BudgetExclusions, reference_errors
 from opsledger.core.errors import ConfigError
 from opsledger.core.incident_policy import IncidentPolicy
 from opsledger.core.options import CONFIG_FILE as CONFIG_FILE
 from opsledger.core.options import QUERY_DEADLINE_SECONDS as QUERY_DEADLINE_SECONDS
 from opsledger.core.options import EngineChoice as EngineChoice
 from opsledger.core.options import Role as Role
+from opsledger.core.problems import closest
 from opsledger.core.yamlfile import LineMap, load_yaml, validation_problems
 
 # Key of the validation context that holds the workspace root, so that ``paths:`` values are
 # checked against the real folders, symbolic links included.
 WORKSPACE_ROOT = "workspace_root"
+
+# The key of ``slo_budgets`` that applies to every service without its own entry.
+DEFAULT_BUDGET = "default"
 
 
 
@@ -137,10 +143,23 @@ class CostMapping(Strict):
     team: list[CostMappingRule] = Field(default_factory=lambda: _tags("team", "owner"))
 
 
+def _known_role(value: Any) -> Any:
+    """Return ``value``; refuse a word that is no role, naming the role it is closest to."""
+    if isinstance(value, str) and value not in {role.value for role in Role}:
+        close = closest(value, [role.value for role in Role])
+        meant = f"; did you mean '{close}'?" if close else ""
+        raise ValueError(f"unknown role '{value}'{meant} (roles: {', '.join(Role)})")
+    return value
+
+
+# A role named in opsledger.yaml: a misspelt one is refused with the role it is closest to.
+RoleName = Annotated[Role, BeforeValidator(_known_role)]
+
+
 class Stakeholder(Strict):
     name: str = Field(min_length=1)
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    role: Role
+    role: RoleName
 
 
 def _check_zone(value: str) -> str:
@@ -226,6 +245,69 @@ class ActionItemSla(Strict):
     sev5: int = Field(default=90, ge=0)
 
 
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MINUTES_PER_WEEK = 7 * 24 * 60
+_HOURS_PART = re.compile(
+    r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+"
+    r"(?P<sh>\d{1,2}):(?P<sm>\d{2})-(?P<eh>\d{1,2}):(?P<em>\d{2})$"
+)
+
+
+def weekly_open_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Return the minutes of the week (Monday 00:00 = 0) that ``text`` opens, as [start, end).
+
+    ``text`` is ``24x7`` or parts such as ``Mon-Fri 08:00-18:00, Sat 10:00-14:00``; a part
+    whose end is not after its start runs past midnight into the next day.
+    """
+    if text.strip().lower() in ("24x7", "24/7"):
+        return ((0, MINUTES_PER_WEEK),)
+    spans: list[tuple[int, int]] = []
+    for part in re.split(r"[,;]", text):
+        found = _HOURS_PART.match(" ".join(part.strip().lower().split()))
+        if found is None or not {found["first"], found["last"] or "mon"} <= set(WEEKDAY_NAMES):
+            raise ValueError(f"'{part.strip()}' is not like 'Mon-Fri 08:00-18:00' or '24x7'")
+        start = int(found["sh"]) * 60 + int(found["sm"])
+        end = int(found["eh"]) * 60 + int(found["em"])
+        if int(found["sm"]) > 59 or int(found["em"]) > 59 or start >= 24 * 60 or end > 24 * 60:
+            raise ValueError(f"'{part.strip()}': times run from 00:00 to 24:00")
+        first = WEEKDAY_NAMES.index(found["first"])
+        last = WEEKDAY_NAMES.index(found["last"] or found["first"])
+        for day in range(first, first + (last - first) % 7 + 1):
+            begin = day % 7 * 24 * 60 + start
+            finish = day % 7 * 24 * 60 + (end if end > start else end + 24 * 60)
+            spans += [(begin, min(finish, MINUTES_PER_WEEK))]
+            if finish > MINUTES_PER_WEEK:
+                spans.append((0, finish - MINUTES_PER_WEEK))
+    return tuple(sorted(spans))
+
+
+class SupportHours(Strict):
+    """When a queue or skill group is staffed: weekly hours in an IANA time zone."""
+
+    weekly: str = Field(description="'Mon-Fri 08:00-18:00, Sat 10:00-14:00' or '24x7'")
+    timezone: str | None = Field(default=None, description="default: the policy's timezone")
+
+    @field_validator("weekly")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        weekly_open_spans(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else _check_zone(value)
+
+
+class SkillGroup(Strict):
+    """Queues answered by one pool of agents (who can take any of them)."""
+
+    name: str = Field(min_length=1)
+    queues: list[str] = Field(min_length=1)
+    hours: SupportHours | None = Field(default=None, description="default: the policy's hours")
+    min_agents: int | None = Field(default=None, ge=0, description="default: the policy's")
+
+
 class SupportPolicy(Strict):
     """Inputs to staffing: the service-level target and how agents spend their time."""
 
@@ -237,8 +319,38 @@ class SupportPolicy(Strict):
     patience_seconds: float | None = Field(default=None, gt=0, description="enables Erlang A")
     shift_hours: int = Field(default=8, ge=1, le=24)
     timezone: str = "UTC"
+    hours: SupportHours | None = Field(
+        default=None, description="hours of every queue; none: from when tickets arrive"
+    )
+    skill_groups: list[SkillGroup] = Field(default_factory=list)
+    min_agents: int = Field(default=1, ge=0, description="agents in every open interval")
+    interval_minutes: Literal[15, 30, 60] = 60
+    observed_hours_share: float = Field(
+        default=0.9, gt=0, le=1, description="share of a weekday's tickets its hours must hold"
+    )
 
     _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+
+    @model_validator(mode="after")
+    def _groups_and_grid(self) -> SupportPolicy:
+        owner: dict[str, str] = {}
+        for group in self.skill_groups:
+            if group.name in owner.values():
+                raise ValueError(f"skill group '{group.name}' is listed twice")
+            for queue in group.queues:
+                if queue in owner:
+                    raise ValueError(f"queue '{queue}' is in skill groups '{owner[queue]}' "
+                                     f"and '{group.name}'")
+                owner[queue] = group.name
+        named = [("hours", self.hours)] + [
+            (f"skill group '{g.name}' hours", g.hours) for g in self.skill_groups]
+        for where, hours in named:
+            spans = weekly_open_spans(hours.weekly) if hours is not None else ()
+            if any(start % self.interval_minutes or end % self.interval_minutes
+                   for start, end in spans):
+                raise ValueError(f"{where} do not start and end on the "
+                                 f"{self.interval_minutes}-minute interval grid")
+        return self
 
 
 class ErrorBudgetPolicy(Strict):
@@ -256,7 +368,44 @@ class PostmortemPolicy(Strict):
     review_business_days_sev2: int = Field(default=5, ge=0)
 
 
+class WaiverRule(Strict):
+    """Who may waive a gate and for how long; an unset field takes the default rule's."""
+
+    roles: list[Role] | None = Field(default=None, min_length=1,
+                                     description="roles allowed to waive")
+    max_days: int | None = Field(default=None, ge=1, le=366,
+                                 description="longest waiver, from the day it is granted")
+
+
+# Who may waive a gate, and for how long, when opsledger.yaml does not say.
+DEFAULT_WAIVER_ROLES = (Role.OPERATIONS_DIRECTOR, Role.SRE_MANAGER, Role.ENGINEERING_MANAGER)
+DEFAULT_WAIVER_DAYS = 30
+
+
+class WaiverPolicy(Strict):
+    """Rules for gate waivers: a default, and overrides per gate id."""
+
+    default: WaiverRule = WaiverRule()
+    gates: dict[str, WaiverRule] = Field(default_factory=dict, description="gate id -> rule")
+
+    def rule(self, gate: str) -> tuple[tuple[Role, ...], int]:
+        """Return the roles allowed to waive ``gate`` and the longest waiver in days."""
+        override = self.gates.get(gate, WaiverRule())
+        roles = override.roles or self.default.roles or DEFAULT_WAIVER_ROLES
+        days = override.max_days or self.default.max_days or DEFAULT_WAIVER_DAYS
+        return tuple(roles), days
+
+
+class JustificationPolicy(Strict):
+    """The least a waiver's justification or a not-applicable reason must say."""
+
+    min_chars: int = Field(default=20, ge=1)
+    min_words: int = Field(default=3, ge=1)
+
+
 class Policies(Strict):
+    waivers: WaiverPolicy = WaiverPolicy()
+    justification: JustificationPolicy = JustificationPolicy()
     vulnerability_sla_days: VulnerabilitySla = VulnerabilitySla()
     backlog_sla_days: SeverityDays = SeverityDays(critical=15, high=30, medium=90, low=180)
     action_item_sla_days: ActionItemSla = ActionItemSla()
@@ -281,14 +430,16 @@ class KpiReview(Strict):
 class Approvals(Strict):
     """Who approves each p09 step's presentation (roles in the stakeholder roster)."""
 
-    p09_patch: list[Role] = Field(default_factory=lambda: [Role.SRE_MANAGER, Role.SECURITY_LEAD])
-    p09_monitoring: list[Role] = Field(
+    p09_patch: list[RoleName] = Field(
+        default_factory=lambda: [Role.SRE_MANAGER, Role.SECURITY_LEAD]
+    )
+    p09_monitoring: list[RoleName] = Field(
         default_factory=lambda: [Role.SRE_MANAGER, Role.OPERATIONS_DIRECTOR]
     )
-    p09_optimisation: list[Role] = Field(
+    p09_optimisation: list[RoleName] = Field(
         default_factory=lambda: [Role.ENGINEERING_MANAGER, Role.FINANCE]
     )
-    p09_roadmap: list[Role] = Field(
+    p09_roadmap: list[RoleName] = Field(
         default_factory=lambda: [Role.PRODUCT_OWNER, Role.OPERATIONS_DIRECTOR]
     )
 
@@ -381,6 +532,7 @@ class Config(Strict):
     stakeholders: list[Stakeholder] = Field(default_factory=list)
     change_windows: list[ChangeWindow] = Field(default_factory=list)
     freezes: list[Freeze] = Field(default_factory=list)
+    error_budget_exclusions: BudgetExclusions = BudgetExclusions()
     policies: Policies = Policies()
     kpi_reviews: list[KpiReview] = Field(default_factory=list)
     growth_targets: dict[str, float] = Field(default_factory=dict)
@@ -409,11 +561,25 @@ class Config(Strict):
             seen.add(service.name)
         return self
 
+    @model_validator(mode="after")
+    def _exclusions_name_what_exists(self) -> Config:
+        """Refuse an exclusion approved by someone outside the roster, or naming a change
+        window that does not exist; each error at its key."""
+        errors = reference_errors(
+            self.error_budget_exclusions,
+            [s.email for s in self.stakeholders],
+            {w.name: w.services for w in self.change_windows},
+        )
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
     def service(self, name: str) -> Service | None:
         return next((s for s in self.services if s.name == name), None)
 
     def budget_for(self, service: str) -> SloBudget:
-        return self.slo_budgets.get(service) or self.slo_budgets.get("default") or SloBudget()
+        return (self.slo_budgets.get(service) or self.slo_budgets.get(DEFAULT_BUDGET)
+                or SloBudget())
 
     def stakeholders_with(self, role: Role) -> list[Stakeholder]:
         return [s for s in self.stakeholders if s.role is role]

@@ -6,7 +6,7 @@ that importing opsledger stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +43,7 @@ READER_SETTINGS: dict[InputKey, Callable[[Config], dict[str, Any]]] = {
 }
 
 
-def readers() -> dict[InputKey, Reader]:
+def readers() -> Mapping[InputKey, Reader]:
     """Return the reader registry (:mod:`opsledger.readers.registry`), imported on first use."""
     from opsledger.readers.registry import READERS
 
@@ -52,6 +52,17 @@ def readers() -> dict[InputKey, Reader]:
 
 def reader_for(key: InputKey) -> Reader | None:
     return readers().get(key)
+
+
+def read_input(
+    ctx: Context, key: InputKey, reader: Callable[[Path], ReadResult[Any]]
+) -> ReadResult[Any]:
+    """Return the input read once per run (through the registry), or by ``reader`` when the
+    registry has no reader for ``key``; an empty result when the input is absent."""
+    if key in readers():
+        return ctx.inputs.read(key)
+    path = ctx.workspace.path(key)
+    return reader(path) if path.exists() else ReadResult(path)
 
 
 def fail_if_strict(strict: bool, problems: Iterable[Problem], what: str = "the inputs") -> None:
@@ -118,6 +129,11 @@ class Inputs:
                 settings = READER_SETTINGS.get(key)
                 options = settings(self.workspace.config) if settings else {}
                 self.cache[key] = reader(path, **options)
+                if key is InputKey.CONFIG:
+                    # Names the configuration uses are looked up in what the catalogs declare.
+                    from opsledger.core.config_names import config_name_problems
+
+                    self.cache[key].extend(config_name_problems(self.cache[key], self.read))
         return self.cache[key]
 
     def records(self, key: InputKey) -> list[Any]:

@@ -3,11 +3,14 @@
 A reader never raises on bad input: it returns what it could read plus a list of
 :class:`Problem`. A problem is either *fatal* (the file as a whole could not be read:
 truncated JSON, a missing column, an unsafe archive) or a *row* problem (one record was
-quarantined, the rest stand).
+quarantined, the rest stand; in ``opsledger.yaml``, an entry naming a service, team, gate...
+that the workspace does not declare, which applies to nothing). Row problems are listed and
+counted, and fail a run under ``--strict``; a *warning* never does.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,7 +22,7 @@ T = TypeVar("T")
 
 class Level(StrEnum):
     FATAL = "fatal"  # the file could not be used at all
-    ROW = "row"  # one row/record/cell was quarantined
+    ROW = "row"  # one row/record/cell was quarantined, or a configured name matches nothing
     WARNING = "warning"  # read, but something looks off (kept)
 
 
@@ -53,6 +56,20 @@ class Problem:
             "expected": self.expected,
             "found": self.found,
         }
+
+
+# How close a known name must be to be offered as the one meant (difflib's ratio, 0-1).
+SUGGESTION_CUTOFF = 0.6
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """Return the known name closest to ``name``, ignoring case, or None if none is close:
+    the "did you mean" of a problem about a name that matches nothing."""
+    by_folded: dict[str, str] = {}
+    for candidate in sorted(known):
+        by_folded.setdefault(candidate.casefold(), candidate)
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), 1, SUGGESTION_CUTOFF)
+    return by_folded[close[0]] if close else None
 
 
 def shown(value: object, limit: int = 60) -> str:

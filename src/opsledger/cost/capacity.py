@@ -153,9 +153,6 @@ def forecast_utilisation(series: Sequence[pd.DataFrame], horizon: int) -> pd.Dat
     95 % upper bounds for ``series``."""
     if not series:
         return pd.DataFrame(columns=["unique_id", "ds", "mean", "hi"])
-    from opsledger.forecasting.models import _numba_cache_default
-
-    _numba_cache_default()
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS, SeasonalNaive
 

@@ -1,186 +1,45 @@
-"""The cost and capacity sections of the monthly report, and the one place that turns a run's
-inputs into a cost view and a capacity view (shared with ``opsledger cost``/``capacity`` and
-the optimisation plan)."""
+"""The cost section of the monthly report, and the JSON and tables of a cost view (shared with
+``opsledger cost`` and the optimisation plan).
+
+A month's spend is shown with how much of the month it covers: a complete month is all
+actual; a partial month is month-to-date (N of M days) with the whole month's forecast
+beside it, labelled as a forecast. A table or chart that shows only some rows says how many
+it shows and where all of them are.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, timedelta
-from pathlib import Path
-
 from opsledger.core.inputs import Context
-from opsledger.core.workspace import InputKey
-from opsledger.cost.capacity import (
-    CapacitySettings,
-    Runway,
-    SkippedRunway,
-    by_urgency,
-    capacity_runway,
-    daily_peaks,
-)
-from opsledger.cost.savings import SavingsCandidate, savings_candidates
+from opsledger.cost.capacity_report import CapacityView as CapacityView
+from opsledger.cost.capacity_report import capacity_json as capacity_json
+from opsledger.cost.capacity_report import capacity_markdown as capacity_markdown
+from opsledger.cost.capacity_report import capacity_section as capacity_section
+from opsledger.cost.capacity_report import capacity_view as capacity_view
+from opsledger.cost.listing import note_lines, shown_note, truncation
+from opsledger.cost.months import MonthSpend, MonthTotal
+from opsledger.cost.savings import SavingsCandidate
 from opsledger.cost.spend import (
-    TOTAL,
     UNMAPPED,
     CostAnomaly,
-    CostSettings,
     MonthForecast,
-    RequestCounts,
-    RequestCountSource,
     SkippedCostForecast,
-    SpendSummary,
     TargetStatusRow,
-    UnitCost,
-    daily_anomalies,
-    forecast_month_end,
-    in_currency,
-    last_charge_day,
-    last_complete_day,
     month_bounds,
-    summarise_spend,
-    target_status,
-    unit_costs,
 )
-from opsledger.readers import costs, utilisation
+from opsledger.cost.view import CostView as CostView
+from opsledger.cost.view import cost_result as cost_result
+from opsledger.cost.view import cost_view as cost_view
+from opsledger.cost.view import no_cost_data
+from opsledger.cost.view import telemetry_request_counts as telemetry_request_counts
 from opsledger.readers.costs import CostReadResult
-from opsledger.readers.utilisation import UtilisationReadResult
 from opsledger.render.sections import Chart, Section, Status, md_escape, md_table
 
 COST_KEY, COST_TITLE = "cost", "Cost against targets"
-CAPACITY_KEY, CAPACITY_TITLE = "capacity", "Capacity runway"
-REQUESTS_FOLDER = "requests"
-URGENT_DAYS = 30
-LISTED = 10
-
-
-@dataclass(frozen=True)
-class CostView:
-    result: CostReadResult
-    summary: SpendSummary
-    month: str
-    through: date | None
-    forecasts: Mapping[str, MonthForecast | SkippedCostForecast]
-    targets: list[TargetStatusRow]
-    anomalies: list[CostAnomaly]
-    unit_costs: list[UnitCost]
-    unit_cost_note: str
-    savings: list[SavingsCandidate]
-
-
-@dataclass(frozen=True)
-class CapacityView:
-    result: UtilisationReadResult
-    settings: CapacitySettings
-    runways: list[Runway]  # most urgent first
-    skipped: list[SkippedRunway]
-
-
-def cost_result(ctx: Context) -> CostReadResult:
-    """Return the run's read of ``costs/`` (read once and cached like every input)."""
-    cached = ctx.inputs.cache.get(InputKey.COSTS)
-    if isinstance(cached, CostReadResult):
-        return cached
-    path = ctx.workspace.path(InputKey.COSTS)
-    mapping = ctx.workspace.config.cost_mapping
-    result = costs.read(path, mapping) if path.exists() else CostReadResult(path)
-    ctx.inputs.cache[InputKey.COSTS] = result
-    return result
-
-
-def utilisation_result(ctx: Context) -> UtilisationReadResult:
-    """Return the utilisation samples, read once per run."""
-    return ctx.once(_read_utilisation)
-
-
-def _read_utilisation(ctx: Context) -> UtilisationReadResult:
-    path = utilisation.utilisation_folder(ctx.workspace.path(InputKey.TELEMETRY))
-    return utilisation.read(path) if path.exists() else UtilisationReadResult(path)
-
-
-def telemetry_request_counts(telemetry: Path) -> RequestCounts:
-    """Return requests per (service, UTC day) from ``telemetry/requests/`` Parquet files."""
-    folder = telemetry / REQUESTS_FOLDER
-    files = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
-    if not files:
-        return {}
-    import duckdb
-
-    connection = duckdb.connect()
-    try:
-        connection.execute("SET TimeZone = 'UTC'")
-        rows = connection.execute(
-            "SELECT CAST(service AS VARCHAR), CAST(ts AS DATE), count(*) "
-            "FROM read_parquet(?, union_by_name = true) GROUP BY 1, 2",
-            [[str(f) for f in files]],
-        ).fetchall()
-    finally:
-        connection.close()
-    return {(str(service), day): int(count) for service, day, count in rows}
-
-
-def cost_view(ctx: Context, month: str | None = None,
-              settings: CostSettings = CostSettings(),
-              request_counts: RequestCountSource | None = None) -> CostView:
-    """Return spend, forecasts, target status, anomalies, unit cost and savings for a month
-    (default: the month of the last complete day of cost data).
-
-    ``request_counts`` gives requests per (service, day); by default they are counted from
-    the request events under ``telemetry/requests/``; computed once per run and arguments."""
-    return ctx.once(_cost_view, month, settings, request_counts)
-
-
-def _cost_view(ctx: Context, month: str | None, settings: CostSettings,
-               request_counts: RequestCountSource | None) -> CostView:
-    result = cost_result(ctx)
-    ledger = result.ledger
-    summary = summarise_spend(ledger)
-    frame = in_currency(ledger, summary.currency)
-    through = last_complete_day(frame, ctx.now.date())
-    if month is None:
-        latest = through or last_charge_day(frame, ctx.now.date()) or ctx.now.date()
-        month = latest.strftime("%Y-%m")
-    first, last = month_bounds(month)
-    # Without Usage lines (a bill of purchases) nothing says the month is over: it runs to
-    # the day before now, and the forecast says there is no usage to go by.
-    until = min(through, last) if through else min(last, ctx.now.date() - timedelta(days=1))
-    targets = ctx.workspace.config.cost_targets
-    scopes: dict[str, str | None] = {TOTAL: None} | {name: name for name in sorted(targets)}
-    forecasts = forecast_month_end(frame, month, until, scopes, settings) if len(frame) else {}
-    actuals = {k: v.actual for k, v in forecasts.items() if isinstance(v, MonthForecast)}
-    counts = (request_counts() if request_counts is not None
-              else telemetry_request_counts(ctx.workspace.path(InputKey.TELEMETRY)))
-    note = "" if counts else "no request telemetry under telemetry/requests/"
-    units = unit_costs(frame, counts, first, until) if counts and through else []
-    if counts and not units:
-        note = "request telemetry does not overlap the month's cost data"
-    util = utilisation_result(ctx)
-    return CostView(
-        result=result,
-        summary=summary,
-        month=month,
-        through=through,
-        forecasts=forecasts,
-        targets=target_status(targets, forecasts, actuals, summary.currency, settings),
-        anomalies=daily_anomalies(frame, until, settings) if through else [],
-        unit_costs=units,
-        unit_cost_note=note,
-        savings=savings_candidates(frame, until, daily_peaks(util.log.frame),
-                                   result.allocations, counts) if through else [],
-    )
-
-
-def capacity_view(ctx: Context, settings: CapacitySettings = CapacitySettings()
-                  ) -> CapacityView:
-    """Return the capacity runway of every utilisation series (computed once per run)."""
-    return ctx.once(_capacity_view, settings)
-
-
-def _capacity_view(ctx: Context, settings: CapacitySettings) -> CapacityView:
-    result = utilisation_result(ctx)
-    runs = capacity_runway(result.log.frame, ctx.now.date(), settings)
-    return CapacityView(result, settings, by_urgency(runs),
-                        [r for r in runs if isinstance(r, SkippedRunway)])
+LISTED = 10  # anomalies in the report
+MONTHS_LISTED = 6  # months in the spend table, ending with the month assessed
+MONTHS_CHARTED = 7
+TARGETS_CHARTED = 15
+WHERE = "review.json / `opsledger cost --json`"
 
 
 def _money(value: float | None) -> str:
@@ -206,13 +65,25 @@ def anomaly_json(item: CostAnomaly) -> dict[str, object]:
                           for r in item.resources]}
 
 
+def month_json(item: MonthSpend) -> dict[str, object]:
+    return {"month": item.month, "spend": round(item.spend, 2), "complete": item.complete,
+            "days": item.days, "days_in_month": item.days_in_month, "coverage": item.coverage,
+            "forecast": None if item.forecast is None else forecast_json(item.forecast)}
+
+
 def cost_json(view: CostView) -> dict[str, object]:
     """Return the ``opsledger cost --json`` document."""
     summary = view.summary
+    coverage = view.reviewed.coverage if view.reviewed else None
     return {
         "currency": summary.currency,
         "month": view.month,
         "through": view.through.isoformat() if view.through else None,
+        "data_through": view.data_through.isoformat(),
+        "data_range": None if view.data_range is None else {
+            "first": view.data_range[0].isoformat(), "last": view.data_range[1].isoformat()},
+        "month_spend": None if view.reviewed is None else month_json(view.reviewed),
+        "months": [month_json(m) for m in view.months],
         "by_month": {k: round(v, 2) for k, v in summary.by_month.items()},
         "by_service": {s: {m: round(v, 2) for m, v in months.items()}
                        for s, months in summary.by_service.items()},
@@ -233,7 +104,7 @@ def cost_json(view: CostView) -> dict[str, object]:
         },
         "forecast": {k: forecast_json(v) for k, v in view.forecasts.items()},
         "targets": {row.service: {
-            "target": row.target, "actual": round(row.actual, 2),
+            "target": row.target, "actual": round(row.actual, 2), "actual_coverage": coverage,
             "forecast": None if row.forecast is None else round(row.forecast, 2),
             "forecast_low": None if row.forecast_low is None else round(row.forecast_low, 2),
             "forecast_high": None if row.forecast_high is None else round(row.forecast_high, 2),
@@ -246,7 +117,9 @@ def cost_json(view: CostView) -> dict[str, object]:
         "unit_costs_note": view.unit_cost_note,
         "savings": [savings_json(c) for c in view.savings],
         "basis": "EffectiveCost by charge month for trends, targets and forecasts; BilledCost "
-                 "by billing period for invoices; corrections moved to the month they correct",
+                 "by billing period for invoices; corrections moved to the month they correct; "
+                 "by_month sums every line of the exports, months counts each month up to "
+                 "data_through (month-to-date when partial, with the whole month's forecast)",
     }
 
 
@@ -258,42 +131,6 @@ def savings_json(item: SavingsCandidate) -> dict[str, object]:
             "evidence": item.evidence, "action": item.action}
 
 
-def runway_json(item: Runway) -> dict[str, object]:
-    return {
-        "service": item.service, "resource": item.resource,
-        "last_day": item.last_day.isoformat(), "days": item.days,
-        "current": round(item.current, 4), "capacity": item.current_capacity,
-        "threshold": item.threshold,
-        "days_to_threshold": item.days_to_threshold,
-        "days_to_threshold_upper": item.days_to_threshold_upper,
-        "crossing_date": item.crossing_date.isoformat() if item.crossing_date else None,
-        "crossing_date_upper": (item.crossing_date_upper.isoformat()
-                                if item.crossing_date_upper else None),
-        "horizon_days": item.horizon_days,
-        "needs": [{"month": n.month, "peak_utilisation": round(n.peak_utilisation, 4),
-                   "factor": round(n.factor, 3),
-                   "capacity": None if n.capacity is None else round(n.capacity, 3)}
-                  for n in item.needs],
-    }
-
-
-def capacity_json(view: CapacityView) -> dict[str, object]:
-    return {
-        "threshold": view.settings.threshold,
-        "target_utilisation": view.settings.target,
-        "months": view.settings.months,
-        "method": "daily peak utilisation; additive Holt-Winters (statsforecast AutoETS AAA, "
-                  "season 7, undamped); 95 % upper bound",
-        "runways": [runway_json(r) for r in view.runways],
-        "skipped": [{"service": s.service, "resource": s.resource, "days": s.days,
-                     "reason": s.reason} for s in view.skipped],
-    }
-
-
-def _days(value: int | None) -> str:
-    return "beyond horizon" if value is None else ("now" if value == 0 else f"{value} d")
-
-
 def cost_section(ctx: Context) -> Section:
     """Return the section: spend by month, targets, month-end forecast, anomalies, savings."""
     result = cost_result(ctx)
@@ -303,6 +140,9 @@ def cost_section(ctx: Context) -> Section:
         return Section.skipped(COST_KEY, COST_TITLE, "no FOCUS charge lines or OpenCost "
                                "allocations could be read")
     view = cost_view(ctx)
+    if view.reviewed is None:
+        return Section.skipped(COST_KEY, COST_TITLE, no_cost_data(
+            view.month, view.summary.by_month, view.data_through, view.data_range))
     body = cost_markdown(view)
     statuses = {row.status for row in view.targets}
     status = Status.FAIL if "over" in statuses else (
@@ -332,56 +172,114 @@ def _episodes(anomalies: list[CostAnomaly]) -> list[CostAnomaly]:
 
 
 def _headline(view: CostView) -> str:
-    total = view.forecasts.get(TOTAL)
     over = sum(1 for r in view.targets if r.status == "over")
     risk = sum(1 for r in view.targets if r.status == "at-risk")
     text = f"{over} over target, {risk} at risk, {len(_episodes(view.anomalies))} anomalous"
-    if isinstance(total, MonthForecast):
-        text = f"{view.month} forecast {total.point:,.0f} {view.summary.currency}; " + text
-    return text
+    spend = view.reviewed
+    if spend is None:
+        return text
+    currency = view.summary.currency
+    if spend.complete:
+        return f"{view.month} spend {spend.spend:,.0f} {currency} (complete month); {text}"
+    said = f"{view.month} spend {spend.spend:,.0f} {currency} {spend.coverage}"
+    if spend.forecast_point is not None:
+        said += f", forecast {spend.forecast_point:,.0f} for the whole month"
+    return f"{said}; {text}"
+
+
+def forecast_text(forecast: MonthTotal | None) -> str:
+    """Return a whole-month forecast as a table cell: point and 95 % interval, or why none."""
+    if isinstance(forecast, MonthForecast):
+        return f"{forecast.point:,.2f} (95 % {forecast.low:,.0f}–{forecast.high:,.0f})"
+    if isinstance(forecast, SkippedCostForecast):
+        return f"not computed: {forecast.reason}"
+    return "—"
+
+
+def months_table(view: CostView, where: str = WHERE
+                 ) -> tuple[list[str], list[list[str]], str]:
+    """Return the spend-by-month table (the months up to the one assessed, the last
+    ``MONTHS_LISTED``): header, rows, and the note saying how many of the months it shows
+    and that all are in ``where``."""
+    listed = [m for m in view.months if m.month <= view.month][-MONTHS_LISTED:]
+    header = ["Month", "Coverage", "EffectiveCost", "Forecast, whole month",
+              "Invoiced (BilledCost)", "Corrections"]
+    rows = [[m.month, m.coverage, _money(m.spend),
+             "—" if m.complete else forecast_text(m.forecast),
+             _money(view.summary.invoices.get(m.month, {}).get("total")),
+             _money(view.summary.corrections.get(m.month))] for m in listed]
+    return header, rows, shown_note(len(listed), len(view.months), "months", where)
+
+
+def month_spend_text(view: CostView) -> list[tuple[str, str]]:
+    """Return the month assessed as (label, text) pairs: its spend, complete or to date, and
+    for a partial month the whole month's forecast."""
+    spend = view.reviewed
+    if spend is None:
+        return [(f"Spend {view.month}", no_cost_data(view.month, view.summary.by_month,
+                                                     view.data_through, view.data_range))]
+    currency = view.summary.currency
+    amount = f"{spend.spend:,.0f}" + (f" {currency}" if currency else "")
+    if spend.complete:
+        return [(f"Spend {view.month} (complete month)", amount)]
+    pairs = [(f"Spend {view.month}, {spend.coverage}", amount)]
+    forecast = spend.forecast
+    if isinstance(forecast, MonthForecast):
+        pairs.append((f"Forecast for the whole month {view.month}",
+                      f"{forecast.point:,.0f} (95 % interval {forecast.low:,.0f}–"
+                      f"{forecast.high:,.0f}); {forecast.days_left} day(s) forecast; method: "
+                      f"{forecast.method}. Run rate gives {forecast.run_rate[0]:,.0f}"))
+    elif isinstance(forecast, SkippedCostForecast):
+        pairs.append((f"Forecast for the whole month {view.month}",
+                      f"not computed: {forecast.reason}"))
+    return pairs
+
+
+def targets_table(view: CostView) -> tuple[list[str], list[list[str]]]:
+    """Return the targets table, most urgent first: a partial month shows spend to date and
+    the whole month's forecast; a complete month its spend alone."""
+    rows = sorted(view.targets, key=_status_order)
+    spend = view.reviewed
+    if spend is None or spend.complete:
+        return (["Service", "Target", "Spend (complete month)", "Status"],
+                [[r.service, _money(r.target), _money(r.actual), r.status] for r in rows])
+    return (["Service", "Target", spend.coverage.capitalize(), "Forecast, whole month",
+             "95 % interval", "Status"],
+            [[r.service, _money(r.target), _money(r.actual), _money(r.forecast),
+              "—" if r.forecast_low is None or r.forecast_high is None
+              else f"{r.forecast_low:,.0f}–{r.forecast_high:,.0f}", r.status] for r in rows])
 
 
 def cost_markdown(view: CostView) -> str:
-    summary = view.summary
     lines = [f"Spend in {currency_label(view)}, EffectiveCost "
              "(amortised) by charge month; invoices use BilledCost by billing period. Data "
-             f"through {view.through.isoformat() if view.through else 'n/a'}. "
+             f"through {view.data_through.isoformat()}. "
              f"Read: {md_escape(inputs_text(view.result))}.", ""]
     if view.result.spend_basis == "opencost":
         lines += ["_No FOCUS export: spend is the OpenCost allocations, Kubernetes workloads "
                   "only._", ""]
     lines += [f"**Unmapped spend:** {md_escape(mapping_text(view))}", ""]
-    months = list(summary.by_month)[-6:]
-    lines.append(md_table(["Month", "EffectiveCost", "Invoiced (BilledCost)", "Corrections"],
-                          [[m, _money(summary.by_month[m]),
-                            _money(summary.invoices.get(m, {}).get("total")),
-                            _money(summary.corrections.get(m))] for m in months], "lrrr"))
-    total = view.forecasts.get(TOTAL)
-    if isinstance(total, MonthForecast) and total.days_left == 0:
-        lines += [f"**Spend {view.month} (complete month):** {total.actual:,.0f}.", ""]
-    elif isinstance(total, MonthForecast):
-        lines += [f"**Month-end forecast {view.month}:** {total.point:,.0f} (95 % interval "
-                  f"{total.low:,.0f}–{total.high:,.0f}); {total.actual:,.0f} to date, "
-                  f"{total.days_left} day(s) left; method: {total.method}. Run rate gives "
-                  f"{total.run_rate[0]:,.0f}.", ""]
-    elif isinstance(total, SkippedCostForecast):
-        lines += [f"**Month-end forecast {view.month}:** not computed: {total.reason}", ""]
+    header, rows, note = months_table(view)
+    lines.append(md_table(header, rows, "llrrrr"))
+    lines += note_lines(note)
+    lines += [" ".join(f"**{md_escape(label)}:** {md_escape(text)}."
+                       for label, text in month_spend_text(view)), ""]
     if view.targets:
-        lines += ["**Targets**", "", md_table(
-            ["Service", "Target", "To date", "Forecast", "95 % interval", "Status"],
-            [[r.service, _money(r.target), _money(r.actual), _money(r.forecast),
-              "—" if r.forecast_low is None else f"{r.forecast_low:,.0f}–{r.forecast_high:,.0f}",
-              r.status] for r in sorted(view.targets, key=_status_order)], "lrrrrl")]
+        header, rows = targets_table(view)
+        lines += ["**Targets**", "", md_table(header, rows, "lr" + "r" * (len(header) - 3) + "l")]
     else:
         lines += ["_No cost targets in opsledger.yaml (cost_targets)._", ""]
     lines += [f"**Anomalies** (daily Usage cost against the same weekday in recent weeks): "
               f"{len(view.anomalies)} day(s)", ""]
     if view.anomalies:
+        listed = view.anomalies[:LISTED]
         lines.append(md_table(["Service", "Day", "Cost", "Usual", "z", "Resources that moved"],
                               [[a.service, a.day, _money(a.cost), _money(a.baseline),
                                 f"{a.z:.1f}", "; ".join(f"{r.name or r.resource} "
                                                          f"+{r.change:,.0f}" for r in a.resources)]
-                               for a in view.anomalies[:LISTED]], "llrrrl"))
+                               for a in listed], "llrrrl"))
+        lines += note_lines(shown_note(len(listed), len(view.anomalies), "anomalous days",
+                                       WHERE), "largest excess first")
     if view.unit_costs:
         lines += ["**Unit cost** (per 1,000 requests)", "", md_table(
             ["Service", "Days", "Cost", "Requests", "Per 1,000"],
@@ -433,120 +331,91 @@ def _status_order(row: TargetStatusRow) -> tuple[int, str]:
     return order[row.status], row.service
 
 
+def partial_marker(spend: MonthSpend | None) -> dict[str, object] | None:
+    """Return what a chart needs to mark a partial month (None for a complete month)."""
+    if spend is None or spend.complete:
+        return None
+    forecast = spend.forecast if isinstance(spend.forecast, MonthForecast) else None
+    return {"x": spend.month, "label": f"{spend.coverage} + forecast",
+            "days": spend.days, "days_in_month": spend.days_in_month,
+            "actual": spend.spend,
+            "forecast": None if forecast is None else forecast.point,
+            "forecast_low": None if forecast is None else forecast.low,
+            "forecast_high": None if forecast is None else forecast.high,
+            "forecast_reason": (spend.forecast.reason
+                                if isinstance(spend.forecast, SkippedCostForecast) else None)}
+
+
+def _description(*notes: str) -> str:
+    return " ".join(n[:1].upper() + n[1:] + "." for n in notes if n)
+
+
 def cost_charts(view: CostView) -> tuple[Chart, ...]:
+    """Return the spend-against-target bars and the monthly spend bars.
+
+    A partial month is never drawn as if it were whole: its bars are labelled
+    month-to-date, the whole month's forecast is a series of its own in the ``forecast``
+    style, and ``partial`` says which month it is (``x``), how many days it covers and the
+    forecast with its 95 % interval. A chart that leaves rows out says so in
+    ``description`` and ``truncated``.
+    """
     charts = []
-    rows = sorted(view.targets, key=_status_order)[:15]
+    ordered = sorted(view.targets, key=_status_order)
+    rows = ordered[:TARGETS_CHARTED]
+    spend = view.reviewed
+    partial = spend is not None and not spend.complete
     if rows:
-        charts.append(Chart("cost-targets", f"Spend against target, {view.month}", "bar", {
+        cut = truncation(len(rows), len(ordered), "services", WHERE,
+                         "over target first, then at risk, without a forecast, under; by name "
+                         "within each")
+        title = f"Spend against target, {view.month}"
+        if cut:
+            title += f": {len(rows)} of {len(ordered)} services"
+        series: list[dict[str, object]]
+        if spend is not None and partial:
+            series = [{"name": spend.coverage, "values": [r.actual for r in rows]},
+                      {"name": "forecast, whole month", "values": [r.forecast for r in rows],
+                       "style": "forecast"}]
+        else:
+            series = [{"name": "spend (complete month)", "values": [r.actual for r in rows]}]
+        charts.append(Chart("cost-targets", title, "bar", {
             "categories": [r.service for r in rows],
-            "series": [{"name": "to date", "values": [r.actual for r in rows]},
-                       {"name": "month-end forecast", "values": [r.forecast or 0 for r in rows]},
-                       {"name": "target", "values": [r.target for r in rows]}],
+            "series": [*series, {"name": "target", "values": [r.target for r in rows]}],
             "y_label": view.summary.currency,
             # Service names are long; tilted they no longer run into each other.
-            "rotation": 30 if len(rows) > 4 else 0}))
-    total = view.forecasts.get(TOTAL)
-    months = list(view.summary.by_month)
-    if isinstance(total, MonthForecast) and months:
-        history = [m for m in months if m < view.month][-6:]
-        xs = [*history, view.month]
-        ys = [view.summary.by_month[m] for m in history] + [total.actual]
-        # The forecast line starts at the last complete month so that it joins the history.
-        start = ys[-2:-1]
-        charts.append(Chart("cost-forecast", "Monthly spend and month-end forecast", "line", {
-            "x": xs,
-            "series": [{"name": "EffectiveCost", "y": ys},
-                       {"name": "forecast (95 % band)", "x": xs[-1 - len(start):],
-                        "y": [*start, total.point], "low": [*start, total.low],
-                        "high": [*start, total.high]}],
-            "y_label": view.summary.currency}))
+            "rotation": 30 if len(rows) > 4 else 0,
+            "description": _description(
+                f"{spend.coverage} against the whole month's target and forecast"
+                if spend is not None and partial else "", str(cut["note"]) if cut else ""),
+            "partial": None if spend is None or not partial else {
+                "month": view.month, "days": spend.days, "days_in_month": spend.days_in_month,
+                "label": f"{spend.coverage}; the forecast is of the whole month"},
+            "truncated": cut}))
+    shown = [m for m in view.months if m.month <= view.month][-MONTHS_CHARTED:]
+    if shown and spend is not None:
+        marker = partial_marker(spend)
+        rest = [m.forecast_point - m.spend if not m.complete and m.forecast_point is not None
+                else None for m in shown]
+        stack: list[dict[str, object]] = [
+            {"name": "actual (EffectiveCost)", "values": [m.spend for m in shown]}]
+        if any(r is not None for r in rest):
+            stack.append({"name": "forecast, rest of the month", "values": rest,
+                          "style": "forecast"})
+        cut = truncation(len(shown), len(view.months), "months", WHERE,
+                         "the months up to the month assessed, latest last")
+        charts.append(Chart("cost-forecast", "Monthly spend" + (
+            f"; {view.month} month-to-date + forecast" if marker else ""), "bar", {
+            "categories": [m.month for m in shown],
+            "series": stack,
+            "stacked": True,
+            "notes": {m.month: f"{m.days} of {m.days_in_month} days"
+                      + (" + forecast" if m.forecast_point is not None else "")
+                      for m in shown if not m.complete},
+            "y_label": view.summary.currency,
+            "description": _description(
+                f"{spend.month} is {spend.coverage}: actual spend, with the forecast for the "
+                "rest of the month stacked on it" if marker else "",
+                str(cut["note"]) if cut else ""),
+            "partial": marker,
+            "truncated": cut}))
     return tuple(charts)
-
-
-def capacity_section(ctx: Context) -> Section:
-    """Return the section: time to threshold per resource and the capacity needed."""
-    view = capacity_view(ctx)
-    if not view.result.files:
-        return Section.skipped(CAPACITY_KEY, CAPACITY_TITLE,
-                               "no utilisation series under telemetry/utilisation/")
-    if not view.runways:
-        reason = "no series could be forecast" + (
-            f" ({view.skipped[0].reason})" if view.skipped else "")
-        return Section.skipped(CAPACITY_KEY, CAPACITY_TITLE, reason)
-    urgent = [r for r in view.runways if r.days_to_threshold is not None
-              and r.days_to_threshold <= URGENT_DAYS]
-    soon = [r for r in view.runways if r.days_to_threshold is not None
-            or (r.days_to_threshold_upper is not None
-                and r.days_to_threshold_upper <= URGENT_DAYS)]
-    status = Status.FAIL if urgent else (Status.WARN if soon else Status.PASS)
-    actions = tuple(
-        {"action": f"Add {r.resource} capacity to {r.service} (reaches "
-                   f"{r.threshold:.0%} {_days(r.days_to_threshold)})",
-         "owner": "", "due": (r.crossing_date or r.last_day).isoformat(), "source": "capacity"}
-        for r in view.runways if r.days_to_threshold is not None
-        and r.days_to_threshold <= 2 * URGENT_DAYS)
-    headline = (f"{len(urgent)} resource(s) reach {view.settings.threshold:.0%} within "
-                f"{URGENT_DAYS} days; {len(soon)} within the horizon")
-    return Section(CAPACITY_KEY, CAPACITY_TITLE, capacity_markdown(view), status,
-                   data=capacity_json(view) | {"headline": headline},
-                   charts=capacity_charts(view), actions=actions)
-
-
-def capacity_markdown(view: CapacityView) -> str:
-    settings = view.settings
-    shown = [r for r in view.runways if r.days_to_threshold is not None
-             or r.days_to_threshold_upper is not None][:LISTED * 2]
-    lines = [f"Daily peak utilisation forecast {settings.months} month(s) ahead (additive "
-             f"Holt-Winters, weekly season). Threshold {settings.threshold:.0%}; capacity "
-             f"needed keeps the forecast peak (95 % upper bound) at {settings.target:.0%}.", ""]
-    if shown:
-        lines.append(md_table(
-            ["Service", "Resource", "Now", "Reaches threshold", "Upper bound reaches",
-             f"Needed by {shown[0].needs[-1].month if shown[0].needs else ''}"],
-            [[r.service, r.resource, f"{r.current:.0%}",
-              _when(r.days_to_threshold, r.crossing_date),
-              _when(r.days_to_threshold_upper, r.crossing_date_upper), _need(r)] for r in shown],
-            "llrlll"))
-    else:
-        lines += [f"No resource reaches {settings.threshold:.0%} within {settings.months} "
-                  "month(s), even at the upper bound.", ""]
-    if view.skipped:
-        lines += [f"**Not forecast:** {len(view.skipped)} series", ""]
-        lines += [f"- {md_escape(s.service)} {s.resource}: {md_escape(s.reason)}"
-                  for s in view.skipped[:LISTED]]
-        lines.append("")
-    return "\n".join(lines) + "\n"
-
-
-def _when(days: int | None, day: date | None) -> str:
-    if days is None:
-        return "beyond horizon"
-    return "already above" if days == 0 else f"{days} d ({day})"
-
-
-def _need(runway: Runway) -> str:
-    if not runway.needs:
-        return "—"
-    last = runway.needs[-1]
-    text = f"×{last.factor:.2f}"
-    if last.capacity is not None and runway.current_capacity is not None:
-        text += f" ({runway.current_capacity:g} → {last.capacity:,.1f})"
-    return text
-
-
-def capacity_charts(view: CapacityView) -> tuple[Chart, ...]:
-    rows = [r for r in view.runways if r.days_to_threshold_upper is not None][:15]
-    if not rows:
-        return ()
-    horizon = rows[0].horizon_days
-    return (Chart("capacity-runway", f"Days until {view.settings.threshold:.0%} utilisation",
-                  "barh", {
-                      "categories": [f"{r.service} {r.resource}" for r in rows],
-                      "values": [r.days_to_threshold if r.days_to_threshold is not None
-                                 else horizon for r in rows],
-                      "flags": [r.days_to_threshold is not None
-                                and r.days_to_threshold <= URGENT_DAYS for r in rows],
-                      "limits": [r.days_to_threshold_upper for r in rows],
-                      "limit_label": "95 % upper bound",
-                      "x_label": "days (point forecast; bar at horizon = not reached)",
-                  }),)

@@ -40,6 +40,7 @@ UNMAPPED = "(unmapped)"  # the service of lines no cost_mapping rule names
 TOTAL = "(total)"
 SEASONAL_METHOD = "weekly-seasonal (additive Holt-Winters, statsforecast AutoETS AAA)"
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+WEEK = 7  # the season of daily spend, in days
 TargetStatus = Literal["under", "at-risk", "over", "no-forecast"]
 RequestCounts = Mapping[tuple[str, date], int]
 RequestCountSource = Callable[[], RequestCounts]
@@ -353,12 +354,6 @@ def seasonal_daily_forecast(
 
     Columns ``unique_id, ds, AutoETS, AutoETS-lo-95, AutoETS-hi-95``.
     """
-    from opsledger.forecasting.models import SEASON, _numba_cache_default
-
-    _numba_cache_default()
-    from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS, SeasonalNaive
-
     frames = []
     for scope, values in series.items():
         tail = values.iloc[-settings.seasonal_history_days:]
@@ -367,8 +362,13 @@ def seasonal_daily_forecast(
     if not frames or horizon < 1:
         return pd.DataFrame(columns=["unique_id", "ds", "AutoETS", "AutoETS-lo-95",
                                      "AutoETS-hi-95"])
-    engine = StatsForecast(models=[AutoETS(season_length=SEASON, model="AAA")], freq="D",
-                           n_jobs=1, fallback_model=SeasonalNaive(season_length=SEASON))
+    # Imported here, only when a series is forecast: statsforecast and the statsmodels it
+    # loads take longer to import than the rest of a cost run takes to compute.
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, SeasonalNaive
+
+    engine = StatsForecast(models=[AutoETS(season_length=WEEK, model="AAA")], freq="D",
+                           n_jobs=1, fallback_model=SeasonalNaive(season_length=WEEK))
     future = engine.forecast(df=pd.concat(frames, ignore_index=True), h=horizon, level=[95])
     return future.reset_index() if "unique_id" not in future.columns else future
 

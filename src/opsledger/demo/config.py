@@ -10,6 +10,7 @@ import yaml
 
 from opsledger.core.config import Role
 from opsledger.core.fileio import atomic_write_text
+from opsledger.demo.slo import maintenance_exclusion
 from opsledger.demo.world import World
 
 ROLE_TEAMS = {
@@ -84,17 +85,33 @@ def config_document(world: World) -> dict[str, Any]:
                 "end": (freeze_start + timedelta(days=14)).isoformat(),
             }
         ],
+        # The planned maintenance the telemetry shows, approved by the SRE manager.
+        "error_budget_exclusions": {"maintenance": [maintenance_exclusion(world, next(
+            s["email"] for s in stakeholders if s["role"] == Role.SRE_MANAGER.value))]},
         "policies": {
             "vulnerability_sla_days": {"critical": 7, "high": 30, "medium": 90, "low": 180},
             "action_item_sla_days": {"sev1": 15, "sev2": 30},
             "support": {
                 "service_level": 0.8,
-                "answer_seconds": 60,
+                # Tickets come by e-mail and web form: first answer within 15 minutes, the
+                # response time the handover record promises for tier-0 services.
+                "answer_seconds": 900,
                 "handle_minutes": 9,
                 "shrinkage": 0.3,
                 "occupancy_cap": 0.85,
                 "shift_hours": 8,
                 "timezone": "Europe/Berlin",
+                "hours": {"weekly": "Mon-Fri 08:00-20:00, Sat 09:00-17:00"},
+                "min_agents": 1,
+                "skill_groups": [
+                    # First-line agents take account, billing and how-to questions alike.
+                    {"name": "customer-care", "queues": ["access", "billing", "how-to"]},
+                    # Bug reports and outage reports go to the technical desk, open longer;
+                    # outside its hours outages reach the on-call engineers by paging.
+                    {"name": "technical", "queues": ["bugs", "incidents"],
+                     "hours": {"weekly": "Mon-Fri 07:00-21:00, Sat-Sun 09:00-17:00",
+                               "timezone": "Europe/Berlin"}},
+                ],
             },
         },
         "kpi_reviews": [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from opsledger.core.errors import InputError
@@ -19,7 +19,7 @@ from opsledger.demo.records import write_gates, write_health, write_incidents, w
 from opsledger.demo.security import write_security
 from opsledger.demo.slo import write_slos, write_telemetry
 from opsledger.demo.tickets import write_tickets
-from opsledger.demo.world import Size, World, build_world, demo_now
+from opsledger.demo.world import Size, World, build_world
 
 Writer = Callable[[World, Path], list[Path]]
 
@@ -65,10 +65,11 @@ def generate_demo(
     """Write a demo workspace at ``root`` and return what was written.
 
     The same ``size``, ``seed`` and ``now`` give byte-identical files. ``now`` defaults to
-    midnight UTC today, so the history ends where the user's calendar is.
+    the current minute (UTC), so the telemetry and probes reach the present and a review
+    run right after finds them up to date.
     """
     _check_target(root, force)
-    world = build_world(size, seed, now or demo_now())
+    world = build_world(size, seed, now or datetime.now(UTC).replace(second=0, microsecond=0))
     root.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     for label, writer in WRITERS:

@@ -227,16 +227,16 @@ def write_perf(world: World, root: Path) -> list[Path]:
 GATES_FILE = "gates_config.yaml"
 GATES_YAML = """\
 # Numeric quality gates. A gate passes when `value <operator> threshold` holds; between the
-# threshold and warn_threshold it passes with a warning. Key gates fail the whole run.
+# threshold and warn_threshold it passes with a warning. A failed gate fails the check
+# unless it is marked `advisory: true`, which makes its failure a warning.
 version: 1
 gates:
   - name: availability
-    metric: availability            # ok probes / probes over the SLO window, 0-1
+    metric: worst_critical_availability  # worst tier-0/1 service: ok probes / probes, 0-1
     operator: ">="
     threshold: 0.999
     warn_threshold: 0.9995
     weight: 3
-    key: true
     description: Every tier-0/1 service meets its availability objective.
   - name: latency-p95
     metric: latency_p95_ms          # worst endpoint p95 in the current perf run
@@ -244,7 +244,6 @@ gates:
     threshold: 500
     warn_threshold: 400
     weight: 2
-    key: true
   - name: error-rate
     metric: error_rate              # worst endpoint error rate in the current perf run
     operator: "<="
@@ -252,24 +251,23 @@ gates:
     warn_threshold: 0.005
     weight: 2
   - name: critical-vulnerabilities
-    metric: critical_vulnerabilities  # open critical findings past their SLA
+    metric: critical_vulnerabilities_overdue  # open critical findings past their SLA
     operator: "=="
     threshold: 0
     weight: 3
-    key: true
   - name: test-pass-rate
     metric: test_pass_rate
     operator: ge
     threshold: 0.98
     warn_threshold: 0.995
     weight: 2
-    key: true
   - name: coverage
     metric: coverage                # line coverage, 0-1
     operator: ge
     threshold: 0.75
     warn_threshold: 0.8
     weight: 1
+    advisory: true                  # tracked, not blocking a release
   - name: overdue-action-items
     metric: overdue_action_items    # postmortem action items past due
     operator: le

@@ -5,12 +5,20 @@ diurnal traffic pattern with a small background error rate, and outages during e
 incident's impact (from ``started_at`` to ``resolved_at``) at the incident's error fraction.
 ``write_slos`` defines their SLOs in the formats teams use: OpenSLO v1 over the event files
 (DuckDB), a native file over the health history, and Sloth and slo-generator files for
-Prometheus-scraped services.
+Prometheus-scraped services. The SLOs the demo computes use only what it ships (the events
+up to the world's ``now``, the health history); the PromQL ones are examples of those formats,
+which ``opsledger slo rules`` turns into Prometheus rules and which a review computes only
+when given a Prometheus server.
+
+One planned maintenance (:func:`planned_maintenance`) also fails part of the most critical
+service's requests; ``opsledger.yaml`` declares it under ``error_budget_exclusions``, so the
+report shows that SLO's budget with and without it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +43,45 @@ def slo_services(world: World) -> list[DemoService]:
     """Return the services with SLOs: the most critical ones (lowest tier), then by traffic."""
     ranked = sorted(world.services, key=lambda s: (s.tier, -s.requests_per_minute, s.name))
     return ranked[: SLO_SERVICES[world.size]]
+
+
+@dataclass(frozen=True)
+class PlannedMaintenance:
+    """A maintenance that failed part of one service's requests, declared as excluded."""
+
+    name: str
+    service: str
+    start: datetime
+    end: datetime
+    error_fraction: float
+    reason: str
+
+
+def planned_maintenance(world: World) -> PlannedMaintenance:
+    """Return the demo's planned maintenance: ten days before ``now``, 01:00-02:15 UTC, the
+    most critical SLO service's database moved, a third of its requests failing meanwhile."""
+    start = (world.now - timedelta(days=10)).replace(hour=1, minute=0, second=0, microsecond=0)
+    return PlannedMaintenance(
+        "database-migration",
+        slo_services(world)[0].name,
+        start,
+        start + timedelta(minutes=75),
+        0.35,
+        "primary database moved to the new cluster; downtime announced to customers",
+    )
+
+
+def maintenance_exclusion(world: World, approver: str) -> dict[str, object]:
+    """Return the planned maintenance as an ``error_budget_exclusions.maintenance`` entry."""
+    maintenance = planned_maintenance(world)
+    return {
+        "name": maintenance.name,
+        "start": maintenance.start.isoformat(),
+        "end": maintenance.end.isoformat(),
+        "reason": maintenance.reason,
+        "approved_by": approver,
+        "services": [maintenance.service],
+    }
 
 
 def _generator(world: World, purpose: str) -> np.random.Generator:
@@ -120,20 +167,23 @@ def _pick_endpoints(
 def _outages(
     world: World, services: list[DemoService], start: datetime, minutes: int
 ) -> np.ndarray:
-    """Return the failing share of requests per service and minute from the incidents."""
+    """Return the failing share of requests per service and minute from the incidents and
+    the planned maintenance."""
     fractions = np.zeros((len(services), minutes))
     index = {s.name: i for i, s in enumerate(services)}
-    for incident in world.incidents:
-        row = index.get(incident.service)
+    maintenance = planned_maintenance(world)
+    outages = [(i.service, i.started_at, i.resolved_at, i.error_fraction) for i in world.incidents]
+    outages.append((maintenance.service, maintenance.start, maintenance.end,
+                    maintenance.error_fraction))
+    for service, began, ended, error_fraction in outages:
+        row = index.get(service)
         if row is None:
             continue
-        first = int((incident.started_at - start) // timedelta(minutes=1))
-        last = int(-(-(incident.resolved_at - start) // timedelta(minutes=1)))
+        first = int((began - start) // timedelta(minutes=1))
+        last = int(-(-(ended - start) // timedelta(minutes=1)))
         first, last = max(first, 0), min(last, minutes)
         if first < last:
-            fractions[row, first:last] = np.maximum(
-                fractions[row, first:last], incident.error_fraction
-            )
+            fractions[row, first:last] = np.maximum(fractions[row, first:last], error_fraction)
     return fractions
 
 
@@ -327,8 +377,13 @@ def write_slos(world: World, root: Path) -> list[Path]:
     folder = root / "slos"
     written = []
     openslo = folder / "openslo-requests.yaml"
-    atomic_write_text(openslo, _dump_all(_openslo_documents(world)))
+    requests = _openslo_documents(world)
+    atomic_write_text(openslo, _dump_all(requests))
     written.append(openslo)
+    journey = _checkout_journey(requests)
+    if journey is not None:
+        atomic_write_text(folder / "journeys.yaml", _dump_all([journey]))
+        written.append(folder / "journeys.yaml")
     prometheus = _prometheus_services(world)
     for service in prometheus[:2]:
         path = folder / "sloth" / f"{service.name}.yaml"
@@ -357,6 +412,39 @@ def write_slos(world: World, root: Path) -> list[Path]:
     atomic_write_text(native, _dump_all([checks]))
     written.append(native)
     return written
+
+
+JOURNEY = ("api-gateway", "checkout", "payments-api")  # browse, fill a cart, pay
+JOURNEY_WINDOW = [{"duration": "30d", "isRolling": True}]
+
+
+def _checkout_journey(requests: list[dict[str, object]]) -> dict[str, object] | None:
+    """Return the native composite SLO 'checkout works': a checkout needs every step to work,
+    each step judged by its service's first 30-day, event-budgeted request SLO."""
+    steps = []
+    for name in JOURNEY:
+        for doc in requests:
+            spec, meta = doc.get("spec"), doc.get("metadata")
+            if (isinstance(spec, dict) and isinstance(meta, dict) and doc.get("kind") == "SLO"
+                    and spec.get("service") == name and spec.get("timeWindow") == JOURNEY_WINDOW
+                    and spec.get("budgetingMethod") == "Occurrences"):
+                steps.append(f"{name}/{meta['name']}")
+                break
+    if len(steps) < 2:
+        return None
+    return {
+        "slos": [
+            {
+                "service": "checkout",
+                "name": "checkout-works",
+                "description": "a shopper can browse, fill a cart and pay: "
+                "every step's requests succeed",
+                "objective": 99.0,
+                "window": "30d",
+                "composite": {"method": "all-succeed", "components": steps},
+            }
+        ]
+    }
 
 
 def _dump_all(docs: list[dict[str, object]]) -> str:

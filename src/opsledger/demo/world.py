@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -172,12 +172,6 @@ class World:
 
     def service(self, name: str) -> DemoService:
         return next(s for s in self.services if s.name == name)
-
-
-def demo_now(today: date | None = None) -> datetime:
-    """Return midnight UTC of ``today`` (the default anchor of a demo workspace)."""
-    day = today or datetime.now(UTC).date()
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def build_world(size: Size, seed: int, now: datetime) -> World:

@@ -30,6 +30,7 @@ import numpy as np
 
 from opsledger.core.config import QUERY_DEADLINE_SECONDS
 from opsledger.core.errors import EngineError
+from opsledger.engines.duckdb_sandbox import SANDBOX_CONFIG as SANDBOX_CONFIG
 from opsledger.engines.interface import minutes_between
 from opsledger.engines.predicates import Predicate, SliPredicates, SqlDialect, sli_predicates
 from opsledger.model.slo import DuckDbSource, SliSeries, Slo
@@ -53,15 +54,6 @@ DISCRETE_TYPES = (
 
 Fetched = TypeVar("Fetched")
 GLOB_CHARACTERS = frozenset("*?[{")
-# Settings fixed when the connection opens: no extension is fetched or loaded on demand, no
-# secret is persisted, and Python variables are not readable as tables.
-SANDBOX_CONFIG: dict[str, str | bool | int | float | list[str]] = {
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "allow_community_extensions": False,
-    "allow_persistent_secrets": False,
-    "python_enable_replacements": False,
-}
 
 READ_FUNCTIONS = {
     ".parquet": "read_parquet",

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -47,6 +48,7 @@ from opsledger.engines.prometheus_client import (
 )
 from opsledger.model.slo import (
     MINUTE,
+    BudgetingMethod,
     FloatArray,
     PrometheusSource,
     PromQuery,
@@ -72,16 +74,40 @@ class Reading(Enum):
     GAUGE = "gauge"  # compared with a threshold: NaN has no data, +Inf is above every bound
 
 
-def counts_expr(query: PromQuery) -> str:
-    """Return the PromQL giving events in the minute ending at each evaluation time."""
+def counts_expr(query: PromQuery, minutes: int = 1) -> str:
+    """Return the PromQL giving events in the ``minutes`` (1 or 60) ending at each evaluation."""
+    window = f"{minutes}m" if minutes < 60 else f"{minutes // 60}h"
     if query.kind is PromQueryKind.RATE_TEMPLATE:
-        return f"(sum({query.expr.replace('{{.window}}', '1m')}) * 60)"
+        return f"(sum({query.expr.replace('{{.window}}', window)}) * {minutes * 60})"
     if query.kind is PromQueryKind.COUNT_TEMPLATE:
-        return f"sum({query.expr.replace('{{.window}}', '1m')})"
+        return f"sum({query.expr.replace('{{.window}}', window)})"
     if _SELECTOR.match(query.expr):
-        return f"sum(increase({query.expr.strip()}[1m]))"
+        return f"sum(increase({query.expr.strip()}[{window}]))"
     # An expression over counters: a subquery keeps increase() applicable.
-    return f"sum(increase(({query.expr})[1m:15s]))"
+    return f"sum(increase(({query.expr})[{window}:15s]))"
+
+
+@dataclass(frozen=True)
+class Spans:
+    """How a span of minutes is fetched: minute by minute at both ends, by hour in between.
+
+    ``head`` minutes from the start, then ``hours`` whole hours, then ``tail`` minutes to the
+    end. The hours end on whole hours before the end, so every window that ends at the end
+    and lasts whole hours (every burn window from 1h, and a rolling SLO window) is a sum of
+    exact counts; the tail covers the windows shorter than an hour.
+    """
+
+    head: int
+    hours: int
+    tail: int
+
+    @classmethod
+    def of(cls, minutes: int, minute_detail: timedelta | None) -> Spans:
+        if minute_detail is None:
+            return cls(minutes, 0, 0)
+        tail = min(minutes, -(-int(minute_detail // MINUTE) // 60) * 60)
+        hours = (minutes - tail) // 60
+        return cls(minutes - tail - hours * 60, hours, tail)
 
 
 def ratio_expr(query: PromQuery) -> str:
@@ -129,11 +155,32 @@ class PrometheusEngine:
     def supports(self, slo: Slo) -> bool:
         return isinstance(slo.indicator, PrometheusSource)
 
-    def series(self, slo: Slo, start: datetime, end: datetime) -> SliSeries:
+    def series(
+        self,
+        slo: Slo,
+        start: datetime,
+        end: datetime,
+        minute_detail: timedelta | None = None,
+        exact: Sequence[tuple[datetime, datetime]] = (),
+    ) -> SliSeries:
+        """Return the SLO's counts per minute over ``[start, end)``.
+
+        With ``minute_detail``, only the minutes of that last stretch (rounded up to whole
+        hours) and those before the first whole hour of the span are fetched one by one;
+        each hour in between is fetched as one count and spread evenly over its minutes. A
+        command that needs sums over windows ending at ``end`` (status, budgets, burn rates)
+        then asks Prometheus for some 700 points a series rather than 40,000 for 28 days;
+        one that replays every minute (alert backtests) asks for minute detail throughout.
+        The hours that meet one of the ``exact`` spans (incidents whose share of the budget
+        is computed) are fetched by the minute too.
+        Ratios sampled once a minute and time-slice budgets are always fetched by minute.
+        """
         source = slo.indicator
         if not isinstance(source, PrometheusSource):
             raise EngineError(f"{slo.key}: not a Prometheus SLI")
         minutes = minutes_between(start, end)
+        if slo.budgeting is not BudgetingMethod.OCCURRENCES:
+            minute_detail = None  # every slice is judged on its own minutes
         # A ratio that comes with its sides as counts (a windowed 'A / B') is counted by its
         # sides: the SLI over any window is then a ratio of sums. Only a ratio without them is
         # sampled, each minute one event as good as the ratio.
@@ -148,27 +195,65 @@ class PrometheusEngine:
             else:
                 good = np.where(present, np.clip(values, 0.0, 1.0), 0.0)
             return _finite(SliSeries(start, good, total, source=f"prometheus:{self.shown_url}"))
-        fetched = {
-            name: np.nan_to_num(
-                self.minute_values(counts_expr(query), start, minutes, slo, Reading.EVENTS)
-            )
-            for name, query in (("good", source.good), ("bad", source.bad), ("total", source.total))
-            if query is not None
-        }
-        if "total" in fetched:
-            total = fetched["total"]
-            good = fetched["good"] if "good" in fetched else total - fetched["bad"]
-        else:
-            good = fetched["good"]
-            total = good + fetched["bad"]
-        return _finite(
-            SliSeries(
-                start,
-                np.clip(good, 0.0, None),
-                np.clip(total, 0.0, None),
-                f"prometheus:{self.shown_url}",
-            )
-        )
+        spans = Spans.of(minutes, minute_detail)
+        good, total = _good_and_total({
+            name: np.nan_to_num(self.event_counts(query, start, spans, slo, exact))
+            for name, query in _counted(source)
+        })
+        return _finite(SliSeries(start, good, total, f"prometheus:{self.shown_url}"))
+
+    def refine(
+        self,
+        slo: Slo,
+        series: SliSeries,
+        minute_detail: timedelta,
+        exact: Sequence[tuple[datetime, datetime]],
+    ) -> SliSeries:
+        """Return ``series`` (fetched with ``minute_detail``) with the summed hours that meet
+        the ``exact`` spans fetched again minute by minute; the other minutes are kept."""
+        source = slo.indicator
+        if not isinstance(source, PrometheusSource) or (
+                source.good is None and source.bad is None) or (
+                slo.budgeting is not BudgetingMethod.OCCURRENCES):
+            return series  # fetched minute by minute already
+        spans = Spans.of(series.minutes, minute_detail)
+        hours_start = series.start + spans.head * MINUTE
+        good, total = series.good.copy(), series.total.copy()
+        for first, last in _hours_meeting(exact, hours_start, spans.hours):
+            begin, count = hours_start + first * 60 * MINUTE, (last - first) * 60
+            part_good, part_total = _good_and_total({
+                name: np.nan_to_num(self.minute_values(counts_expr(query), begin, count, slo))
+                for name, query in _counted(source)
+            })
+            at = spans.head + first * 60
+            good[at : at + count], total[at : at + count] = part_good, part_total
+        return _finite(SliSeries(series.start, good, total, series.source, series.notes))
+
+    def event_counts(
+        self,
+        query: PromQuery,
+        start: datetime,
+        spans: Spans,
+        slo: Slo,
+        exact: Sequence[tuple[datetime, datetime]] = (),
+    ) -> FloatArray:
+        """Return events per minute over the span, hours in the middle spread over minutes
+        except the hours that meet one of the ``exact`` spans, fetched minute by minute."""
+        parts = [self.minute_values(counts_expr(query), start, spans.head, slo)]
+        if spans.hours:
+            hours_start = start + spans.head * MINUTE
+            hourly = self.minute_values(counts_expr(query, 60), hours_start, spans.hours * 60,
+                                        slo, step=60)[59::60]
+            spread = np.repeat(hourly / 60, 60)
+            for first, last in _hours_meeting(exact, hours_start, spans.hours):
+                begin = hours_start + first * 60 * MINUTE
+                spread[first * 60 : last * 60] = self.minute_values(
+                    counts_expr(query), begin, (last - first) * 60, slo
+                )
+            parts.append(spread)
+        tail_start = start + (spans.head + spans.hours * 60) * MINUTE
+        parts.append(self.minute_values(counts_expr(query), tail_start, spans.tail, slo))
+        return np.concatenate(parts)
 
     def minute_values(
         self,
@@ -177,20 +262,23 @@ class PrometheusEngine:
         minutes: int,
         slo: Slo,
         reading: Reading = Reading.EVENTS,
+        step: int = 1,
     ) -> FloatArray:
         """Return one value per minute (NaN where Prometheus has none), evaluated at minute end.
 
-        Samples are checked against ``reading`` before they are added up (see
-        :func:`_usable`), so a sum holds only finite values of the expected kind.
+        With ``step`` (minutes), the expression is evaluated every ``step`` minutes and each
+        value lands on the last minute of its step; the others are NaN. Samples are checked
+        against ``reading`` before they are added up (see :func:`_usable`), so a sum holds
+        only finite values of the expected kind.
         """
         sums = np.zeros(minutes)
         present = np.zeros(minutes, dtype=bool)
         first = 0
         while first < minutes:
-            count = min(self.chunk_minutes, minutes - first)
-            eval_start = start + (first + 1) * MINUTE
+            count = min(self.chunk_minutes * step, minutes - first)
+            eval_start = start + (first + step) * MINUTE
             eval_end = start + (first + count) * MINUTE
-            for found in self.query_range(expr, eval_start, eval_end, slo):
+            for found in self.query_range(expr, eval_start, eval_end, slo, step * STEP_SECONDS):
                 values = _usable(found, reading, expr, slo)
                 index = np.rint((found.stamps - start.timestamp()) / 60).astype(np.int64) - 1
                 keep = (index >= 0) & (index < minutes) & ~np.isnan(values)
@@ -200,13 +288,50 @@ class PrometheusEngine:
         return np.where(present, sums, np.nan)
 
     def query_range(
-        self, expr: str, start: datetime, end: datetime, slo: Slo
+        self, expr: str, start: datetime, end: datetime, slo: Slo, step: int = STEP_SECONDS
     ) -> list[MatrixSeries]:
         """Return the validated matrix answer of one range query (see :class:`PrometheusClient`)."""
-        if (end - start) / timedelta(seconds=STEP_SECONDS) + 1 > MAX_POINTS:
+        if (end - start) / timedelta(seconds=step) + 1 > MAX_POINTS:
             raise EngineError(f"range query of {start}..{end} exceeds {MAX_POINTS} points")
         where = f"{slo.key} (defined at {slo.where})"
-        return self.client.query_range(expr, start, end, STEP_SECONDS, where)
+        return self.client.query_range(expr, start, end, step, where)
+
+
+def _counted(source: PrometheusSource) -> list[tuple[str, PromQuery]]:
+    """Return the source's counter queries by what they count: good, bad, total."""
+    named = (("good", source.good), ("bad", source.bad), ("total", source.total))
+    return [(name, query) for name, query in named if query is not None]
+
+
+def _good_and_total(fetched: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    """Return good and total events per minute from the counts of two of good, bad, total."""
+    if "total" in fetched:
+        total = fetched["total"]
+        good = fetched["good"] if "good" in fetched else total - fetched["bad"]
+    else:
+        good = fetched["good"]
+        total = good + fetched["bad"]
+    return np.clip(good, 0.0, None), np.clip(total, 0.0, None)
+
+
+def _hours_meeting(
+    exact: Sequence[tuple[datetime, datetime]], hours_start: datetime, hours: int
+) -> list[tuple[int, int]]:
+    """Return the runs ``[first, last)`` of hour indices that meet any of the ``exact`` spans."""
+    wanted = np.zeros(hours + 1, dtype=bool)
+    for begin, end in exact:
+        first = max(0, int((begin - hours_start) // (60 * MINUTE)))
+        last = min(hours, -int(-(end - hours_start) // (60 * MINUTE)))
+        wanted[first:last] = True
+    runs, at = [], 0
+    while at < hours:
+        if wanted[at]:
+            stop = at + int(np.argmin(wanted[at:]))
+            runs.append((at, stop))
+            at = stop
+        else:
+            at += 1
+    return runs
 
 
 def _usable(found: MatrixSeries, reading: Reading, expr: str, slo: Slo) -> FloatArray:

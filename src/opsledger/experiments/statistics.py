@@ -70,7 +70,6 @@ from opsledger.model.status import Skipped
 
 SRM_THRESHOLD = 0.001
 MONTE_CARLO_DRAWS = 200_000
-STATSMODELS_METHODS = {Correction.HOLM: "holm", Correction.BENJAMINI_HOCHBERG: "fdr_bh"}
 
 
 @dataclass(frozen=True)
@@ -339,10 +338,28 @@ def adjust_p_values(
     """Return p-values adjusted for multiple comparisons (Holm or Benjamini–Hochberg)."""
     if not p_values or correction is Correction.NONE:
         return list(p_values)
-    _, adjusted, _, _ = multipletests(
-        list(p_values), alpha=alpha, method=STATSMODELS_METHODS[correction]
-    )
+    if correction is Correction.HOLM:
+        return holm_adjusted(p_values)
+    _, adjusted, _, _ = multipletests(list(p_values), alpha=alpha, method="fdr_bh")
     return [float(p) for p in adjusted]
+
+
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Return Holm's step-down adjusted p-values, in the order given.
+
+    Sorted ascending, the k-th smallest of m p-values (k from 0) is multiplied by ``m - k``,
+    the products are made non-decreasing (running maximum) and capped at 1: the same
+    arithmetic, in the same order, as ``multipletests(method="holm")``, whose Holm branch
+    also runs a full garbage collection on every call (half a second in a review that
+    holds a year of health checks in memory).
+    """
+    values = np.asarray(p_values, dtype=float)
+    order = np.argsort(values)
+    adjusted = np.maximum.accumulate(values[order] * np.arange(len(values), 0, -1))
+    adjusted[adjusted > 1] = 1
+    unsorted = np.empty_like(adjusted)
+    unsorted[order] = adjusted
+    return [float(p) for p in unsorted]
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,27 @@
-"""Where statsforecast fits its models: in this process, or on Spark through Fugue.
+"""Where statsforecast fits its models: on this machine, or on Spark through Fugue.
 
 The forecasting code builds one :class:`statsforecast.StatsForecast` and one frame of series
-(``unique_id, ds, y``) and hands both to a backend. The local backend calls statsforecast
-directly; the Spark backend passes the series as a Spark DataFrame, which statsforecast sends
-through its Fugue backend: the series are partitioned by ``unique_id`` and each is fitted on
-a Spark worker by the same code. Either way every series is fitted on its own, so the
-results are the same; the backends differ only in where the work runs.
+(``unique_id, ds, y``) and hands both to a backend. The local backend gives each series to
+a pool of worker processes forked from this one (so they start with the libraries already
+imported), or fits them in this process; the Spark backend passes the series as a Spark
+DataFrame, which statsforecast sends through its Fugue backend: the series are partitioned
+by ``unique_id`` and each is fitted on a Spark worker by the same code. Either way every
+series is fitted on its own, so the results are the same; the backends differ only in where
+the work runs.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-import pandas as pd
 
 from opsledger.engines.spark_session import DEFAULT_MASTER, active_session, start_session
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import SparkSession
 
 Method = Literal["forecast", "cross_validation"]
@@ -31,6 +36,10 @@ class ForecastBackend(Protocol):
         """Return ``engine.<method>(df=df, **kwargs)`` with a ``unique_id`` column, sorted."""
         ...
 
+    def close(self) -> None:
+        """Release what the backend started (worker processes, a Spark session)."""
+        ...
+
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     """Return the frame with ``unique_id`` as a column, rows by series, cutoff and day."""
@@ -40,14 +49,67 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
+def _forks() -> bool:
+    """Return whether worker processes are started by forking this one (Linux)."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def default_processes() -> int:
+    """Return how many worker processes a local fit uses: one per CPU this process may use.
+
+    Workers are forked, so they start at once with statsforecast already imported; where
+    processes are not forked (Windows, macOS), models are fitted in this process instead.
+    """
+    return len(os.sched_getaffinity(0)) if _forks() else 1
+
+
+def _run_method(engine: Any, method: Method, df: pd.DataFrame, kwargs: dict[str, Any]
+                ) -> pd.DataFrame:
+    result: pd.DataFrame = getattr(engine, method)(df=df, **kwargs)
+    return result
+
+
 class LocalBackend:
-    """Fits every series in this process (statsforecast's own loop)."""
+    """Fits the series on this machine: in this process, or with ``processes`` above one
+    (:func:`default_processes` gives one per CPU) each series a task for a pool of forked
+    worker processes.
+
+    Fitting in this process is the default: forking a process whose libraries (DuckDB,
+    Arrow, BLAS) run threads of their own can leave a child waiting on a lock no thread
+    will release, and on two cores the pool saved little. With one process, a single
+    series, or where processes are not forked, everything is fitted here. The pool is
+    started on the first run that needs it and kept for the next runs until :meth:`close`.
+    """
 
     name = "local"
 
+    def __init__(self, processes: int | None = None) -> None:
+        wanted = 1 if processes is None else max(1, processes)
+        self.processes = wanted if _forks() else 1
+        self._pool: ProcessPoolExecutor | None = None
+
     def run(self, engine: Any, method: Method, df: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
-        result: pd.DataFrame = getattr(engine, method)(df=df, **kwargs)
-        return _tidy(result)
+        import pandas as pd
+
+        parts = [part for _, part in df.groupby("unique_id", sort=False)]
+        if self.processes == 1 or len(parts) == 1:
+            return _tidy(_run_method(engine, method, df, kwargs))
+        pool = self._executor()
+        # Longest series first, so the last tasks to finish are short ones.
+        parts.sort(key=len, reverse=True)
+        tasks = [pool.submit(_run_method, engine, method, part, kwargs) for part in parts]
+        return _tidy(pd.concat([task.result() for task in tasks], ignore_index=True))
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.processes,
+                                             mp_context=multiprocessing.get_context("fork"))
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class SparkBackend:
@@ -76,6 +138,7 @@ class SparkBackend:
     def run(self, engine: Any, method: Method, df: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
         # Importing these registers Spark with Fugue and the Fugue backend with statsforecast.
         import fugue_spark  # noqa: F401
+        import pandas as pd
         import statsforecast.distributed.fugue  # noqa: F401
 
         frame = self.session.createDataFrame(df)

@@ -10,7 +10,6 @@ evaluation when there is one, and the outputs (postmortem drafts, the escalation
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from opsledger.core.incident_policy import (
     fold_duplicates,
     policy_of,
 )
-from opsledger.core.inputs import Context, readers
+from opsledger.core.inputs import Context, read_input
 from opsledger.core.problems import Problem, ReadResult
 from opsledger.core.workspace import InputKey, Workspace
 from opsledger.incidents.escalation import EscalationMatrix, escalation_matrix
@@ -44,15 +43,6 @@ MATRIX_FILE = "escalation-matrix.md"
 ALERTMANAGER_FILE = "alertmanager.yml"
 
 
-def _read(
-    ctx: Context, key: InputKey, reader: Callable[[Path], ReadResult[Any]]
-) -> ReadResult[Any]:
-    if key in readers():
-        return ctx.inputs.read(key)
-    path = ctx.workspace.path(key)
-    return reader(path) if path.exists() else ReadResult(path)
-
-
 @dataclass(frozen=True)
 class IncidentRecords:
     incidents: tuple[Incident, ...]
@@ -65,7 +55,7 @@ def load_incidents(ctx: Context, policy: IncidentPolicy | None = None) -> Incide
     from opsledger.readers import incidents as folder_reader
 
     policy = policy or policy_of(ctx.workspace.config)
-    base = _read(ctx, InputKey.INCIDENTS, folder_reader.read)
+    base = read_input(ctx, InputKey.INCIDENTS, folder_reader.read)
     records = [r for r in base.records if isinstance(r, Incident)]
     folded = fold_duplicates(apply_policy(records, policy), policy)
     return IncidentRecords(folded.incidents, tuple(base.problems), folded.folded)
@@ -74,7 +64,7 @@ def load_incidents(ctx: Context, policy: IncidentPolicy | None = None) -> Incide
 def load_postmortems(ctx: Context) -> ReadResult[Postmortem]:
     from opsledger.readers import postmortems
 
-    return _read(ctx, InputKey.POSTMORTEMS, postmortems.read)
+    return read_input(ctx, InputKey.POSTMORTEMS, postmortems.read)
 
 
 def load_catalog(ctx: Context) -> list[CatalogService]:
@@ -84,7 +74,7 @@ def load_catalog(ctx: Context) -> list[CatalogService]:
     entries: list[CatalogService] = []
     for key, reader in ((InputKey.SERVICE_CATALOG, service_catalog.read),
                         (InputKey.BACKSTAGE, backstage.read)):
-        result = _read(ctx, key, reader)
+        result = read_input(ctx, key, reader)
         seen = {e.name for e in entries}
         entries.extend(r for r in result.records
                        if isinstance(r, CatalogService) and r.name not in seen)

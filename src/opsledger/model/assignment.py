@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+import numpy as np
+
 BUCKET_BITS = 53  # the precision of a double: every bucket value is exactly representable
 
 
@@ -39,3 +41,22 @@ def assign_unit(
 ) -> str:
     """Return the variant of ``unit_id`` in ``experiment``."""
     return variant_for(bucket(salt, experiment, unit_id), variants)
+
+
+def assign_units(
+    salt: str, experiment: str, unit_ids: Sequence[str], variants: Sequence[tuple[str, float]]
+) -> list[str]:
+    """Return the variant of every unit, as :func:`assign_unit` gives it one by one."""
+    prefix = f"{salt}:{experiment}:"
+    shift = 64 - BUCKET_BITS
+    numbers = np.fromiter(
+        (int.from_bytes(hashlib.sha256((prefix + unit).encode()).digest()[:8], "big") >> shift
+         for unit in unit_ids),
+        dtype=np.float64, count=len(unit_ids),
+    )
+    positions = numbers / float(1 << BUCKET_BITS)
+    total = sum(weight for _, weight in variants)
+    cumulative = np.cumsum([weight for _, weight in variants])  # added in order, as one by one
+    band = np.searchsorted(cumulative, positions * total, side="right")
+    names = [name for name, _ in variants]
+    return [names[i] for i in np.minimum(band, len(names) - 1)]

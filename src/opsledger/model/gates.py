@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -37,8 +37,16 @@ class GateSpec:
     threshold: float
     warn_threshold: float | None
     weight: float
-    key: bool
+    key: bool  # the deprecated ``key:`` flag as written (False when absent); see ``blocking``
     description: str = ""
+    advisory: bool = False  # a failing advisory gate warns; every other gate blocks
+    where: str = field(default="", compare=False)  # its place in the file, e.g. "line 12"
+    declared: frozenset[str] = field(default=frozenset(), compare=False)  # fields written
+
+    @property
+    def blocking(self) -> bool:
+        """Return True when a failure of this gate fails the whole check."""
+        return not self.advisory
 
 
 @dataclass(frozen=True)

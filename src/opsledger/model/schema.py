@@ -10,8 +10,9 @@ from __future__ import annotations
 REVIEW = 1  # reports/ops/review.json
 QUALITY_GATES = 1  # the quality gate report of ``opsledger quality check``
 EXPERIMENTS = 1  # experiment plans and analyses
-COVERAGE_PLAN = 1  # the support coverage plan (forecast, staffing, rotation)
+COVERAGE_PLAN = 2  # the support coverage plan (forecast, staffing, rotation)
 AUTOMATION_CANDIDATES = 1  # automation-candidates.json
 PROCEDURE_EVIDENCE = 1  # JSON evidence a procedure step writes (intake, gate report, canary)
 RUN_STATE = 1  # a procedure's persisted run state
 KPI_HISTORY = 1  # the KPI history database
+SLO_RESULTS = 1  # the JSON Lines records of ``opsledger slo export``

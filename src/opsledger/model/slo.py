@@ -2,7 +2,8 @@
 
 Every SLO format opsledger reads (OpenSLO, Sloth, slo-generator, native) is normalised into
 :class:`Slo`: an objective as a fraction (0-1), a window (rolling days or calendar periods), a
-budgeting method, and one indicator whose counts any engine can produce.
+budgeting method, and one indicator whose counts any engine can produce, or (a composite SLO)
+the other SLOs whose counts it combines.
 """
 
 from __future__ import annotations
@@ -248,7 +249,61 @@ class HealthSource:
     check: str | None = None  # None: every check of the service
 
 
-IndicatorSource = PrometheusSource | DuckDbSource | HealthSource
+class CompositeMethod(StrEnum):
+    """How a composite SLO combines its components in each minute (or time slice).
+
+    ``ALL_SUCCEED``: a journey succeeds only if every step does, the steps failing
+    independently: the share of good journeys is the product of the components' good shares.
+    ``WEIGHTED``: the composite burns its budget at the weighted mean of the components' burn
+    rates (each component's bad share divided by its own error budget).
+    ``WEIGHTED_SUM``: at the weighted sum of those burn rates (OpenSLO v1's composite rule).
+    """
+
+    ALL_SUCCEED = "all-succeed"
+    WEIGHTED = "weighted"
+    WEIGHTED_SUM = "weighted-sum"
+
+    @property
+    def weighs(self) -> bool:
+        """Return True when the method uses the components' weights and error budgets."""
+        return self is not CompositeMethod.ALL_SUCCEED
+
+
+@dataclass(frozen=True)
+class CompositeComponent:
+    """One SLO a composite combines, by key (``service/name``), with its weight."""
+
+    key: str
+    weight: float = 1.0
+    line: int = 0  # where the definition names it, for messages
+
+
+@dataclass(frozen=True)
+class CompositeSource:
+    """An SLI derived from other SLOs' counts: a user journey that needs every step to work.
+
+    ``per_slice`` False: the components' good and total events are combined minute by
+    minute. True (OpenSLO ``Timeslices`` and ``RatioTimeslices`` composites): their time
+    slices are, as each component's budgeting method judges its slices.
+    """
+
+    components: tuple[CompositeComponent, ...]
+    method: CompositeMethod = CompositeMethod.ALL_SUCCEED
+    per_slice: bool = False
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(c.key for c in self.components)
+
+    @property
+    def label(self) -> str:
+        """Return the composite as reports word it: ``all-succeed of a/x, b/y``; a weight
+        other than 1 follows its component (``weighted of a/x ×2, b/y``)."""
+        parts = [c.key if c.weight == 1 else f"{c.key} ×{c.weight:g}" for c in self.components]
+        return f"{self.method.value} of {', '.join(parts)}"
+
+
+IndicatorSource = PrometheusSource | DuckDbSource | HealthSource | CompositeSource
 
 
 @dataclass(frozen=True)
@@ -325,6 +380,11 @@ class Slo:
     @property
     def key(self) -> str:
         return f"{self.service}/{self.name}"
+
+    @property
+    def composite(self) -> CompositeSource | None:
+        """Return the components this SLO combines (None: it has an SLI of its own)."""
+        return self.indicator if isinstance(self.indicator, CompositeSource) else None
 
     @property
     def error_budget(self) -> float:

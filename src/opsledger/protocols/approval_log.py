@@ -57,6 +57,11 @@ def approvals_in_run_state(definition: Procedure, log: Path) -> str | None:
         recorded = _recorded_decisions(saved, len(step.required_approvals(ws.config)))
         if recorded:
             return f"{path} records step '{step.id}' as {recorded}"
+    for step in definition.steps:
+        saved = state.steps.get(step.id)
+        if saved is not None and saved.decisions:  # conflict decisions, lapsed approvals
+            return (f"{path} records step '{step.id}' as resting on "
+                    f"{len(saved.decisions)} decision(s) of the log")
     return None
 
 

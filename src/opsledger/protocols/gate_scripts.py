@@ -11,10 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from opsledger.core.errors import OpsledgerError
-from opsledger.core.inputs import P18_CRITICAL, Context
-from opsledger.core.workspace import Workspace, open_workspace
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import InputKey, Workspace, open_workspace
 from opsledger.model.gates import GateResult
+from opsledger.protocols.model import StepContext
 from opsledger.protocols.p18 import PROCEDURE, finish
+from opsledger.protocols.p18_intake import handover_artifacts
 from opsledger.protocols.p18_plan import (
     check_approvals,
     check_backlog_integrity,
@@ -93,12 +95,24 @@ def prerequisites(argv: Sequence[str] | None = None) -> int:
 
     def run() -> int:
         ctx = Context.open(_workspace(args.workspace))
-        missing = 0
-        for key in P18_CRITICAL:
+        evidence_dir = PROCEDURE.evidence_dir(ctx.workspace)
+        sctx = StepContext(ctx, PROCEDURE, PROCEDURE.steps[0], evidence_dir)
+        for problem in sctx.not_applicable.breaks:
+            print(f"[tampered] {sctx.not_applicable.log}: {problem}")
+        failed = len(sctx.not_applicable.breaks)
+        artifacts, _ = handover_artifacts(sctx)
+        for entry in artifacts:
+            key = InputKey(entry["artifact"])
             status = ctx.inputs.status(key)
-            print(f"[{status.state}] {key.value}: {status.path}")
-            missing += status.state in ("missing", "malformed")
-        return 1 if missing else 0
+            if not status.present and entry["satisfied_by"]:
+                why = (f": {entry['not_applicable']['reason']}" if entry["not_applicable"]
+                       else "")
+                print(f"[not needed] {key.value}: {entry['satisfied_by']}{why}")
+                continue
+            where = "expected at " if not status.present else ""
+            print(f"[{status.state}] {key.value}: {where}{status.path}")
+            failed += status.state in ("missing", "malformed")
+        return 1 if failed else 0
 
     return _guarded(run)
 

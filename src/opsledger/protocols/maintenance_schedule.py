@@ -20,7 +20,13 @@ from opsledger.patching.service import (
     freeze_interval,
     window_slots,
 )
-from opsledger.quality.service import ROLLBACK_DIR, describe, runbook_file_name, write_runbooks
+from opsledger.quality.service import (
+    ROLLBACK_DIR,
+    describe,
+    gate_definitions,
+    runbook_file_name,
+    write_runbooks,
+)
 from opsledger.render.links import md_link
 from opsledger.render.sections import md_escape, md_table
 
@@ -100,13 +106,16 @@ def _gates(ctx: Context) -> list[str]:
     if not gates:
         return ["_No test gates are configured (gates_config.yaml): changes are unguarded._",
                 ""]
-    rows = [[g.name, describe(g), f"{g.weight:g}", "yes" if g.key else ""] for g in gates]
+    gates = list(gate_definitions(ctx, gates).gates)  # former metric names resolved
+    rows = [[g.name, describe(g), f"{g.weight:g}", "blocks" if g.blocking else "advisory"]
+            for g in gates]
     return [
         "Every update and change merges and deploys only when these gates pass "
         "(`opsledger quality check WS --junit gates.xml` in CI; exit 1 blocks). A failed "
-        "key gate fails the whole; the weighted score counts pass 1, warn ½, fail 0.",
+        "gate fails the check unless it is advisory; the weighted score counts pass 1, "
+        "warn ½, fail 0.",
         "",
-        md_table(["Gate", "Rule", "Weight", "Key"], rows, "llrc"),
+        md_table(["Gate", "Rule", "Weight", "On failure"], rows, "llrc"),
     ]
 
 

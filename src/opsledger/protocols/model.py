@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opsledger.approvals.not_applicable import Declarations, declarations, not_applicable_ledger
 from opsledger.core.config import Config, Role
 from opsledger.core.workspace import InputKey, Workspace
 from opsledger.model.gates import GateResult
@@ -60,6 +63,31 @@ StepAction = Callable[["StepContext"], StepResult]
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """A part of a step's output that its deciders settle on its own (a prioritisation
+    conflict): each decision holds for the conflict as it stands, whatever else changes."""
+
+    id: str  # what the decider types: ``--conflict ID``
+    summary: str
+    document: Mapping[str, Any]  # what is decided; its digest is what a decision refers to
+
+    @property
+    def content(self) -> bytes:
+        return json.dumps(self.document, sort_keys=True, indent=1).encode()
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.document, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.id}.json"
+
+
+ConflictFinder = Callable[["StepContext"], tuple[Conflict, ...]]
+
+
+@dataclass(frozen=True)
 class Step:
     id: str
     phase: int
@@ -75,6 +103,8 @@ class Step:
     approves: tuple[str, ...] = ()  # evidence an approval refers to (default: the step's own)
     # Roles the step may ask to decide (e.g. a prioritisation conflict), not always required.
     conditional_approvals: tuple[Role, ...] = ()
+    # The conflicts in the step's output, each decided on its own by ``conditional_approvals``.
+    conflicts: ConflictFinder | None = None
     # Name of the field of ``config.approvals`` that lists the approvers, when configurable.
     approvals_setting: str | None = None
 
@@ -107,6 +137,8 @@ class Procedure:
     steps: tuple[Step, ...]
     gates: tuple[Gate, ...] = ()
     completion: str = ""  # what to say when every step is done
+    # Inputs that must be present unless declared not applicable (the prerequisites).
+    prerequisites: tuple[InputKey, ...] = ()
     # Writes the handoff artifacts once the steps are done and the gates evaluated.
     finish: Callable[[Context, list[GateResult]], list[Path]] | None = None
 
@@ -127,12 +159,22 @@ class StepContext:
     def now(self) -> datetime:
         return self.ctx.now
 
+    @property
+    def not_applicable(self) -> Declarations:
+        """Return the procedure's prerequisites declared not applicable (read once a run)."""
+        return self.ctx.once(declarations_of, self.evidence_dir, self.procedure.id)
+
     def evidence_path(self, name: str) -> Path:
         """Return where evidence ``name`` lives: the evidence folder, or for a name starting
         with ``@`` one of the workspace's own documents (``@roadmap``, ``@optimization-plan``)."""
         if name.startswith("@"):
             return workspace_document(self.ctx.workspace, name)
         return self.evidence_dir / name
+
+
+def declarations_of(ctx: Context, evidence_dir: Path, procedure: str) -> Declarations:
+    """Return the declarations of ``procedure`` whose log lives in ``evidence_dir``."""
+    return declarations(not_applicable_ledger(evidence_dir), procedure)
 
 
 def workspace_document(ws: Workspace, name: str) -> Path:

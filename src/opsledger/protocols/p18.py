@@ -21,6 +21,7 @@ from opsledger.protocols.p18_backlog import (
     MATRIX_FILE,
     consolidate_backlog,
     find_automation,
+    matrix_conflicts,
     prioritise,
 )
 from opsledger.protocols.p18_intake import (
@@ -43,7 +44,7 @@ from opsledger.protocols.p18_plan import (
     secure_approvals,
 )
 from opsledger.protocols.runner import COMMUNICATION_LOG, GATE_REPORT
-from opsledger.render.sections import md_escape
+from opsledger.render.sections import Status, md_escape
 
 COVERAGE_FILE = "support-coverage-plan.json"
 LESSONS_FILE = "maintenance-lessons-input.md"
@@ -103,6 +104,7 @@ STEPS = (
         inputs=(*BACKLOG_INPUTS, InputKey.SERVICE_CATALOG),
         reads_evidence=(BACKLOG_FILE,),
         conditional_approvals=CONFLICT_DECIDERS,
+        conflicts=matrix_conflicts,
     ),
     Step(
         "2.3-automation", 2, "Find automation opportunities",
@@ -188,8 +190,13 @@ def finish(ctx: Context, gates: list[GateResult]) -> list[Path]:
     folder = _evidence_dir(ws)
     metrics = quality_metrics(ws, gates)
     all_gates = all(g.passed for g in gates)
+    handover = _load(folder / HANDOVER_REPORT) or {}
+    declared = [a["not_applicable"] for a in handover.get("artifacts", [])
+                if not a.get("present") and a.get("not_applicable")]
+    prerequisites = "All prerequisites were met" + (
+        f" ({len(declared)} declared not applicable)" if declared else "")
     checklist = [
-        ("All prerequisites were met", (folder / HANDOVER_REPORT).exists()),
+        (prerequisites, bool(handover.get("complete"))),
         ("All workflow steps completed", True),
         ("All quality gates passed (or waivers documented)", all_gates),
         ("All evidence artifacts captured", all((folder / n).exists() for n in EVIDENCE)),
@@ -202,9 +209,14 @@ def finish(ctx: Context, gates: list[GateResult]) -> list[Path]:
         "## Evidence\n\n| Artifact | Present |\n| --- | --- |\n",
         *[f"| {n} | {'yes' if (folder / n).exists() else 'no'} |\n"
           for n in (*EVIDENCE, APPROVAL_LOG, COMMUNICATION_LOG, GATE_REPORT)],
+        *(["\n## Prerequisites declared not applicable\n\n"
+           "| Artifact | Declared by | Role | On | Reason |\n| --- | --- | --- | --- | --- |\n"]
+          + [f"| {md_escape(d['artifact'])} | {md_escape(d['stakeholder'])} | "
+             f"{md_escape(d['role'])} | {md_escape(d['time'][:10])} | "
+             f"{md_escape(d['reason'])} |\n" for d in declared] if declared else []),
         "\n## Quality gates\n\n| Gate | Result | Actual |\n| --- | --- | --- |\n",
         *[f"| {md_escape(g.title)} | "
-          f"{'waived until ' + g.waiver['expires'] if g.waiver else g.status.value} | "
+          f"{_verdict(g)} | "
           f"{md_escape(g.actual)} |\n" for g in gates],
         "\n## Quality metrics\n\n| Metric | Target | Actual | How it is computed |\n"
         "| --- | --- | --- | --- |\n",
@@ -220,6 +232,14 @@ def finish(ctx: Context, gates: list[GateResult]) -> list[Path]:
     lessons = folder / LESSONS_FILE
     atomic_write_text(lessons, lessons_input(ctx, gates))
     return [summary, lessons]
+
+
+def _verdict(gate: GateResult) -> str:
+    if gate.waiver and gate.status is Status.FAIL:
+        return (f"waived by {md_escape(gate.waiver.get('approver', ''))} until "
+                f"{md_escape(gate.waiver.get('expires', ''))}: "
+                f"{md_escape(gate.waiver.get('justification', ''))}")
+    return gate.status.value
 
 
 def lessons_input(ctx: Context, gates: list[GateResult]) -> str:
@@ -279,4 +299,5 @@ PROCEDURE = Procedure(
     ),
     completion="Maintenance and support plan approved; evidence ready for the retrospective.",
     finish=finish,
+    prerequisites=P18_CRITICAL,
 )

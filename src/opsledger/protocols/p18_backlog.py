@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from opsledger.approvals.decisions import approval_state
 from opsledger.backlog.service import (
     BACKLOG_COLUMNS,
     Backlog,
@@ -19,10 +20,9 @@ from opsledger.backlog.service import (
 from opsledger.core.config import Role
 from opsledger.core.fileio import atomic_write_csv, atomic_write_json
 from opsledger.core.workspace import InputKey
-from opsledger.protocols.approval_log import approval_ledger
-from opsledger.protocols.model import Halt, HaltKind, StepResult
+from opsledger.protocols.model import Conflict, Halt, HaltKind, StepResult
 from opsledger.protocols.p18_intake import evidence_header
-from opsledger.protocols.runner import StepContext, plan_digest, step_result
+from opsledger.protocols.runner import StepContext, step_result
 
 BACKLOG_FILE = "maintenance-backlog.csv"
 MATRIX_FILE = "backlog-prioritization-matrix.json"
@@ -113,28 +113,50 @@ def prioritise(sctx: StepContext) -> StepResult:
     }
     path = sctx.evidence_path(MATRIX_FILE)
     atomic_write_json(path, matrix)
-    halts = []
-    if backlog.conflicts:
-        ledger = approval_ledger(sctx.evidence_dir, sctx.procedure)
-        state = approval_state(ledger, sctx.procedure.id, sctx.step.id, CONFLICT_DECIDERS,
-                               plan_digest(sctx))
-        if not state.approved:
-            halts.append(Halt(
-                HaltKind.CONFLICT,
-                f"{len(backlog.conflicts)} prioritisation conflict(s) need a decision from "
-                + ", ".join(r.value for r in CONFLICT_DECIDERS),
-                (
-                    *(c.explanation for c in backlog.conflicts),
-                    f"when agreed: opsledger approve p18 {sctx.ctx.workspace.shell_root} "
-                    f"--step {sctx.step.id} "
-                    f"--as {CONFLICT_DECIDERS[0].value} --decision approved --conditions ...",
-                ),
-            ))
     top = backlog.open_items()[:3]
     summary = (f"{len(matrix['items'])} open items scored; top: "
                + ", ".join(f"{i.id} (WSJF {i.scores.wsjf:.1f})" for i in top)
                + f"; {len(backlog.conflicts)} conflicts")
-    return step_result(summary, [path], halts)
+    return step_result(summary, [path])
+
+
+# What a conflict decision is about, per item: a change to any of these reopens it.
+DECIDED_FIELDS = ("title", "owner", "priority", "severity", "due_date", "status")
+
+
+def _conflict_id(kind: str, owner: str | None, items: list[str]) -> str:
+    """Return the id a decider types: ``sla-SEC-004``, ``capacity-dana-silva``."""
+    if kind == "capacity" and owner:
+        return "capacity-" + re.sub(r"[^a-z0-9]+", "-", owner.lower()).strip("-")
+    return f"{kind}-{'+'.join(items)}"
+
+
+def matrix_conflicts(sctx: StepContext) -> tuple[Conflict, ...]:
+    """Return the conflicts in the prioritisation matrix, each with the facts it decides.
+
+    A decision holds while the conflict's items keep their owner, priority, severity, due
+    date and SLA date: a change elsewhere in the backlog does not reopen it.
+    """
+    path = sctx.evidence_path(MATRIX_FILE)
+    try:
+        matrix = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ()
+    items = {i.get("id"): i for i in matrix.get("items", []) if isinstance(i, dict)}
+    conflicts = []
+    for entry in matrix.get("conflicts", []):
+        ids = [str(i) for i in entry.get("items", [])]
+        facts = []
+        for item_id in ids:
+            item = items.get(item_id, {})
+            facts.append({"id": item_id, **{f: item.get(f) for f in DECIDED_FIELDS},
+                          "sla_due": (item.get("sla") or {}).get("due")})
+        ident = _conflict_id(entry.get("kind", ""), entry.get("owner"), ids)
+        conflicts.append(Conflict(ident, entry.get("explanation", ""), {
+            "id": ident, "kind": entry.get("kind"), "owner": entry.get("owner"),
+            "items": facts,
+        }))
+    return tuple(conflicts)
 
 
 def find_automation(sctx: StepContext) -> StepResult:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from opsledger.approvals.not_applicable import NOT_APPLICABLE_LOG
 from opsledger.core.catalog import catalog as workspace_catalog
 from opsledger.core.catalog import known_services as workspace_services
 from opsledger.core.fileio import atomic_write_json, atomic_write_text, sha256_tree
@@ -83,20 +84,37 @@ def _artifact(status: InputStatus, root_len: int) -> dict[str, Any]:
 
 
 def _ownership_row(
-    service: str, tier: int | None, assignment: OwnershipAssignment | None
+    service: str, tier: int | None, assignment: OwnershipAssignment | None,
+    configured: str | None,
 ) -> dict[str, Any]:
-    """Return who owns a service after handover, and why ownership is unclear if it is."""
-    owner = assignment.owner if assignment else None
+    """Return who owns a service after handover and where that is written: the handover
+    record's owner, else the owning team in opsledger.yaml; why it is unclear if neither."""
+    recorded = assignment.owner if assignment else None
+    owner = recorded or configured
+    if recorded:
+        source = "handover-record"
+    elif configured:
+        source = "opsledger.yaml"
+    else:
+        source = None
+    note = ""
+    if not recorded and configured:
+        note = ("the handover record names no owner; opsledger.yaml names the owning team"
+                if assignment is not None else
+                "not in the handover record; opsledger.yaml names the owning team")
     return {
         "service": service,
         "tier": tier,
         "owner": owner,
-        "team": assignment.team if assignment else None,
+        "source": source,
+        "team": assignment.team if assignment else configured,
         "escalation_contact": assignment.escalation_contact if assignment else None,
         "clear": bool(owner),
+        "note": note,
         "reason": "" if owner else (
-            "no assignment in the handover record" if assignment is None
-            else "assignment has no owner"),
+            "no assignment in the handover record and no owner in opsledger.yaml"
+            if assignment is None
+            else "the handover record's assignment has no owner, nor has opsledger.yaml"),
     }
 
 
@@ -106,7 +124,8 @@ def _ownership(sctx: StepContext) -> list[dict[str, Any]]:
         a.service: a for a in sctx.ctx.inputs.records(InputKey.HANDOVER_RECORD)
         if isinstance(a, OwnershipAssignment)
     }
-    return [_ownership_row(service, tier, assignments.get(service))
+    configured = {s.name: s.owner for s in sctx.ctx.workspace.config.services}
+    return [_ownership_row(service, tier, assignments.get(service), configured.get(service))
             for service, tier in sorted(known_services(sctx).items())]
 
 
@@ -131,10 +150,15 @@ def _artifact_halts(
 ) -> list[Halt]:
     """Return the halts for critical handover artifacts that are missing or unreadable."""
     halts = []
+    ws = sctx.ctx.workspace
     if missing:
-        halts.append(Halt(HaltKind.MISSING_ARTIFACT,
-                          f"critical handover artifacts missing: {', '.join(missing)}",
-                          tuple(str(sctx.ctx.workspace.path(InputKey(k))) for k in missing)))
+        halts.append(Halt(
+            HaltKind.MISSING_ARTIFACT,
+            f"critical handover artifacts missing: {', '.join(missing)}",
+            (*(f"expected at {ws.path(InputKey(k))}" for k in missing),
+             "if one does not apply to this team, declare it: opsledger not-applicable "
+             f"{sctx.procedure.id} {ws.shell_root} ARTIFACT --reason \"...\" --by EMAIL"),
+        ))
     if malformed:
         details = tuple(
             f"{p['path']}: {p['location']}: {p['message']}"
@@ -142,44 +166,92 @@ def _artifact_halts(
         )
         halts.append(Halt(HaltKind.INVALID_ARTIFACT,
                           f"handover artifacts unreadable: {', '.join(malformed)}", details))
+    declarations = sctx.not_applicable
+    if declarations.breaks:
+        halts.append(Halt(
+            HaltKind.FAILED_CHECK,
+            f"{NOT_APPLICABLE_LOG} has been tampered with; its declarations cannot be trusted",
+            tuple(str(b) for b in declarations.breaks),
+        ))
     return halts
 
 
-def _ownership_halts(unclear: list[str]) -> list[Halt]:
+def _ownership_halts(sctx: StepContext, unclear: list[str]) -> list[Halt]:
     """Return the halt for services without a clear owner, if there are any."""
     if not unclear:
         return []
+    ws = sctx.ctx.workspace
+    record = ws.path(InputKey.HANDOVER_RECORD).relative_to(ws.root)
     return [Halt(
         HaltKind.OWNERSHIP,
         f"ownership unclear for {len(unclear)} service(s): {', '.join(unclear)}",
-        ("give each an owner in handover/operational-handover-record.json",),
+        (f"give each an owner in {record}, or its owning team as 'owner:' under services "
+         "in opsledger.yaml",),
     )]
 
 
-def validate_handover(sctx: StepContext) -> StepResult:
-    """Step 1.1: every prerequisite present and readable; every service owned."""
+def _standing_in(
+    sctx: StepContext, status: InputStatus, ownership: list[dict[str, Any]], root_len: int
+) -> dict[str, Any]:
+    """Return one artifact's entry: present and read, declared not applicable, or (for the
+    ownership record) stood in for by the owners named in opsledger.yaml."""
+    entry = _artifact(status, root_len)
+    declared = sctx.not_applicable.get(status.key.value)
+    entry["not_applicable"] = declared.to_json() if declared else None
+    entry["satisfied_by"] = None
+    if status.present:
+        if declared:
+            entry["note"] = "declared not applicable, but present: the file is used"
+        return entry
+    if declared:
+        entry["satisfied_by"] = "not-applicable declaration"
+    elif status.key is InputKey.HANDOVER_RECORD and ownership and all(
+        row["source"] == "opsledger.yaml" for row in ownership
+    ):
+        entry["satisfied_by"] = "opsledger.yaml (services[].owner)"
+    return entry
+
+
+def handover_artifacts(sctx: StepContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return each prerequisite's entry (read, missing, declared not applicable or stood in
+    for) and each service's ownership, as step 1.1 and the prerequisites hook see them."""
     root_len = len(str(sctx.ctx.workspace.root))
-    statuses = [sctx.ctx.inputs.status(key) for key in P18_CRITICAL]
-    artifacts = [_artifact(s, root_len) for s in statuses]
-    missing = [s.key.value for s in statuses if not s.present]
-    malformed = [s.key.value for s in statuses if s.present and s.malformed]
     ownership = _ownership(sctx)
+    artifacts = [_standing_in(sctx, sctx.ctx.inputs.status(key), ownership, root_len)
+                 for key in P18_CRITICAL]
+    return artifacts, ownership
+
+
+def validate_handover(sctx: StepContext) -> StepResult:
+    """Step 1.1: every prerequisite present and readable, or declared not applicable; every
+    service owned (in the handover record or in opsledger.yaml)."""
+    statuses = [sctx.ctx.inputs.status(key) for key in P18_CRITICAL]
+    artifacts, ownership = handover_artifacts(sctx)
+    missing = [a["artifact"] for a in artifacts if not a["present"] and not a["satisfied_by"]]
+    malformed = [s.key.value for s in statuses if s.present and s.malformed]
+    not_applicable = [a["artifact"] for a in artifacts if not a["present"]
+                      and a["not_applicable"]]
     unclear = [row["service"] for row in ownership if not row["clear"]]
     knowledge_gaps = _knowledge_gaps(sctx)
     report = {
         **evidence_header(sctx, P18_CRITICAL),
         "artifacts": artifacts,
         "complete": not missing and not malformed,
+        "not_applicable": not_applicable,
         "ownership": ownership,
         "ownership_complete": not unclear,
         "knowledge_gaps": knowledge_gaps,
     }
     path = sctx.evidence_path(HANDOVER_REPORT)
     atomic_write_json(path, report)
-    halts = _artifact_halts(sctx, artifacts, missing, malformed) + _ownership_halts(unclear)
+    halts = _artifact_halts(sctx, artifacts, missing, malformed) + _ownership_halts(sctx, unclear)
+    usable = sum(1 for s in statuses if s.present and not s.malformed)
+    stood_in = [f"{a['artifact']} ({a['satisfied_by']})" for a in artifacts
+                if not a["present"] and a["satisfied_by"]]
     summary = (
-        f"{len(P18_CRITICAL) - len(missing) - len(malformed)} of {len(P18_CRITICAL)} artifacts "
-        f"usable; {len(ownership) - len(unclear)} of {len(ownership)} services owned; "
+        f"{usable} of {len(P18_CRITICAL)} artifacts usable"
+        + (f", {len(stood_in)} not needed: {', '.join(stood_in)}" if stood_in else "")
+        + f"; {len(ownership) - len(unclear)} of {len(ownership)} services owned; "
         f"{len(knowledge_gaps['open'])} open knowledge gaps"
     )
     return step_result(summary, [path], halts)
@@ -275,6 +347,8 @@ def _baseline_age(
     """Return the baseline's age in days (``None`` when undated or absent) and the halts
     for a baseline that is absent, undated or older than the policy allows."""
     if baseline is None:
+        if sctx.not_applicable.get(InputKey.OBSERVABILITY_BASELINE.value):
+            return None, []
         return None, [Halt(HaltKind.BASELINE, "observability baseline unavailable",
                            (str(sctx.ctx.workspace.path(InputKey.OBSERVABILITY_BASELINE)),))]
     if baseline.measured_at is None:
@@ -294,11 +368,14 @@ def _analysis_heading(
 ) -> str:
     """Return the analysis' title with when it was generated and the baseline measured."""
     measured = baseline.measured_at if baseline else None
+    declared = sctx.not_applicable.get(InputKey.OBSERVABILITY_BASELINE.value)
+    absent = (f"No observability baseline: {md_escape(declared.describe())}. Services count as "
+              "without dashboards and alerts.\n\n") if baseline is None and declared else ""
     return (
         "# Operational baseline analysis\n\n"
         f"Generated {sctx.now.isoformat()}. Baseline measured "
         f"{measured.isoformat() if measured else 'never'}"
-        f"{f' ({age} days ago)' if age is not None else ''}.\n\n"
+        f"{f' ({age} days ago)' if age is not None else ''}.\n\n{absent}"
     )
 
 

@@ -8,9 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from opsledger.approvals.decisions import APPROVAL_COLUMNS, APPROVAL_LOG, approval_state
+from opsledger.approvals.decisions import APPROVAL_COLUMNS, APPROVAL_LOG
 from opsledger.approvals.digest import documents_digest
 from opsledger.approvals.ledger import Ledger
+from opsledger.approvals.review import ApprovalReview, review_approvals
 from opsledger.core.config import Role
 from opsledger.core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from opsledger.core.workspace import InputKey
@@ -23,11 +24,12 @@ from opsledger.model.handover import (
     WorkItem,
 )
 from opsledger.patching.service import window_slots
-from opsledger.protocols.approval_log import approval_ledger, run_state_witness
+from opsledger.protocols.approval_log import run_state_witness
 from opsledger.protocols.model import Halt, HaltKind, Procedure, StepResult
 from opsledger.protocols.p18_backlog import BACKLOG_FILE, parse_day, read_backlog_csv
 from opsledger.protocols.p18_intake import catalog, critical_services, evidence_header
-from opsledger.protocols.runner import StepContext, plan_digest, step_result
+from opsledger.protocols.runner import StepContext, step_result
+from opsledger.protocols.signoff import step_signoff
 from opsledger.render.sections import Status, md_escape, md_table
 from opsledger.review.service import (
     COMPLETE,
@@ -35,12 +37,13 @@ from opsledger.review.service import (
     governance_checklist,
     scheduled_reviews,
 )
-from opsledger.support.service import PLAN_FILE
+from opsledger.support.service import PLAN_FILE, maintenance_plan_markdown
 
 PLAN_FILE_MD = "maintenance-plan.md"
 CHECKLIST_FILE = "governance-cadence-checklist.json"
 CALENDAR_FILE = "governance-cadence.ics"
 APPROVERS = (Role.OPERATIONS_DIRECTOR, Role.SUPPORT_LEAD, Role.PRODUCT_OWNER, Role.SECURITY_LEAD)
+APPROVAL_STEP = "3.2-approvals"
 WINDOW_OCCURRENCES = 4
 
 
@@ -58,15 +61,20 @@ def _commitment_gaps(sctx: StepContext) -> list[str]:
     rotations = {s.name: s.oncall for s in config.services}
     rotations.update({c.name: c.oncall for c in catalog(sctx) if c.oncall
                       and not rotations.get(c.name)})
+    team_owners = {s.name: s.owner for s in config.services if s.owner}
+    ws = sctx.ctx.workspace
+    record = ws.path(InputKey.HANDOVER_RECORD).relative_to(ws.root)
     for service in critical_services(sctx):
         assignment = assignments.get(service)
-        if assignment is None or not assignment.owner:
-            gaps.append(f"critical service {service}: no owner")
+        if (assignment is None or not assignment.owner) and not team_owners.get(service):
+            gaps.append(f"critical service {service}: no owner in the handover record or "
+                        "opsledger.yaml")
         if not rotations.get(service):
             gaps.append(f"critical service {service}: no on-call rotation")
         if assignment is None or (assignment.availability_sla is None
                                   and assignment.response_sla_minutes is None):
-            gaps.append(f"critical service {service}: no SLA in the handover record")
+            gaps.append(f"critical service {service}: no SLA in the handover record (its "
+                        f"'sla' in {record})")
     for pm in sctx.ctx.inputs.records(InputKey.POSTMORTEMS):
         if not isinstance(pm, Postmortem) or (pm.severity or "").upper() not in ("SEV1", "SEV2"):
             continue
@@ -83,11 +91,14 @@ def _commitment_gaps(sctx: StepContext) -> list[str]:
 
 
 def _windows_section(sctx: StepContext) -> list[str]:
+    """Return the change windows; their next occurrences follow on a line of their own,
+    which the approval digest leaves out (it changes with the clock, not with the plan)."""
     config = sctx.ctx.workspace.config
     lines = ["## Release and change windows\n\n"]
     if not config.change_windows:
         return [*lines, "_No change windows in opsledger.yaml._\n\n"]
     rows = []
+    upcoming = []
     until = sctx.now + timedelta(days=120)
     for window in config.change_windows:
         slots = []
@@ -96,9 +107,11 @@ def _windows_section(sctx: StepContext) -> list[str]:
             if len(slots) == WINDOW_OCCURRENCES:
                 break
         rows.append([window.name, window.cron, window.timezone,
-                     f"{window.duration_minutes} min",
-                     ", ".join(window.services) or "all", "; ".join(slots)])
-    lines.append(md_table(["Window", "Cron", "Time zone", "Length", "Services", "Next"], rows))
+                     f"{window.duration_minutes} min", ", ".join(window.services) or "all"])
+        upcoming.append(f"{md_escape(window.name)} {', '.join(slots) or 'none in 120 days'}")
+    lines.append(md_table(["Window", "Cron", "Time zone", "Length", "Services"], rows))
+    lines.append(f"\nNext occurrences as of {sctx.now.date().isoformat()}: "
+                 + "; ".join(upcoming) + "\n")
     if config.freezes:
         lines.append("\nFreezes: " + "; ".join(
             f"{md_escape(f.name)} {f.start} to {f.end} (allowed: {', '.join(f.allow)})"
@@ -112,22 +125,8 @@ def _coverage_section(sctx: StepContext) -> list[str]:
     lines = ["## Support coverage\n\n"]
     if not path.exists():
         return [*lines, "_No support coverage plan: ticket history was not available._\n\n"]
-    plan = json.loads(path.read_text())
-    rotation = plan.get("rotation") or {}
-    lines.append(
-        f"From `{PLAN_FILE}`: {len(plan.get('queues', []))} queues forecast for "
-        f"{plan.get('horizon_days', '?')} days; rotation of "
-        f"{rotation.get('agents', rotation.get('headcount', '?'))} agents.\n\n"
-    )
-    rows = []
-    for queue in plan.get("queues", []):
-        accuracy = queue.get("accuracy") or {}
-        rows.append([queue.get("queue"), queue.get("model") or queue.get("chosen_model", ""),
-                     accuracy.get("mase", ""), accuracy.get("seasonal_naive_mase", "")])
-    if rows:
-        lines.append(md_table(["Queue", "Model", "MASE", "Seasonal naive MASE"], rows, "llrr"))
-    lines.append("\n")
-    return lines
+    # The support capability renders its own plan file, so the columns match its keys.
+    return [*lines, maintenance_plan_markdown(json.loads(path.read_text())), "\n"]
 
 
 def draft_plan(sctx: StepContext) -> StepResult:
@@ -207,13 +206,14 @@ def _pct(value: float | None) -> str:
 
 
 def secure_approvals(sctx: StepContext) -> StepResult:
-    """Step 3.2: the plan approved by operations, support, product and security leads."""
-    ledger = approval_ledger(sctx.evidence_dir, sctx.procedure)
-    state = approval_state(ledger, sctx.procedure.id, sctx.step.id, APPROVERS,
-                           plan_digest(sctx))
-    given = [r.value for r, row in state.decisions.items() if row and row["decision"] ==
-             "approved"]
-    return step_result(f"approvals of the current plan: {len(given)} of {len(APPROVERS)}", [])
+    """Step 3.2: the plan presented to the operations, support, product and security leads.
+
+    Their decisions are read from the approval log whenever the procedure's state is asked
+    for (see :mod:`opsledger.protocols.signoff`), so this step's summary holds no count.
+    """
+    roles = sctx.step.required_approvals(sctx.ctx.workspace.config)
+    return step_result(f"plan presented to {len(roles)} approvers: "
+                       + ", ".join(r.value for r in roles), [])
 
 
 def configure_governance(sctx: StepContext) -> StepResult:
@@ -296,29 +296,48 @@ def check_backlog_integrity(path: Path, root: Path) -> GateResult:
         Status.FAIL if failures else Status.PASS, tuple(failures))
 
 
-def check_approvals(
-    log: Path, plan: Path, root: Path, definition: Procedure
-) -> GateResult:
-    """Gate 2: the four leads approved this version of the plan, in an intact log."""
-    ledger = Ledger(log, APPROVAL_COLUMNS, run_state_witness(definition))
+def approvals_result(review: ApprovalReview | None, log: Path, root: Path,
+                     breaks: list[str] | None = None) -> GateResult:
+    """Gate 2 from the approvers' decisions on the plan as it is (None: no plan yet)."""
     base = GateMeta(id="p18-stakeholder-approval", title="Stakeholder approval confirmation",
                     criteria="Operations, Support, Product and Security leads approve the plan",
                     threshold="every required stakeholder's status is Approved",
                     evidence=_shown(log, root),
                     remedy="address feedback, revise the plan, obtain the approvals again")
-    breaks = ledger.verify()
     if breaks:
-        return base.result("approval log tampered with", Status.FAIL,
-                           tuple(str(b) for b in breaks))
-    if not plan.exists():
+        return base.result("approval log tampered with", Status.FAIL, tuple(breaks))
+    if review is None:
         return base.result("no maintenance plan yet", Status.FAIL)
+    lapsed = {row.role: row for row in review.lapsed}
+    unanswered = {row.role: row for row in review.unanswered}
+    failures = []
+    for role in review.awaited:
+        if role in lapsed:
+            failures.append(f"{role.value}: awaited ({lapsed[role].describe('an earlier version')}"
+                            "; it lapsed when the plan changed)")
+        elif role in unanswered:
+            row = unanswered[role]
+            failures.append(f"{role.value}: awaited ({row.describe('an earlier version')}; "
+                            f"conditions: {row.conditions or '(none)'})")
+        else:
+            failures.append(f"{role.value}: awaited")
+    failures += [f"{row.role.value}: {row.decision.value} by {row.stakeholder}; conditions: "
+                 f"{row.conditions or '(none)'}" for row in review.refused]
+    return base.result(f"{review.count()} the current plan",
+                       Status.PASS if review.approved else Status.FAIL, tuple(failures))
+
+
+def check_approvals(
+    log: Path, plan: Path, root: Path, definition: Procedure
+) -> GateResult:
+    """Gate 2: the four leads approved this version of the plan, in an intact log."""
+    ledger = Ledger(log, APPROVAL_COLUMNS, run_state_witness(definition))
+    breaks = [str(b) for b in ledger.verify()]
+    if breaks or not plan.exists():
+        return approvals_result(None, log, root, breaks)
     digest = documents_digest({plan.name: plan})
-    state = approval_state(ledger, "p18", "3.2-approvals", APPROVERS, digest)
-    failures = [f"{r.value}: awaited" for r in state.awaited] + [
-        f"{r.value}: {row['decision']} by {row['stakeholder']}" for r, row in state.refused]
-    approved = len(APPROVERS) - len(failures)
-    return base.result(f"{approved} of {len(APPROVERS)} approved the current plan",
-                       Status.PASS if not failures else Status.FAIL, tuple(failures))
+    return approvals_result(
+        review_approvals(ledger, "p18", APPROVAL_STEP, APPROVERS, digest), log, root)
 
 
 def check_governance(path: Path, root: Path) -> GateResult:
@@ -348,8 +367,14 @@ def gate_backlog_integrity(sctx: StepContext) -> GateResult:
 
 
 def gate_approvals(sctx: StepContext) -> GateResult:
-    return check_approvals(sctx.evidence_path(APPROVAL_LOG), sctx.evidence_path(PLAN_FILE_MD),
-                           sctx.ctx.workspace.root, sctx.procedure)
+    step = sctx.procedure.step(APPROVAL_STEP)
+    log = sctx.evidence_path(APPROVAL_LOG)
+    if step is None or not sctx.evidence_path(PLAN_FILE_MD).exists():
+        return approvals_result(None, log, sctx.ctx.workspace.root)
+    signoff = step_signoff(StepContext(sctx.ctx, sctx.procedure, step, sctx.evidence_dir))
+    breaks = [str(b) for b in signoff.breaks] if signoff else []
+    return approvals_result(signoff.document if signoff else None, log,
+                            sctx.ctx.workspace.root, breaks)
 
 
 def gate_governance(sctx: StepContext) -> GateResult:

@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from opsledger.approvals.decisions import active_waiver, approval_state, waiver_ledger
-from opsledger.approvals.digest import documents_digest, evidence_fingerprint
+from opsledger.approvals.decisions import active_waiver, waiver_ledger
+from opsledger.approvals.digest import evidence_fingerprint
 from opsledger.core.config import CONFIG_FILE
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import (
@@ -28,8 +28,8 @@ from opsledger.core.fileio import (
 )
 from opsledger.core.inputs import Context
 from opsledger.model import schema
-from opsledger.protocols.approval_log import approval_ledger
 from opsledger.protocols.model import (
+    Conflict,
     GateResult,
     Halt,
     HaltKind,
@@ -39,8 +39,16 @@ from opsledger.protocols.model import (
     StepKind,
     StepResult,
 )
+from opsledger.protocols.signoff import (
+    StepSignoff,
+    document_digest,
+    new_decisions,
+    open_conflicts,
+    signoff_halts,
+    step_signoff,
+)
 from opsledger.protocols.state import (
-    ProcedureState,
+    StepState,
     StepStatus,
     load_state,
     save_state,
@@ -52,6 +60,15 @@ GATE_REPORT = "gate-report.json"
 
 
 Listener = Callable[[str, str], None]  # (kind, message): announce | info | reuse | halt | done
+
+# Halts that only wait for someone's decision (an approval, a conflict settled).
+DECISION_HALTS = (HaltKind.APPROVAL_AWAITED, HaltKind.CONFLICT)
+
+
+def outcome_exit_code(complete: bool, gates: list[GateResult]) -> int:
+    """Return the exit code of a procedure's state: 0 when every step is done and every gate
+    passes (or is waived), 1 otherwise. ``run``, ``run --status`` and ``gates`` share it."""
+    return 0 if complete and all(g.passed for g in gates) else 1
 
 
 @dataclass
@@ -73,17 +90,19 @@ class RunOutcome:
 
     @property
     def waits_for_approval(self) -> bool:
-        """True when every halt waits for an approver: nothing to fix, decisions to record."""
-        return bool(self.halts) and all(h.kind is HaltKind.APPROVAL_AWAITED for h in self.halts)
+        """True when every halt waits for a decision: nothing to fix, decisions to record."""
+        return bool(self.halts) and all(h.kind in DECISION_HALTS for h in self.halts)
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.complete and self.gates_passed else 1
+        """0 when every step is done and every gate passes (or is waived), else 1."""
+        return outcome_exit_code(self.complete, self.gates)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "procedure": self.procedure,
             "complete": self.complete,
+            "exit_code": self.exit_code,
             "ran": self.ran,
             "reused": self.reused,
             "halted_at": self.halted_at,
@@ -107,14 +126,19 @@ def communicate(evidence_dir: Path, now: datetime, label: str, message: str) -> 
 
 
 def step_digest(sctx: StepContext) -> str:
-    """Return the digest of everything the step reads."""
+    """Return the digest of everything the step reads (an absent input declared not
+    applicable counts as its declaration)."""
     ws = sctx.ctx.workspace
     parts: dict[str, Any] = {"step": sctx.step.id, "version": sctx.step.version}
     config = ws.root / CONFIG_FILE
     parts["config"] = sha256_file(config) if config.exists() else "absent"
     for key in sctx.step.inputs:
         path = ws.path(key)
-        parts[f"input:{key.value}"] = sha256_tree(path) if path.exists() else "absent"
+        if path.exists():
+            parts[f"input:{key.value}"] = sha256_tree(path)
+            continue
+        declared = sctx.not_applicable.get(key.value)
+        parts[f"input:{key.value}"] = f"not-applicable:{declared.hash}" if declared else "absent"
     for name in sctx.step.reads_evidence:
         path = sctx.evidence_path(name)
         parts[f"evidence:{name}"] = evidence_fingerprint(path) if path.exists() else "absent"
@@ -131,12 +155,12 @@ def evidence_digests(sctx: StepContext) -> dict[str, str]:
 
 def plan_digest(sctx: StepContext) -> str:
     """Return the digest of what an approval of the step refers to (its evidence by default)."""
-    names = sctx.step.approves or sctx.step.evidence
-    return documents_digest({name: sctx.evidence_path(name) for name in names})
+    return document_digest(sctx)
 
 
-def _reusable(sctx: StepContext, state: ProcedureState, digest: str) -> bool:
-    saved = state.steps.get(sctx.step.id)
+def reusable(sctx: StepContext, saved: StepState | None, digest: str) -> bool:
+    """Return whether the step's last result still holds: it finished its work, nothing it
+    reads changed and its evidence is on disk as it wrote it."""
     if saved is None or saved.status not in (StepStatus.COMPLETED, StepStatus.AWAITING_APPROVAL):
         return False
     return saved.input_digest == digest and saved.evidence == evidence_digests(sctx) and all(
@@ -144,48 +168,16 @@ def _reusable(sctx: StepContext, state: ProcedureState, digest: str) -> bool:
     )
 
 
-def _approval_halts(sctx: StepContext) -> list[Halt]:
-    step = sctx.step
-    roles = step.required_approvals(sctx.ctx.workspace.config)
-    if not roles:
-        return []
-    ledger = approval_ledger(sctx.evidence_dir, sctx.procedure)
-    breaks = ledger.verify()
-    if breaks:
-        return [
-            Halt(
-                HaltKind.FAILED_CHECK,
-                f"{ledger.path.name} has been tampered with; approvals cannot be trusted",
-                tuple(str(b) for b in breaks),
-            )
-        ]
-    status = approval_state(ledger, sctx.procedure.id, step.id, roles, plan_digest(sctx))
-    named = step.approves or step.evidence
-    subject = ", ".join(sctx.evidence_path(n).name for n in named) if named else step.title
-    halts = []
-    for role, row in status.refused:
-        halts.append(
-            Halt(
-                HaltKind.APPROVAL_REFUSED,
-                f"{row['stakeholder']} ({role.value}) {row['decision']} {subject}",
-                (f"conditions: {row['conditions']}",) if row.get("conditions") else (),
-            )
-        )
-    if status.awaited:
-        awaited = ", ".join(r.value for r in status.awaited)
-        halts.append(
-            Halt(
-                HaltKind.APPROVAL_AWAITED,
-                f"awaiting approval of {subject} from: {awaited}",
-                tuple(
-                    f"opsledger approve {sctx.procedure.id} {sctx.ctx.workspace.shell_root} "
-                    f"--step {step.id} "
-                    f"--as {r.value} --decision approved"
-                    for r in status.awaited
-                ),
-            )
-        )
-    return halts
+def reuse_message(sctx: StepContext, signoff: StepSignoff | None, seen: list[str]) -> str:
+    """Return what the reuse of a step says: unchanged (inputs and decisions alike), or
+    which decisions were recorded since the last run."""
+    fresh = new_decisions(signoff, seen)
+    if not fresh:
+        return f"{sctx.step.title}: unchanged since the last run"
+    listed = "; ".join(f"{row.describe()}" for row in fresh)
+    state = f" ({signoff.summary()})" if signoff is not None else ""
+    return (f"{sctx.step.title}: inputs unchanged; decisions since the last run: "
+            f"{listed}{state}")
 
 
 def run_procedure(
@@ -215,15 +207,22 @@ def run_procedure(
         forced_here = forced and (step.id == from_step or outcome.ran)
         sctx = StepContext(ctx, procedure, step, evidence_dir)
         digest = step_digest(sctx)
+        saved = state.step(step.id)
         work_halted = False
-        if not forced_here and _reusable(sctx, state, digest):
-            halts = _approval_halts(sctx)
+        if not forced_here and reusable(sctx, state.steps.get(step.id), digest):
+            signoff = step_signoff(sctx)
+            halts = signoff_halts(sctx, signoff)
+            message = reuse_message(sctx, signoff, saved.decisions)
             if not halts:
                 outcome.reused.append(step.id)
-                listener("reuse", f"{step.title}: unchanged since the last run")
-                state.step(step.id).status = StepStatus.COMPLETED
+                listener("reuse", message)
+                saved.status = StepStatus.COMPLETED
+                saved.halts = []
+                saved.decisions = signoff.fingerprint() if signoff else []
                 save_state(path, state, ctx.now)
                 continue
+            if not message.endswith("unchanged since the last run"):
+                listener("reuse", message)
         else:
             listener("announce", step.announcement)
             communicate(evidence_dir, ctx.now, f"phase {step.phase}", step.announcement)
@@ -235,14 +234,14 @@ def run_procedure(
             if step.kind is StepKind.GUIDELINE and result.halts:
                 for halt in result.halts:
                     listener("info", f"note: {halt.reason}")
+            signoff = None if halts else step_signoff(sctx)
             if not halts:
-                halts = _approval_halts(sctx)
-            saved = state.step(step.id)
+                halts = signoff_halts(sctx, signoff)
             saved.input_digest = digest
             saved.evidence = evidence_digests(sctx)
             saved.finished_at = ctx.now.isoformat()
             saved.summary = result.summary
-        saved = state.step(step.id)
+        saved.decisions = signoff.fingerprint() if signoff else saved.decisions
         if halts:
             saved.status = StepStatus.HALTED if work_halted else StepStatus.AWAITING_APPROVAL
             saved.halts = [h.to_json() for h in halts]
@@ -309,22 +308,6 @@ def write_gate_report(
     return path
 
 
-def procedure_status(procedure: Procedure, ctx: Context) -> list[tuple[Step, str, str]]:
-    """Return (step, status, summary or halt reason) per step, as last saved."""
-    state = load_state(state_path(ctx.workspace.state_dir, procedure.id), procedure.id)
-    rows = []
-    for step in procedure.steps:
-        saved = state.steps.get(step.id)
-        if saved is None:
-            rows.append((step, StepStatus.PENDING.value, ""))
-        elif saved.status is StepStatus.HALTED:
-            reasons = "; ".join(h.get("reason", "") for h in saved.halts)
-            rows.append((step, saved.status.value, reasons))
-        else:
-            rows.append((step, saved.status.value, saved.summary))
-    return rows
-
-
 def require_step(procedure: Procedure, step_id: str) -> Step:
     step = procedure.step(step_id)
     if step is None:
@@ -345,6 +328,11 @@ def approvable_digest(procedure: Procedure, ctx: Context, step: Step) -> str:
             f"run 'opsledger run {procedure.id} {ctx.workspace.shell_root}' first"
         )
     return plan_digest(sctx)
+
+
+def conflicts_to_decide(procedure: Procedure, ctx: Context, step: Step) -> tuple[Conflict, ...]:
+    """Return the conflicts of ``step``'s current output that its deciders settle."""
+    return open_conflicts(StepContext(ctx, procedure, step, procedure.evidence_dir(ctx.workspace)))
 
 
 def step_result(summary: str, evidence: list[Path], halts: list[Halt] | None = None,

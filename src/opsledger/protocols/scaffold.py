@@ -69,6 +69,13 @@ policies:
     shrinkage: 0.3
     occupancy_cap: 0.85
     timezone: UTC
+  # Who may waive a failed gate, and for how many days at most; per gate id if needed.
+  waivers:
+    default: {roles: [operations-director, sre-manager, engineering-manager], max_days: 30}
+    gates: {}
+    #  p18-stakeholder-approval: {roles: [operations-director], max_days: 7}
+  # The least a waiver's justification or a not-applicable reason must say.
+  justification: {min_words: 3, min_chars: 20}
 
 # KPI reviews: the governance cadence.
 kpi_reviews:

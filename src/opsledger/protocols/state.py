@@ -29,6 +29,8 @@ class StepState:
     finished_at: str = ""
     summary: str = ""
     halts: list[dict[str, Any]] = field(default_factory=list)
+    # Hashes of the approval-log rows the step's sign-off rested on when it last ran.
+    decisions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +93,9 @@ def _step_state(path: Path, step: str, value: object) -> StepState:
         raise _malformed(path, f"step '{step}': 'evidence' is not a mapping of file digests")
     if not isinstance(halts, list) or not all(isinstance(h, dict) for h in halts):
         raise _malformed(path, f"step '{step}': 'halts' is not a list of halts")
+    decisions = value.get("decisions", [])
+    if not isinstance(decisions, list) or not all(isinstance(d, str) for d in decisions):
+        raise _malformed(path, f"step '{step}': 'decisions' is not a list of row hashes")
     return StepState(
         status=parsed,
         input_digest=_text(path, f"step '{step}': input_digest", value.get("input_digest", "")),
@@ -98,6 +103,7 @@ def _step_state(path: Path, step: str, value: object) -> StepState:
         finished_at=_text(path, f"step '{step}': finished_at", value.get("finished_at", "")),
         summary=_text(path, f"step '{step}': summary", value.get("summary", "")),
         halts=list(halts),
+        decisions=list(decisions),
     )
 
 

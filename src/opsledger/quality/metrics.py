@@ -2,7 +2,11 @@
 
 Pure functions: each turns one analysis result into named values, or into
 :class:`NotAvailable` with the reason when the figure cannot be computed. The names, and
-what each one means, are listed in :data:`METRICS` (and in ``docs/formats.md``).
+what each one means, are listed in :data:`METRICS` (and in ``docs/quality-gates.md``), their
+units in :data:`UNITS`. A gate metric never takes the name of a monthly KPI
+(:mod:`opsledger.review.kpis`) that means something else: the KPI ``availability`` pools
+the probes of every service, so the gate metric for the worst critical service is
+``worst_critical_availability``. Former names still read are in :data:`RENAMED_METRICS`.
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ from opsledger.model.health import PerfReport
 from opsledger.model.quality import CoverageTotal, TestRunCounts
 from opsledger.model.status import Skipped
 from opsledger.patching.service import SECURITY_BANDS, Posture
-from opsledger.quality.gates import MetricValue, NotAvailable
+from opsledger.quality.gates import MetricValue, NotAvailable, Unit
 from opsledger.quality.perf import PerfComparison
 from opsledger.slo.service import BudgetStatus, HealthResult, ServiceHealth
 
 METRICS: dict[str, str] = {
-    "availability": "lowest availability (passing probes / probes, 0-1) among critical services "
-    "(tier 0-1; every service when none is critical) over the health window",
+    "worst_critical_availability": "lowest availability (passing probes / probes, 0-1) among "
+    "critical services (tier 0-1; every service when none is critical) over the health window",
     "availability_services_breached": "services below their availability or latency objective "
     "over the health window",
     "probe_latency_p95_ms": "highest p95 latency of passing probes among critical services",
@@ -37,7 +41,7 @@ METRICS: dict[str, str] = {
     **{f"vulnerabilities_open_{band.value}": f"open {band.value} vulnerability findings"
        for band in SECURITY_BANDS},
     "vulnerabilities_overdue": "open findings past their SLA due date",
-    "critical_vulnerabilities": "open critical findings past their SLA due date",
+    "critical_vulnerabilities_overdue": "open critical findings past their SLA due date",
     "tests_total": "test cases in the JUnit reports",
     "tests_failed": "test cases that failed",
     "tests_errors": "test cases that errored",
@@ -47,6 +51,28 @@ METRICS: dict[str, str] = {
     "overdue_action_items": "open postmortem action items past their due date",
     "mttr_minutes_major": "mean minutes from creation to resolution of major (SEV1/SEV2) "
     "incidents created in the incident window",
+}
+
+_RATIOS = ("worst_critical_availability", "error_rate", "error_rate_overall", "slo_attainment",
+           "error_budget_remaining", "test_pass_rate", "coverage")
+_TIMES = {"probe_latency_p95_ms": Unit.MS, "latency_p95_ms": Unit.MS, "latency_p99_ms": Unit.MS,
+          "mttr_minutes_major": Unit.MINUTES}
+UNITS: dict[str, Unit] = {
+    name: Unit.RATIO if name in _RATIOS else _TIMES.get(name, Unit.COUNT) for name in METRICS
+}
+
+# Former gate metric names, still read with a warning: old name -> (new name, why renamed).
+RENAMED_METRICS: dict[str, tuple[str, str]] = {
+    "availability": (
+        "worst_critical_availability",
+        "it is the lowest availability among tier-0/1 services, while the monthly KPI "
+        "'availability' pools the probes of every service",
+    ),
+    "critical_vulnerabilities": (
+        "critical_vulnerabilities_overdue",
+        "it counts critical findings past their SLA due date, while the monthly KPI "
+        "'vulnerabilities_critical' counts every open critical finding",
+    ),
 }
 
 
@@ -68,12 +94,13 @@ def missing(names: Iterable[str], reason: str) -> dict[str, MetricValue]:
     return {name: NotAvailable(reason) for name in names}
 
 
-HEALTH_NAMES = ("availability", "availability_services_breached", "probe_latency_p95_ms")
+HEALTH_NAMES = ("worst_critical_availability", "availability_services_breached",
+                "probe_latency_p95_ms")
 PERF_NAMES = ("latency_p95_ms", "latency_p99_ms", "error_rate", "error_rate_overall",
               "perf_regressions")
 SLO_NAMES = ("slo_attainment", "error_budget_remaining", "slos_breached")
 VULNERABILITY_NAMES = (*(f"vulnerabilities_open_{b.value}" for b in SECURITY_BANDS),
-                       "vulnerabilities_overdue", "critical_vulnerabilities")
+                       "vulnerabilities_overdue", "critical_vulnerabilities_overdue")
 TEST_NAMES = ("tests_total", "tests_failed", "tests_errors", "tests_skipped", "test_pass_rate")
 
 
@@ -87,7 +114,7 @@ def health_metrics(
     wanted = set(critical)
     scope = [r for r in assessed if r.service in wanted] or assessed
     out: dict[str, MetricValue] = {
-        "availability": min(r.availability for r in scope),
+        "worst_critical_availability": min(r.availability for r in scope),
         "availability_services_breached": float(
             sum(1 for r in assessed if r.status is BudgetStatus.BREACHED)),
     }
@@ -150,7 +177,7 @@ def vulnerability_metrics(posture: Posture) -> dict[str, MetricValue]:
         for band, count in posture.counts_by_band().items()
     }
     out["vulnerabilities_overdue"] = float(len(posture.overdue))
-    out["critical_vulnerabilities"] = float(
+    out["critical_vulnerabilities_overdue"] = float(
         sum(1 for i in posture.overdue if i.finding.severity is Severity.CRITICAL))
     return out
 

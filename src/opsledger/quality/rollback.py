@@ -339,13 +339,15 @@ def verification_checks(
         if names_service(gate, service, services):
             rule = f"{gate.metric} {gate.operator.value} {gate.threshold:g}"
             checks.append(Check(f"Gate '{gate.name}'", rule, "opsledger quality check WS",
-                                "gates_config.yaml" + (" (key gate)" if gate.key else "")))
-    keys = [g for g in gates if g.key and not names_service(g, service, services)]
-    if keys:
-        checks.append(Check("Key quality gates pass",
+                                "gates_config.yaml" + (" (advisory)" if gate.advisory
+                                                       else " (blocking)")))
+    blocking = [g for g in gates if g.blocking and not names_service(g, service, services)]
+    if blocking:
+        checks.append(Check("Blocking quality gates pass",
                             ", ".join(f"{g.metric} {g.operator.value} {g.threshold:g}"
-                                      for g in keys),
-                            "opsledger quality check WS", "gates_config.yaml key gates"))
+                                      for g in blocking),
+                            "opsledger quality check WS",
+                            "gates_config.yaml gates not marked advisory"))
     return tuple(checks)
 
 
@@ -366,7 +368,7 @@ def decision_criteria(
     roll_back += [
         "The canary comparison recommends rolling back "
         "(opsledger rollback canary WS --baseline F --canary F).",
-        "A key quality gate fails on the changed version (opsledger quality check WS).",
+        "A blocking quality gate fails on the changed version (opsledger quality check WS).",
     ]
     escalate = [
         "The errors began before the change or come from a dependency: a rollback will not "

@@ -13,6 +13,7 @@ from opsledger.core.workspace import InputKey
 from opsledger.model.gates import GateSpec
 from opsledger.model.slo import Slo
 from opsledger.quality.canary import CanaryReport, Decision
+from opsledger.quality.gate_definitions import resolve_definitions
 from opsledger.quality.rollback import (
     Runbook,
     ServiceFacts,
@@ -147,9 +148,11 @@ def _slos(ctx: Context) -> list[Slo]:
 
 
 def _gates(ctx: Context) -> list[GateSpec]:
+    """Return the workspace's gates with their metrics under their current names."""
     if not ctx.workspace.path(InputKey.GATES).exists():
         return []
-    return [g for g in ctx.inputs.read(InputKey.GATES).records if isinstance(g, GateSpec)]
+    gates = [g for g in ctx.inputs.read(InputKey.GATES).records if isinstance(g, GateSpec)]
+    return list(resolve_definitions(gates, "gates_config.yaml").gates)
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,13 @@ from opsledger.quality.canary import CanaryPolicy as CanaryPolicy
 from opsledger.quality.canary import CanaryReport
 from opsledger.quality.canary import Decision as Decision
 from opsledger.quality.canary import compare_canary as compare_canary
+from opsledger.quality.gate_definitions import GateDefinitions, resolve_definitions
 from opsledger.quality.gate_report import scorecard_junit as scorecard_junit
 from opsledger.quality.gates import MetricValue, NotAvailable, Scorecard, evaluate_gates
 from opsledger.quality.gates import describe as describe
 from opsledger.quality.metrics import (
     SLO_NAMES,
+    UNITS,
     VULNERABILITY_NAMES,
     coverage_metrics,
     health_metrics,
@@ -245,6 +247,7 @@ class QualityRun:
     scorecard: Scorecard
     generated_at: datetime
     gates_path: Path
+    warnings: tuple[Problem, ...] = ()  # deprecated fields and metric names in the gates file
 
     def to_json(self, root: Path) -> dict[str, Any]:
         digests = {"gates-config": sha256_tree(self.gates_path)}
@@ -258,6 +261,7 @@ class QualityRun:
             "gates_config": self.gates_path.relative_to(root).as_posix()
             if self.gates_path.is_relative_to(root) else str(self.gates_path),
             **self.scorecard.to_json(),
+            "warnings": [str(w) for w in self.warnings],
             "metrics": self.metrics.to_json(),
         }
 
@@ -271,14 +275,26 @@ def read_gates(ctx: Context) -> ReadResult[GateSpec]:
     return ctx.inputs.read(InputKey.GATES)
 
 
+def gate_definitions(ctx: Context, gates: list[GateSpec]) -> GateDefinitions:
+    """Return the gates as the check uses them (former metric names resolved) and the
+    warnings their definitions call for, located in the workspace's gates file."""
+    path = ctx.workspace.path(InputKey.GATES)
+    try:
+        shown = path.relative_to(ctx.workspace.root).as_posix()
+    except ValueError:
+        shown = str(path)
+    return resolve_definitions(gates, shown)
+
+
 def run_quality_gates(
     ctx: Context, gates: list[GateSpec], min_score: float | None = None
 ) -> QualityRun:
     """Return the gates evaluated on the workspace's measured metrics."""
+    definitions = gate_definitions(ctx, gates)
     measured = collect_metrics(ctx)
-    scorecard = evaluate_gates(gates, measured.values, min_score)
-    return QualityRun(tuple(gates), measured, scorecard, ctx.now,
-                      ctx.workspace.path(InputKey.GATES))
+    scorecard = evaluate_gates(definitions.gates, measured.values, min_score, UNITS)
+    return QualityRun(definitions.gates, measured, scorecard, ctx.now,
+                      ctx.workspace.path(InputKey.GATES), definitions.warnings)
 
 
 @dataclass(frozen=True)
@@ -293,6 +309,10 @@ class QualityCheck:
     @property
     def scorecard(self) -> Scorecard:
         return self.run.scorecard
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return self.run.warnings
 
 
 def check_quality(
@@ -316,7 +336,8 @@ def check_quality(
     with writing(ctx.workspace, "quality check"):
         atomic_write_json(path, document)
         if junit is not None:
-            atomic_write_text(junit, scorecard_junit(run.scorecard, ctx.now))
+            atomic_write_text(junit, scorecard_junit(run.scorecard, ctx.now,
+                                                     warnings=[str(w) for w in run.warnings]))
     return QualityCheck(run, document, path, junit)
 
 

@@ -65,6 +65,7 @@ from opsledger.readers.focus_query import (
     FocusColumns,
     FocusQuery,
     column_key,
+    naming_columns,
 )
 
 __all__ = ["AMOUNTS", "FORMAT", "OPTIONAL", "REQUIRED", "FocusReadResult", "column_key",
@@ -75,7 +76,6 @@ CATEGORY_VALUES = {c.value.lower(): c.value for c in ChargeCategory}
 MAX_PROBLEMS = 200  # listed per file: past this the file is broken, not a few rows
 NUMBER_EXPECTED = "a decimal number (FOCUS numeric format: no currency sign, no commas)"
 SCAN_CHUNK = 1 << 23
-HASH_TRIES = 3  # a 64-bit hash shared by two attribute sets is retried with another salt
 # ISO 8601 as FOCUS writes it, and the shortenings exports use (a space for the T, no
 # seconds, no zone). A refused date that does not look like this is "not a date-time".
 ISO_STAMP = re.compile(r"\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*"
@@ -155,17 +155,12 @@ def _read_into(path: Path, columns: FocusColumns, mapping: ServiceMapping,
         return
     with FocusQuery(path, spill) as query:
         try:
-            for salt in range(HASH_TRIES):
-                groups, naming = _split(query.groups(columns, salt))
-                if len(naming) == len(pc.unique(naming["naming"])):
-                    break
-            else:  # three hash collisions in a row: not a file, a broken hash function
-                raise RuntimeError("the naming attributes could not be told apart")
+            groups = query.groups(columns)
             rejected = query.rejected()
         except Exception as exc:  # DuckDB raises its own error classes for a bad file
             result.fail("", "unreadable CSV", "UTF-8 CSV text", shown(str(exc), 200))
             return
-        _Assembly(path, columns, mapping, result, query, groups, naming, rejected).build()
+        _Assembly(path, columns, mapping, result, query, groups, rejected).build()
 
 
 def _warn_about_columns(header: Sequence[str], mapping: ServiceMapping,
@@ -351,18 +346,10 @@ def _categorical(values: np.ndarray, codes: np.ndarray) -> pd.Categorical[Any]:
     return pd.Categorical.from_codes(mapped[codes], dtype=pd.CategoricalDtype(categories))
 
 
-MAIN_COLUMNS = ("day", "billing_month", "category_text", "class_text", "amounts_ok",
-                "currency_text", "naming", "billed_cost", "effective_cost", "list_cost",
-                "contracted_cost", "rows")
-
-
-def _split(groups: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """Return the summed groups and the naming attributes (one row per hash)."""
-    attributes = pc.equal(groups["attributes"], 1)
-    main = [c for c in groups.column_names if c in MAIN_COLUMNS or c.endswith(("_rows", "_cost"))]
-    naming = [c for c in groups.column_names if c not in main or c == "naming"]
-    return (groups.select(main).filter(pc.invert(attributes)),
-            groups.select(naming).filter(attributes))
+def _naming(groups: pa.Table, columns: FocusColumns) -> pa.Table:
+    """Return the naming attributes of each ``naming`` number, in order (one row each)."""
+    _, first = np.unique(groups["naming"].to_numpy(), return_index=True)
+    return groups.select(list(naming_columns(columns))).take(first)
 
 
 class _Assembly:
@@ -371,9 +358,10 @@ class _Assembly:
 
     def __init__(self, path: Path, columns: FocusColumns, mapping: ServiceMapping,
                  result: FocusReadResult, query: FocusQuery, groups: pa.Table,
-                 naming: pa.Table, rejected: pd.DataFrame) -> None:
+                 rejected: pd.DataFrame) -> None:
         self.path, self.columns, self.mapping, self.result = path, columns, mapping, result
-        self.query, self.groups, self.naming, self.rejected = query, groups, naming, rejected
+        self.query, self.groups, self.rejected = query, groups, rejected
+        self.naming = _naming(groups, columns)
         self.verdicts = _Verdicts.of(groups)
         self.refused = self.verdicts.refused
         self.returned = int(pc.sum(groups["rows"]).as_py() or 0)
@@ -492,8 +480,7 @@ class _Assembly:
         }
         for name in ("billed_cost", "effective_cost", "list_cost", "contracted_cost"):
             out[name] = groups[name].to_numpy().astype(float)
-        index = pd.Index(self.naming["naming"].to_numpy()).get_indexer(
-            groups["naming"].to_numpy())
+        index = groups["naming"].to_numpy()
         for name, values in self._attributes().items():
             out[name] = _categorical(values, index)
         out["rows"] = groups["rows"].to_numpy().astype("int64")

@@ -23,7 +23,6 @@ from opsledger.formats.textfile import load_json
 from opsledger.model.cost import Allocation, CostLedger
 from opsledger.readers import cost_focus, cost_opencost
 from opsledger.readers.cost_mapping import ServiceMapping
-from opsledger.readers.scan_common import describe
 
 SUFFIXES = frozenset({".csv", ".json"})
 EXPECTED = "a FinOps FOCUS CSV export or an OpenCost allocation API response (JSON)"
@@ -146,6 +145,10 @@ def _read_json(file: Path, name: str, result: CostReadResult, mapping: ServiceMa
             fmt = cost_opencost.FORMAT
             cost_opencost.parse(data, scratch, mapping)
         else:
+            # Imported here: the scanners' module loads version-range parsers a FOCUS read
+            # never needs.
+            from opsledger.readers.scan_common import describe
+
             fmt = "unrecognised"
             scratch.fail("$", "not an OpenCost allocation response", EXPECTED, describe(data))
     result.extend(scratch.problems)

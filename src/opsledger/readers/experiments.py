@@ -13,6 +13,7 @@ ratio denominator is 0.
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
@@ -36,7 +39,7 @@ from opsledger.formats.fields import (
     day_within_range,
 )
 from opsledger.formats.textfile import MAX_TEXT_BYTES, load_text
-from opsledger.model.assignment import assign_unit
+from opsledger.model.assignment import assign_unit, assign_units
 from opsledger.model.experiments import (
     Experiment,
     ExperimentDefinition,
@@ -132,12 +135,116 @@ def read_observations(
     if len(present) > 1:
         own.warn("", f"both {OBSERVATION_FILES[0]} and {OBSERVATION_FILES[1]} exist; "
                      f"{file.name} is used")
-    rows = _parquet_rows(file, definition, own) if file.suffix == ".parquet" else (
-        csv_rows(file, own, _required(definition), ALIASES)
-    )
-    observations = _collect(file, rows, definition, own)
+    observations = read_columns(file, definition, own)
+    if observations is None:  # some row needs a located problem: read row by row
+        rows = _parquet_rows(file, definition, own) if file.suffix == ".parquet" else (
+            csv_rows(file, own, _required(definition), ALIASES)
+        )
+        observations = _collect(file, rows, definition, own)
     result.extend(own.problems)
     return None if own.fatal else observations
+
+
+def read_columns(
+    file: Path, definition: ExperimentDefinition, result: ReadResult[Any]
+) -> Observations | None:
+    """Return the observations read column by column, or ``None`` when any row has a problem.
+
+    Every check of the row-by-row path holds here for whole columns at once: ids and
+    variants present, each variant declared, each unit once, every metric cell a finite
+    number (0 or 1 for a binary metric), no ratio denominator 0. The first column that
+    fails any of them sends the file to the row-by-row path, which names each bad row.
+    """
+    try:
+        if file.stat().st_size > MAX_TEXT_BYTES:
+            return None
+        table = _table(file)
+    except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException):
+        return None
+    reverse = {alias: name for name, names in ALIASES.items() for alias in names}
+    keys = [reverse.get(header_key(n), header_key(n)) for n in table.column_names]
+    if len(set(keys)) != len(keys) or not set(_required(definition)) <= set(keys):
+        return None
+    column = {key: table.column(index) for index, key in enumerate(keys)}
+    units, variants = _labels(column["unit_id"]), _labels(column["variant"])
+    if units is None or variants is None or len(set(units)) != len(units):
+        return None
+    declared = [v.name for v in definition.variants]
+    if not set(variants) <= set(declared):
+        return None
+    numbers: dict[str, np.ndarray] = {}
+    binary = {header_key(m.name) for m in definition.metrics
+              if m.ratio is None and m.kind is MetricKind.BINARY}
+    for key in dict.fromkeys(header_key(name) for name in definition.columns):
+        values = _finite_numbers(column[key])
+        if values is None or (key in binary and not np.isin(values, (0, 1)).all()):
+            return None
+        numbers[key] = values
+    for metric in definition.metrics:
+        if metric.ratio is not None and (numbers[header_key(metric.ratio.denominator)] == 0).any():
+            return None
+    if not units:
+        result.warn("", "no observation rows", "one row per unit")
+    weights = [(v.name, v.weight) for v in definition.variants]
+    assigned = assign_units(definition.salt, definition.name, units, weights)
+    mismatched = [(u, v, a) for u, v, a in zip(units, variants, assigned, strict=True) if v != a]
+    _warn_mismatched(result, mismatched, len(units))
+    return Observations(str(file), np.array(units, dtype=object),
+                        np.array(variants, dtype=object),
+                        {name: numbers[header_key(name)] for name in definition.columns})
+
+
+def _table(file: Path) -> pa.Table:
+    """Return the file's table; a CSV's cells all as text, as the row-by-row path reads them."""
+    if file.suffix == ".parquet":
+        return pq.ParquetFile(file).read()
+    with file.open(newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), [])
+    return pacsv.read_csv(
+        file,
+        convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header}),
+    )
+
+
+def _labels(values: pa.ChunkedArray) -> list[str] | None:
+    """Return ids or variant names as trimmed text; ``None`` if any is missing or not text."""
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(pa.string())
+    if not (pa.types.is_string(values.type) or pa.types.is_integer(values.type)):
+        return None
+    text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    if text.null_count or pc.any(pc.equal(text, "")).as_py():
+        return None
+    labels: list[str] = text.to_pylist()
+    return labels
+
+
+def _finite_numbers(values: pa.ChunkedArray) -> np.ndarray | None:
+    """Return the cells as floats; ``None`` if any is missing, not a number or not finite."""
+    kind = values.type
+    if not (pa.types.is_string(kind) or pa.types.is_integer(kind)
+            or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+        return None
+    if values.null_count:
+        return None
+    try:
+        numbers = values.cast(pa.float64()).to_numpy()
+    except pa.ArrowException:
+        return None
+    return numbers if np.isfinite(numbers).all() else None
+
+
+def _warn_mismatched(
+    result: ReadResult[Any], mismatched: list[tuple[str, str, str]], units: int
+) -> None:
+    if mismatched:
+        unit, found, expected = mismatched[0]
+        result.warn(
+            "",
+            f"{len(mismatched)} of {units} units are recorded in another variant than "
+            f"the salted hash assigns (e.g. unit '{unit}' in '{found}', hash says "
+            f"'{expected}'): check the salt and the assignment service",
+        )
 
 
 def _required(definition: ExperimentDefinition) -> list[str]:
@@ -249,14 +356,7 @@ def _collect(
         expected = assign_unit(definition.salt, definition.name, unit, weights)
         if expected != variant:
             mismatched.append((unit, variant, expected))
-    if mismatched:
-        unit, found, expected = mismatched[0]
-        result.warn(
-            "",
-            f"{len(mismatched)} of {len(unit_ids)} units are recorded in another variant than "
-            f"the salted hash assigns (e.g. unit '{unit}' in '{found}', hash says "
-            f"'{expected}'): check the salt and the assignment service",
-        )
+    _warn_mismatched(result, mismatched, len(unit_ids))
     if not unit_ids and not result.fatal:
         result.warn("", "no observation rows", "one row per unit")
     arrays = {key: np.asarray(column, dtype=float) for key, column in values.items()}

@@ -112,14 +112,19 @@ def _stamp(ref: str) -> str:
     return f"TRY_CAST({ref} AS TIMESTAMPTZ)"
 
 
+def _billing_month(text: str) -> str:
+    return f"CAST(date_trunc('month', {_stamp(text)}) AS DATE)"
+
+
 def _keys(columns: FocusColumns) -> dict[str, str]:
-    """Return the checked keys (name → SQL expression), shared by both passes."""
+    """Return the checked keys of a row (name → SQL expression). The first pass computes
+    the billing month from each distinct billing text instead (see :func:`summing_sql`)."""
     ref = columns.ref
     billed, effective = ref("BilledCost", "DOUBLE"), ref("EffectiveCost", "DOUBLE")
     listed, contracted = ref("ListCost", "DOUBLE"), ref("ContractedCost", "DOUBLE")
     return {
         "day": f"CAST({_stamp(ref('ChargePeriodStart'))} AS DATE)",
-        "billing_month": f"CAST(date_trunc('month', {_stamp(ref('BillingPeriodStart'))}) AS DATE)",
+        "billing_month": _billing_month(ref("BillingPeriodStart")),
         "category_text": ref("ChargeCategory"),
         "class_text": ref("ChargeClass"),
         "amounts_ok": f"coalesce(isfinite({effective}) AND isfinite({billed}) AND "
@@ -128,45 +133,61 @@ def _keys(columns: FocusColumns) -> dict[str, str]:
     }
 
 
-def summing_sql(columns: FocusColumns, salt: int = 0) -> str:
+def _attributes(columns: FocusColumns) -> dict[str, str]:
+    """Return the naming attributes (name → column): ``ATTRIBUTES``, then ``m0``, ``m1`` …
+    for the mapping's columns."""
+    attributes = {name: columns.ref(column) for name, column in ATTRIBUTES.items()}
+    return attributes | {f"m{i}": columns.ref(name) for i, name in enumerate(columns.mapped)}
+
+
+def naming_columns(columns: FocusColumns) -> tuple[str, ...]:
+    """Return the names of the first pass's naming attribute columns."""
+    return tuple(_attributes(columns))
+
+
+def summing_sql(columns: FocusColumns) -> str:
     """Return the first pass: the file summed by checked keys and naming attributes.
 
-    The naming attributes (resource, provider service, sub-account, tags, the mapping's
-    columns) are long texts repeated on every row of a resource, so the sums are grouped by
-    their hash (``naming``), and a second grouping set of the same scan gives each hash's
-    texts once. Rows of the first set have ``attributes = 0``, of the second ``1``. Two
-    attribute sets with one hash would show as one hash twice in the second set: the caller
-    then asks again with another ``salt``.
+    The scan sums the rows per charge day, raw ``BillingPeriodStart`` text, charge kind,
+    currency and naming attributes (resource, provider service, sub-account, tags, the
+    mapping's columns): the billing month is then computed once per distinct billing text
+    (a handful per file) rather than on every row, and groups whose texts name the same
+    month are merged. Each distinct set of naming attributes is numbered (``naming``, from
+    0, in sorted order), and the groups come ordered, so that one file always gives the
+    same ledger lines in the same order.
     """
     ref = columns.ref
-    keys = _keys(columns) | {"currency_text": ref("BillingCurrency")}
-    attributes = {name: ref(column) for name, column in ATTRIBUTES.items()}
-    attributes |= {f"m{i}": ref(name) for i, name in enumerate(columns.mapped)}
-    naming = f"hash({', '.join(attributes.values())}, {int(salt)})"
+    keys = _keys(columns)
+    scanned = {"day": keys["day"], "billing_text": ref("BillingPeriodStart"),
+               **{name: keys[name] for name in ("category_text", "class_text", "amounts_ok")},
+               "currency_text": ref("BillingCurrency")}
+    attributes = _attributes(columns)
     effective = ref("EffectiveCost", "DOUBLE")
-    sums = [f"sum({ref('BilledCost', 'DOUBLE')}) AS billed_cost",
-            f"sum({effective}) AS effective_cost",
-            f"sum({ref('ListCost', 'DOUBLE')}) AS list_cost",
-            f"sum({ref('ContractedCost', 'DOUBLE')}) AS contracted_cost", "count(*) AS rows"]
+    sums = {"billed_cost": f"sum({ref('BilledCost', 'DOUBLE')})",
+            "effective_cost": f"sum({effective})",
+            "list_cost": f"sum({ref('ListCost', 'DOUBLE')})",
+            "contracted_cost": f"sum({ref('ContractedCost', 'DOUBLE')})",
+            "rows": "count(*)"}
     unused = " OR ".join(f"lower(trim({ref(c)})) = 'unused'" for c in SIGNALS[:2]
                          if c in columns.index)
     if unused:
-        sums += [f"count(*) FILTER (WHERE {unused}) AS unused_rows",
-                 f"sum({effective}) FILTER (WHERE {unused}) AS unused_cost"]
+        sums |= {"unused_rows": f"count(*) FILTER (WHERE {unused})",
+                 "unused_cost": f"sum({effective}) FILTER (WHERE {unused})"}
     if "PricingCurrency" in columns.index:
-        sums.append(f"count(*) FILTER (WHERE upper(trim({ref('PricingCurrency')})) <> "
-                    f"upper(trim(coalesce({ref('BillingCurrency')}, '')))) AS "
-                    "other_pricing_rows")
-    selected = ", ".join(f"{expr} AS {name}" for name, expr in (keys | attributes).items())
-    amounts = ", ".join(ref(c, "DOUBLE") for c in AMOUNTS if c in columns.index)
-    signals = "".join(f", {ref(c)}" for c in SIGNALS if c in columns.index)
-    currency = ", " + ref("BillingCurrency") if "BillingCurrency" in columns.index else ""
-    first_set = ", ".join((*keys, "naming"))
-    second_set = ", ".join(("naming", *attributes))
-    return (f"SELECT GROUPING(day) AS attributes, {', '.join((*keys, 'naming', *attributes))}, "
-            f"{', '.join(sums)} FROM (SELECT {selected}, {naming} AS naming, {amounts}"
-            f"{signals}{currency} FROM {_source(columns, True)}) "
-            f"GROUP BY GROUPING SETS (({first_set}), ({second_set}))")
+        sums["other_pricing_rows"] = (
+            f"count(*) FILTER (WHERE upper(trim({ref('PricingCurrency')})) <> "
+            f"upper(trim(coalesce({ref('BillingCurrency')}, ''))))")
+    scan = ", ".join(f"{expr} AS {name}" for name, expr in (scanned | attributes | sums).items())
+    # Counts are cast back to BIGINT: DuckDB sums integers into 128 bits.
+    resummed = ", ".join(f"CAST(sum({name}) AS BIGINT) AS {name}" if name.endswith("rows")
+                         else f"sum({name}) AS {name}" for name in sums)
+    names = ", ".join(attributes)
+    merged = (f"SELECT day, {_billing_month('billing_text')} AS billing_month, category_text, "
+              f"class_text, amounts_ok, currency_text, {names}, {resummed} "
+              f"FROM (SELECT {scan} FROM {_source(columns, True)} GROUP BY ALL) GROUP BY ALL")
+    return (f"SELECT dense_rank() OVER (ORDER BY {names}) - 1 AS naming, * FROM ({merged}) "
+            "ORDER BY naming, day, billing_month, category_text, class_text, amounts_ok, "
+            "currency_text")
 
 
 def bad_rows_sql(columns: FocusColumns) -> str:
@@ -213,7 +234,7 @@ class FocusQuery:
     def __init__(self, path: Path, spill: Path) -> None:
         import duckdb
 
-        from opsledger.engines.duckdb_engine import SANDBOX_CONFIG
+        from opsledger.engines.duckdb_sandbox import SANDBOX_CONFIG
 
         self.path = path
         self.connection = duckdb.connect(":memory:", config=dict(SANDBOX_CONFIG))
@@ -239,9 +260,9 @@ class FocusQuery:
                  trace: TracebackType | None) -> None:
         self.connection.close()
 
-    def groups(self, columns: FocusColumns, salt: int = 0) -> pa.Table:
+    def groups(self, columns: FocusColumns) -> pa.Table:
         """Return the first pass's groups (see :func:`summing_sql`)."""
-        return self.connection.sql(summing_sql(columns, salt),
+        return self.connection.sql(summing_sql(columns),
                                    params={"path": str(self.path)}).to_arrow_table()
 
     def rejected(self) -> pd.DataFrame:

@@ -5,13 +5,16 @@ Schema (documented in ``docs/formats.md``)::
     version: 1
     gates:
       - name: availability          # unique
-        metric: availability        # the measured value the gate compares
+        metric: worst_critical_availability  # the measured value the gate compares
         operator: ">="              # >= > <= < == != (or ge gt le lt eq ne)
         threshold: 0.999            # fails when ``value <operator> threshold`` is false
         warn_threshold: 0.9995      # optional: passes, but warns, short of this level
         weight: 3                   # optional, > 0, default 1
-        key: true                   # optional: a key gate fails the whole run
+        advisory: false             # optional: an advisory gate warns instead of failing
         description: "..."          # optional
+        # key: true                 # deprecated, still read: every gate blocks unless
+        #                           # advisory (opsledger.quality warns where it is used;
+        #                           # key: true with advisory: true is refused here)
 
 The warning level must sit on the *passing* side of the threshold, so that a value moves
 pass -> warn -> fail as it degrades: for ``>=``/``>`` it must be at or above the threshold,
@@ -64,6 +67,17 @@ class GateEntry(BaseModel):
     weight: float = Field(default=1.0, gt=0)
     key: bool = False
     description: str = ""
+    advisory: bool = False
+
+    @field_validator("advisory")
+    @classmethod
+    def _not_key_and_advisory(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("key"):
+            raise ValueError(
+                "a gate cannot be both 'key: true' and 'advisory: true': every gate blocks "
+                "unless it is advisory, so remove 'key'"
+            )
+        return value
 
     @field_validator("operator", mode="before")
     @classmethod
@@ -101,7 +115,7 @@ class GateEntry(BaseModel):
             )
         return value
 
-    def spec(self) -> GateSpec:
+    def spec(self, where: str = "") -> GateSpec:
         return GateSpec(
             self.name,
             self.metric,
@@ -111,6 +125,9 @@ class GateEntry(BaseModel):
             self.weight,
             self.key,
             self.description,
+            self.advisory,
+            where,
+            frozenset(self.model_fields_set),
         )
 
 
@@ -143,6 +160,7 @@ def read(path: Path) -> ReadResult[GateSpec]:
         result.extend(validation_problems(str(path), exc, lines))
         return result
     seen: dict[str, int] = {}
+    places: list[str] = []
     for index, gate in enumerate(document.gates):
         line = lines.line_of(("gates", index, "name"))
         if gate.name in seen:
@@ -152,5 +170,7 @@ def read(path: Path) -> ReadResult[GateSpec]:
                 "unique gate names",
             )
         seen[gate.name] = index
-    result.records.extend(gate.spec() for gate in document.gates)
+        places.append(f"line {line}" if line else "")
+    result.records.extend(gate.spec(where) for gate, where in zip(document.gates, places,
+                                                                  strict=True))
     return result

@@ -11,13 +11,15 @@ The workbook is inspected as an archive before openpyxl opens it (see
 :mod:`opsledger.formats.workbook`). Formulas are not trusted: a cell holding one, or text
 that starts with ``=``, quarantines its row rather than being read as its cached value, and so
 does a cell whose stored text does not fit its type (``abc`` in a number cell), named by its
-sheet and cell.
+sheet and cell. The sheets are parsed once, formulas as written; only a workbook that holds
+formulas is parsed a second time for the cached values of its other cells.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from opsledger.core.problems import Problem, ReadResult, shown
 from opsledger.formats.csvrows import header_key, require_columns
 from opsledger.formats.fields import Fields
 from opsledger.formats.workbook import (
+    SheetRow,
     UnfitCell,
     inspect_workbook_archive,
     load_workbook_safely,
@@ -64,14 +67,39 @@ def read(path: Path) -> ReadResult[CatalogService]:
     result: ReadResult[CatalogService] = ReadResult(path, detected_format="xlsx")
     if not inspect_workbook_archive(path, result):
         return result
-    formulas = _formula_cells(path, result)
-    if formulas is None:
+    written = _stored_sheets(path, result, data_only=False)
+    if written is None:
         return result
-    workbook = load_workbook_safely(path, result, data_only=True)
-    if workbook is None:
+    formulas = {title: _formula_cells(rows) for title, rows in written}
+    # Without a formula, the cells read as written are the cached values: no second pass.
+    sheets = _stored_sheets(path, result, data_only=True) if any(formulas.values()) else written
+    if sheets is None:
         return result
     try:
-        _read_workbook(workbook, path, result, formulas)
+        _read_workbook(sheets, path, result, formulas)
+    except Exception as exc:  # whatever a cell holds, the file is reported, not a traceback
+        result.fail(
+            "",
+            unreadable_message(exc),
+            "a well-formed .xlsx workbook",
+            unreadable_found(exc),
+        )
+    return result
+
+
+Sheet = tuple[str, list[SheetRow]]  # a sheet's title and its stored rows
+
+
+def _stored_sheets(
+    path: Path, result: ReadResult[CatalogService], data_only: bool
+) -> list[Sheet] | None:
+    """Return every sheet's stored rows: formulas as written, or (``data_only``) their cached
+    values; ``None`` after recording why the workbook cannot be read."""
+    workbook = load_workbook_safely(path, result, data_only=data_only)
+    if workbook is None:
+        return None
+    try:
+        return [(sheet.title, list(sheet_rows(sheet))) for sheet in workbook.worksheets]
     except Exception as exc:  # openpyxl parses sheets lazily: a bad part fails mid-read
         result.fail(
             "",
@@ -79,58 +107,35 @@ def read(path: Path) -> ReadResult[CatalogService]:
             "a well-formed .xlsx workbook",
             unreadable_found(exc),
         )
-    finally:
-        workbook.close()
-    return result
-
-
-def _formula_cells(
-    path: Path, result: ReadResult[CatalogService]
-) -> dict[str, dict[str, str]] | None:
-    """Return sheet title -> {cell coordinate: formula} (read without ``data_only``)."""
-    workbook = load_workbook_safely(path, result, data_only=False)
-    if workbook is None:
-        return None
-    found: dict[str, dict[str, str]] = {}
-    try:
-        for sheet in workbook.worksheets:
-            cells: dict[str, str] = {}
-            for row in sheet_rows(sheet):
-                for index, kind in enumerate(row.kinds):
-                    if kind == "f":
-                        cells[f"{get_column_letter(index + 1)}{row.number}"] = str(
-                            row.values[index]
-                        )
-            found[sheet.title] = cells
-    except Exception as exc:
-        result.fail(
-            "",
-            unreadable_message(exc),
-            "a well-formed .xlsx workbook",
-            unreadable_found(exc),
-        )
         return None
     finally:
         workbook.close()
-    return found
+
+
+def _formula_cells(rows: list[SheetRow]) -> dict[str, str]:
+    """Return {cell coordinate: formula} of rows read without ``data_only``."""
+    return {
+        f"{get_column_letter(index + 1)}{row.number}": str(row.values[index])
+        for row in rows
+        for index, kind in enumerate(row.kinds)
+        if kind == "f"
+    }
 
 
 def _read_workbook(
-    workbook: Any,
+    sheets: list[Sheet],
     path: Path,
     result: ReadResult[CatalogService],
     formulas: dict[str, dict[str, str]],
 ) -> None:
-    sheets = list(workbook.worksheets)
-    ordered = sorted(sheets, key=lambda s: s.title.strip().lower() != PREFERRED_SHEET)
-    for sheet in ordered:
-        sheet.reset_dimensions()
-        found = _find_header(sheet)
+    ordered = sorted(sheets, key=lambda sheet: sheet[0].strip().lower() != PREFERRED_SHEET)
+    for title, rows in ordered:
+        found = _find_header(rows)
         if found is not None:
             header_row, keys = found
-            _read_sheet(sheet, header_row, keys, path, result, formulas.get(sheet.title, {}))
+            _read_sheet(title, rows, header_row, keys, path, result, formulas.get(title, {}))
             return
-    titles = ", ".join(f"'{s.title}'" for s in sheets) or "none"
+    titles = ", ".join(f"'{title}'" for title, _ in sheets) or "none"
     result.fail(
         "",
         "wrong sheet: no sheet lists services",
@@ -139,9 +144,9 @@ def _read_workbook(
     )
 
 
-def _find_header(sheet: Any) -> tuple[int, list[str]] | None:
+def _find_header(rows: list[SheetRow]) -> tuple[int, list[str]] | None:
     """Return (row number, normalised column keys) of the sheet's header, if it has one."""
-    for row in sheet_rows(sheet, max_row=HEADER_SEARCH_ROWS):
+    for row in takewhile(lambda row: row.number <= HEADER_SEARCH_ROWS, rows):
         keys = [_column_key(value) for value in row.values]
         if "service" in keys:
             return row.number, keys
@@ -156,22 +161,24 @@ def _column_key(value: object) -> str:
 
 
 def _read_sheet(
-    sheet: Any,
+    title: str,
+    rows: list[SheetRow],
     header_row: int,
     keys: list[str],
     path: Path,
     result: ReadResult[CatalogService],
     formulas: dict[str, str],
 ) -> None:
-    title = sheet.title
     if not require_columns(
         result, f"sheet '{title}' row {header_row}", keys, REQUIRED, [k for k in keys if k]
     ):
         return
     columns = {key: index for index, key in reversed(list(enumerate(keys))) if key}
     seen: dict[str, int] = {}
-    for row in sheet_rows(sheet, min_row=header_row + 1):
+    for row in rows:
         number, cells = row.number, row.values
+        if number <= header_row:
+            continue
         if all(value is None or (isinstance(value, str) and not value.strip()) for value in cells):
             continue
         untrusted = list(_untrusted_cells(title, number, cells, columns, formulas, str(path)))

@@ -8,7 +8,11 @@ Formats, detected per document:
 - slo-generator v2 ``apiVersion: sre.google.com/v2`` ``kind: ServiceLevelObjective`` with
   ``goal`` (0-1), ``backend: prometheus``, ``method: good_bad_ratio`` or ``query_sli``; and its
   shared ``config.yaml`` whose ``error_budget_policies`` steps give each SLO its window;
-- native: ``slos:`` list (see :func:`_native`).
+- native: ``slos:`` list (see :func:`_native`), whose entries may be composites of other SLOs.
+
+Composite SLOs (native ``composite:``, OpenSLO v1 objectives with their own indicator) are
+checked once every file is read: a composite naming an SLO that is not defined, was
+quarantined, or cannot be combined with the others is quarantined at the line naming it.
 
 One bad SLO is quarantined with file and line; the others stand.
 """
@@ -36,6 +40,7 @@ from opsledger.model.slo import (
     SloWindow,
 )
 from opsledger.readers import slo_openslo, slo_sloth
+from opsledger.readers.slo_composite import check_composites, native_composite
 from opsledger.readers.slo_documents import (
     Doc,
     Invalid,
@@ -83,6 +88,7 @@ def read(path: Path) -> ReadResult[Slo]:
         elif kind == "slo-generator-config":
             _collect_policies(doc, policies, result)
     formats = set()
+    quarantined: dict[str, str] = {}  # SLO key -> where it is defined, for composites
     for doc, kind in zip(docs, kinds, strict=True):
         if kind in ("slo-generator-config", "openslo-other"):
             continue  # read for what the SLOs reference (policies) or carry nothing to use
@@ -111,8 +117,9 @@ def read(path: Path) -> ReadResult[Slo]:
         if kind == "openslo" and doc.data.get("kind") != "SLO":
             continue
         formats.add(kind)
-        result.records.extend(_read_doc(doc, kind, catalog, policies, result))
+        result.records.extend(_read_doc(doc, kind, catalog, policies, result, quarantined))
     _reject_duplicates(result)
+    check_composites(result, quarantined)
     result.detected_format = ", ".join(sorted(formats))
     return result
 
@@ -199,10 +206,18 @@ def _detect(data: Any) -> str:
 
 
 def _read_doc(
-    doc: Doc, kind: str, catalog: slo_openslo.Catalog, policies: Policies, result: ReadResult[Slo]
+    doc: Doc,
+    kind: str,
+    catalog: slo_openslo.Catalog,
+    policies: Policies,
+    result: ReadResult[Slo],
+    quarantined: dict[str, str],
 ) -> list[Slo]:
-    def quarantine(bad: Invalid) -> None:
+    def quarantine(bad: Invalid, item: Any = None) -> None:
         _quarantine(result, doc, bad)
+        key = _key_of(kind, doc.data if item is None else item)
+        if key:
+            quarantined.setdefault(key, f"{doc.path}:{doc.line(bad.keys)}")
 
     def warn(bad: Invalid) -> None:
         # A warning about a service's shared part would otherwise repeat for each of its SLOs.
@@ -226,15 +241,32 @@ def _read_doc(
             try:
                 slos.append(_native(doc, item, ("slos", index), warn))
             except Invalid as bad:
-                quarantine(bad)
+                quarantine(bad, item)
         return slos
     try:
         if kind == "openslo":
             return slo_openslo.read_slo(doc, catalog, warn)
         return [_slo_generator(doc, policies, warn)]
     except Invalid as bad:
-        _quarantine(result, doc, bad)
+        quarantine(bad)
         return []
+
+
+def _key_of(kind: str, data: Any) -> str:
+    """Return the key (``service/name``) a quarantined native or OpenSLO SLO would have had."""
+    if not isinstance(data, dict):
+        return ""
+    if kind == "native":
+        service, name = data.get("service"), data.get("name")
+    elif kind == "openslo":
+        spec, meta = data.get("spec"), data.get("metadata")
+        service = spec.get("service") if isinstance(spec, dict) else None
+        name = meta.get("name") if isinstance(meta, dict) else None
+    else:
+        return ""
+    if isinstance(service, str) and isinstance(name, str) and service and name:
+        return f"{service.strip()}/{name.strip()}"
+    return ""
 
 
 def _quarantine(result: ReadResult[Slo], doc: Doc, bad: Invalid, level: Level = Level.ROW) -> None:
@@ -450,9 +482,19 @@ def _native(doc: Doc, raw: Any, keys: Sequence[Key], warn: Callable[[Invalid], N
     ``{service, name, objective (0.999 or 99.9), window (30d, 28d, calendar month),
     budgeting (occurrences | timeslices | ratio_timeslices), timeslice_target, timeslice,
     indicator: {duckdb: {path, timestamp, good, bad, total}
-                | prometheus: {good, bad, total, ratio} | health: {service, check}}}``
+                | prometheus: {good, bad, total, ratio} | health: {service, check}}}``,
+    or in place of ``indicator`` a ``composite`` of other SLOs
+    (:func:`opsledger.readers.slo_composite.native_composite`).
     """
     item = mapping(raw, keys, "an SLO")
+    indicator: IndicatorSource
+    if "composite" in item:
+        if "indicator" in item:
+            raise Invalid((*keys, "composite"), "an SLO has an indicator or is a composite",
+                          "indicator or composite, not both")
+        indicator = native_composite(doc, item["composite"], (*keys, "composite"))
+    else:
+        indicator = _native_indicator(item.get("indicator"), (*keys, "indicator"), warn)
     budgeting = BudgetingMethod.parse(item.get("budgeting", "occurrences"))
     if budgeting is None:
         raise Invalid(
@@ -474,7 +516,7 @@ def _native(doc: Doc, raw: Any, keys: Sequence[Key], warn: Callable[[Invalid], N
         name=text(item, "name", keys),
         objective=objective(item.get("objective"), (*keys, "objective"), percent=None),
         window=window_text(item.get("window", "30d"), (*keys, "window")),
-        indicator=_native_indicator(item.get("indicator"), (*keys, "indicator"), warn),
+        indicator=indicator,
         description=str(item.get("description") or ""),
         budgeting=budgeting,
         timeslice_target=slice_target,

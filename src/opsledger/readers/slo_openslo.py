@@ -1,6 +1,7 @@
 """OpenSLO ``v1`` and ``v1alpha`` SLO, SLI and DataSource documents, normalised to :class:`Slo`.
 
-Specification: https://github.com/OpenSLO/OpenSLO (README, "SLO", "SLI", "DataSource").
+Specification: https://github.com/OpenSLO/OpenSLO (README, "SLO", "SLI", "DataSource",
+"Notes (Composite SLO)").
 Metric sources understood: ``type: prometheus`` (``spec.query``, PromQL over counters, or a
 gauge for threshold metrics) and ``type: duckdb`` (``spec.path`` file or glob, ``spec.timestamp``
 column, ``spec.filter`` SQL predicate; threshold metrics add ``spec.column``).
@@ -9,13 +10,16 @@ column, ``spec.filter`` SQL predicate; threshold metrics add ``spec.column``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from opsledger.model.slo import (
     MINUTE,
     BudgetingMethod,
+    CompositeComponent,
+    CompositeMethod,
+    CompositeSource,
     DuckDbSource,
     IndicatorSource,
     PrometheusSource,
@@ -72,8 +76,8 @@ def collect(doc: Doc, catalog: Catalog) -> None:
 
 
 def read_slo(doc: Doc, catalog: Catalog, warn: Callable[[Invalid], None]) -> list[Slo]:
-    """Return the SLOs of one OpenSLO ``kind: SLO`` document (one per objective); what they
-    lose in meaning goes to ``warn``."""
+    """Return the SLOs of one OpenSLO ``kind: SLO`` document (one per objective, and for a
+    composite SLO the composite of them, last); what they lose in meaning goes to ``warn``."""
     data = doc.data
     alpha = str(data.get("apiVersion", "")).endswith("v1alpha")
     meta = mapping(data.get("metadata") or {}, ("metadata",), "metadata")
@@ -92,18 +96,14 @@ def read_slo(doc: Doc, catalog: Catalog, warn: Callable[[Invalid], None]) -> lis
     objectives = spec.get("objectives")
     if not isinstance(objectives, list) or not objectives:
         raise Invalid(("spec", "objectives"), "no objectives", "a list of objectives", objectives)
-    composite = [
-        index
-        for index, item in enumerate(objectives)
-        if isinstance(item, dict) and ({"indicator", "indicatorRef", "compositeWeight"} & set(item))
-    ]
-    if composite and not alpha:
-        raise Invalid(
-            ("spec", "objectives", composite[0]),
-            "composite SLOs (objectives with their own indicator or compositeWeight) are not "
-            "supported; define each component as its own SLO",
-        )
-    slo_indicator = None if alpha else _indicator_spec(spec, doc, catalog)
+    composite = not alpha and _is_composite(spec, objectives)
+    if not alpha and not composite:
+        for index, item in enumerate(objectives):
+            if isinstance(item, dict) and "compositeWeight" in item:
+                warn(Invalid(("spec", "objectives", index, "compositeWeight"),
+                             "compositeWeight applies only to a composite SLO (objectives "
+                             "with their own indicator or indicatorRef); it is ignored"))
+    slo_indicator = None if alpha or composite else _indicator_spec(spec, ("spec",), catalog)
     slos = []
     for index, raw in enumerate(objectives):
         keys: tuple[Key, ...] = ("spec", "objectives", index)
@@ -116,8 +116,9 @@ def read_slo(doc: Doc, catalog: Catalog, warn: Callable[[Invalid], None]) -> lis
         if alpha:
             indicator = _alpha_indicator(spec, item, keys, threshold)
         else:
-            assert slo_indicator is not None
-            indicator = _v1_indicator(slo_indicator, threshold, catalog, warn)
+            sli = _indicator_spec(item, keys, catalog) if composite else slo_indicator
+            assert sli is not None
+            indicator = _v1_indicator(sli, threshold, catalog, warn)
         slice_target, slice_size = _timeslices(item, keys, budgeting)
         # Unnamed objectives are numbered from 0, as Sloth numbers them in its rules.
         label = str(item.get("displayName") or item.get("name") or index)
@@ -141,7 +142,96 @@ def read_slo(doc: Doc, catalog: Catalog, warn: Callable[[Invalid], None]) -> lis
                 ),
             )
         )
+    if composite and len(slos) > 1:
+        slos.append(_composite(doc, name, slos, objectives))
     return slos
+
+
+# --- composite SLOs ----------------------------------------------------------------------
+
+
+def _is_composite(spec: dict[str, Any], objectives: list[Any]) -> bool:
+    """Return True for a v1 composite SLO: objectives with an indicator of their own.
+
+    As the specification and go-sdk have it, the indicator then sits in every objective and
+    not in the SLO.
+    """
+    own = [
+        index
+        for index, item in enumerate(objectives)
+        if isinstance(item, dict) and {"indicator", "indicatorRef"} & set(item)
+    ]
+    if not own:
+        return False
+    for key in ("indicator", "indicatorRef"):
+        if key in spec:
+            raise Invalid(
+                ("spec", key),
+                f"a composite SLO has no {key} of its own: its objectives carry one each",
+                "indicator or indicatorRef in each objective, or only in spec",
+            )
+    for index in range(len(objectives)):
+        if index not in own:
+            raise Invalid(
+                ("spec", "objectives", index),
+                "in a composite SLO every objective has its own indicator or indicatorRef",
+                "indicator or indicatorRef",
+            )
+    return True
+
+
+def _composite(doc: Doc, name: str, components: list[Slo], objectives: list[Any]) -> Slo:
+    """Return the composite of an OpenSLO v1 composite SLO's objectives (each one an SLO).
+
+    The specification's rules, per budgeting method: Occurrences, the composite burns at
+    the sum of the objectives' burn rates, each multiplied by its ``compositeWeight``;
+    Timeslices, a slice is bad when it is bad for any objective; RatioTimeslices, the
+    slice's missing parts add up, each multiplied by its weight (and divided by its error
+    budget, so that objectives with different targets burn the composite alike). OpenSLO
+    gives the composite no target of its own: it takes the strictest objective's.
+    """
+    first = components[0]
+    parts: list[CompositeComponent] = []
+    for index, (slo, raw) in enumerate(zip(components, objectives, strict=True)):
+        keys: tuple[Key, ...] = ("spec", "objectives", index)
+        if slo.key in {c.key for c in parts}:
+            raise Invalid(
+                (*keys, "displayName"),
+                f"two objectives of the composite SLO are both named '{slo.name}'",
+                "a distinct displayName per objective",
+            )
+        if slo.timeslice_size != first.timeslice_size:
+            raise Invalid(
+                (*keys, "timeSliceWindow"),
+                "the objectives of a composite SLO share one timeSliceWindow",
+                f"{first.timeslice_size // MINUTE}m, as the first objective's",
+                raw.get("timeSliceWindow"),
+            )
+        parts.append(CompositeComponent(slo.key, _weight(raw, keys), doc.line(keys)))
+    method = {
+        BudgetingMethod.OCCURRENCES: CompositeMethod.WEIGHTED_SUM,
+        BudgetingMethod.TIMESLICES: CompositeMethod.ALL_SUCCEED,
+        BudgetingMethod.RATIO_TIMESLICES: CompositeMethod.WEIGHTED_SUM,
+    }[first.budgeting]
+    per_slice = first.budgeting is not BudgetingMethod.OCCURRENCES
+    source = CompositeSource(tuple(parts), method, per_slice)
+    return replace(
+        first,
+        name=name,
+        objective=max(slo.objective for slo in components),
+        indicator=source,
+        timeslice_target=None,
+        source_line=doc.line(("metadata", "name")),
+        rules=RuleOptions(spec=first.rules.spec),
+    )
+
+
+def _weight(item: dict[str, Any], keys: tuple[Key, ...]) -> float:
+    value = item.get("compositeWeight", 1)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise Invalid((*keys, "compositeWeight"), "compositeWeight must be a number above 0",
+                      "a number such as 1 or 0.5", value)
+    return float(value)
 
 
 def _slug(label: str) -> str:
@@ -206,19 +296,18 @@ def _timeslices(
 
 
 def _indicator_spec(
-    spec: dict[str, Any], doc: Doc, catalog: Catalog
+    node: dict[str, Any], keys: tuple[Key, ...], catalog: Catalog
 ) -> tuple[dict[str, Any], tuple[Key, ...]]:
-    if "indicatorRef" in spec:
-        ref = str(spec["indicatorRef"])
+    """Return the SLI spec that ``node`` (an SLO's spec, or a composite's objective at
+    ``keys``) names with ``indicatorRef`` or holds inline as ``indicator``."""
+    if "indicatorRef" in node:
+        ref = str(node["indicatorRef"])
         if ref not in catalog.slis:
-            raise Invalid(("spec", "indicatorRef"), "no SLI with this name", "an SLI document", ref)
-        return catalog.slis[ref][1], ("spec", "indicatorRef")
-    indicator = mapping(spec.get("indicator"), ("spec", "indicator"), "indicator")
-    return mapping(indicator.get("spec"), ("spec", "indicator", "spec"), "indicator spec"), (
-        "spec",
-        "indicator",
-        "spec",
-    )
+            raise Invalid((*keys, "indicatorRef"), "no SLI with this name", "an SLI document", ref)
+        return catalog.slis[ref][1], (*keys, "indicatorRef")
+    indicator = mapping(node.get("indicator"), (*keys, "indicator"), "indicator")
+    inline = (*keys, "indicator", "spec")
+    return mapping(indicator.get("spec"), inline, "indicator spec"), inline
 
 
 def _v1_indicator(

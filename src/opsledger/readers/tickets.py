@@ -7,9 +7,10 @@ aliases (Zendesk's ``Subject``/``Group``/``Solved at``, Jira's ``Summary``/``Res
 An empty category is kept as :data:`UNCATEGORISED` so the ticket still counts in volumes.
 
 A year of tickets is tens of thousands of rows (hundreds of thousands for a large support
-organisation), so rows go through a lean path: each cell is converted directly and repeated
-texts share one string. Only a row the lean path cannot take is handed to :class:`Fields`,
-which then names the bad cell with line and column like every other reader.
+organisation), so rows go through a lean path: each cell is converted directly, and repeated
+texts (queues, categories, titles...) and handling times share one object each. Only a row
+the lean path cannot take is handed to :class:`Fields`, which then names the bad cell with
+line and column like every other reader.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def _read_rows(reader: _csv.Reader, keys: list[str], result: ReadResult[Ticket])
     i_resolved, i_priority, i_minutes = at["resolved_at"], at["priority"], at["handle_minutes"]
     i_service, i_channel = at["service"], at["channel"]
     shared: dict[str, str] = {}
-    share = shared.setdefault  # one string object per repeated queue/category/service...
+    share = shared.setdefault  # one string object per repeated queue/category/title...
+    minutes_of: dict[str, float | None] = {}  # handling times repeat: one float each
     records = result.records
     where = str(result.path)
     while True:
@@ -99,7 +101,13 @@ def _read_rows(reader: _csv.Reader, keys: list[str], result: ReadResult[Ticket])
             ticket_id = row[i_id].strip()
             created = _time(row[i_created])
             resolved = _time(row[i_resolved]) if i_resolved is not None else None
-            minutes = _minutes(row[i_minutes]) if i_minutes is not None else None
+            minutes = None
+            if i_minutes is not None:
+                cell = row[i_minutes]
+                if cell in minutes_of:
+                    minutes = minutes_of[cell]
+                else:
+                    minutes = minutes_of[cell] = _minutes(cell)
             queue = row[i_queue].strip()
             title = row[i_title].strip()
             if not (ticket_id and queue and title and created is not None):
@@ -115,7 +123,7 @@ def _read_rows(reader: _csv.Reader, keys: list[str], result: ReadResult[Ticket])
                     share(queue, queue),
                     share(category, category),
                     _optional(row, i_priority, share),
-                    title,
+                    share(title, title),
                     minutes,
                     _optional(row, i_service, share),
                     _optional(row, i_channel, share),

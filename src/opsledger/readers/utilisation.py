@@ -9,6 +9,7 @@ number (Parquet).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +41,8 @@ RESOURCES = {r.value: r.value for r in UtilisationResource} | {
     "db_connections": "connections",
 }
 MAX_PROBLEMS = 200
+# Where a row is, by its index in the file's table ("line 12", "row 3").
+Locator = Callable[[int], str]
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,7 +97,7 @@ def read(path: Path) -> UtilisationReadResult:
                                            Level.WARNING))
             continue
         scratch: ReadResult[UtilisationLog] = ReadResult(file)
-        frame, where = (_csv(file, scratch) if suffix == ".csv" else _parquet(file, scratch))
+        frame, where = _csv(file, scratch) if suffix == ".csv" else _parquet(file, scratch)
         if frame is not None and where is not None:
             log = _check(frame, where, scratch)
             if log is not None:
@@ -110,7 +113,7 @@ def _normalise(columns: list[str]) -> list[str]:
     return [reverse.get(header_key(c), header_key(c)) for c in columns]
 
 
-def _csv(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, list[str] | None]:
+def _csv(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, Locator | None]:
     try:
         if file.stat().st_size > MAX_TEXT_BYTES:
             result.fail("", "file is too large", f"at most {MAX_TEXT_BYTES} bytes")
@@ -143,21 +146,51 @@ def _csv(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, list
                           f"{actual} cells")
     frame = table.to_pandas()
     frame.columns = _normalise(list(frame.columns))
-    lines = line_numbers(data, len(frame), [s[0] for s in skipped], len(header))
-    return frame, [f"line {n}" for n in lines]
+    found: list[np.ndarray] = []
+
+    def line(index: int) -> str:
+        # Only a bad row needs its line: the file is walked for them on the first one.
+        if not found:
+            found.append(line_numbers(data, len(frame), [s[0] for s in skipped], len(header)))
+        return f"line {found[0][index]}"
+
+    return frame, line
 
 
-def _parquet(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, list[str] | None]:
+def _parquet(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, Locator | None]:
     try:
         frame = pq.read_table(file).to_pandas()
     except (OSError, pa.ArrowException) as exc:
         result.fail("", "unreadable Parquet file", "a Parquet file", shown(str(exc), 160))
         return None, None
     frame.columns = _normalise([str(c) for c in frame.columns])
-    return frame, [f"row {i + 1}" for i in range(len(frame))]
+    return frame, lambda index: f"row {index + 1}"
 
 
-def _check(frame: pd.DataFrame, where: list[str], result: ReadResult[Any]) -> UtilisationLog | None:
+def _per_text(values: pd.Series, convert: Callable[[str], object]) -> pd.Series | None:
+    """Return ``convert`` of each cell, called once per distinct text rather than per row.
+
+    A year of hourly samples repeats the same few hundred service and resource names; ``None``
+    when the column holds anything but text (a Parquet column of numbers, a missing cell).
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    if not all(isinstance(value, str) for value in uniques):
+        return None
+    converted = np.empty(len(uniques), dtype=object)
+    converted[:] = [convert(value) for value in uniques]
+    return pd.Series(converted[codes], index=values.index, dtype=object)
+
+
+def _present(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """Return, for every row, whether the cell holds something (rows outside ``rows``: False)."""
+    present = np.zeros(len(column), dtype=bool)
+    if rows.size:
+        cells = column.iloc[rows]
+        present[rows] = cells.notna().to_numpy() & (cells.astype(str).str.strip() != "").to_numpy()
+    return present
+
+
+def _check(frame: pd.DataFrame, where: Locator, result: ReadResult[Any]) -> UtilisationLog | None:
     missing = [c for c in ("time", "service", "resource") if c not in frame]
     has_ratio = "utilisation" in frame
     if not has_ratio and not {"used", "capacity"} <= set(frame.columns):
@@ -180,16 +213,20 @@ def _check(frame: pd.DataFrame, where: list[str], result: ReadResult[Any]) -> Ut
             value = frame[column].iat[int(index)]
             if isinstance(value, datetime):  # a Parquet timestamp: show the text, not the repr
                 value = value.isoformat()
-            result.quarantine(f"{where[index]}, column '{column}'", message, expected,
+            result.quarantine(f"{where(int(index))}, column '{column}'", message, expected,
                               shown(value))
 
     times, unreadable, outside = stamp_column(frame["time"])
     flag(unreadable, "time", "'time' is not a date-time", DATE_TIME_EXPECTED)
     flag(outside, "time", "'time' is outside the supported dates", f"a date-time from {DATE_RANGE}")
-    service = frame["service"].astype(object).where(frame["service"].notna(), "")
-    service = service.astype(str).str.strip()
+    named = frame["service"].astype(object).where(frame["service"].notna(), "")
+    service = _per_text(named, str.strip)
+    if service is None:
+        service = named.astype(str).str.strip()
     flag((service == "").to_numpy(), "service", "missing service", "a service name")
-    resource = frame["resource"].astype(str).str.strip().str.lower().map(RESOURCES)
+    resource = _per_text(frame["resource"], lambda text: RESOURCES.get(text.strip().lower()))
+    if resource is None:
+        resource = frame["resource"].astype(str).str.strip().str.lower().map(RESOURCES)
     flag(resource.isna().to_numpy(), "resource", "unknown resource",
          "one of " + ", ".join(r.value for r in UtilisationResource))
     numbers: dict[str, np.ndarray] = {}
@@ -198,9 +235,9 @@ def _check(frame: pd.DataFrame, where: list[str], result: ReadResult[Any]) -> Ut
             numbers[column] = np.full(len(frame), np.nan)
             continue
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        present = frame[column].notna().to_numpy() & (
-            frame[column].astype(str).str.strip() != "").to_numpy()
-        flag(present & ~np.isfinite(values), column, f"'{column}' is not a number", "a number")
+        unread = ~np.isfinite(values)  # an empty cell is no number, and no error either
+        present = _present(frame[column], np.flatnonzero(unread))
+        flag(present & unread, column, f"'{column}' is not a number", "a number")
         numbers[column] = values
     ratio = numbers["utilisation"]
     if has_ratio and np.nanmax(np.append(ratio[~bad], 0.0)) > 1.5:

@@ -1,223 +1,236 @@
 """Charts drawn from :class:`~opsledger.render.sections.Chart` data as SVG.
 
 One drawing path for the dashboard (inline SVG) and the Markdown report (SVG files beside
-it). Colours are the Okabe–Ito palette, distinguishable with the common colour-vision
-deficiencies; every series also differs by marker or line style, not by colour alone.
-Output is deterministic: same data, same bytes.
+it), written directly as SVG text: a chart costs about a millisecond, needs no plotting
+library, and the same data always gives the same bytes. Each chart is sized by its viewBox
+alone, so it fills the width of its container; its title and a generated description are
+its accessible name (``<title>``, ``<desc>``). Colours are the Okabe–Ito palette, and every
+series also differs by line style, marker or hatching, not by colour alone. Text stays text
+and every value from the data is escaped.
+
+Data fields by kind. Required: line ``x`` and ``series[].y``; bar ``categories`` and
+``series[].values``; barh ``categories`` and ``values``; heatmap ``rows``, ``columns`` and
+``values``; scatter ``points[].x`` and ``points[].y``. The others are optional:
+
+- every kind: ``x_label``, ``y_label``, ``description`` (prepended to the generated one),
+  ``legend`` (False or "none" hides it; any other value, such as "upper left", is accepted
+  and the legend is drawn above the plot, where it never hides data).
+- ``line``: ``x``, ``series: [{name, y, x?, unit?, low?, high?, band_label?, bands?,
+  drawstyle?}]``, ``hlines: [{y, label?}]``, ``y_domain: [lo, hi]``,
+  ``y_format: "percent"``. Series with different units are refused: one axis, one unit.
+- ``bar``: ``categories``, ``series: [{name, values, style?: "forecast"}]``, ``stacked``,
+  ``notes: {category: text}``, ``rotation``, ``hlines``, ``y_domain``, ``y_format``,
+  ``intervals: [{category, low, high, label}]`` (a whisker over the category's bars).
+- ``barh``: ``categories``, ``values``, ``limits``, ``limit_label``, ``flags``,
+  ``flag_label``, ``x_domain`` (the value axis), ``x_format``.
+- ``heatmap``: ``rows``, ``columns``, ``values``, ``label`` (the colour bar's), ``vmax``,
+  ``scale: {type: "sequential" | "diverging", center?, min?, max?, log?}``.
+- ``scatter``: ``points: [{x, y, label?, size?, group?}]``, ``hlines``, ``x_domain``,
+  ``y_domain``, ``x_format``, ``y_format``.
+
+``y_domain`` / ``x_domain`` set an axis exactly; without them the domain comes from the data
+with a margin (bars keep zero in view). ``*_format: "percent"`` labels ratios as percentages.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
-from matplotlib.axes import Axes
-from matplotlib.colors import LinearSegmentedColormap
-from matplotlib.figure import Figure
-
+from opsledger.render.chart_bars import draw_bar, draw_barh
+from opsledger.render.chart_data import (
+    ChartError,
+    check_units,
+    describe_values,
+    is_percent,
+    legend_shown,
+    listed,
+    need,
+    numbers,
+    reference_lines,
+    same_length,
+    series_name,
+    series_of,
+    value_axis,
+    value_domain,
+    x_values,
+)
+from opsledger.render.chart_frame import Frame, Swatch
+from opsledger.render.chart_grids import draw_heatmap, draw_scatter
+from opsledger.render.scales import ScaleError
 from opsledger.render.sections import Chart
+from opsledger.render.svg import DASHES, MARKERS, OKABE_ITO, marker_path, num
 
-OKABE_ITO = [
-    "#0072B2",  # blue
-    "#E69F00",  # orange
-    "#009E73",  # bluish green
-    "#D55E00",  # vermillion
-    "#CC79A7",  # reddish purple
-    "#56B4E9",  # sky blue
-    "#F0E442",  # yellow
-    "#000000",  # black
-]
-LINESTYLES = ["-", "--", "-.", ":"]
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
-# Sequential map from pale to vermillion: readable in greyscale too (monotone lightness).
-HEAT = LinearSegmentedColormap.from_list("heat", ["#f7f7f7", "#E69F00", "#D55E00", "#7a1f00"])
+__all__ = ["DRAWERS", "MARKERS", "OKABE_ITO", "ChartError", "chart_svg"]
 
-RC: dict[str, Any] = {
-    "svg.fonttype": "none",  # keep text as text: searchable, small, and escaped by matplotlib
-    "svg.hashsalt": "opsledger",
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-}
+MARKED_POINTS = 40  # series with at most this many points get a marker at each point
+STEPS = ("steps", "steps-pre", "steps-mid", "steps-post")
 
 
-class ChartError(ValueError):
-    """Chart data does not fit its kind."""
-
-
-def chart_svg(chart: Chart, width: float = 7.0, height: float = 3.2) -> str:
+def chart_svg(chart: Chart) -> str:
     """Return the chart as a standalone SVG document."""
     drawer = DRAWERS.get(chart.kind)
     if drawer is None:
-        raise ChartError(f"unknown chart kind '{chart.kind}'")
-    with plt.rc_context(RC):  # type: ignore[arg-type]
-        figure = Figure(figsize=(width, height), layout="constrained")
-        axes = figure.add_subplot()
-        drawer(axes, chart.data)
-        axes.set_title(chart.title, loc="left", fontsize=10, fontweight="bold")
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "opsledger"})
-    return _strip_prolog(buffer.getvalue())
+        raise ChartError(f"chart '{chart.key}': unknown chart kind '{chart.kind}'")
+    if not isinstance(chart.data, Mapping):
+        raise ChartError(f"chart '{chart.key}': its data must be a mapping")
+    try:
+        return drawer(chart)
+    except (ChartError, ScaleError) as exc:
+        raise ChartError(f"chart '{chart.key}': {exc}") from None
 
 
-def _strip_prolog(svg: str) -> str:
-    start = svg.find("<svg")
-    return svg[start:] if start >= 0 else svg
-
-
-def _x_values(values: Sequence[Any]) -> list[Any]:
-    out: list[Any] = []
-    for value in values:
-        if isinstance(value, str):
-            try:
-                out.append(datetime.fromisoformat(value.replace("Z", "+00:00")))
-                continue
-            except ValueError:
-                pass
-        out.append(value)
-    return out
-
-
-def _finish_time_axis(axes: Axes, xs: Sequence[Any]) -> None:
-    if xs and isinstance(xs[0], datetime):
-        locator = mdates.AutoDateLocator(maxticks=8)
-        axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-
-
-def _hlines(axes: Axes, data: Mapping[str, Any]) -> None:
-    for i, line in enumerate(data.get("hlines", [])):
-        axes.axhline(
-            line["y"], color="#555555", linestyle=LINESTYLES[(i + 1) % 4], linewidth=1,
-            label=line.get("label"),
-        )
-
-
-def _labels(axes: Axes, data: Mapping[str, Any]) -> None:
-    axes.set_xlabel(data.get("x_label", ""))
-    axes.set_ylabel(data.get("y_label", ""))
-    if axes.get_legend_handles_labels()[1]:
-        if data.get("legend") == "outside":  # beside the axes, for plots dense everywhere
-            axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
-                        frameon=False)
-        else:
-            axes.legend(loc=data.get("legend", "best"), fontsize=8, frameon=False)
-
-
-def draw_line(axes: Axes, data: Mapping[str, Any]) -> None:
-    """``{"x": [...], "series": [{"name", "y", "low"?, "high"?, "bands"?}], "hlines"?: [...]}``.
-
-    ``bands`` is a list of ``{"low", "high", "label"?}`` from the widest to the narrowest
-    (e.g. 95 % then 80 % intervals), shaded darker as they narrow.
-    """
-    xs = _x_values(data["x"])
-    for i, series in enumerate(data["series"]):
+def draw_line(chart: Chart) -> str:
+    """Draw a line chart: series over shared (or their own) x values, with shaded bands."""
+    data = chart.data
+    series = series_of(data, "line")
+    unit = check_units(series)
+    main_x = listed(need(data, "x", "line"), "x")
+    xs_of: list[list[Any]] = []
+    ys_of: list[list[float | None]] = []
+    values: list[float] = []
+    for i, s in enumerate(series):
+        name = series_name(s, i)
+        xs = listed(s["x"], f"{name}.x") if "x" in s else main_x
+        if any(v is None for v in xs):
+            raise ChartError(f"'{name}.x' has a missing value: give y as null instead")
+        ys = numbers(need(s, "y", "line series"), f"{name}.y")
+        same_length(ys, len(xs), f"{name}.y")
+        xs_of.append(xs)
+        ys_of.append(ys)
+        values += [v for v in ys if v is not None]
+        for j, band in enumerate(_bands(s)):
+            for edge in ("low", "high"):
+                edge_values = numbers(need(band, edge, "band"), f"{name}.bands[{j}].{edge}")
+                same_length(edge_values, len(xs), f"{name}.bands[{j}].{edge}")
+                values += [v for v in edge_values if v is not None]
+    hlines = reference_lines(data)
+    values += [float(h["y"]) for h in hlines]
+    x = x_values([v for xs in xs_of for v in [*main_x, *xs]], str(data.get("x_label", "")))
+    lo, hi = value_domain(data, "y_domain", values, zero=False)
+    y_axis = value_axis(lo, hi, str(data.get("y_label") or unit or ""), is_percent(data, "y"))
+    frame = Frame(chart.key, chart.title)
+    marked = [sum(v is not None for v in ys) <= MARKED_POINTS for ys in ys_of]
+    if legend_shown(data):
+        for i, s in enumerate(series):
+            colour = OKABE_ITO[i % len(OKABE_ITO)]
+            for j, band in enumerate(_bands(s)):
+                if band.get("label"):
+                    frame.legend.append(Swatch(str(band["label"]), colour, "box",
+                                               opacity=_band_opacity(s, j)))
+            frame.legend.append(Swatch(series_name(s, i), colour, "line", _dash(i),
+                                       MARKERS[i % len(MARKERS)] if marked[i] else None))
+        frame.reference_legend(hlines)
+    frame.place(x.axis, y_axis)
+    frame.open_plot()
+    for i, s in enumerate(series):
         colour = OKABE_ITO[i % len(OKABE_ITO)]
-        sx = _x_values(series["x"]) if "x" in series else xs
-        for j, band in enumerate(series.get("bands", [])):
-            axes.fill_between(sx, band["low"], band["high"], color=colour, alpha=0.15 + 0.15 * j,
-                              linewidth=0, label=band.get("label"))
-        if "low" in series and "high" in series:
-            axes.fill_between(sx, series["low"], series["high"], color=colour, alpha=0.2,
-                              linewidth=0, label=series.get("band_label"))
-        axes.plot(sx, series["y"], color=colour, linestyle=LINESTYLES[i % 4],
-                  linewidth=1.6, label=series.get("name"),
-                  drawstyle=series.get("drawstyle", "default"))
-    _hlines(axes, data)
-    _finish_time_axis(axes, xs)
-    _labels(axes, data)
+        px = x.positions(xs_of[i])
+        for j, band in enumerate(_bands(s)):
+            low = numbers(band["low"], "low")
+            high = numbers(band["high"], "high")
+            for run in _runs(px, low, high):
+                frame.canvas.element("path", d=_band_path(frame, run), fill=colour,
+                                     fill_opacity=_band_opacity(s, j), class_="band")
+        points = [(frame.x(p), None if y is None else frame.y(y))
+                  for p, y in zip(px, ys_of[i], strict=True)]
+        frame.canvas.element("path", d=_line_path(points, str(s.get("drawstyle", "default"))),
+                             fill="none", stroke=colour, stroke_width=2.0,
+                             stroke_dasharray=_dash(i) or None, stroke_linejoin="round",
+                             class_="line", data_series=series_name(s, i))
+        if marked[i]:
+            shape = MARKERS[i % len(MARKERS)]
+            marks = "".join(marker_path(shape, px_, py_, 3.2) for px_, py_ in points
+                            if py_ is not None)
+            frame.canvas.element("path", d=marks, fill=colour, stroke="#ffffff",
+                                 stroke_width=0.6, class_="markers")
+    frame.reference_lines(hlines)
+    frame.close_plot()
+    return frame.document(_line_description(data, series, ys_of, x.axis.ticks, unit), "line")
 
 
-def draw_bar(axes: Axes, data: Mapping[str, Any]) -> None:
-    """``{"categories": [...], "series": [{"name", "values"}], "stacked": bool}``."""
-    categories = [str(c) for c in data["categories"]]
-    series_list = data["series"]
-    positions = list(range(len(categories)))
-    stacked = data.get("stacked", False)
-    width = 0.8 if stacked else 0.8 / max(1, len(series_list))
-    bottoms = [0.0] * len(categories)
-    for i, series in enumerate(series_list):
-        values = [float(v or 0) for v in series["values"]]
-        offset = 0.0 if stacked else (i - (len(series_list) - 1) / 2) * width
-        axes.bar(
-            [p + offset for p in positions], values, width, bottom=bottoms if stacked else None,
-            color=OKABE_ITO[i % len(OKABE_ITO)], label=series.get("name"),
-            hatch=["", "//", "..", "xx", "\\\\"][i % 5], edgecolor="white", linewidth=0.5,
-        )
-        if stacked:
-            bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
-    axes.set_xticks(positions, categories, rotation=data.get("rotation", 45 if len(categories) > 8
-                                                            else 0), ha="right"
-                    if len(categories) > 8 else "center")
-    _hlines(axes, data)
-    _labels(axes, data)
+def _bands(series: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Return the series' shaded intervals: ``bands`` (widest first), or ``low``/``high``."""
+    bands = [b for b in listed(series.get("bands", []), "bands") if isinstance(b, Mapping)]
+    if "low" in series and "high" in series:
+        bands.append({"low": series["low"], "high": series["high"],
+                      "label": series.get("band_label")})
+    return bands
 
 
-def draw_barh(axes: Axes, data: Mapping[str, Any]) -> None:
-    """``{"categories": [...], "values": [...], "limits"?: [...], "limit_label"?}``."""
-    categories = [str(c) for c in data["categories"]]
-    values = [float(v or 0) for v in data["values"]]
-    positions = list(range(len(categories)))
-    colours = [OKABE_ITO[3] if flag else OKABE_ITO[0] for flag in data.get("flags", [False] *
-                                                                           len(values))]
-    axes.barh(positions, values, color=colours)
-    if "limits" in data:
-        axes.scatter(data["limits"], positions, marker="|", s=200, color="#000000",
-                     label=data.get("limit_label", "limit"), zorder=3)
-    axes.set_yticks(positions, categories)
-    axes.invert_yaxis()
-    _labels(axes, data)
+def _band_opacity(series: Mapping[str, Any], index: int) -> float:
+    # Nested intervals shade darker as they narrow; a single low/high band is light.
+    return 0.2 if "bands" not in series else 0.15 + 0.15 * index
 
 
-def draw_heatmap(axes: Axes, data: Mapping[str, Any]) -> None:
-    """``{"rows": [...], "columns": [...], "values": [[...]], "label": str}``."""
-    rows = [str(r) for r in data["rows"]]
-    columns = [str(c) for c in data["columns"]]
-    values = [[float("nan") if v is None else float(v) for v in row] for row in data["values"]]
-    vmax = data.get("vmax") or max([v for row in values for v in row if v == v] or [1.0])
-    image = axes.imshow(values, cmap=HEAT, aspect="auto", vmin=0, vmax=vmax)
-    axes.set_xticks(range(len(columns)), columns)
-    axes.set_yticks(range(len(rows)), rows)
-    axes.grid(False)
-    for r, row in enumerate(values):
-        for c, value in enumerate(row):
-            if value == value:
-                axes.text(c, r, f"{value:.1f}", ha="center", va="center", fontsize=7,
-                          color="white" if value > vmax * 0.6 else "black")
-    axes.figure.colorbar(image, ax=axes, label=data.get("label", ""))
+def _dash(index: int) -> str:
+    return DASHES[index % len(DASHES)]
 
 
-def draw_scatter(axes: Axes, data: Mapping[str, Any]) -> None:
-    """``{"points": [{"x", "y", "label"?, "size"?, "group"?}], "x_label", "y_label"}``."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for point in data["points"]:
-        groups.setdefault(str(point.get("group", "")), []).append(point)
-    for i, (group, points) in enumerate(sorted(groups.items())):
-        axes.scatter(
-            [p["x"] for p in points], [p["y"] for p in points],
-            s=[float(p.get("size", 30)) for p in points], color=OKABE_ITO[i % len(OKABE_ITO)],
-            marker=MARKERS[i % len(MARKERS)], alpha=0.75, label=group or None,
-        )
-    for point in data["points"]:
-        if point.get("label"):
-            axes.annotate(str(point["label"]), (point["x"], point["y"]), fontsize=7,
-                          xytext=(3, 3), textcoords="offset points")
-    _hlines(axes, data)
-    _labels(axes, data)
+def _runs(px: Sequence[float], low: Sequence[float | None],
+          high: Sequence[float | None]) -> list[list[tuple[float, float, float]]]:
+    """Return the stretches where both edges of a band are known."""
+    runs: list[list[tuple[float, float, float]]] = []
+    current: list[tuple[float, float, float]] = []
+    for x, lo, hi in zip(px, low, high, strict=False):
+        if lo is None or hi is None:
+            if current:
+                runs.append(current)
+            current = []
+        else:
+            current.append((x, lo, hi))
+    if current:
+        runs.append(current)
+    return runs
 
 
-DRAWERS = {
+def _band_path(frame: Frame, run: Sequence[tuple[float, float, float]]) -> str:
+    upper = [(frame.x(x), frame.y(hi)) for x, _, hi in run]
+    lower = [(frame.x(x), frame.y(lo)) for x, lo, _ in reversed(run)]
+    points = upper + lower
+    return "M" + "L".join(f"{num(x)} {num(y)}" for x, y in points) + "Z"
+
+
+def _line_path(points: Sequence[tuple[float, float | None]], drawstyle: str) -> str:
+    """Return path data through the points, broken at missing values, stepped if asked."""
+    if drawstyle not in ("default", *STEPS):
+        raise ChartError(f"'drawstyle' must be 'default' or one of {', '.join(STEPS)}")
+    out: list[str] = []
+    previous: tuple[float, float] | None = None
+    for x, y in points:
+        if y is None:
+            previous = None
+            continue
+        if previous is None:
+            out.append(f"M{num(x)} {num(y)}")
+        elif drawstyle == "steps-post":
+            out.append(f"H{num(x)}V{num(y)}")
+        elif drawstyle in ("steps", "steps-pre"):
+            out.append(f"V{num(y)}H{num(x)}")
+        elif drawstyle == "steps-mid":
+            out.append(f"H{num((previous[0] + x) / 2)}V{num(y)}H{num(x)}")
+        else:
+            out.append(f"L{num(x)} {num(y)}")
+        previous = (x, y)
+    return "".join(out) or "M0 0"
+
+
+def _line_description(data: Mapping[str, Any], series: Sequence[Mapping[str, Any]],
+                      ys_of: Sequence[Sequence[float | None]],
+                      x_ticks: Sequence[tuple[float, str]], unit: str | None) -> str:
+    parts = [str(data["description"])] if data.get("description") else []
+    span = f" from {x_ticks[0][1]} to {x_ticks[-1][1]}" if x_ticks else ""
+    parts.append(f"Line chart, {len(series)} series{span}.")
+    for i, (s, ys) in enumerate(zip(series, ys_of, strict=True)):
+        if i == 6:
+            parts.append(f"And {len(series) - 6} more series.")
+            break
+        parts.append(f"{series_name(s, i)}: {describe_values(ys, unit or '')}.")
+    return " ".join(parts)
+
+
+Drawer = Callable[[Chart], str]
+DRAWERS: dict[str, Drawer] = {
     "line": draw_line,
     "bar": draw_bar,
     "barh": draw_barh,

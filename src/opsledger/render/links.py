@@ -67,3 +67,13 @@ def md_link(text: str, destination: str) -> str:
     """Return a Markdown link; ``destination`` must come from :func:`link_destination` or be
     a file name opsledger made itself."""
     return f"[{link_text(text)}]({destination})"
+
+
+def heading_anchor(heading: str) -> str:
+    """Return the anchor GitHub gives a Markdown heading, for links within a report.
+
+    Lower case, punctuation other than "-" and "_" removed, each space made a hyphen
+    (the rule of GitHub's heading ids; headings here are opsledger's own titles).
+    """
+    kept = "".join(c for c in heading.strip().lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")

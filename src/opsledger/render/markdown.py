@@ -7,7 +7,13 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from opsledger.render.sections import md_escape
+from opsledger.render.links import link_text
+from opsledger.render.sections import headline_of, md_escape, status_label
+
+
+def md_link_text(value: object) -> str:
+    """Return ``value`` safe as the text of a Markdown link (and inert as HTML)."""
+    return md_escape(link_text(str(value)))
 
 
 @cache
@@ -21,6 +27,9 @@ def environment() -> Environment:
         autoescape=False,  # Markdown: values are escaped with the md filter instead
     )
     env.filters["md"] = md_escape
+    env.filters["linktext"] = md_link_text
+    env.globals["status_label"] = status_label
+    env.globals["headline_of"] = headline_of
     return env
 
 

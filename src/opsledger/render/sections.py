@@ -33,6 +33,12 @@ class Section:
     data: Mapping[str, Any] = field(default_factory=dict)
     charts: tuple[Chart, ...] = ()
     actions: tuple[Mapping[str, Any], ...] = ()  # {"action", "owner", "due", "source"}
+    # One line for the review's summary: what this section says at a glance.
+    headline: str = ""
+    # Markdown of what is on target, kept out of the way: collapsed in the dashboard,
+    # after the section's tables in the report.
+    details: str = ""
+    details_title: str = "On target"  # what the collapsed details hold
 
     @classmethod
     def skipped(cls, key: str, title: str, reason: str) -> Section:
@@ -65,3 +71,41 @@ def md_table(
 
 def percent(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value * 100:.{digits}f}%"
+
+
+# How each status is shown beside colour, so that it reads without colour too.
+STATUS_ICONS: Mapping[Status, str] = {
+    Status.PASS: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.ERROR: "✗", Status.SKIPPED: "–",
+}
+
+
+def status_label(status: Status) -> str:
+    """Return the status as an icon and its word, e.g. "✗ fail"."""
+    return f"{STATUS_ICONS[status]} {status.value}"
+
+
+def headline_of(section: Section) -> str:
+    """Return the section's one-line headline: its field, else the one in its data, else
+    (for a section not computed) the reason."""
+    found = section.headline or str(section.data.get("headline", "") or "")
+    if not found and section.status is Status.SKIPPED and section.data.get("reason"):
+        found = f"not computed: {section.data['reason']}"
+    return found
+
+
+# Sections off target, the most severe first.
+OFF_TARGET: tuple[Status, ...] = (Status.ERROR, Status.FAIL, Status.WARN)
+
+
+def off_target(sections: Iterable[Section]) -> list[Section]:
+    """Return the sections that failed or warn, the most severe first (stable otherwise)."""
+    order = {status: i for i, status in enumerate(OFF_TARGET)}
+    return sorted((s for s in sections if s.status in order), key=lambda s: order[s.status])
+
+
+def on_target(sections: Iterable[Section]) -> list[Section]:
+    return [s for s in sections if s.status is Status.PASS]
+
+
+def not_computed(sections: Iterable[Section]) -> list[Section]:
+    return [s for s in sections if s.status is Status.SKIPPED]

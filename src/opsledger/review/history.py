@@ -7,9 +7,11 @@ inserted, then committed; any failure before the commit rolls the whole change b
 process killed before the commit leaves the file as it was (DuckDB writes through its
 write-ahead log and replays only committed transactions when the file is next opened).
 
-Month semantics: the month of an evaluation is the month of the last instant before
-``now``. ``--month 2026-10`` therefore means ``now = 2026-11-01T00:00:00Z`` (the first
-instant of the following month, UTC): the month is evaluated as of its very end.
+Month semantics (UTC): a review covers one complete month and evaluates it as of its very
+end, the first instant of the following month; the month of an evaluation is the month of the
+last instant before it. Without ``--month``, the month reviewed is the last complete month
+at the clock (a review on 4 December covers November). Only a complete month is recorded:
+KPIs evaluated at any other instant (a month to date) are refused.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from opsledger.core.errors import InputError, OpsledgerError, WorkspaceLockedErr
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import Workspace
 from opsledger.model import schema
+from opsledger.review.changes import Verdict, verdict
+from opsledger.review.input_digests import inputs_digest as digest_of
 from opsledger.review.kpis import Better, KpiSet
 
 HISTORY_FILE = "history.duckdb"
@@ -72,19 +76,44 @@ def month_end(month: str) -> datetime:
     return datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
 
 
-def review_instant(month: str | None, clock: datetime) -> datetime:
-    """Return the instant a review evaluates: ``clock``, or the end of ``--month``.
+def last_complete_month(clock: datetime) -> str:
+    """Return the last month that has ended by ``clock`` (on 4 December: November)."""
+    instant = clock.astimezone(UTC)
+    index = instant.year * 12 + instant.month - 2  # the month before the clock's, 0-based
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def month_start(month: str) -> datetime:
+    """Return the first instant (UTC) of ``month``."""
+    year, number = (int(part) for part in parse_month(month).split("-"))
+    return datetime(year, number, 1, tzinfo=UTC)
+
+
+def month_title(month: str) -> str:
+    """Return ``month`` for people: "October 2026"."""
+    return month_start(month).strftime("%B %Y")
+
+
+def review_month(month: str | None, clock: datetime) -> str:
+    """Return the month a review at ``clock`` covers: ``month``, else the last complete one.
 
     A month that has not ended by ``clock`` is refused: its end lies in the future, where
-    there is no data yet (run without ``--month`` for the month to date).
+    there is no data yet (its days so far appear as the month to date of the review of the
+    month before).
     """
     if month is None:
-        return clock
+        return last_complete_month(clock)
     end = month_end(month)
     if end > clock:
         raise InputError(f"--month {month}: the month has not ended yet (it ends "
-                         f"{end.isoformat()}); run without --month for the month to date")
-    return end
+                         f"{end.isoformat()}); a review covers a complete month, and the "
+                         "days so far show as the month to date of the review without --month")
+    return parse_month(month)
+
+
+def review_instant(month: str | None, clock: datetime) -> datetime:
+    """Return the instant a review at ``clock`` evaluates: the end of the month it covers."""
+    return month_end(review_month(month, clock))
 
 
 def month_of(now: datetime) -> str:
@@ -231,10 +260,15 @@ def record_month(ctx: Context, kpis: KpiSet, month: str | None = None,
                  inputs_digest: str | None = None,
                  recorded_at: datetime | None = None) -> RecordedMonth:
     """Record ``kpis`` as the history of ``month`` (default: the month of ``ctx.now``),
-    replacing what that month had and leaving every other month untouched."""
-    from opsledger.review.kpi_results import inputs_digest as digest_of
+    replacing what that month had and leaving every other month untouched.
 
+    The KPIs must have been evaluated at the end of ``month``: figures of a month to date
+    (or of any other instant) are refused, so the history only ever holds complete months.
+    """
     month = parse_month(month) if month else month_of(ctx.now)
+    if kpis.now != month_end(month):
+        raise ValueError(f"KPIs evaluated at {kpis.now.isoformat()} are not those of the "
+                         f"complete month {month} (evaluated at {month_end(month).isoformat()})")
     digest = inputs_digest if inputs_digest is not None else digest_of(ctx)
     rows = history_rows(kpis, month, recorded_at or datetime.now(UTC), digest)
     path = history_path(ctx.workspace)
@@ -243,57 +277,100 @@ def record_month(ctx: Context, kpis: KpiSet, month: str | None = None,
 
 
 @dataclass(frozen=True)
+class TrendPoint:
+    month: str
+    value: float
+
+
+@dataclass(frozen=True)
 class KpiTrend:
-    """One KPI over the months of a window; months without a record are absent."""
+    """One KPI over the months of a window ending with the month reviewed.
+
+    Months without a value are absent from ``points``. The change compares the month
+    reviewed with the calendar month before it: a month missing from the history is not
+    bridged by an older one.
+    """
 
     kpi: str
+    unit: str
+    better: Better
     window: tuple[str, ...]  # every month of the window, oldest first
-    points: tuple[HistoryRow, ...]  # recorded months, oldest first
+    points: tuple[TrendPoint, ...]  # months with a value, oldest first
+
+    def _at(self, month: str) -> TrendPoint | None:
+        return next((p for p in self.points if p.month == month), None)
 
     @property
-    def latest(self) -> HistoryRow | None:
-        return self.points[-1] if self.points else None
+    def latest(self) -> TrendPoint | None:
+        """Return the value of the month reviewed (the window's last month)."""
+        return self._at(self.window[-1]) if self.window else None
 
     @property
-    def previous(self) -> HistoryRow | None:
-        return self.points[-2] if len(self.points) > 1 else None
+    def previous(self) -> TrendPoint | None:
+        """Return the value of the month before the month reviewed."""
+        return self._at(self.window[-2]) if len(self.window) > 1 else None
 
     @property
     def change(self) -> float | None:
-        """Return the latest value minus the one recorded before it."""
+        """Return the reviewed month's value minus the month before's."""
         if self.latest is None or self.previous is None:
             return None
         return self.latest.value - self.previous.value
 
     @property
-    def improved(self) -> bool | None:
-        change, latest = self.change, self.latest
-        if change is None or latest is None or change == 0:
+    def verdict(self) -> Verdict | None:
+        """Return better/worse/same (see :mod:`opsledger.review.changes`), None without two
+        months to compare."""
+        if self.latest is None or self.previous is None:
             return None
-        return change > 0 if latest.better is Better.HIGHER else change < 0
+        return verdict(self.previous.value, self.latest.value, self.unit, self.better)
+
+    @property
+    def improved(self) -> bool | None:
+        """Return True if better, False if worse, None if the same or not comparable."""
+        found = self.verdict
+        return None if found in (None, Verdict.SAME) else found is Verdict.BETTER
 
     def values(self) -> list[float | None]:
-        """Return one value per month of the window (None where nothing was recorded)."""
+        """Return one value per month of the window (None where there is none)."""
         by_month = {p.month: p.value for p in self.points}
         return [by_month.get(m) for m in self.window]
 
     def to_json(self) -> dict[str, Any]:
-        return {"kpi": self.kpi, "months": list(self.window), "values": self.values(),
-                "change": self.change, "improved": self.improved}
+        found = self.verdict
+        return {"kpi": self.kpi, "unit": self.unit, "months": list(self.window),
+                "values": self.values(), "change": self.change,
+                "verdict": found.value if found else None}
 
 
-def trend(ctx: Context, kpi: str, months: int = TREND_MONTHS) -> KpiTrend:
+def trend(ctx: Context, kpi: str, months: int = TREND_MONTHS,
+          current: KpiSet | None = None) -> KpiTrend:
     """Return ``kpi`` over the ``months`` months ending with the month of ``ctx.now``."""
-    window = months_back(month_of(ctx.now), months)
-    rows = read_rows(history_path(ctx.workspace), window, kpi)
-    return KpiTrend(kpi, tuple(window), tuple(rows))
+    found = trends(ctx, months, current)
+    window = tuple(months_back(month_of(ctx.now), months))
+    return found.get(kpi) or KpiTrend(kpi, "", Better.HIGHER, window, ())
 
 
-def trends(ctx: Context, months: int = TREND_MONTHS) -> dict[str, KpiTrend]:
-    """Return every recorded KPI's trend over the window (one read of the file)."""
-    window = months_back(month_of(ctx.now), months)
-    grouped: dict[str, list[HistoryRow]] = {}
+def trends(ctx: Context, months: int = TREND_MONTHS,
+           current: KpiSet | None = None) -> dict[str, KpiTrend]:
+    """Return every KPI's trend over the window ending with the month of ``ctx.now``.
+
+    With ``current`` (this run's KPIs, evaluated at the end of that month), the month's
+    values are this run's, whether or not the history records them; the months before come
+    from the history. One read of the history file.
+    """
+    month = month_of(ctx.now)
+    window = tuple(months_back(month, months))
+    grouped: dict[str, list[TrendPoint]] = {}
+    kinds: dict[str, tuple[str, Better]] = {}
     for row in read_rows(history_path(ctx.workspace), window):
-        grouped.setdefault(row.kpi, []).append(row)
-    return {name: KpiTrend(name, tuple(window), tuple(rows))
-            for name, rows in sorted(grouped.items())}
+        if current is not None and row.month == month:
+            continue
+        grouped.setdefault(row.kpi, []).append(TrendPoint(row.month, row.value))
+        kinds[row.kpi] = (row.unit, row.better)
+    if current is not None:
+        for name, kpi in current.computed.items():
+            grouped.setdefault(name, []).append(TrendPoint(month, kpi.value))
+            kinds[name] = (kpi.unit, kpi.better)
+    return {name: KpiTrend(name, *kinds[name], window, tuple(points))
+            for name, points in sorted(grouped.items())}

@@ -1,4 +1,4 @@
-"""The inventory section: what was found, what is missing, what is malformed."""
+"""The inventory section, the report's appendix: what was found, missing or malformed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from opsledger.core.inputs import Context, InputStatus
 from opsledger.core.problems import Level, Problem
 from opsledger.render.sections import Section, Status, md_escape, md_table
 
+TITLE = "Inputs (appendix)"
 # Problems listed per input in the report; the rest are counted.
 LISTED_PROBLEMS = 10
 
@@ -52,15 +53,18 @@ def inventory_section(ctx: Context) -> Section:
     malformed = [s for s in inventory if s.malformed]
     missing = [s for s in inventory if not s.present]
     quarantined = sum(s.quarantined for s in inventory)
-    body = md_table(
-        ["Input", "Path", "State", "Records", "Format", "Problems"],
-        inventory_rows(inventory, ctx.workspace.root),
-        "lllrlr",
-    )
+    header = ["Input", "Path", "State", "Records", "Format", "Problems"]
+    clean = [s for s in inventory if s.present and not s.malformed and not s.problems]
+    troubled = [s for s in inventory if s not in clean]
+    root = ctx.workspace.root
+    body = f"{len(clean)} of {len(inventory)} inputs read cleanly"
+    body += (" (listed under “On target”); the others:\n\n" if troubled else ".\n")
+    if troubled:
+        body += md_table(header, inventory_rows(troubled, root), "lllrlr")
     problem_lines: list[str] = []
     for status in inventory:
         shown = [p for p in status.problems if p.level is not Level.WARNING][:LISTED_PROBLEMS]
-        problem_lines.extend(f"- `{md_escape(portable(p, ctx.workspace.root))}`" for p in shown)
+        problem_lines.extend(f"- `{md_escape(portable(p, root))}`" for p in shown)
         rest = len([p for p in status.problems if p.level is not Level.WARNING]) - len(shown)
         if rest > 0:
             problem_lines.append(f"- … and {rest} more in {md_escape(status.key.value)}")
@@ -74,7 +78,7 @@ def inventory_section(ctx: Context) -> Section:
     )
     return Section(
         "inventory",
-        "Inputs",
+        TITLE,
         body,
         outcome,
         {
@@ -82,16 +86,18 @@ def inventory_section(ctx: Context) -> Section:
             "inputs": [
                 {
                     "key": s.key.value,
-                    "path": relative(s, ctx.workspace.root),
+                    "path": relative(s, root),
                     "state": s.state,
                     "records": s.records,
                     "format": s.detected_format,
                     "problems": [
-                        {**p.to_json(), "path": relative_path(p.path, ctx.workspace.root)}
+                        {**p.to_json(), "path": relative_path(p.path, root)}
                         for p in s.problems
                     ],
                 }
                 for s in inventory
             ],
         },
+        headline=headline,
+        details=md_table(header, inventory_rows(clean, root), "lllrlr") if clean else "",
     )

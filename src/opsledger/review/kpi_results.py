@@ -8,18 +8,18 @@ that fails or has no input yields skipped KPIs with the reason; it never stops t
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from opsledger.backlog.service import workspace_backlog
 from opsledger.core.errors import OpsledgerError
-from opsledger.core.fileio import dumps_json, sha256_tree
-from opsledger.core.inputs import Context, readers
+from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey
 from opsledger.model.handover import Ticket
+from opsledger.review.changes import KpiChange
+from opsledger.review.history import KpiTrend, month_of, months_back, trends
 from opsledger.review.kpis import (
     ACTION_NAMES,
     AVAILABILITY,
@@ -61,22 +61,6 @@ def _workspace_health(ctx: Context) -> list[HealthResult]:
     config = ctx.workspace.config
     return service_health(probes, ctx.now - timedelta(days=WINDOW_DAYS), ctx.now,
                           config.budget_for, [s.name for s in config.services])
-
-
-def digest_of(digests: Mapping[str, str]) -> str:
-    """Return one SHA-256 over per-input digests (e.g. the ``inputs`` of review.json)."""
-    return hashlib.sha256(dumps_json(dict(digests)).encode()).hexdigest()
-
-
-def inputs_digest(ctx: Context) -> str:
-    """Return one SHA-256 over the digests of every input present in the workspace."""
-    return ctx.once(_inputs_digest)
-
-
-def _inputs_digest(ctx: Context) -> str:
-    return digest_of({key.value: sha256_tree(ctx.workspace.path(key))
-                      for key in InputKey
-                      if key in readers() and ctx.workspace.path(key).exists()})
 
 
 def _guarded(names: Iterable[tuple[str, str, str, Better]], source: str,
@@ -132,22 +116,26 @@ def _vulnerabilities(ctx: Context) -> list[KpiResult]:
 
 def _cost(ctx: Context) -> list[KpiResult]:
     try:
-        from opsledger.cost.section import cost_result, cost_view
-        from opsledger.cost.service import TOTAL, MonthForecast
+        from opsledger.cost.service import cost_result, cost_view
     except ImportError:
         return skipped_group(COST_NAMES, "cost", "cost analysis is not available")
     result = cost_result(ctx)
     if not result.files or not result.records or not len(result.ledger):
         return skipped_group(COST_NAMES, "cost", "no cost exports")
     view = cost_view(ctx)
-    total = view.forecasts.get(TOTAL)
+    spend = view.reviewed
+    if spend is None:
+        return skipped_group(COST_NAMES, "cost", f"no cost data for {view.month}")
     figures = CostFigures(
         month=view.month,
         currency=view.summary.currency,
-        total=total.point if isinstance(total, MonthForecast) else None,
+        total=spend.spend,
         targeted=[(row.service, row.target,
                    row.forecast if row.forecast is not None else row.actual)
                   for row in view.targets],
+        days=spend.days,
+        days_in_month=spend.days_in_month,
+        forecast=spend.forecast_point,
     )
     return cost_kpis(figures)
 
@@ -188,6 +176,37 @@ def _workspace_kpis(ctx: Context) -> KpiSet:
         ctx.progress(f"KPIs: {source}")
         groups.append(_guarded(names, source, partial(gather, ctx)))
     return kpi_set(ctx.now, groups)
+
+
+def kpi_trends(ctx: Context) -> dict[str, KpiTrend]:
+    """Return every KPI's trend: the months before from the history, this month from this
+    run (computed once per run)."""
+    return ctx.once(_kpi_trends)
+
+
+def _kpi_trends(ctx: Context) -> dict[str, KpiTrend]:
+    return trends(ctx, current=workspace_kpis(ctx))
+
+
+def previous_month(ctx: Context) -> str:
+    """Return the month before the one ``ctx.now`` evaluates: the one changes compare with."""
+    return months_back(month_of(ctx.now), 2)[0]
+
+
+def month_changes(ctx: Context) -> list[KpiChange]:
+    """Return each headline KPI against the month before, where both months have a value.
+
+    Per-service KPIs (``availability:<service>``) are left to their own section.
+    """
+    history = kpi_trends(ctx)
+    changes = []
+    for name, kpi in workspace_kpis(ctx).computed.items():
+        found = history.get(name)
+        if ":" in name or found is None or found.previous is None:
+            continue
+        changes.append(KpiChange(name, kpi.label, kpi.unit, kpi.better, kpi.value,
+                                 found.previous.value, found.previous.month))
+    return changes
 
 
 def policy_targets(ctx: Context) -> dict[str, Target]:

@@ -1,79 +1,134 @@
-"""KPIs and SLIs against their budgets, with the change since the last recorded month."""
+"""KPIs against their targets and against last month: what is off target leads."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from opsledger.core.inputs import Context
 from opsledger.render.sections import Chart, Section, Status, md_table
-from opsledger.review.history import KpiTrend, trends
-from opsledger.review.kpi_results import policy_targets, workspace_kpis
-from opsledger.review.kpis import KpiGap, format_value, kpi_gaps
+from opsledger.review.changes import (
+    RATIO_THRESHOLD,
+    RELATIVE_THRESHOLD,
+    KpiChange,
+    Verdict,
+    value_domain,
+)
+from opsledger.review.history import KpiTrend, month_title
+from opsledger.review.kpi_results import (
+    kpi_trends,
+    month_changes,
+    policy_targets,
+    previous_month,
+    workspace_kpis,
+)
+from opsledger.review.kpis import Kpi, KpiGap, format_value, kpi_gaps
 
+KEY = "kpis"
 TITLE = "KPIs against budgets"
-# KPIs drawn over the months, when the history holds at least two of them.
-MAX_CHANGES = 8  # in the report's summary
-CHARTED = ("availability", "mttr_minutes", "incidents_per_month", "action_items_overdue")
+HEADER = ["KPI", "This month", "Target", "Status", "Last month", "Change", "Trend"]
+ALIGN = "lrrlrrl"
+# One chart per unit, so that no axis mixes percentages, minutes and counts.
+CHARTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("kpi-trends-availability", "Availability by month", "ratio", ("availability",)),
+    ("kpi-trends-response", "Response times by month", "minutes",
+     ("mtta_minutes", "mttr_minutes")),
+    ("kpi-trends-overdue", "Incidents and overdue work by month", "count",
+     ("incidents_per_month", "action_items_overdue", "vulnerabilities_overdue")),
+)
+CHART_UNITS = {"ratio": "%", "minutes": "minutes", "count": "count"}
 
 
-def _change(trend: KpiTrend | None, unit: str) -> tuple[str, str]:
-    if trend is None or trend.change is None:
-        return "", ""
-    verdict = {True: "better", False: "worse", None: "same"}[trend.improved]
-    sign = "+" if trend.change > 0 else ""
-    shown = (f"{sign}{trend.change * 100:.2f} pts" if unit == "ratio"
-             else f"{sign}{format_value(trend.change, unit)}")
-    return shown, verdict
+def threshold_note() -> str:
+    return (f"Changes smaller than {RATIO_THRESHOLD * 100:.2f} pts for percentages, or than "
+            f"{RELATIVE_THRESHOLD:.0%} of last month's value (and at least one unit) for counts, "
+            "minutes and money, count as the same.")
+
+
+def _row(kpi: Kpi, gap: KpiGap | None, change: KpiChange | None) -> list[object]:
+    return [
+        kpi.label, format_value(kpi.value, kpi.unit),
+        "" if gap is None else format_value(gap.target, kpi.unit),
+        "" if gap is None else ("met" if gap.met else "missed"),
+        "" if change is None else format_value(change.previous, kpi.unit),
+        "" if change is None else change.change_text,
+        "" if change is None else change.verdict.value,
+    ]
+
+
+def trend_charts(history: dict[str, KpiTrend], labels: dict[str, str]) -> list[Chart]:
+    """Return one line chart per unit, for the KPIs with at least two months of values.
+
+    Percentages are drawn in percent on an axis spanning the values (``y_domain``), so that
+    99.76 % and 99.95 % do not look alike.
+    """
+    charts = []
+    for key, title, unit, names in CHARTS:
+        shown = [history[n] for n in names if n in history and len(history[n].points) >= 2]
+        if not shown:
+            continue
+        scale = 100.0 if unit == "ratio" else 1.0
+        axis = CHART_UNITS[unit]
+        # The months from the first with a value: an empty year would squeeze the rest.
+        first = min(next(i for i, v in enumerate(t.values()) if v is not None) for t in shown)
+        values = [[None if v is None else v * scale for v in t.values()[first:]] for t in shown]
+        series = [{"name": labels.get(t.kpi, t.kpi), "unit": axis, "y": y}
+                  for t, y in zip(shown, values, strict=True)]
+        domain = value_domain([v for y in values for v in y], axis)
+        data: dict[str, Any] = {"x": list(shown[0].window[first:]), "series": series,
+                                "y_label": axis}
+        if domain is not None:
+            data["y_domain"] = list(domain)
+        charts.append(Chart(key, title, "line", data))
+    return charts
 
 
 def kpi_section(ctx: Context) -> Section:
     kpis = workspace_kpis(ctx)
-    targets = policy_targets(ctx)
-    gaps = {g.name: g for g in kpi_gaps(kpis, targets)}
-    history = trends(ctx)
-    rows = []
-    worse: list[str] = []
-    changes: list[str] = []
+    gaps = {g.name: g for g in kpi_gaps(kpis, policy_targets(ctx))}
+    changes = {c.name: c for c in month_changes(ctx)}
+    before = previous_month(ctx)
+    off_target: list[list[object]] = []
+    on_target: list[list[object]] = []
     for name, kpi in kpis.computed.items():
         if ":" in name:  # per-service detail lives in its own section
             continue
-        gap: KpiGap | None = gaps.get(name)
-        trend = history.get(name)
-        change, verdict = _change(trend, kpi.unit)
-        if verdict == "worse":
-            worse.append(kpi.label)
-        if change and verdict != "same":
-            changes.append(f"{kpi.label} {change} ({verdict})")
-        status = "" if gap is None else ("met" if gap.met else "missed")
-        rows.append([
-            kpi.label, format_value(kpi.value, kpi.unit),
-            "" if gap is None else format_value(gap.target, kpi.unit), status,
-            format_value(trend.previous.value, kpi.unit) if trend and trend.previous else "",
-            change, verdict,
-        ])
-    missed = [g for g in gaps.values() if g.met is False]
-    body = md_table(["KPI", "This month", "Target", "Status", "Last month", "Change", "Trend"],
-                    rows, "lrrlrrl")
+        gap, change = gaps.get(name), changes.get(name)
+        row = _row(kpi, gap, change)
+        short = gap is not None and gap.met is False
+        slipped = change is not None and change.verdict is Verdict.WORSE
+        (off_target if short or slipped else on_target).append(row)
+    # Per-service availability is the service health section's to judge.
+    targeted = [g for g in gaps.values() if g.met is not None and ":" not in g.name]
+    missed = [g for g in targeted if g.met is False]
+    worse = [c for c in changes.values() if c.verdict is Verdict.WORSE]
+    better = [c for c in changes.values() if c.verdict is Verdict.BETTER]
+    if changes:
+        compared = f"Compared with {month_title(before)}. {threshold_note()}"
+    else:
+        compared = (f"No KPIs recorded for {month_title(before)}: nothing to compare with "
+                    "(trends start once the month before is in the history).")
+    lines = [compared, ""]
+    if off_target:
+        lines += ["Off target or worse than last month:", "", md_table(HEADER, off_target, ALIGN)]
+    if on_target:
+        lines.append(f"{len(on_target)} other KPI(s) met their target or did not get worse "
+                     "(listed under “On target”).\n" if off_target else
+                     f"All {len(on_target)} KPIs met their targets and none got worse.\n")
     skipped = kpis.skipped
     if skipped:
-        body += "\nNot computed: " + "; ".join(
-            f"{s.label}: {s.reason}" for s in skipped.values()) + "\n"
-    charts = []
-    series = []
-    window: tuple[str, ...] = ()
-    for name in CHARTED:
-        trend = history.get(name)
-        if trend is not None and len(trend.points) >= 2:
-            window = trend.window
-            series.append({"name": kpis.results[name].label if name in kpis.results else name,
-                           "y": trend.values()})
-    if series:
-        charts.append(Chart("kpi-trends", "KPIs by month", "line",
-                            {"x": list(window), "series": series}))
-    headline = (f"{len(missed)} KPI target(s) missed"
-                + (f"; worse than last month: {', '.join(worse[:4])}" if worse else ""))
+        lines.append("\nNot computed: " + "; ".join(
+            f"{s.label}: {s.reason}" for s in skipped.values()) + "\n")
+    details = md_table(HEADER, on_target, ALIGN) if on_target else ""
+    labels = {name: result.label for name, result in kpis.results.items()}
+    headline = f"{len(missed)} of {len(targeted)} KPI targets missed"
+    headline += (f"; {len(worse)} worse and {len(better)} better than {before}" if changes
+                 else f"; no record of {before} to compare with")
     return Section(
-        "kpis", TITLE, body, Status.WARN if missed else Status.PASS,
-        {"headline": headline, "kpis": kpis.to_json(),
-         "missed": [g.name for g in missed], "worse": worse,
-         "changes": changes[:MAX_CHANGES]},
-        tuple(charts),
+        KEY, TITLE, "\n".join(lines), Status.WARN if missed else Status.PASS,
+        {"headline": headline, "kpis": kpis.to_json(), "compared_with": before,
+         "missed": [g.name for g in missed], "worse": [c.name for c in worse],
+         "better": [c.name for c in better],
+         "changes": [c.to_json() for c in changes.values()]},
+        tuple(trend_charts(kpi_trends(ctx), labels)),
+        headline=headline, details=details,
     )

@@ -19,7 +19,9 @@ Definitions (the window is the 30 days to the evaluation instant unless said oth
 - ``vulnerabilities_critical``/``vulnerabilities_overdue``: open scanner findings rated
   critical / past their SLA due date.
 - ``cost_vs_target``: the month's spend (forecast month end, else actual to date) of services
-  with a target, divided by the sum of their targets; ``cost_month`` the month's total.
+  with a target, divided by the sum of their targets; ``cost_month`` the month's actual
+  spend: month-to-date while the month is partial, and then labelled so (N of M days, with
+  the whole month's forecast beside it).
 - ``ticket_volume``: tickets created in the window.
 - ``backlog_open_high_critical``: open maintenance backlog items rated high or critical.
 """
@@ -236,13 +238,16 @@ class CostFigures:
 
     month: str
     currency: str
-    total: float | None  # month-end forecast of all spend, else actual to date
+    total: float | None  # actual spend of the month (month-to-date while it is partial)
     targeted: Sequence[tuple[str, float, float]]  # (service, target, forecast or actual)
+    days: int | None = None  # days of the month the data reaches (None: not said)
+    days_in_month: int | None = None
+    forecast: float | None = None  # the whole month's forecast while the month is partial
 
 
 COST_NAMES = (
     ("cost_vs_target", "Spend against cost targets", "ratio", Better.LOWER),
-    ("cost_month", "Spend this month (forecast month end)", "currency", Better.LOWER),
+    ("cost_month", "Spend this month", "currency", Better.LOWER),
     ("cost_targets_over", "Services forecast over their cost target", "count", Better.LOWER),
 )
 
@@ -266,9 +271,21 @@ def cost_kpis(figures: CostFigures) -> list[KpiResult]:
         out.append(SkippedKpi("cost_month", COST_NAMES[1][1], figures.currency, Better.LOWER,
                               source, f"no spend for {figures.month}"))
     else:
-        out.append(Kpi("cost_month", f"Spend {figures.month}", figures.total,
+        out.append(Kpi("cost_month", _spend_label(figures), figures.total,
                        figures.currency, Better.LOWER, source))
     return out
+
+
+def _spend_label(figures: CostFigures) -> str:
+    """Return "Spend <month>", said month-to-date with the forecast while it is partial."""
+    label = f"Spend {figures.month}"
+    if figures.days is None or figures.days_in_month is None or (
+            figures.days >= figures.days_in_month):
+        return label
+    label += f", month-to-date ({figures.days} of {figures.days_in_month} days)"
+    if figures.forecast is not None:
+        label += f"; forecast {figures.forecast:,.0f} {figures.currency} for the whole month"
+    return label
 
 
 TICKET_NAME = ("ticket_volume", "Support tickets (30 days)", "count", Better.LOWER)
@@ -373,8 +390,8 @@ def format_value(value: float | None, unit: str) -> str:
     """Return a KPI value for people: ratios as percentages, counts as integers."""
     if value is None:
         return "n/a"
-    if unit == "ratio":
-        return f"{value * 100:.3f}%" if abs(value) >= 0.99 else f"{value * 100:.1f}%"
+    if unit == "ratio":  # two decimals at least, so a 0.01-point change can be checked
+        return f"{value * 100:.3f}%" if abs(value) >= 0.99 else f"{value * 100:.2f}%"
     if unit == "count":
         return f"{value:,.0f}"
     if unit == "minutes":

@@ -37,7 +37,7 @@ from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey
 from opsledger.model.handover import CatalogService
 from opsledger.render.sections import Section, Status, md_escape, md_table
-from opsledger.review.kpi_results import policy_targets, workspace_kpis
+from opsledger.review.kpi_results import kpi_trends, policy_targets, workspace_kpis
 from opsledger.review.kpis import KpiGap, KpiSet, format_value, kpi_gaps
 from opsledger.version import __version__
 
@@ -226,13 +226,12 @@ def experiment_plans(ctx: Context) -> ExperimentPlans:
 
 
 def _trends(ctx: Context) -> tuple[dict[str, Any], str]:
-    from opsledger.review.history import trends
-
     try:
-        found = trends(ctx)
+        found = kpi_trends(ctx)
     except OpsledgerError as exc:
         return {}, f"history unavailable: {exc}"
-    return found, "" if found else "no months recorded yet"
+    compared = any(t.previous is not None for t in found.values())
+    return found, "" if compared else "no earlier month recorded yet"
 
 
 def roadmap_view(ctx: Context) -> RoadmapView:
@@ -341,10 +340,9 @@ def _trend_text(view: RoadmapView, name: str) -> str:
     found = view.trends.get(name)
     if found is None or found.latest is None:
         return "—"
-    if found.change is None:
-        return f"first month recorded ({found.latest.month})"
-    arrow = "better" if found.improved else "worse" if found.improved is False else "same"
-    return f"{arrow} than {found.previous.month}"
+    if found.previous is None or found.verdict is None:
+        return "no record of the month before"
+    return f"{found.verdict.value} than {found.previous.month}"
 
 
 def _metrics_part(view: RoadmapView, config: Config) -> list[str]:
@@ -519,4 +517,5 @@ def roadmap_section(ctx: Context) -> Section:
             "capacity": {"demand_days": c.demand_days, "capacity_days": c.capacity_days,
                          "fits": c.fits, "deferred": list(c.deferred)},
         },
+        headline=headline,
     )

@@ -5,7 +5,8 @@ the policy would have fired (vectorised: rolling sums are differences of cumulat
 computed once per window and shared by every condition and policy), then scores the
 firings against the incidents: precision, recall, mean detection time, reset time (how
 long an alert keeps firing after the incident ends), alerts per week and the share of the
-period's error budget spent before detection. It recommends one policy per SLO and says why.
+period's error budget spent before detection. It recommends one policy per SLO, says why and
+how surely (:mod:`opsledger.slo.policy_choice`), and chooses none without incidents.
 
 Time convention: minute ``i`` of a series covers ``[start + i, start + i + 1)``. A
 condition evaluated with data up to the end of minute ``i`` is known at ``i + 1``, so an
@@ -16,7 +17,7 @@ does), and a window with no events never fires (the ratio is undefined).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,13 +34,15 @@ from opsledger.slo.alerting import (
     default_policies,
     policy_from_steps,
 )
+from opsledger.slo.policy_choice import (
+    DEFAULT_MAX_ALERTS_PER_WEEK as DEFAULT_MAX_ALERTS_PER_WEEK,
+)
+from opsledger.slo.policy_choice import Recommendation as Recommendation
+from opsledger.slo.policy_choice import recommend as recommend
 
 FloatMatrix = npt.NDArray[np.float64]
 BoolMatrix = npt.NDArray[np.bool_]
 MINUTES_PER_WEEK = 7 * 24 * 60
-# A default of ours, per SLO: a rotation carries many SLOs, and Google's SRE book (ch. 11,
-# "Being On-Call") caps the load at two incidents per 12-hour shift for all of them.
-DEFAULT_MAX_ALERTS_PER_WEEK = 2.0
 DEFAULT_ATTRIBUTION_MINUTES = 60  # an alert starting this soon after an incident still counts
 
 
@@ -95,12 +98,6 @@ class PolicyScore:
 
 
 @dataclass(frozen=True)
-class Recommendation:
-    policy: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class SloBacktest:
     slo: str
     objective: float
@@ -119,6 +116,7 @@ class SkippedBacktest(SkippedResult):
 
     slo: str
     reason: str
+    needs_prometheus: bool = False  # a PromQL SLI and no Prometheus server was given
 
 
 BacktestResult = SloBacktest | SkippedBacktest
@@ -342,61 +340,6 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-def recommend(
-    scores: Sequence[PolicyScore], max_alerts_per_week: float = DEFAULT_MAX_ALERTS_PER_WEEK
-) -> Recommendation:
-    """Return the policy with the best recall within the alert budget, and why.
-
-    Ties go to the faster mean detection, then the higher precision, then fewer alerts.
-    With no incidents to detect, the quietest policy wins. When no policy stays within the
-    alert budget, the quietest one is recommended and the reason says so.
-    """
-    if not scores:
-        raise ValueError("no policy scores to choose from")
-    if all(s.recall is None for s in scores):
-        quietest = min(scores, key=lambda s: (s.alerts_per_week, s.pages_per_week))
-        return Recommendation(
-            quietest.policy,
-            f"no incidents in the history to detect; fewest alerts "
-            f"({quietest.alerts_per_week:.2f}/week)",
-        )
-    within = [s for s in scores if s.alerts_per_week <= max_alerts_per_week]
-    if not within:
-        quietest = min(scores, key=lambda s: (s.alerts_per_week, -(s.recall or 0.0)))
-        return Recommendation(
-            quietest.policy,
-            f"every policy exceeds {max_alerts_per_week:g} alerts/week; the quietest fires "
-            f"{quietest.alerts_per_week:.2f}/week with recall {quietest.recall or 0:.0%}",
-        )
-
-    def key(s: PolicyScore) -> tuple[float, float, float, float]:
-        detection = s.mean_detection_minutes if s.mean_detection_minutes is not None else 1e18
-        return (-(s.recall or 0.0), detection, -(s.precision or 0.0), s.alerts_per_week)
-
-    ranked = sorted(within, key=key)
-    best = ranked[0]
-    detection = (
-        f", detects in {best.mean_detection_minutes:.0f} min on average"
-        if best.mean_detection_minutes is not None
-        else ""
-    )
-    precision = f", precision {best.precision:.0%}" if best.precision is not None else ""
-    reason = (
-        f"best recall ({best.detected}/{best.incidents} incidents) within "
-        f"{max_alerts_per_week:g} alerts/week ({best.alerts_per_week:.2f}/week)"
-        f"{detection}{precision}"
-    )
-    if len(ranked) > 1 and key(ranked[1])[0] == key(best)[0]:
-        runner_up = key(ranked[1])
-        names = ("detection time", "precision", "alerts per week")
-        broken = next(
-            (n for n, a, b in zip(names, key(best)[1:], runner_up[1:], strict=True) if a != b),
-            "order of the policies",
-        )
-        reason += f"; ties with {ranked[1].policy} on recall, broken by {broken}"
-    return Recommendation(best.policy, reason)
-
-
 # --- entry points ------------------------------------------------------------------------
 
 
@@ -506,7 +449,7 @@ def _backtest_batch(
                 item.window_days,
                 minutes,
                 scores,
-                recommend(scores, max_alerts_per_week),
+                recommend(scores, max_alerts_per_week, minutes),
             )
         )
     return results
@@ -563,15 +506,20 @@ def backtest_slos(
     incidents: Sequence[Incident],
     policies: PolicyChoice | None = None,
     max_alerts_per_week: float = DEFAULT_MAX_ALERTS_PER_WEEK,
+    ignored: Mapping[str, Collection[str]] | None = None,
 ) -> list[BacktestResult]:
     """Return a backtest per SLO, scored against that service's incidents.
 
     With ``policies`` None each SLO is replayed with the defaults for its window plus, when
     its definition carries slo-generator error budget steps, those steps as a policy.
+    ``ignored``: per SLO key, the ids of incidents that are no ground truth for it (their
+    impact is excluded from its counts).
     """
     inputs = []
     extra: dict[int, AlertPolicy] = {}
     for i, (slo, series) in enumerate(histories):
+        skipped = (ignored or {}).get(slo.key, ())
+        truth = [incident for incident in incidents if incident.id not in skipped]
         inputs.append(
             BacktestInput(
                 slo.key,
@@ -580,7 +528,7 @@ def backtest_slos(
                 series.start,
                 series.good,
                 series.total,
-                incident_windows(incidents, slo.service, series.end),
+                incident_windows(truth, slo.service, series.end),
             )
         )
         if policies is None and slo.error_budget_policy:

@@ -247,3 +247,18 @@ def service_health(
         assess_service(name, grouped[name], start, end, budget_for(name), min_probes)
         for name in sorted(grouped)
     ]
+
+
+def availability_domain(
+    availabilities: Iterable[float], objectives: Iterable[float], top: float = 1.0
+) -> tuple[float, float]:
+    """Return an axis range for availabilities that shows their differences.
+
+    From the lowest availability or objective, less a tenth of its distance to ``top`` (at
+    least a thousandth of ``top``, so a row at ``top`` stays visible), up to ``top``: 99.77 %
+    and 99.95 % are then far apart, where a 0-100 % axis draws them alike. Give ``top`` 100
+    for values in percent.
+    """
+    lowest = min([*availabilities, *objectives], default=top)
+    margin = max((top - lowest) * 0.1, top * 0.001)
+    return max(lowest - margin, 0.0), top

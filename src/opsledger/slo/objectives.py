@@ -15,6 +15,9 @@ Formulas (Beyer et al., *The Site Reliability Workbook*, O'Reilly 2018):
   except P0 issues and security fixes; an incident that consumes more than 20% of the error
   budget over four weeks requires a postmortem with at least one P0 action item.
 
+Every status also carries the start of the newest minute holding events and, for each burn
+window without events, why: "no events in the last 1h: newest event 17 h old".
+
 Budgeting methods follow OpenSLO: *Occurrences* counts events; *Timeslices* counts slices
 (``timeslice_size`` long) as good when their SLI meets ``timeslice_target``; *RatioTimeslices*
 averages the per-slice ratios. Slices without events count neither way. Every comparison
@@ -23,9 +26,10 @@ with a threshold uses the unrounded value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -40,6 +44,13 @@ from opsledger.model.slo import (
     SliSeries,
     Slo,
 )
+from opsledger.slo.exclusions import (
+    ExcludedTime,
+    Exclusion,
+    excluded_time,
+    touching,
+    without_excluded,
+)
 
 BURN_WINDOWS: dict[str, timedelta] = {
     "5m": timedelta(minutes=5),
@@ -51,6 +62,10 @@ BURN_WINDOWS: dict[str, timedelta] = {
     "3d": timedelta(days=3),
 }
 DEFAULT_CURRENT_BURN = "1h"
+# An SLO still meeting its objective is at risk with less than this share of its budget left,
+# or when the current burn rate exhausts the budget within AT_RISK_HORIZON.
+AT_RISK_BUDGET_LEFT = 0.25
+AT_RISK_HORIZON = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -105,9 +120,27 @@ class ErrorBudget:
     remaining_minutes: float | None = None
 
 
+class Standing(StrEnum):
+    """Where an SLO stands against its objective, as the report groups them."""
+
+    OFF_TARGET = "off-target"
+    AT_RISK = "at-risk"
+    ON_TARGET = "on-target"
+    NOT_COMPUTED = "not-computed"
+
+
 @dataclass(frozen=True)
 class SloStatus:
-    """One SLO evaluated at ``now``; numbers are None when ``valid`` is False (see ``reasons``)."""
+    """One SLO evaluated at ``now``; numbers are None when ``valid`` is False (see ``reasons``).
+
+    ``newest_event_at`` is the start of the newest minute with events at or before ``now``
+    (None when the data read holds none); ``burn_rate_notes`` says, for each burn rate that
+    is None, why. ``needs_prometheus``: the SLI is a PromQL query and no Prometheus server
+    was given, so it was not computed here (Prometheus computes it from the rules that
+    ``opsledger slo rules`` writes). ``exclusions``: the time left out of the counts
+    (:mod:`opsledger.slo.exclusions`), and ``without_exclusions`` the status of the counts
+    with it; both None when no exclusion applied.
+    """
 
     slo: Slo
     now: datetime
@@ -121,9 +154,21 @@ class SloStatus:
     budget: ErrorBudget | None = None
     burn_rates: Mapping[str, float | None] = field(default_factory=dict)
     exhaustion_at: datetime | None = None
+    newest_event_at: datetime | None = None
+    burn_rate_notes: Mapping[str, str] = field(default_factory=dict)
+    needs_prometheus: bool = False
+    exclusions: ExcludedTime | None = None
+    without_exclusions: SloStatus | None = None
+
+    @property
+    def data_age(self) -> timedelta | None:
+        """Return how long before ``now`` the newest event's minute began (None: no events)."""
+        return None if self.newest_event_at is None else self.now - self.newest_event_at
 
     def to_json(self) -> dict[str, Any]:
         """Return the ``slo status --json`` object for this SLO."""
+        age = self.data_age
+        standing_now, why = standing(self)
         return {
             "service": self.slo.service,
             "slo": self.slo.name,
@@ -134,10 +179,110 @@ class SloStatus:
             "total": self.total,
             "error_budget_remaining": self.budget.remaining if self.budget else None,
             "burn_rates": dict(self.burn_rates),
+            "burn_rate_notes": dict(self.burn_rate_notes),
             "exhaustion_at": self.exhaustion_at.isoformat() if self.exhaustion_at else None,
+            "newest_event_at": self.newest_event_at.isoformat() if self.newest_event_at else None,
+            "data_age_seconds": None if age is None else int(age.total_seconds()),
+            "standing": standing_now.value,
+            "standing_reason": why,
             "valid": self.valid,
+            "needs_prometheus": self.needs_prometheus,
             "reasons": list(self.reasons),
+            "exclusions": self._exclusions_json(),
         }
+
+    def _exclusions_json(self) -> dict[str, Any] | None:
+        raw = self.without_exclusions
+        if self.exclusions is None or raw is None:
+            return None
+        return {
+            **self.exclusions.to_json(),
+            "without_exclusions": {
+                "sli": raw.sli,
+                "good": raw.good,
+                "total": raw.total,
+                "met": raw.met,
+                "error_budget_remaining": raw.budget.remaining if raw.budget else None,
+                "burn_rates": dict(raw.burn_rates),
+                "exhaustion_at": raw.exhaustion_at.isoformat() if raw.exhaustion_at else None,
+                "standing": standing(raw)[0].value,
+                "valid": raw.valid,
+            },
+        }
+
+
+def standing(status: SloStatus) -> tuple[Standing, str]:
+    """Return where the SLO stands and why.
+
+    Off target: SLI below the objective, or the error budget exhausted. At risk: still met,
+    but less than :data:`AT_RISK_BUDGET_LEFT` of the budget left, or the current burn rate
+    exhausts it within :data:`AT_RISK_HORIZON`. On target otherwise.
+    """
+    if not status.valid or status.budget is None or status.sli is None:
+        return Standing.NOT_COMPUTED, "; ".join(status.reasons)
+    objective = status.slo.objective
+    if not status.met:
+        return Standing.OFF_TARGET, (
+            f"SLI {status.sli:.4%} below the objective {objective:.3%}; "
+            f"{status.budget.consumed:.1%} of the error budget spent"
+        )
+    remaining = status.budget.remaining
+    if remaining <= 0:
+        return Standing.OFF_TARGET, f"error budget exhausted ({status.budget.consumed:.1%} spent)"
+    if remaining < AT_RISK_BUDGET_LEFT:
+        return Standing.AT_RISK, (
+            f"{remaining:.1%} of the error budget left (under {AT_RISK_BUDGET_LEFT:.0%})"
+        )
+    when = status.exhaustion_at
+    if when is not None and when - floor_minute(status.now) <= AT_RISK_HORIZON:
+        return Standing.AT_RISK, (
+            f"the {DEFAULT_CURRENT_BURN} burn rate exhausts the budget by "
+            f"{when:%Y-%m-%d %H:%M} (within {AT_RISK_HORIZON.days} days)"
+        )
+    return Standing.ON_TARGET, f"SLI {status.sli:.4%} meets the objective {objective:.3%}"
+
+
+def newest_event_at(series: SliSeries) -> datetime | None:
+    """Return the start of the newest minute in ``series`` with events (None: no events)."""
+    counted = np.flatnonzero(series.total > 0)
+    return series.start + int(counted[-1]) * MINUTE if counted.size else None
+
+
+def format_age(age: timedelta) -> str:
+    """Return ``age`` for people, to the minute: ``45 min``, ``17 h 5 min``, ``3 d 4 h``."""
+    minutes = max(int(age // MINUTE), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def burn_rate_notes(
+    slo: Slo,
+    rates: Mapping[str, float | None],
+    newest: datetime | None,
+    now: datetime,
+    window_start: datetime,
+) -> dict[str, str]:
+    """Return why each burn rate in ``rates`` that is None could not be computed."""
+    end = floor_minute(now)
+    notes = {}
+    for name, rate in rates.items():
+        if rate is not None:
+            continue
+        span = end - window_start if name == "window" else BURN_WINDOWS[name]
+        where = f"the {slo.window.label} window" if name == "window" else f"the last {name}"
+        if newest is None:
+            notes[name] = f"no events in {where}: none in the data read"
+        elif newest < end - span:
+            notes[name] = f"no events in {where}: newest event {format_age(now - newest)} old"
+        else:
+            size = format_age(slo.timeslice_size)
+            notes[name] = f"no complete {size} time slice with events in {where}"
+    return notes
 
 
 def evaluation_span(slo: Slo, now: datetime) -> tuple[datetime, datetime]:
@@ -157,14 +302,17 @@ def evaluate(
     now: datetime,
     min_events: int = DEFAULT_MIN_EVENTS,
     current_burn: str = DEFAULT_CURRENT_BURN,
+    excluded_time: timedelta = timedelta(0),
 ) -> SloStatus:
     """Return the SLO's status at ``now`` from ``series`` (which should cover the window).
 
     An SLO whose window holds fewer than ``min_events`` events is invalid: it has reasons and
-    no numbers.
+    no numbers. ``excluded_time``: the part of the window left out of the counts, which a
+    time-slice budget does not allow minutes for.
     """
     end = floor_minute(now)
     start = slo.window.start_at(end)
+    newest = newest_event_at(series.between(series.start, end))
     window = series.between(start, end)
     good, total = float(window.good.sum()), float(window.total.sum())
     reasons = []
@@ -179,13 +327,18 @@ def evaluate(
     if covered < (end - start) / 2:
         reasons.append(f"data covers only {covered} of the {end - start} window")
     if reasons:
-        return SloStatus(slo, now, start, valid=False, reasons=tuple(reasons))
+        return SloStatus(
+            slo, now, start, valid=False, reasons=tuple(reasons), newest_event_at=newest
+        )
     units = budget_units(slo, window)
     bad_units, total_units = float(units.bad.sum()), float(units.total.sum())
     sli = 1.0 - bad_units / total_units if total_units else None
     if sli is None:
-        return SloStatus(slo, now, start, False, ("no time slice in the window has events",))
-    budget = error_budget(slo, units, good, total, end - start)
+        return SloStatus(
+            slo, now, start, False, ("no time slice in the window has events",),
+            newest_event_at=newest,
+        )
+    budget = error_budget(slo, units, good, total, end - start - excluded_time)
     rates = burn_rates(slo, budget_units(slo, series), end, start)
     exhaustion = exhaustion_time(slo, units, budget, rates.get(current_burn), end)
     return SloStatus(
@@ -200,7 +353,44 @@ def evaluate(
         budget=budget,
         burn_rates=rates,
         exhaustion_at=exhaustion,
+        newest_event_at=newest,
+        burn_rate_notes=burn_rate_notes(slo, rates, newest, now, start),
     )
+
+
+def evaluate_excluding(
+    slo: Slo,
+    series: SliSeries,
+    now: datetime,
+    exclusions: Sequence[Exclusion],
+    min_events: int = DEFAULT_MIN_EVENTS,
+) -> tuple[SloStatus, SliSeries]:
+    """Return the SLO's status with the minutes of the exclusions that apply left out, and
+    the counts it was computed from (those minutes with good and total zero).
+
+    Without such an exclusion this is :func:`evaluate` on ``series``. With one, the status
+    carries what was excluded and ``without_exclusions``, the status of ``series`` as
+    counted; its newest event is the newest read, and a burn rate with every minute of its
+    lookback excluded says so.
+    """
+    found = touching(slo, series, exclusions)
+    if not found:
+        return evaluate(slo, series, now, min_events=min_events), series
+    end = floor_minute(now)
+    window_start = slo.window.start_at(end)
+    excluded = excluded_time(series, (window_start, end), found)
+    kept = without_excluded(series, excluded.mask)
+    status = evaluate(slo, kept, now, min_events=min_events,
+                      excluded_time=excluded.minutes * MINUTE)
+    raw = evaluate(slo, series, now, min_events=min_events)
+    notes = burn_rate_notes(slo, status.burn_rates, raw.newest_event_at, now, window_start)
+    for name in list(notes):
+        if raw.burn_rates.get(name) is not None:
+            where = f"the {slo.window.label} window" if name == "window" else f"the last {name}"
+            notes[name] = f"every minute with events in {where} is excluded from the budget"
+    status = replace(status, exclusions=excluded, without_exclusions=raw,
+                     newest_event_at=raw.newest_event_at, burn_rate_notes=notes)
+    return status, kept
 
 
 def error_budget(

@@ -1,51 +1,48 @@
 """The SLO section of the monthly report: status, budgets, burn rates, exhaustion, policy.
 
-Also a burn-rate heat map (SLO × lookback window) and a budget burn-down chart per SLO
-(remaining error budget across the window).
+It leads with the SLOs off target or at risk (:func:`opsledger.slo.objectives.standing`);
+those on target are one line in the body and a table under the section's details. Every
+row says how old its newest event is, and a burn rate that could not be computed says why.
+Charts: a burn-rate heat map (SLO × lookback window) on a diverging scale centred on 1 (on
+budget), and a budget burn-down for each SLO off target or at risk.
+
+The service-health and alerting sections live beside it and are exported from here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import timedelta
 from typing import Any
 
 from opsledger.core.inputs import Context
-from opsledger.core.problems import Problem
-from opsledger.core.workspace import InputKey
 from opsledger.render.sections import Chart, Section, Status, md_table, percent
-from opsledger.slo.backtest import (
-    DEFAULT_MAX_ALERTS_PER_WEEK,
-    BacktestResult,
-    SkippedBacktest,
-    SloBacktest,
+from opsledger.slo.alerting_section import alerting_section as alerting_section
+from opsledger.slo.alerting_section import build_alerting_section as build_alerting_section
+from opsledger.slo.alerting_section import recall_chart as recall_chart
+from opsledger.slo.health_section import health_section as health_section
+from opsledger.slo.objectives import (
+    BURN_WINDOWS,
+    SloStatus,
+    Standing,
+    budget_burndown,
+    format_age,
+    standing,
 )
-from opsledger.slo.health import (
-    BudgetStatus,
-    ServiceHealth,
-    SkippedServiceHealth,
-    service_health,
-)
-from opsledger.slo.noise import NoiseReport
-from opsledger.slo.objectives import BURN_WINDOWS, SloStatus, budget_burndown
 from opsledger.slo.service import (
+    PROMETHEUS_URL_ENV,
     SloEvaluation,
     SloReport,
-    backtest_json,
-    backtest_workspace,
     evaluate_workspace,
-    noise_json,
-    workspace_noise,
 )
 
 KEY = "slos"
 TITLE = "SLOs and error budgets"
 SHOWN_BURNS = ("1h", "6h", "1d", "3d", "window")
 HEAT_WINDOWS = (*BURN_WINDOWS, "window")
-# The heat map's colour tops out at 14.4, the fast-burn page threshold (2 % of a 30-day
-# budget in one hour, Google SRE workbook ch. 5); the cell text still shows the full rate.
-HEAT_CEILING = 14.4
+# A burn rate of 1 spends the budget exactly over the window: the heat map's colours diverge
+# from there, under budget one way and over it the other.
+HEAT_CENTER = 1.0
 
 
 def slo_section(ctx: Context) -> Section:
@@ -63,28 +60,55 @@ def build_section(ctx: Context, report: SloReport) -> Section:
     """Return the section for an evaluated report (separate so tests need no engines)."""
     statuses = [e.status for e in report.evaluations]
     valid = [s for s in statuses if s.valid]
-    invalid = [s for s in statuses if not s.valid]
+    promql = [s for s in statuses if s.needs_prometheus]
+    invalid = [s for s in statuses if not s.valid and not s.needs_prometheus]
+    standings = {s.slo.key: standing(s) for s in valid}
+    off = [s for s in valid if standings[s.slo.key][0] is Standing.OFF_TARGET]
+    risk = [s for s in valid if standings[s.slo.key][0] is Standing.AT_RISK]
+    on = [s for s in valid if standings[s.slo.key][0] is Standing.ON_TARGET]
     decisions = [d for e in report.evaluations for d in e.decisions]
-    lines = (
-        [_summary(valid, invalid), "", _status_table(valid)]
-        if valid
-        else [_summary(valid, invalid)]
-    )
-    if invalid:
-        lines += ["", "**Not computed**", ""]
-        lines += [f"- {s.slo.key}: {'; '.join(s.reasons)}" for s in invalid]
+    exhausted = [s for s in valid if s.budget is not None and s.budget.remaining <= 0]
+    headline = _headline(valid, off, risk, exhausted, invalid)
+    lines = [headline + "."]
+    if off or risk:
+        lines += ["", "**Off target or at risk**", "",
+                  _status_table(_worst_first(off) + _worst_first(risk), standings)]
     if decisions:
         lines += ["", "**Error budget policy decisions**", ""]
         lines += [f"- {d.slo}: {d.reason} → {d.action}" for d in decisions]
+    if invalid:
+        lines += ["", "**Not computed**", ""]
+        lines += [f"- {s.slo.key}: {'; '.join(s.reasons)}{_age_note(s)}" for s in invalid]
+    if promql:
+        lines += ["", f"{len(promql)} SLO(s) written in PromQL were not computed here: no "
+                  f"Prometheus server was given (--prometheus URL or {PROMETHEUS_URL_ENV}). "
+                  "Prometheus computes them from the rules `opsledger slo rules` writes: "
+                  + ", ".join(s.slo.key for s in promql) + "."]
+    excluded = [s for s in statuses if s.exclusions is not None]
+    if excluded:
+        lines += ["", "**Excluded from SLIs and error budgets**", "",
+                  "Declared in `opsledger.yaml` (`error_budget_exclusions`): these minutes count "
+                  "neither as good nor as bad in the SLI, the budget, the burn rates and the "
+                  "alert backtest.", "", _exclusions_table(excluded),
+                  *_exclusion_lines(excluded)]
+    stale = _burn_notes(valid)
+    if stale:
+        lines += ["", "**Burn rates not computed**", "", *stale]
     if report.problems:
         lines += ["", f"**Definition problems** ({len(report.problems)})", ""]
         lines += [f"- {p}" for p in report.problems[:20]]
-    exhausted = [s for s in valid if s.budget is not None and s.budget.remaining <= 0]
-    burning = [s for s in valid if (s.burn_rates.get("window") or 0.0) > 1.0]
+    if valid:
+        lines += ["", f"**{len(on)} of {len(valid)} computed SLOs are on target.**"]
+    attention = {s.slo.key for s in (*off, *risk)}
+    charted = [e for e in report.evaluations
+               if e.series is not None and e.status.slo.key in attention]
+    if valid:
+        lines += ["", f"Budget burn-down charts: {len(charted)} SLO(s) off target or at risk; "
+                  f"{len(valid) - len(charted)} omitted."]
     status = Status.PASS
     if exhausted:
         status = Status.FAIL
-    elif burning or invalid or report.problems:
+    elif off or risk or invalid or report.problems:
         status = Status.WARN
     return Section(
         KEY,
@@ -92,19 +116,15 @@ def build_section(ctx: Context, report: SloReport) -> Section:
         "\n".join(lines) + "\n",
         status,
         data={
-            "headline": (
-                f"{sum(1 for s in valid if s.met)} of {len(valid)} computed SLOs meet their "
-                f"objective; {len(exhausted)} error budget(s) exhausted"
-                + (f"; {len(invalid)} not computed" if invalid else "")
-            ),
+            "headline": headline,
             "slos": report.to_json(),
             "budgets": {s.slo.key: asdict(s.budget) for s in valid if s.budget is not None},
             "decisions": [_decision_json(d) for d in decisions],
             "problems": [p.to_json() for p in report.problems],
+            "needs_prometheus": [s.slo.key for s in promql],
+            "burndowns_omitted": len(valid) - len(charted),
         },
-        charts=(*_heatmap(valid),
-                *(_burndown_chart(e) for e in report.evaluations
-                  if e.status.valid and e.series)),
+        charts=(*_heatmap(valid), *(_burndown_chart(e) for e in charted)),
         actions=tuple(
             {
                 "action": f"{d.slo}: {d.action}",
@@ -115,40 +135,146 @@ def build_section(ctx: Context, report: SloReport) -> Section:
             for d in decisions
             if d.kind in ("release_freeze", "postmortem_required")
         ),
+        headline=headline,
+        details=(
+            f"**SLOs on target** ({len(on)})\n\n" + _status_table(_worst_first(on), standings)
+            if on else ""
+        ),
     )
 
 
-def _summary(valid: Sequence[SloStatus], invalid: Sequence[SloStatus]) -> str:
-    met = sum(1 for s in valid if s.met)
-    return f"{met} of {len(valid)} computed SLOs meet their objective" + (
-        f"; {len(invalid)} could not be computed." if invalid else "."
+def _headline(
+    valid: Sequence[SloStatus],
+    off: Sequence[SloStatus],
+    risk: Sequence[SloStatus],
+    exhausted: Sequence[SloStatus],
+    invalid: Sequence[SloStatus],
+) -> str:
+    text = (
+        f"{len(off)} SLO(s) off target, {len(risk)} at risk, "
+        f"{len(valid) - len(off) - len(risk)} of {len(valid)} computed on target"
     )
+    if exhausted:
+        text += f"; {len(exhausted)} error budget(s) exhausted"
+    if invalid:
+        text += f"; {len(invalid)} not computed"
+    return text
 
 
-def _status_table(valid: Sequence[SloStatus]) -> str:
+def _worst_first(statuses: Sequence[SloStatus]) -> list[SloStatus]:
+    return sorted(statuses, key=lambda s: (s.budget.remaining if s.budget else 0.0, s.slo.key))
+
+
+def _status_table(
+    statuses: Sequence[SloStatus], standings: dict[str, tuple[Standing, str]]
+) -> str:
     rows = []
-    for s in sorted(valid, key=lambda s: (s.budget.remaining if s.budget else 0.0, s.slo.key)):
-        burns = [_burn(s.burn_rates.get(w)) for w in SHOWN_BURNS]
+    for s in statuses:
+        where, why = standings[s.slo.key]
         rows.append(
             [
                 s.slo.service,
                 s.slo.name,
+                where.value,
                 percent(s.slo.objective),
                 s.slo.window.label,
                 percent(s.sli),
-                "yes" if s.met else "**no**",
                 percent(s.budget.remaining if s.budget else None, 1),
-                *burns,
+                *(_burn(s.burn_rates.get(w)) for w in SHOWN_BURNS),
                 s.exhaustion_at.strftime("%Y-%m-%d %H:%M") if s.exhaustion_at else "—",
+                _age(s),
+                why,
             ]
         )
-    header = ["service", "SLO", "objective", "window", "SLI", "met", "budget left"]
-    header += [f"burn {w}" for w in SHOWN_BURNS] + ["budget exhausted at"]
-    return md_table(header, rows, "lllllll" + "r" * len(SHOWN_BURNS) + "l")
+    header = ["service", "SLO", "standing", "objective", "window", "SLI", "budget left"]
+    header += [f"burn {w}" for w in SHOWN_BURNS] + ["budget exhausted at", "newest event", "why"]
+    return md_table(header, rows, "lllrlrr" + "r" * len(SHOWN_BURNS) + "lrl")
+
+
+def _exclusions_table(statuses: Sequence[SloStatus]) -> str:
+    """Return per SLO what was excluded and its SLI and budget with and without it."""
+    rows = []
+    for s in statuses:
+        excluded, raw = s.exclusions, s.without_exclusions
+        assert excluded is not None and raw is not None
+        rows.append([
+            s.slo.key,
+            f"{excluded.minutes:,}",
+            f"{excluded.events:,.0f} ({excluded.bad_events:,.0f} bad)",
+            _sli_counts(s),
+            _sli_counts(raw),
+            percent(s.budget.remaining if s.budget else None, 1),
+            percent(raw.budget.remaining if raw.budget else None, 1),
+        ])
+    header = ["SLO", "minutes excluded", "events excluded", "SLI (good / total)",
+              "SLI without exclusions", "budget left", "budget left without exclusions"]
+    return md_table(header, rows, "lrrrrrr")
+
+
+def _sli_counts(status: SloStatus) -> str:
+    if status.sli is None or status.good is None or status.total is None:
+        return "not computed"
+    return f"{percent(status.sli)} ({status.good:,.0f} / {status.total:,.0f})"
+
+
+SHOWN_SPANS = 3
+
+
+def _exclusion_lines(statuses: Sequence[SloStatus]) -> list[str]:
+    """Return one line per exclusion applied to an SLO: what, when, why, who approved it,
+    and what it took out of the window."""
+    lines = []
+    for s in statuses:
+        assert s.exclusions is not None
+        for applied in s.exclusions.applied:
+            item = applied.exclusion
+            spans = ", ".join(f"{b:%Y-%m-%d %H:%M}–{f:%H:%M} UTC" if b.date() == f.date()
+                              else f"{b:%Y-%m-%d %H:%M}–{f:%Y-%m-%d %H:%M} UTC"
+                              for b, f in applied.spans[:SHOWN_SPANS])
+            if len(applied.spans) > SHOWN_SPANS:
+                spans += f" and {len(applied.spans) - SHOWN_SPANS} more"
+            who = f"{item.approver} <{item.approved_by}>" if item.approver else item.approved_by
+            role = f" ({item.approver_role})" if item.approver_role else ""
+            lines.append(
+                f"- {s.slo.key}: {item.label}, {spans or 'before the window'}: {item.reason}; "
+                f"approved by {who}{role}; {applied.minutes:,} min, "
+                f"{applied.events:,.0f} events ({applied.bad_events:,.0f} bad) excluded"
+            )
+    return lines
 
 
 def _burn(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
+
+
+def _age(status: SloStatus) -> str:
+    age = status.data_age
+    return "none read" if age is None else f"{format_age(age)} ago"
+
+
+def _age_note(status: SloStatus) -> str:
+    age = status.data_age
+    return "" if age is None else f" (newest event {format_age(age)} old)"
+
+
+def _burn_notes(valid: Sequence[SloStatus]) -> list[str]:
+    """Return why shown burn rates are n/a, one line per distinct explanation."""
+    groups: dict[str, list[str]] = {}
+    for s in valid:
+        missing = [w for w in SHOWN_BURNS if w in s.burn_rate_notes]
+        if not missing:
+            continue
+        age = s.data_age
+        stale = age is not None and all(
+            s.burn_rate_notes[w].startswith(f"no events in the last {w}:") for w in missing
+        )
+        if stale and age is not None:
+            text = (f"burn {', '.join(missing)} n/a: no events in the last {missing[-1]}; "
+                    f"newest event {format_age(age)} old")
+        else:
+            text = "; ".join(f"burn {w}: {s.burn_rate_notes[w]}" for w in missing)
+        groups.setdefault(text, []).append(s.slo.key)
+    return [f"- {text} ({len(keys)} SLO(s): {', '.join(keys)})" for text, keys in groups.items()]
 
 
 def _decision_json(decision: Any) -> dict[str, Any]:
@@ -187,11 +313,28 @@ def _burndown_chart(evaluation: SloEvaluation) -> Chart:
     )
 
 
+def heat_scale(values: Sequence[Sequence[float | None]]) -> dict[str, Any]:
+    """Return the heat map's colour scale: diverging from 0 through 1 (on budget) to ``max``.
+
+    ``max`` is the largest burn rate shown, or twice the centre when all are lower, so the
+    scale always reaches as far above the centre as below it.
+    """
+    observed = max((v for row in values for v in row if v is not None), default=0.0)
+    return {
+        "type": "diverging",
+        "min": 0.0,
+        "center": HEAT_CENTER,
+        "max": round(max(observed, 2 * HEAT_CENTER), 4),
+        "observed_max": round(observed, 4),
+    }
+
+
 def _heatmap(valid: Sequence[SloStatus]) -> tuple[Chart, ...]:
     """Return the burn-rate heat map of the computed SLOs (none when there are none)."""
     if not valid:
         return ()
     ordered = sorted(valid, key=lambda s: s.slo.key)
+    values = [[s.burn_rates.get(w) for w in HEAT_WINDOWS] for s in ordered]
     return (
         Chart(
             key="slo-burn-rates",
@@ -200,266 +343,9 @@ def _heatmap(valid: Sequence[SloStatus]) -> tuple[Chart, ...]:
             data={
                 "rows": [s.slo.key for s in ordered],
                 "columns": list(HEAT_WINDOWS),
-                "values": [[s.burn_rates.get(w) for w in HEAT_WINDOWS] for s in ordered],
-                "vmax": HEAT_CEILING,
-                "label": f"burn rate (colour capped at {HEAT_CEILING:g})",
+                "values": values,
+                "scale": heat_scale(values),
+                "label": "burn rate (1 = on budget; blank = no events in the window)",
             },
         ),
     )
-
-
-ALERTING_KEY = "alerting"
-ALERTING_TITLE = "Alerting: policy backtest and alert tuning"
-SHOWN_RECOMMENDATIONS = 10
-
-
-def alerting_section(ctx: Context, report: SloReport | None = None) -> Section:
-    """Return the alerting section; pass the SLO section's ``report`` to fetch counts once."""
-    run = backtest_workspace(ctx, report)
-    noise, noise_problems = workspace_noise(ctx)
-    if not run.results and not noise.alerts:
-        return Section.skipped(ALERTING_KEY, ALERTING_TITLE,
-                               "no SLI history to backtest and no alert history")
-    return build_alerting_section(ctx, run.results, noise, noise_problems)
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
-def _minutes(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0f} min"
-
-
-def _backtest_table(done: Sequence[SloBacktest]) -> str:
-    rows = []
-    for result in done:
-        best = result.score(result.recommendation.policy)
-        rows.append(
-            [
-                result.slo,
-                best.policy,
-                _percent(best.recall),
-                _percent(best.precision),
-                f"{best.alerts_per_week:.2f}",
-                _minutes(best.mean_detection_minutes),
-                _minutes(best.mean_reset_minutes),
-                result.recommendation.reason,
-            ]
-        )
-    header = [
-        "SLO",
-        "recommended policy",
-        "recall",
-        "precision",
-        "alerts/week",
-        "detection",
-        "reset",
-        "why",
-    ]
-    return md_table(header, rows, "llrrrrrl")
-
-
-def build_alerting_section(
-    ctx: Context,
-    backtests: Sequence[BacktestResult],
-    noise: NoiseReport,
-    problems: Sequence[Problem] = (),
-) -> Section:
-    """Return the section from computed backtests and noise (tests need no engines)."""
-    done = [r for r in backtests if isinstance(r, SloBacktest)]
-    skipped = [r for r in backtests if isinstance(r, SkippedBacktest)]
-    lines: list[str] = []
-    if done:
-        lines += [
-            "**Burn-rate policy backtest** (incidents as ground truth)",
-            "",
-            _backtest_table(done),
-        ]
-    if skipped:
-        lines += ["", "Not backtested:", ""] + [f"- {r.slo}: {r.reason}" for r in skipped]
-    if noise.alerts:
-        weeks = noise.weeks
-        rate = f", {noise.firings / weeks:.1f} per week" if weeks else ""
-        lines += [
-            "",
-            f"**Alert noise**: {noise.firings} firings of {len(noise.alerts)} alerts"
-            f"{rate} (hours in {noise.working_hours.timezone})",
-            "",
-        ]
-        shown = noise.recommendations[:SHOWN_RECOMMENDATIONS]
-        if shown:
-            lines.append(
-                md_table(
-                    ["alert", "service", "change", "why"],
-                    [[r.alert, r.service or "", r.action.value, r.reason] for r in shown],
-                )
-            )
-        else:
-            lines.append("No alert needs tuning.")
-    if problems:
-        lines += ["", f"**Alert history problems** ({len(problems)})", ""]
-        lines += [f"- {p}" for p in problems[:20]]
-    status = Status.WARN if noise.recommendations or problems or skipped else Status.PASS
-    owners = {s.name: s.owner or "" for s in ctx.workspace.config.services}
-    return Section(
-        ALERTING_KEY,
-        ALERTING_TITLE,
-        "\n".join(lines) + "\n",
-        status,
-        data={
-            "headline": (
-                f"{sum(1 for b in backtest_json(backtests) if b['valid'])} SLO(s) backtested; "
-                f"{len(noise.recommendations)} alert(s) to tune"
-            ),
-            "backtest": backtest_json(backtests),
-            "noise": noise_json(noise),
-            "problems": [p.to_json() for p in problems],
-        },
-        charts=(recall_chart(done),) if any(
-            score.recall is not None for r in done for score in r.scores) else (),
-        actions=tuple(
-            {
-                "action": f"{r.alert} ({r.service or 'no service'}): {r.action.value}",
-                "owner": owners.get(r.service or "", ""),
-                "due": "",
-                "source": "alert-noise",
-            }
-            for r in noise.recommendations[:SHOWN_RECOMMENDATIONS]
-        ),
-    )
-
-
-def recall_chart(done: Sequence[SloBacktest]) -> Chart:
-    """Return each policy's alerts per week against its recall, one point per SLO and policy.
-
-    Recall is across, alerts up, so the alert budget is a horizontal line: the points under
-    it and furthest right are the policies the recommendation picks from. Policies that
-    would have seen no incident have no recall and are left out.
-    """
-    points = [
-        {"x": round(score.recall, 4), "y": round(score.alerts_per_week, 4),
-         "group": score.policy}
-        for result in done
-        for score in result.scores
-        if score.recall is not None
-    ]
-    return Chart(
-        key="alerting-recall",
-        title="Burn-rate policies: alerts per week against recall (one point per SLO)",
-        kind="scatter",
-        data={"points": points, "x_label": "recall (share of incidents alerted on)",
-              "y_label": "alerts per week",
-              "hlines": [{"y": DEFAULT_MAX_ALERTS_PER_WEEK, "label": "alert budget"}],
-              "legend": "outside"},
-    )
-
-
-WINDOW_DAYS = 30
-CHARTED = 20  # services in the availability chart, worst first
-
-
-def health_section(ctx: Context) -> Section:
-    title = "Service health (probes)"
-    result = ctx.inputs.read(InputKey.HEALTH)
-    if not result.records:
-        reason = "no readable health history in " + str(
-            ctx.workspace.path(InputKey.HEALTH).relative_to(ctx.workspace.root)
-        )
-        return Section.skipped("health", title, reason)
-    end = ctx.now
-    start = end - timedelta(days=WINDOW_DAYS)
-    config = ctx.workspace.config
-    results = service_health(
-        result.records, start, end, config.budget_for, [s.name for s in config.services]
-    )
-    assessed = [r for r in results if isinstance(r, ServiceHealth)]
-    skipped = [r for r in results if isinstance(r, SkippedServiceHealth)]
-    assessed.sort(key=lambda r: (r.status is not BudgetStatus.BREACHED, r.availability, r.service))
-    breached = [r for r in assessed if r.status is BudgetStatus.BREACHED]
-    rows = [
-        [
-            r.service,
-            percent(r.availability),
-            percent(r.availability_objective, 2),
-            r.probes,
-            f"{r.latency.p50_ms:.0f}" if r.latency else "n/a",
-            f"{r.latency.p95_ms:.0f}" if r.latency else "n/a",
-            f"{r.latency.p99_ms:.0f}" if r.latency else "n/a",
-            f"{r.latency_objective_ms:.0f}" if r.latency_objective_ms else "",
-            _streak(r),
-            "breached" if r.status is BudgetStatus.BREACHED else "met",
-        ]
-        for r in assessed
-    ]
-    body = (
-        f"Window: {start.date().isoformat()} to {end.date().isoformat()} ({WINDOW_DAYS} days). "
-        "Availability = passing probes / probes; latency percentiles over passing probes.\n\n"
-    )
-    body += md_table(
-        ["Service", "Availability", "Objective", "Probes", "p50 ms", "p95 ms", "p99 ms",
-         "p95 objective", "Longest failure", "Status"],
-        rows,
-        "lrrrrrrrll",
-    )
-    if skipped:
-        body += "\nNot assessed:\n\n" + "\n".join(
-            f"- {s.service}: {s.reason}" for s in sorted(skipped, key=lambda s: s.service)
-        ) + "\n"
-    worst = assessed[:CHARTED]
-    chart = Chart(
-        "health-availability",
-        f"Availability, last {WINDOW_DAYS} days (worst {len(worst)}; | = objective)",
-        "barh",
-        {
-            "categories": [r.service for r in worst],
-            "values": [round(r.availability * 100, 4) for r in worst],
-            "limits": [round(r.availability_objective * 100, 4) for r in worst],
-            "flags": [r.status is BudgetStatus.BREACHED for r in worst],
-            "limit_label": "objective",
-            "x_label": "availability %",
-        },
-    )
-    headline = f"{len(breached)} of {len(assessed)} services below their objective"
-    owners = {s.name: s.owner for s in config.services}
-    actions = tuple(
-        {
-            "action": f"Restore {r.service} to its objective ({percent(r.availability)} against "
-            f"{percent(r.availability_objective, 2)})",
-            "owner": owners.get(r.service),
-            "due": "",
-            "source": "service health",
-        }
-        for r in breached
-    )
-    return Section(
-        "health",
-        title,
-        body,
-        Status.WARN if breached else Status.PASS,
-        {
-            "headline": headline,
-            "window": {"start": start.isoformat(), "end": end.isoformat()},
-            "services": [
-                {
-                    "service": r.service,
-                    "availability": r.availability,
-                    "objective": r.availability_objective,
-                    "probes": r.probes,
-                    "p95_ms": r.latency.p95_ms if r.latency else None,
-                    "status": r.status.value,
-                }
-                for r in assessed
-            ],
-            "skipped": [{"service": s.service, "reason": s.reason} for s in skipped],
-        },
-        (chart,),
-        actions,
-    )
-
-
-def _streak(r: ServiceHealth) -> str:
-    streak = r.longest_failing_streak
-    if streak is None:
-        return ""
-    return f"{streak.minutes:.0f} min ({streak.check}, {streak.start:%m-%d %H:%M})"

@@ -9,18 +9,16 @@ SLO whose counts cannot be fetched is reported invalid with the engine's message
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opsledger.core.budget_exclusions import SECTION as EXCLUSIONS_KEY
 from opsledger.core.config import EngineChoice, ErrorBudgetPolicy
-from opsledger.core.errors import ConfigError, EngineError
-from opsledger.core.fileio import atomic_write_text
+from opsledger.core.errors import EngineError
 from opsledger.core.inputs import Context, fail_if_strict, readers
-from opsledger.core.lock import writing
 from opsledger.core.options import DEFAULT_MIN_EVENTS
 from opsledger.core.problems import Level, Problem, ReadResult
 from opsledger.core.workspace import InputKey
@@ -33,14 +31,22 @@ from opsledger.engines.prometheus_engine import PrometheusEngine
 from opsledger.model.health import ProbeResult
 from opsledger.model.incidents import AlertEvent, Incident
 from opsledger.model.slo import PrometheusSource, SliSeries, Slo
-from opsledger.slo.alerting import AlertPolicy, custom_policy, default_policies
 from opsledger.slo.backtest import (
     DEFAULT_MAX_ALERTS_PER_WEEK,
     BacktestResult,
     PolicyChoice,
     SkippedBacktest,
-    SloBacktest,
     backtest_slos,
+)
+from opsledger.slo.composite import NotComputable, component_counts, composite_series
+from opsledger.slo.definitions import read_input
+from opsledger.slo.definitions import read_slos as read_slos
+from opsledger.slo.exclusions import (
+    Exclusion,
+    Unresolved,
+    declared_exclusions,
+    ignored_incidents,
+    unmatched_selectors,
 )
 from opsledger.slo.health import BudgetStatus as BudgetStatus
 from opsledger.slo.health import HealthResult as HealthResult
@@ -48,20 +54,29 @@ from opsledger.slo.health import ServiceHealth as ServiceHealth
 from opsledger.slo.health import service_health as service_health
 from opsledger.slo.noise import NoiseReport, WorkingHours, noise_report
 from opsledger.slo.objectives import (
+    BURN_WINDOWS,
     PolicyDecision,
     SloStatus,
-    evaluate,
+    evaluate_excluding,
     evaluation_span,
     policy_decisions,
 )
 from opsledger.slo.objectives import floor_minute as floor_minute
+from opsledger.slo.objectives import format_age as format_age
 from opsledger.slo.objectives import incident_budget_share as incident_budget_share
 from opsledger.slo.prometheus_rules import RuleTarget as RuleTarget
-from opsledger.slo.prometheus_rules import rules_file
 from opsledger.slo.prometheus_rules import target_for as target_for
 from opsledger.slo.promtool_tests import promtool_test_files as promtool_test_files
+from opsledger.slo.results_json import backtest_json as backtest_json
+from opsledger.slo.results_json import noise_json as noise_json
+from opsledger.slo.rule_files import RULES_FILE as RULES_FILE
+from opsledger.slo.rule_files import RuleFiles as RuleFiles
+from opsledger.slo.rule_files import load_policies as load_policies
+from opsledger.slo.rule_files import workspace_rules as workspace_rules
+from opsledger.slo.rule_files import write_rule_files as write_rule_files
 
 PROMETHEUS_URL_ENV = "OPSLEDGER_PROMETHEUS_URL"
+NEEDS_PROMETHEUS = f"needs a Prometheus server: pass --prometheus URL or set {PROMETHEUS_URL_ENV}"
 
 
 @dataclass(frozen=True)
@@ -80,35 +95,18 @@ class SloReport:
         return [e.status.to_json() for e in self.evaluations]
 
 
-def _read(
-    ctx: Context, key: InputKey, reader: Callable[[Path], ReadResult[Any]]
-) -> ReadResult[Any]:
-    if key in readers():
-        return ctx.inputs.read(key)
-    path = ctx.workspace.path(key)
-    return reader(path) if path.exists() else ReadResult(path)
-
-
-def read_slos(ctx: Context) -> ReadResult[Slo]:
-    from opsledger.readers import slo_definitions
-
-    return _read(ctx, InputKey.SLOS, slo_definitions.read)
-
-
 def _incidents(ctx: Context) -> list[Incident]:
     from opsledger.readers import incidents
 
-    return [
-        r for r in _read(ctx, InputKey.INCIDENTS, incidents.read).records if isinstance(r, Incident)
-    ]
+    found = read_input(ctx, InputKey.INCIDENTS, incidents.read).records
+    return [r for r in found if isinstance(r, Incident)]
 
 
 def _probes(ctx: Context) -> list[ProbeResult]:
     from opsledger.readers import health
 
-    return [
-        r for r in _read(ctx, InputKey.HEALTH, health.read).records if isinstance(r, ProbeResult)
-    ]
+    found = read_input(ctx, InputKey.HEALTH, health.read).records
+    return [r for r in found if isinstance(r, ProbeResult)]
 
 
 class _Engines:
@@ -127,15 +125,21 @@ class _Engines:
         # its SLO definitions name; started when the first server is asked.
         self._prometheus_deadline: Deadline | None = None
 
+    def lacks_prometheus(self, slo: Slo) -> bool:
+        """Return True when the SLO is a PromQL query and no Prometheus server is known."""
+        return (
+            not self.events.supports(slo)
+            and isinstance(slo.indicator, PrometheusSource)
+            and not (self.prometheus_url or slo.indicator.url)
+        )
+
     def for_slo(self, slo: Slo) -> SliEngine:
         if self.events.supports(slo):
             return self.events
         if isinstance(slo.indicator, PrometheusSource):
             url = self.prometheus_url or slo.indicator.url
             if not url:
-                raise EngineError(
-                    f"needs a Prometheus server: pass --prometheus URL or set {PROMETHEUS_URL_ENV}"
-                )
+                raise EngineError(NEEDS_PROMETHEUS)
             if url not in self._prometheus:
                 if self._prometheus_deadline is None:
                     self._prometheus_deadline = command_deadline()
@@ -151,18 +155,31 @@ def evaluate_workspace(
     prometheus_url: str | None = None,
     min_events: int = DEFAULT_MIN_EVENTS,
     engine: EngineChoice | None = None,
+    minute_history: bool = True,
 ) -> SloReport:
     """Return the status, counts and policy decisions of every SLO in the workspace.
 
     Event-file SLIs are counted by ``engine`` (default: the one the configuration names).
-    Computed once per run and shared by every section that needs it.
+    Whichever engine counts, the exclusions ``opsledger.yaml`` declares are then applied to
+    the minute counts (:mod:`opsledger.slo.exclusions`): every status, policy decision and
+    series returned here is computed without the excluded minutes. Computed once per run
+    and shared by every section that needs it.
+
+    Without ``minute_history`` the counts need only give the windows that end now (the
+    status, budget, burn rates, policy steps and incidents' shares of the budget), so a
+    Prometheus server is asked for whole hours where minutes would not change them; the
+    alert backtest, which replays every minute, needs the minute history.
     """
     events = engine or configured_engine(ctx.workspace)
-    return ctx.once(_evaluate_workspace, prometheus_url, min_events, events)
+    return ctx.once(_evaluate_workspace, prometheus_url, min_events, events, minute_history)
 
 
 def _evaluate_workspace(
-    ctx: Context, prometheus_url: str | None, min_events: int, events: EngineChoice
+    ctx: Context,
+    prometheus_url: str | None,
+    min_events: int,
+    events: EngineChoice,
+    minute_history: bool = True,
 ) -> SloReport:
     definitions = read_slos(ctx)
     report = SloReport(problems=list(definitions.problems))
@@ -171,17 +188,73 @@ def _evaluate_workspace(
     engines = _Engines(ctx, prometheus_url, events)
     incidents = _incidents(ctx)
     policy = ctx.workspace.config.policies.error_budget
-    ordered = sorted(definitions.records, key=lambda s: (s.service, s.name))
+    # Composite SLOs last: they are counted from their components' evaluations.
+    ordered = sorted(definitions.records, key=lambda s: (bool(s.composite), s.service, s.name))
+    exclusions, unresolved = workspace_exclusions(ctx, ordered, incidents)
+    report.problems += unresolved
     try:
         fetched = _fetch_event_slos(engines.events, ordered, ctx)
         for slo in ordered:
             ctx.progress(f"SLO {slo.key}")
             report.evaluations.append(
-                _evaluate_one(slo, engines, ctx.now, min_events, incidents, policy, fetched)
+                _uncountable_composite(slo, report, fetched, ctx.now)
+                or _evaluate_one(slo, engines, ctx.now, min_events, incidents, policy, fetched,
+                                 minute_history, exclusions)
             )
     finally:
         engines.events.close()
     return report
+
+
+def _uncountable_composite(
+    slo: Slo, report: SloReport, fetched: dict[str, SliSeries], now: datetime
+) -> SloEvaluation | None:
+    """Count a composite SLO from its components' evaluations into ``fetched``, so that it
+    is evaluated as any other SLO; return its status instead when a component has no counts.
+    None for an SLO that is not a composite."""
+    if slo.composite is None:
+        return None
+    evaluated = {e.status.slo.key: (e.status, e.series) for e in report.evaluations}
+    counts = component_counts(slo, evaluated)
+    if isinstance(counts, NotComputable):
+        status = SloStatus(slo, now, slo.window.start_at(floor_minute(now)), valid=False,
+                           reasons=(counts.reason,), needs_prometheus=counts.needs_prometheus)
+        return SloEvaluation(status, None)
+    fetched[slo.key] = composite_series(slo, counts)
+    return None
+
+
+def workspace_exclusions(
+    ctx: Context, slos: Sequence[Slo], incidents: Sequence[Incident]
+) -> tuple[list[Exclusion], list[Problem]]:
+    """Return the exclusions ``opsledger.yaml`` declares, resolved over the span the SLOs
+    are evaluated on, and a warning (at its line) for each declaration that excludes
+    nothing it names."""
+    config = ctx.workspace.config
+    declared = config.error_budget_exclusions
+    if declared.empty or not slos:
+        return [], []
+    start = min(evaluation_span(slo, ctx.now)[0] for slo in slos)
+    found, unresolved = declared_exclusions(declared, config.change_windows,
+                                            config.stakeholders, incidents, start,
+                                            floor_minute(ctx.now))
+    unresolved += unmatched_selectors(found, slos)
+    return found, _located(ctx, unresolved)
+
+
+def _located(ctx: Context, notes: Sequence[Unresolved]) -> list[Problem]:
+    if not notes:
+        return []
+    path = ctx.workspace.path(InputKey.CONFIG)
+    lines = load_yaml(path)[1] if path.exists() else None
+    problems = []
+    for note in notes:
+        loc = (EXCLUSIONS_KEY, *note.where)
+        line = lines.line_of(loc) if lines else None
+        dotted = ".".join(str(part) for part in loc)
+        problems.append(Problem(str(path), f"line {line}" if line else "",
+                                f"{dotted}: {note.message}", level=Level.WARNING))
+    return problems
 
 
 def _fetch_event_slos(engine: EventEngine, slos: list[Slo], ctx: Context) -> dict[str, SliSeries]:
@@ -208,16 +281,84 @@ def _evaluate_one(
     incidents: list[Incident],
     policy: ErrorBudgetPolicy,
     fetched: dict[str, SliSeries],
+    minute_history: bool = True,
+    exclusions: Sequence[Exclusion] = (),
 ) -> SloEvaluation:
     start, end = evaluation_span(slo, now)
+    if engines.lacks_prometheus(slo):
+        status = SloStatus(slo, now, slo.window.start_at(end), valid=False,
+                           reasons=(NEEDS_PROMETHEUS,), needs_prometheus=True)
+        return SloEvaluation(status, None)
     try:
-        series = fetched.get(slo.key) or engines.for_slo(slo).series(slo, start, end)
+        engine = engines.for_slo(slo) if slo.key not in fetched else None
+        if isinstance(engine, PrometheusEngine) and not minute_history:
+            status, series = _from_summed_hours(engine, slo, start, end, now, min_events,
+                                                incidents, exclusions)
+        else:
+            counted = engine.series(slo, start, end) if engine else fetched[slo.key]
+            status, series = evaluate_excluding(slo, counted, now, exclusions, min_events)
     except EngineError as exc:
         status = SloStatus(slo, now, slo.window.start_at(end), valid=False, reasons=(str(exc),))
         return SloEvaluation(status, None)
-    status = evaluate(slo, series, now, min_events=min_events)
     decisions = policy_decisions(status, series, incidents, policy)
     return SloEvaluation(status, series, tuple(decisions))
+
+
+def _from_summed_hours(
+    engine: PrometheusEngine,
+    slo: Slo,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    min_events: int,
+    incidents: Sequence[Incident],
+    exclusions: Sequence[Exclusion] = (),
+) -> tuple[SloStatus, SliSeries]:
+    """Return status and counts with the hours no window needs by the minute summed.
+
+    The minutes of incidents and of the exclusions that apply are fetched exactly, so an
+    excluded minute takes out its own counts. A budget already spent is spent within one
+    hour, the same with or without its minutes (the sums at whole hours are exact); that
+    hour (with exclusions and without) is fetched again by the minute so the moment it ran
+    out is exact too.
+    """
+    detail = minute_detail(slo)
+    excluded = [span for e in exclusions if e.applies_to(slo) for span in e.spans]
+    exact = [*incident_spans(slo, incidents, start, end), *excluded]
+    counted = engine.series(slo, start, end, detail, exact=exact)
+    status, series = evaluate_excluding(slo, counted, now, exclusions, min_events)
+    without = status.without_exclusions or status
+    spent = [t for t in {status.exhaustion_at, without.exhaustion_at}
+             if t is not None and t < end - detail]
+    if spent:
+        hour = timedelta(hours=1)
+        counted = engine.refine(slo, counted, detail, [(t - hour, t + hour) for t in sorted(spent)])
+        status, series = evaluate_excluding(slo, counted, now, exclusions, min_events)
+    return status, series
+
+
+def minute_detail(slo: Slo) -> timedelta:
+    """Return the stretch before now that the SLO's windows need minute by minute: the
+    longest of its burn and policy windows that is not whole hours (at least an hour)."""
+    windows = [*BURN_WINDOWS.values(), *(step.window for step in slo.error_budget_policy)]
+    ragged = [w for w in windows if w % timedelta(hours=1)]
+    return max([timedelta(hours=1), *ragged])
+
+
+def incident_spans(
+    slo: Slo, incidents: Sequence[Incident], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Return the spans of the service's incidents within ``[start, end)``: their share of
+    the budget is counted on exact minutes."""
+    spans = []
+    for incident in incidents:
+        if incident.service != slo.service:
+            continue
+        began = incident.started_at or incident.created_at
+        finished = incident.resolved_at or end
+        if began < end and finished > start:
+            spans.append((max(began, start), min(finished, end)))
+    return spans
 
 
 def read_alert_history(ctx: Context) -> ReadResult[AlertEvent]:
@@ -226,7 +367,6 @@ def read_alert_history(ctx: Context) -> ReadResult[AlertEvent]:
 
 
 def read_incidents(ctx: Context) -> list[Incident]:
-    from opsledger.core.inputs import readers
     from opsledger.readers import incidents
 
     if InputKey.INCIDENTS in readers():
@@ -240,142 +380,6 @@ def read_incidents(ctx: Context) -> list[Incident]:
 def working_hours(ctx: Context) -> WorkingHours:
     """Return business and sleep hours in the support policy's time zone."""
     return WorkingHours(timezone=ctx.workspace.config.policies.support.timezone)
-
-
-def workspace_rules(ctx: Context, policy: AlertPolicy | None = None) -> tuple[str, list[Problem]]:
-    """Return the Prometheus rule file for the workspace's SLOs and the definition problems."""
-    definitions = read_slos(ctx)
-    ordered = sorted(definitions.records, key=lambda s: (s.service, s.name))
-    text, skipped = rules_file(ordered, policy)
-    problems = list(definitions.problems)
-    for item in (s for s in skipped if s.applies):
-        path, _, line = item.where.rpartition(":")
-        problems.append(
-            Problem(
-                path or item.where,
-                f"line {line}" if path else "",
-                f"no Prometheus rules for SLO {item.slo}: {item.reason}",
-                level=Level.WARNING,
-            )
-        )
-    return text, problems
-
-
-RULES_FILE = Path("prometheus") / "slo-rules.yaml"  # under the p09 evidence folder
-
-
-@dataclass(frozen=True)
-class RuleFiles:
-    """The Prometheus rule file written, every file written with it, and the problems met."""
-
-    path: Path
-    written: tuple[Path, ...]
-    problems: tuple[Problem, ...]
-
-
-def write_rule_files(
-    ctx: Context,
-    out: Path | None = None,
-    with_tests: bool = False,
-    strict: bool = False,
-    warn: Callable[[Problem], None] = lambda problem: None,
-) -> RuleFiles:
-    """Write the workspace's recording and burn-rate alerting rules (and promtool tests).
-
-    The rule file goes to ``out``, by default under the p09 evidence folder; with
-    ``with_tests``, promtool unit tests that can pass go to ``tests/`` beside it. With
-    ``strict``, any problem in the SLO definitions fails first. Each problem is passed to
-    ``warn`` when it is met; the files are written while the workspace lock is held.
-    """
-    text, problems = workspace_rules(ctx)
-    fail_if_strict(strict, [*problems, *ctx.inputs.problems()])
-    for problem in problems:
-        warn(problem)
-    path = out or ctx.workspace.p09_evidence / RULES_FILE
-    with writing(ctx.workspace, "slo rules"):
-        atomic_write_text(path, text)
-        written = [path]
-        if with_tests:
-            written += _write_promtool_tests(ctx, path.parent / "tests", problems, warn)
-    return RuleFiles(path, tuple(written), tuple(problems))
-
-
-def _write_promtool_tests(
-    ctx: Context, folder: Path, problems: list[Problem], warn: Callable[[Problem], None]
-) -> list[Path]:
-    """Write a rule file and promtool tests per SLO into ``folder``; return the files.
-
-    Only tests that can pass are written; for each other SLO a warning, added to
-    ``problems`` and passed to ``warn``, says why not.
-    """
-    written: list[Path] = []
-    for slo in read_slos(ctx).records:
-        target = target_for(slo)
-        if not isinstance(target, RuleTarget):
-            continue
-        name = f"{target.sloth_id}.rules.yaml"
-        try:
-            rules_text, tests_text = promtool_test_files(target, rules_file=name)
-        except ValueError as exc:
-            skipped = Problem(slo.source_path, f"line {slo.source_line}",
-                              f"no promtool test for SLO {slo.key}: {exc}", level=Level.WARNING)
-            problems.append(skipped)
-            warn(skipped)
-            continue
-        atomic_write_text(folder / name, rules_text)
-        atomic_write_text(folder / f"{target.sloth_id}.test.yaml", tests_text)
-        written += [folder / name, folder / f"{target.sloth_id}.test.yaml"]
-    return written
-
-
-_CONDITION = re.compile(r"conditions\[(\d+)\]")
-
-
-def load_policies(path: Path) -> Callable[[int], tuple[AlertPolicy, ...]]:
-    """Return custom alert policies from a YAML file, as a function of the SLO window in days.
-
-    The file holds ``policies:`` (a list of ``name``, ``description`` and ``conditions``, see
-    :func:`opsledger.slo.alerting.custom_policy`) and ``include_defaults`` (default
-    true: compare the four default policies too). Raise :class:`ConfigError` naming the
-    file and line of the first mistake.
-    """
-    data, lines = load_yaml(path)
-    if not isinstance(data, dict) or not isinstance(data.get("policies"), list):
-        raise ConfigError(f"{path}: expected a mapping with a 'policies' list")
-    unknown = set(data) - {"policies", "include_defaults"}
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
-    include_defaults = data.get("include_defaults", True)
-    if not isinstance(include_defaults, bool):
-        raise ConfigError(
-            f"{path}: line {lines.line_of(('include_defaults',))}: "
-            "include_defaults must be true or false"
-        )
-    specs = data["policies"]
-    for index, spec in enumerate(specs):
-        if not isinstance(spec, dict):
-            raise ConfigError(
-                f"{path}: line {lines.line_of(('policies', index))}: each policy must be a mapping"
-            )
-        try:
-            custom_policy(spec)
-        except ValueError as exc:
-            where: tuple[str | int, ...] = ("policies", index)
-            match = _CONDITION.search(str(exc))
-            if match:
-                where += ("conditions", int(match.group(1)))
-            raise ConfigError(f"{path}: line {lines.line_of(where)}: {exc}") from None
-    names = [spec["name"] for spec in specs]
-    if include_defaults:
-        names += [p.name for p in default_policies()]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{path}: policy names must be unique (and differ from the defaults)")
-
-    def policies(window_days: int) -> tuple[AlertPolicy, ...]:
-        custom = tuple(custom_policy(spec, window_days) for spec in specs)
-        return (default_policies(window_days) if include_defaults else ()) + custom
-
-    return policies
 
 
 @dataclass
@@ -394,21 +398,31 @@ def backtest_workspace(
     """Return a policy backtest per SLO over the SLI history the engines return.
 
     ``report``: an evaluation already made (the SLO section's), to fetch counts only once.
+    The histories are those of the report, excluded minutes already without counts; an
+    incident whose whole impact is excluded is no ground truth for that SLO.
     """
     report = report or evaluate_workspace(ctx, prometheus_url)
     run = BacktestRun(problems=list(report.problems))
     histories: list[tuple[Slo, SliSeries]] = []
+    incidents = read_incidents(ctx)
+    ignored: dict[str, frozenset[str]] = {}
     for evaluation in report.evaluations:
         slo = evaluation.status.slo
         if evaluation.series is None:
             reason = "; ".join(evaluation.status.reasons) or "no SLI history"
-            run.results.append(SkippedBacktest(slo.key, reason))
+            run.results.append(
+                SkippedBacktest(slo.key, reason, evaluation.status.needs_prometheus)
+            )
         else:
             histories.append((slo, evaluation.series))
+            excluded = evaluation.status.exclusions
+            if excluded is not None:
+                ignored[slo.key] = ignored_incidents(incidents, slo, evaluation.series.start,
+                                                     excluded.mask)
     if histories:
         ctx.progress(f"backtesting alert policies on {len(histories)} SLO(s)")
         run.results.extend(
-            backtest_slos(histories, read_incidents(ctx), policies, max_alerts_per_week)
+            backtest_slos(histories, incidents, policies, max_alerts_per_week, ignored)
         )
     run.results.sort(key=lambda r: r.slo)
     return run
@@ -425,73 +439,63 @@ def workspace_noise(ctx: Context) -> tuple[NoiseReport, list[Problem]]:
 # --- JSON ---------------------------------------------------------------------------------
 
 
-def _rounded(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)
+@dataclass(frozen=True)
+class DashboardsWritten:
+    """What ``opsledger slo dashboards`` wrote, the SLOs not charted (and why), the problems."""
+
+    written: tuple[Path, ...]
+    not_charted: tuple[tuple[str, str], ...]
+    problems: tuple[Problem, ...]
 
 
-def backtest_json(results: Sequence[BacktestResult]) -> list[dict[str, Any]]:
-    """Return backtests as JSON-ready objects (numbers rounded for display only)."""
-    out: list[dict[str, Any]] = []
-    for result in results:
-        if isinstance(result, SkippedBacktest):
-            out.append({"slo": result.slo, "valid": False, "reason": result.reason})
-            continue
-        assert isinstance(result, SloBacktest)
-        out.append(
-            {
-                "slo": result.slo,
-                "valid": True,
-                "objective": result.objective,
-                "window_days": result.window_days,
-                "minutes": result.minutes,
-                "recommended": result.recommendation.policy,
-                "reason": result.recommendation.reason,
-                "policies": [
-                    {
-                        "policy": s.policy,
-                        "alerts": s.alerts,
-                        "pages": s.pages,
-                        "tickets": s.tickets,
-                        "alerts_per_week": _rounded(s.alerts_per_week),
-                        "precision": _rounded(s.precision),
-                        "recall": _rounded(s.recall),
-                        "incidents": s.incidents,
-                        "detected": s.detected,
-                        "mean_detection_minutes": _rounded(s.mean_detection_minutes, 1),
-                        "mean_reset_minutes": _rounded(s.mean_reset_minutes, 1),
-                        "mean_budget_before_detection": _rounded(s.mean_budget_before_detection),
-                    }
-                    for s in result.scores
-                ],
-            }
-        )
-    return out
+@dataclass(frozen=True)
+class ResultsExported:
+    """Where ``opsledger slo export`` wrote, in which format, and how many SLOs it holds."""
+
+    path: Path
+    format: str
+    slos: int
+    computed: int
 
 
-def noise_json(report: NoiseReport) -> dict[str, Any]:
-    """Return the noise report as a JSON-ready object."""
-    return {
-        "firings": report.firings,
-        "start": report.start.isoformat() if report.start else None,
-        "end": report.end.isoformat() if report.end else None,
-        "timezone": report.working_hours.timezone,
-        "alerts": [
-            {
-                "alert": a.alert,
-                "service": a.service,
-                "firings": a.firings,
-                "occurrences": a.occurrences,
-                "flapping_episodes": a.flapping_episodes,
-                "auto_resolve_rate": _rounded(a.auto_resolve_rate),
-                "actionable_rate": _rounded(a.actionable_rate),
-                "alerts_per_incident": _rounded(a.alerts_per_incident, 2),
-                "off_hours": a.off_hours,
-                "sleep_hours": a.sleep_hours,
-            }
-            for a in report.alerts
-        ],
-        "recommendations": [
-            {"alert": r.alert, "service": r.service, "action": r.action.value, "reason": r.reason}
-            for r in report.recommendations
-        ],
-    }
+def write_dashboards(
+    ctx: Context,
+    out: Path | None = None,
+    strict: bool = False,
+    warn: Callable[[Problem], None] = lambda problem: None,
+) -> DashboardsWritten:
+    """Write Grafana dashboards over the rules' series (``opsledger slo dashboards``)."""
+    from opsledger.slo import dashboards
+
+    files = dashboards.write_dashboards(ctx, read_slos(ctx), out, strict, warn)
+    return DashboardsWritten(files.written, files.not_charted, files.problems)
+
+
+def export_results(
+    ctx: Context,
+    out: Path | None,
+    fmt: str,
+    timestamps: bool = True,
+    prometheus_url: str | None = None,
+    min_events: int = DEFAULT_MIN_EVENTS,
+    engine: EngineChoice | None = None,
+    strict: bool = False,
+    warn: Callable[[Problem], None] = lambda problem: None,
+) -> ResultsExported:
+    """Write the computed SLO results as OpenMetrics or JSON Lines (``opsledger slo export``).
+
+    The SLOs are evaluated as ``slo status`` evaluates them. With ``strict``, any problem in
+    the SLO definitions fails before anything is written.
+    """
+    from opsledger.slo import export
+
+    report = evaluate_workspace(ctx, prometheus_url=prometheus_url, min_events=min_events,
+                                engine=engine, minute_history=False)
+    problems = list(report.problems)
+    fail_if_strict(strict, [p for p in problems if p.level is not Level.WARNING])
+    for problem in problems:
+        warn(problem)
+    written = export.export_results(ctx, [e.status for e in report.evaluations], problems,
+                                    out, export.ExportFormat(fmt), timestamps)
+    return ResultsExported(written.path, written.format.value, len(written.results),
+                           sum(r.valid for r in written.results))

@@ -1,23 +1,34 @@
-"""The support coverage section of the monthly report: ticket forecast, staffing, rotation.
+"""The support coverage section of the monthly report: forecast, staffing, roster, sanity.
 
-Per queue: the tickets expected over the forecast horizon, the chosen model's accuracy
-against the seasonal naive baseline (MASE in rolling-origin cross-validation), the agents
-the busiest shift needs and the heads the proposed rotation puts on the queue. Charts: the
-daily forecast with its 80 % and 95 % intervals after the recent history, for the busiest
-queues, and the agents needed hour by hour over one week of the horizon.
+Per queue: the tickets expected over the forecast horizon and the chosen model's accuracy
+against the seasonal naive baseline (MASE in rolling-origin cross-validation). Per skill
+group: its hours, the week's work, the staffed agent-hours with their occupancy and service
+level, the peak agents and heads and the roster's agents; then the sanity check of work
+against staffed hours. Every open interval's figures follow in the details, so each number
+can be checked by hand. Charts: the daily forecast with its 80 % and 95 % intervals after
+the recent history, for the busiest queues, and agents and heads interval by interval over
+one week of the horizon.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey
 from opsledger.model.handover import Ticket
-from opsledger.render.sections import Chart, Section, Status, md_escape, md_table
-from opsledger.support.service import CoveragePlan, QueueCoverage, workspace_coverage_plan
+from opsledger.render.sections import Chart, Section, Status, md_escape
+from opsledger.support.intervals import SANITY_RATIO
+from opsledger.support.service import CoveragePlan, QueueLoad, workspace_coverage_plan
+from opsledger.support.summary import (
+    forecast_table,
+    interval_table,
+    sanity_text,
+    staffing_table,
+)
 
 KEY = "support"
 TITLE = "Support coverage: ticket forecast and staffing"
@@ -38,87 +49,80 @@ def support_section(ctx: Context) -> Section:
     return build_support_section(plan, tickets)
 
 
-def forecast_total(queue: QueueCoverage) -> float:
+def forecast_total(queue: QueueLoad) -> float:
     """Return the expected tickets over the whole horizon (sum of the daily means)."""
     return sum(point.mean for point in queue.forecast.daily)
 
 
-def headcount_by_queue(plan: CoveragePlan) -> Counter[str]:
-    """Return the heads the proposed rotation puts on each queue."""
-    return Counter(line.queue for line in plan.rotation.lines) if plan.rotation else Counter()
-
-
-def _mase(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
-
-
 def build_support_section(plan: CoveragePlan, tickets: list[Ticket]) -> Section:
     """Return the section for a computed plan and the tickets it was built from."""
+    document = plan.to_json()
+    policy = plan.policy
     queues = sorted(plan.forecast_queues, key=lambda q: (-forecast_total(q), q.queue))
-    heads = headcount_by_queue(plan)
     lines = [
         f"{plan.tickets_read} ticket(s) read; history to {plan.history_end.isoformat()}; "
-        f"forecast {plan.horizon_days} days ahead in {md_escape(plan.policy.timezone)}; "
-        f"target {plan.policy.service_level:.0%} answered within "
-        f"{plan.policy.answer_seconds:g} s, shrinkage {plan.policy.shrinkage:.0%}.",
+        f"forecast {plan.horizon_days} days ahead in {md_escape(policy.timezone)}; "
+        f"target {policy.service_level:.0%} answered within {policy.answer_seconds:g} s, "
+        f"occupancy at most {policy.occupancy_cap:.0%}, shrinkage {policy.shrinkage:.0%}, "
+        f"intervals of {policy.interval_minutes} min.",
         "",
+        forecast_table(document),
     ]
-    if queues:
-        rows = []
-        for q in queues:
-            beats = q.forecast.beats_seasonal_naive
-            rows.append([
-                q.queue,
-                f"{forecast_total(q):.0f}",
-                q.forecast.model,
-                _mase(q.forecast.mase),
-                _mase(q.forecast.baseline_mase),
-                "n/a" if beats is None else "yes" if beats else "**no**",
-                max((s.agents for s in q.shifts), default=0),
-                max((s.scheduled for s in q.shifts), default=0),
-                heads.get(q.queue, 0),
-            ])
-        lines.append(md_table(
-            ["queue", f"tickets next {plan.horizon_days} days", "model", "MASE",
-             "seasonal naive MASE", "beats naive", "peak agents per shift",
-             "peak heads per shift", "rotation headcount"],
-            rows, "lrlrrlrrr"))
     for skipped in plan.skipped_queues:
         lines.append(f"- {md_escape(skipped.queue)}: not forecast — {md_escape(skipped.reason)}")
+    if plan.configured_queues_without_tickets:
+        lines.append("- configured in a skill group but without tickets: "
+                     + ", ".join(md_escape(q) for q in plan.configured_queues_without_tickets))
+    if plan.groups:
+        lines += ["", staffing_table(document), sanity_text(document)]
     if plan.rotation is not None:
         gaps = [c for c in plan.rotation.coverage if c.gap]
-        lines += ["", f"Proposed rotation: **{plan.rotation.headcount}** agent(s); "
+        lines += [f"Proposed roster: **{plan.rotation.headcount}** agent(s), "
+                  f"{plan.rotation.rostered_hours:.0f} hours a week; "
                   + ("every shift covered." if not gaps else f"{len(gaps)} shift(s) short.")]
     elif plan.rotation_skipped:
-        lines += ["", f"No rotation proposed: {md_escape(plan.rotation_skipped)}."]
+        lines += ["", f"No roster proposed: {md_escape(plan.rotation_skipped)}."]
     if plan.problems:
         lines += ["", f"{len(plan.problems)} ticket row(s) left out as unreadable."]
     worse = [q for q in queues if q.forecast.beats_seasonal_naive is False]
     short = plan.rotation is not None and not plan.rotation.covered
-    status = Status.WARN if plan.skipped_queues or worse or short or plan.problems \
+    totals = plan.totals
+    flagged = totals is not None and totals.ratio is not None and totals.ratio > SANITY_RATIO
+    status = Status.WARN if plan.skipped_queues or worse or short or plan.problems or flagged \
         else Status.PASS
-    charts = [forecast_chart(q, tickets, plan.policy.timezone)
-              for q in queues[:CHARTED_QUEUES]]
-    if queues:
-        charts.append(staffing_chart(queues, plan.history_end))
+    charts = [forecast_chart(q, tickets, policy.timezone) for q in queues[:CHARTED_QUEUES]]
+    if plan.groups:
+        charts.append(staffing_chart(plan))
+    groups = cast(list[dict[str, Any]], document["skill_groups"])
+    policy_json = cast(dict[str, Any], document["policy"])
+    details = "\n".join(interval_table(group, policy_json) for group in groups)
     return Section(
         KEY, TITLE, "\n".join(lines) + "\n", status,
         data={
             "headline": f"{sum(forecast_total(q) for q in queues):.0f} tickets expected in "
                         f"{len(queues)} queue(s) over {plan.horizon_days} days"
-                        + (f"; rotation of {plan.rotation.headcount} agent(s)"
+                        + (f"; roster of {plan.rotation.headcount} agent(s)"
                            if plan.rotation else ""),
             "history_end": plan.history_end.isoformat(),
             "horizon_days": plan.horizon_days,
-            "queues": [{"queue": q.queue, "forecast_tickets": round(forecast_total(q), 3),
+            "queues": [{"queue": q.queue, "skill_group": q.group,
+                        "forecast_tickets": round(forecast_total(q), 3),
                         "model": q.forecast.model, "mase": q.forecast.mase,
-                        "seasonal_naive_mase": q.forecast.baseline_mase,
-                        "peak_agents_per_shift": max((s.agents for s in q.shifts), default=0),
-                        "rotation_headcount": heads.get(q.queue, 0)} for q in queues],
+                        "seasonal_naive_mase": q.forecast.baseline_mase} for q in queues],
+            "skill_groups": [{
+                "skill_group": g.name, "queues": list(g.definition.queues),
+                **g.totals.to_json(),
+                "peak_agents": g.peak_agents, "peak_heads": g.peak_heads,
+                "rotation_headcount": plan.rotation.headcount_of(g.name)
+                if plan.rotation else 0,
+            } for g in plan.groups],
+            "sanity": document["sanity"],
             "skipped_queues": [s.to_json() for s in plan.skipped_queues],
             "rotation_headcount": plan.rotation.headcount if plan.rotation else None,
         },
         charts=tuple(charts),
+        details=details,
+        details_title="Staffing by interval",
     )
 
 
@@ -130,7 +134,7 @@ def daily_actuals(tickets: list[Ticket], queue: str, zone: str, first: date, las
     return [counts.get(first + timedelta(days=i), 0) for i in range((last - first).days + 1)]
 
 
-def forecast_chart(queue: QueueCoverage, tickets: list[Ticket], zone: str) -> Chart:
+def forecast_chart(queue: QueueLoad, tickets: list[Ticket], zone: str) -> Chart:
     """Return the queue's recent daily tickets and its forecast with 80/95 % intervals."""
     daily = queue.forecast.daily
     end = queue.forecast.history_end
@@ -159,30 +163,38 @@ def forecast_chart(queue: QueueCoverage, tickets: list[Ticket], zone: str) -> Ch
     )
 
 
-def staffing_chart(queues: list[QueueCoverage], history_end: date) -> Chart:
-    """Return agents needed and heads to schedule, hour by hour, over one week (all queues).
+def staffing_chart(plan: CoveragePlan) -> Chart:
+    """Return agents and heads to schedule, interval by interval over one week (all groups).
 
-    The plan staffs each hour of the week the same way across the horizon, so one week
-    shows it all; the week drawn is the first full Monday-to-Sunday week of the horizon.
+    The plan staffs each interval of the week the same way across the horizon, so one week
+    shows it all; the week drawn is the first full Monday-to-Sunday week of the horizon, in
+    the policy's time zone (a group in another zone is moved by the offset of that Monday).
     """
-    first = history_end + timedelta(days=1)
+    zone = ZoneInfo(plan.policy.timezone)
+    minutes = plan.policy.interval_minutes
+    count = 7 * 24 * 60 // minutes
+    first = plan.history_end + timedelta(days=1)
     monday = first + timedelta(days=(7 - first.weekday()) % 7)
     start = datetime(monday.year, monday.month, monday.day)
-    agents = [0] * 168
-    scheduled = [0] * 168
-    for queue in queues:
-        for hour in queue.hours:
-            agents[hour.hour_of_week] += hour.figures.agents
-            scheduled[hour.hour_of_week] += hour.scheduled
+    agents = [0] * count
+    heads = [0] * count
+    for group in plan.groups:
+        local = start.replace(tzinfo=zone)
+        there = local.astimezone(ZoneInfo(group.hours.timezone)).replace(tzinfo=None)
+        shift = round((there - start).total_seconds() / 60 / minutes)
+        for row in group.intervals:
+            index = (row.index - shift) % count
+            agents[index] += row.agents
+            heads[index] += row.heads
     return Chart(
         key="support-staffing",
-        title=f"Agents needed per hour, all queues (week of {monday.isoformat()})",
+        title=f"Agents needed per interval, all skill groups (week of {monday.isoformat()})",
         kind="line",
         data={
-            "x": [(start + timedelta(hours=h)).isoformat() for h in range(168)],
+            "x": [(start + timedelta(minutes=k * minutes)).isoformat() for k in range(count)],
             "series": [
-                {"name": "agents on the phones", "y": agents, "drawstyle": "steps-post"},
-                {"name": "heads to schedule (after shrinkage)", "y": scheduled,
+                {"name": "agents taking tickets", "y": agents, "drawstyle": "steps-post"},
+                {"name": "heads to schedule (after shrinkage)", "y": heads,
                  "drawstyle": "steps-post"},
             ],
             "y_label": "agents",

@@ -1,15 +1,15 @@
-"""Support coverage plan: ticket volume forecast, staffing per hour and shift, and a rotation.
+"""Support coverage plan: ticket forecast, skill groups, interval staffing and a roster.
 
 ``forecast_ticket_volume(input_path, output_path)`` is the call the p18 procedure names: it
-reads a ticket-history CSV, forecasts each queue, staffs every hour of the week with Erlang C
-(Erlang A when the support policy sets a patience), rolls hours up into shifts in the support
-timezone, proposes a weekly roster that covers them, and writes ``support-coverage-plan.json``.
+reads a ticket-history CSV, forecasts each queue, pools queues into the configured skill
+groups, staffs every open interval of a typical week with Erlang C (Erlang A when the
+support policy sets a patience), covers the intervals with shifts, proposes a weekly roster
+and writes ``support-coverage-plan.json`` with a sanity check of work against staffed hours.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,141 +21,33 @@ from opsledger.core.inputs import Context
 from opsledger.core.problems import Problem
 from opsledger.core.workspace import InputKey
 from opsledger.forecasting.backend import BackendName, ForecastBackend
-from opsledger.forecasting.models import QueueForecast, SkippedForecast, forecast_tickets
-from opsledger.model import schema
+from opsledger.forecasting.models import SkippedForecast, forecast_tickets
 from opsledger.model.handover import Ticket
 from opsledger.readers import tickets as ticket_reader
-from opsledger.support.rotation import (
-    WEEKDAYS,
-    Rotation,
-    ShiftRequirement,
-    daily_shifts,
-    propose_rotation,
-    shift_requirements,
+from opsledger.support.plan import CoveragePlan
+from opsledger.support.rotation import Rotation, propose_rotation
+from opsledger.support.skill_groups import (
+    QueueLoad,
+    SkillGroupCoverage,
+    cover_skill_group,
+    skill_group_definitions,
 )
-from opsledger.support.staffing import HourStaffing, staffing_by_hour
+from opsledger.support.summary import maintenance_plan_markdown
 
 __all__ = [
     "PLAN_FILE",
     "CoveragePlan",
-    "QueueCoverage",
+    "QueueLoad",
+    "SkillGroupCoverage",
     "build_coverage_plan",
     "forecast_ticket_volume",
+    "maintenance_plan_markdown",
+    "workspace_coverage_plan",
 ]
 
 PLAN_FILE = "support-coverage-plan.json"
 # Fewer timed tickets than this and the queue's own mean handle time is too noisy to staff by.
 MIN_TIMED_TICKETS = 20
-
-
-@dataclass(frozen=True)
-class QueueCoverage:
-    """One queue's forecast and the staffing it needs."""
-
-    forecast: QueueForecast
-    handle_minutes: float
-    handle_source: str  # "ticket history" or "support policy"
-    hours: tuple[HourStaffing, ...]
-    shifts: tuple[ShiftRequirement, ...]
-
-    @property
-    def queue(self) -> str:
-        return self.forecast.queue
-
-    @property
-    def peak_agents(self) -> int:
-        return max((h.figures.agents for h in self.hours), default=0)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            **self.forecast.to_json(),
-            "handle_minutes": round(self.handle_minutes, 3),
-            "handle_minutes_source": self.handle_source,
-            "staffing_per_hour_of_week": [h.to_json() for h in self.hours],
-            "staffing_per_shift": [s.to_json() for s in self.shifts],
-        }
-
-
-@dataclass(frozen=True)
-class CoveragePlan:
-    """The support coverage plan: forecasts, staffing and a rotation, with their provenance."""
-
-    generated_at: datetime
-    input_file: str
-    input_digest: str
-    horizon_days: int
-    history_end: date
-    policy: SupportPolicy
-    queues: tuple[QueueCoverage | SkippedForecast, ...]
-    rotation: Rotation | None
-    rotation_skipped: str | None
-    problems: tuple[Problem, ...]
-    tickets_read: int
-    tickets_after_history: int
-
-    @property
-    def forecast_queues(self) -> tuple[QueueCoverage, ...]:
-        return tuple(q for q in self.queues if isinstance(q, QueueCoverage))
-
-    @property
-    def skipped_queues(self) -> tuple[SkippedForecast, ...]:
-        return tuple(q for q in self.queues if isinstance(q, SkippedForecast))
-
-    def shift_totals(self) -> list[dict[str, object]]:
-        """Return heads per weekday and shift summed over queues (separate agent pools)."""
-        totals: dict[tuple[int, int, str, str], list[int]] = {}
-        for queue in self.forecast_queues:
-            for need in queue.shifts:
-                key = (need.weekday, need.shift.start, need.shift.name, need.shift.label())
-                pair = totals.setdefault(key, [0, 0])
-                pair[0] += need.agents
-                pair[1] += need.scheduled
-        return [
-            {"weekday": WEEKDAYS[day], "shift": name, "hours": label, "agents": agents,
-             "scheduled": scheduled}
-            for (day, _, name, label), (agents, scheduled) in sorted(totals.items())
-        ]
-
-    def to_json(self) -> dict[str, object]:
-        policy = self.policy
-        return {
-            "schema_version": schema.COVERAGE_PLAN,
-            "generated_at": self.generated_at.isoformat(),
-            "inputs": {self.input_file: {"sha256": self.input_digest}},
-            "input_digest": self.input_digest,
-            "tickets": {
-                "read": self.tickets_read,
-                "after_history_end": self.tickets_after_history,
-                "quarantined_rows": len(self.problems),
-                "problems": [p.to_json() for p in self.problems],
-            },
-            "horizon_days": self.horizon_days,
-            "history_end": self.history_end.isoformat(),
-            "timezone": policy.timezone,
-            "policy": {
-                "service_level": policy.service_level,
-                "answer_seconds": policy.answer_seconds,
-                "handle_minutes": policy.handle_minutes,
-                "shrinkage": policy.shrinkage,
-                "occupancy_cap": policy.occupancy_cap,
-                "patience_seconds": policy.patience_seconds,
-                "shift_hours": policy.shift_hours,
-                "staffing_model": "erlang-a" if policy.patience_seconds else "erlang-c",
-            },
-            "method": {
-                "forecast": "statsforecast daily models (season 7) chosen per queue by MASE in "
-                            "rolling-origin cross-validation; intervals 80/95 from the chosen "
-                            "model; days spread over hours by each weekday's historic hourly "
-                            "shares",
-                "staffing": "agents per hour from the mean forecast of that hour of the week; "
-                            "scheduled heads = agents / (1 - shrinkage), rounded up; a shift "
-                            "is staffed to its peak hour",
-            },
-            "queues": [q.to_json() for q in self.queues],
-            "staffing_per_shift_total": self.shift_totals(),
-            "rotation": None if self.rotation is None else self.rotation.to_json(),
-            "rotation_skipped": self.rotation_skipped,
-        }
 
 
 def _history_end(tickets: Sequence[Ticket], now: datetime, zone: ZoneInfo) -> date:
@@ -193,37 +85,35 @@ def build_coverage_plan(
     zone = ZoneInfo(policy.timezone)
     last_day = _history_end(tickets, now, zone)
     used = [t for t in tickets if t.created_at.astimezone(zone).date() <= last_day]
-    forecasts = forecast_tickets(used, policy.timezone, horizon_days, last_day, backend)
-    shifts = daily_shifts(policy.shift_hours)
-    queues: list[QueueCoverage | SkippedForecast] = []
+    forecasts = forecast_tickets(used, policy.timezone, horizon_days, last_day, backend,
+                                 interval_minutes=policy.interval_minutes)
+    definitions, absent = skill_group_definitions(policy, [f.queue for f in forecasts])
+    group_of = {queue: d.name for d in definitions for queue in d.queues}
+    queues: list[QueueLoad | SkippedForecast] = []
     for result in forecasts:
         if isinstance(result, SkippedForecast):
             queues.append(result)
             continue
         minutes, source = _handle_minutes(used, result.queue, policy)
-        hours = staffing_by_hour(
-            result.contacts_per_hour_of_week(),
-            handle_seconds=minutes * 60.0,
-            service_level=policy.service_level,
-            answer_seconds=policy.answer_seconds,
-            occupancy_cap=policy.occupancy_cap,
-            shrinkage=policy.shrinkage,
-            patience_seconds=policy.patience_seconds,
-        )
-        queues.append(QueueCoverage(result, minutes, source, hours,
-                                    shift_requirements(result.queue, hours, shifts)))
-    requirements = [need for q in queues if isinstance(q, QueueCoverage) for need in q.shifts]
+        queues.append(QueueLoad(result, group_of[result.queue], minutes, source))
+    groups: list[SkillGroupCoverage] = []
+    for definition in definitions:
+        members = [q for q in queues if isinstance(q, QueueLoad) and q.group == definition.name]
+        if members:
+            groups.append(cover_skill_group(definition, members, policy))
+    shifts = [shift for group in groups for shift in group.shifts]
     rotation: Rotation | None = None
     rotation_skipped: str | None = None
-    if requirements:
-        rotation = propose_rotation(requirements)
+    if any(shift.heads for shift in shifts):
+        rotation = propose_rotation(shifts, float(policy.shift_hours))
+    elif groups:
+        rotation_skipped = "no open interval needs an agent"
+    elif queues:
+        rotation_skipped = "no queue could be forecast"
+    elif tickets:
+        rotation_skipped = f"no ticket was created on or before {last_day.isoformat()}"
     else:
-        if queues:
-            rotation_skipped = "no queue could be forecast"
-        elif tickets:
-            rotation_skipped = f"no ticket was created on or before {last_day.isoformat()}"
-        else:
-            rotation_skipped = "the ticket history holds no tickets"
+        rotation_skipped = "the ticket history holds no tickets"
     return CoveragePlan(
         generated_at=now,
         input_file=input_file,
@@ -232,6 +122,8 @@ def build_coverage_plan(
         history_end=last_day,
         policy=policy,
         queues=tuple(queues),
+        groups=tuple(groups),
+        configured_queues_without_tickets=absent,
         rotation=rotation,
         rotation_skipped=rotation_skipped,
         problems=tuple(problems),

@@ -1,4 +1,4 @@
-"""Agents needed to answer contacts in time: Erlang C, Erlang A, shrinkage, hour-of-week staffing.
+"""Agents needed to answer contacts in time: Erlang C, Erlang A and shrinkage.
 
 Erlang C is the M/M/n queue (callers wait as long as it takes); Erlang A is M/M/n+M (callers
 abandon after an exponentially distributed patience), the model of Palm (1943) as worked out by
@@ -10,13 +10,12 @@ Both are computed without factorials: the Erlang B recursion
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import gammaln
 
-HOURS_PER_WEEK = 168
 MAX_AGENTS = 10_000
 
 
@@ -57,12 +56,13 @@ class QueueFigures:
         return {
             "model": self.model,
             "agents": self.agents,
-            "traffic_erlangs": round(self.traffic_erlangs, 4),
-            "p_wait": round(self.p_wait, 4),
-            "service_level": round(self.service_level, 4),
+            # Six decimals, so that a figure shown to a tenth of a percent is rounded once.
+            "traffic_erlangs": round(self.traffic_erlangs, 6),
+            "p_wait": round(self.p_wait, 6),
+            "service_level": round(self.service_level, 6),
             "asa_seconds": round(self.asa_seconds, 2) if math.isfinite(self.asa_seconds) else None,
-            "occupancy": round(self.occupancy, 4),
-            "p_abandon": None if self.p_abandon is None else round(self.p_abandon, 4),
+            "occupancy": round(self.occupancy, 6),
+            "p_abandon": None if self.p_abandon is None else round(self.p_abandon, 6),
         }
 
 
@@ -272,55 +272,3 @@ def with_shrinkage(agents: int, shrinkage: float) -> int:
         raise ValueError("shrinkage must be in [0, 1)")
     # The small tolerance keeps exact quotients (14 / 0.7 = 20) from rounding up to 21.
     return math.ceil(agents / (1.0 - shrinkage) - 1e-9)
-
-
-@dataclass(frozen=True)
-class HourStaffing:
-    """Agents needed in one hour of the week (0 = Monday 00:00 in the support timezone)."""
-
-    hour_of_week: int
-    contacts: float
-    figures: QueueFigures
-    scheduled: int  # agents after shrinkage
-
-    @property
-    def weekday(self) -> int:
-        return self.hour_of_week // 24
-
-    @property
-    def hour(self) -> int:
-        return self.hour_of_week % 24
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "hour_of_week": self.hour_of_week,
-            "weekday": self.weekday,
-            "hour": self.hour,
-            "contacts": round(self.contacts, 3),
-            "agents": self.figures.agents,
-            "scheduled": self.scheduled,
-            **{k: v for k, v in self.figures.to_json().items() if k != "agents"},
-        }
-
-
-def staffing_by_hour(
-    contacts_per_hour: Sequence[float],
-    handle_seconds: float,
-    service_level: float,
-    answer_seconds: float,
-    occupancy_cap: float,
-    shrinkage: float,
-    patience_seconds: float | None = None,
-) -> tuple[HourStaffing, ...]:
-    """Return the staffing of each hour of the week from its expected contacts."""
-    if len(contacts_per_hour) != HOURS_PER_WEEK:
-        raise ValueError(f"expected {HOURS_PER_WEEK} hourly volumes, got {len(contacts_per_hour)}")
-    hours = []
-    for slot, contacts in enumerate(contacts_per_hour):
-        figures = agents_needed(
-            float(contacts), 3600.0, handle_seconds, service_level, answer_seconds,
-            occupancy_cap, patience_seconds,
-        )
-        hours.append(HourStaffing(slot, float(contacts), figures,
-                                  with_shrinkage(figures.agents, shrinkage)))
-    return tuple(hours)

@@ -15,7 +15,7 @@ from opsledger.cli.main import app
 from .upstream import OPSGENIE_LAST_PAGE
 
 # Commands that read no workspace input: they write one, or append a decision to a log.
-READ_NO_INPUTS = {"init", "demo", "approve", "waive"}
+READ_NO_INPUTS = {"init", "demo", "approve", "waive", "not-applicable"}
 STRICT_HELP = "Treat quarantined rows as a failure (exit 2)."
 
 

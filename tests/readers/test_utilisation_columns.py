@@ -1,0 +1,82 @@
+"""Utilisation series read as columns: names converted once per distinct text, lines found
+only for the rows that need one, and the same table and messages either way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from opsledger.core.problems import Level
+from opsledger.readers import utilisation
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    folder = tmp_path / "utilisation"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text)
+    return folder
+
+
+def test_a_clean_file_never_walks_its_lines(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def walked(*args: object) -> np.ndarray:
+        raise AssertionError("line numbers computed for a file without a bad row")
+
+    monkeypatch.setattr(utilisation, "line_numbers", walked)
+    rows = "".join(f"2026-10-0{d}T10:00:00Z,api,cpu,{d},4\n" for d in range(1, 8))
+    result = utilisation.read(write(tmp_path, "u.csv", "time,service,resource,used,capacity\n"
+                                    + rows))
+    assert result.problems == []
+    assert list(result.log.frame["utilisation"]) == pytest.approx([d / 4 for d in range(1, 8)])
+
+
+def test_bad_rows_after_a_quoted_line_break_keep_their_file_lines(tmp_path: Path) -> None:
+    text = ("time,service,resource,utilisation\n"
+            '2026-10-01T10:00:00Z,"api\ngateway",cpu,0.5\n'   # lines 2-3
+            "2026-10-01T11:00:00Z,api,cpu,lots\n"               # line 4
+            "\n"                                               # line 5, blank
+            "2026-10-01T12:00:00Z,api,cpu,0.25\n"               # line 6
+            "2026-10-01T13:00:00Z,,cpu,0.25\n")                 # line 7
+    result = utilisation.read(write(tmp_path, "u.csv", text))
+    found = {(p.location, p.message) for p in result.problems if p.level is Level.ROW}
+    assert found == {("line 4, column 'utilisation'", "'utilisation' is not a number"),
+                     ("line 7, column 'service'", "missing service")}
+    assert list(result.log.frame["service"]) == ["api\ngateway", "api"]
+
+
+def test_names_are_trimmed_and_resources_recognised_per_distinct_text(tmp_path: Path) -> None:
+    text = ("time,service,resource,used,capacity\n"
+            "2026-10-01T10:00:00Z, api ,CPU ,1,4\n"
+            "2026-10-01T10:00:00Z,api,Mem,2,4\n"
+            "2026-10-01T10:00:00Z,\u00a0api\u00a0,conn,3,4\n"
+            "2026-10-01T10:00:00Z,db,gpu,3,4\n")
+    result = utilisation.read(write(tmp_path, "u.csv", text))
+    frame = result.log.frame
+    # str.strip removes the no-break space too: all three rows are the service "api".
+    assert list(frame["service"]) == ["api", "api", "api"]
+    assert list(frame["resource"]) == ["cpu", "memory", "connections"]
+    assert all(type(name) is str for name in frame["service"])
+    (bad,) = [p for p in result.problems if p.level is Level.ROW]
+    assert (bad.location, bad.found) == ("line 5, column 'resource'", "'gpu'")
+
+
+def test_a_parquet_column_of_numbers_is_read_as_names(tmp_path: Path) -> None:
+    folder = tmp_path / "utilisation"
+    folder.mkdir()
+    pd.DataFrame({
+        "time": pd.to_datetime(["2026-10-01", "2026-10-02", "2026-10-03"], utc=True),
+        "service": [7, 7, 8],
+        "resource": ["cpu", "cpu", "disk"],
+        "used": ["1", "", None],
+        "capacity": [2.0, 2.0, 2.0],
+    }).to_parquet(folder / "u.parquet")
+    result = utilisation.read(tmp_path)
+    frame = result.log.frame
+    assert list(frame["service"]) == ["7"]
+    assert list(frame["utilisation"]) == [0.5]
+    # Empty and missing 'used' cells are no number, not a bad number: the rows lack a ratio.
+    found = sorted(p.location for p in result.problems if p.level is Level.ROW)
+    assert found == ["row 2, column 'capacity'", "row 3, column 'capacity'"]

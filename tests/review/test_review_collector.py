@@ -1,0 +1,61 @@
+"""A review keeps what it read out of the garbage collector's passes while its sections run,
+and hands everything back to the collector when it ends, whether it succeeds or fails."""
+
+from __future__ import annotations
+
+import gc
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from opsledger.core.inputs import Context
+from opsledger.core.workspace import InputKey, open_workspace
+from opsledger.render.sections import Section
+from opsledger.review import service
+
+CLOCK = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def workspace(small_demo: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    shutil.copytree(small_demo, root)
+    return root
+
+
+def test_records_read_are_frozen_while_sections_run_and_released_after(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[int, int, int]] = []
+
+    def observing_section(ctx: Context) -> Section:
+        probes = len(ctx.inputs.records(InputKey.HEALTH))
+        # A frozen object is in the permanent generation: no pass of gc.collect() walks it.
+        frozen = gc.get_freeze_count()
+        gc.collect()
+        seen.append((probes, frozen, gc.get_freeze_count()))
+        return Section("observing", "Observing", "_observed_\n")
+
+    monkeypatch.setattr(service, "APPENDIX", (*service.APPENDIX, observing_section))
+    assert gc.get_freeze_count() == 0
+    result = service.run_review(open_workspace(workspace), CLOCK)
+    [(probes, frozen, after_collecting)] = seen
+    # Every probe record read (and more: the other inputs) was frozen, and stayed so.
+    assert probes > 10_000 and frozen > probes and after_collecting == frozen
+    assert gc.get_freeze_count() == 0
+    assert [s.key for s in result.sections][-1] == "observing"
+    assert result.report.exists()
+
+
+def test_a_review_that_fails_still_releases_what_it_froze(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_write(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(service, "write_review", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        service.run_review(open_workspace(workspace), CLOCK)
+    assert gc.get_freeze_count() == 0
