@@ -5,8 +5,6 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_WS ?= demo-workspace
 DEMO_SIZE ?= medium
-# Compiled forecasting kernels are cached here so numba compiles once per checkout.
-export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium openjdk-17-jre-headless
 
@@ -56,10 +54,15 @@ lint: $(VENV)/.dev
 test: system-deps $(VENV)/.dev lint
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
-bench: $(VENV)/.dev
-	$(BIN)/python bench/sli_engine.py --events 5000000
+# Every performance target beside its floor; figures also go to bench/results/*.json.
+bench: system-deps $(VENV)/.dev
+	$(BIN)/python bench/scale.py --cases small medium medium-2x-events medium-4x-events large
+	$(BIN)/python bench/sli_engine.py --events 30000000 --slos 20 --skip-pandas --spark
+	$(BIN)/python bench/cost_focus.py --rows 1000000
+	$(BIN)/python bench/slo_prometheus.py --slos 10
+	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/backtest.py
-	$(BIN)/python bench/scale.py --cases small medium
+	$(BIN)/python bench/charts.py --size medium --runs 5
 
 # Long fuzzing runs (CI runs each target briefly inside the test suite).
 FUZZ_SECONDS ?= 300
@@ -69,4 +72,4 @@ fuzz: $(VENV)/.dev
 	  -max_len=65536 -artifact_prefix=.fuzz/$$f/ .fuzz/$$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DEMO_WS) .pytest_cache .mypy_cache .ruff_cache .numba_cache .fuzz
+	rm -rf $(VENV) $(DEMO_WS) .pytest_cache .mypy_cache .ruff_cache .fuzz

@@ -8,7 +8,12 @@ events, tickets and incidents, so the growth of cost with work can be read off t
 
 Cases: the three demo sizes (small: 8 services, medium: 40, large: 1,000), and an events
 axis: the medium workspace with 1x, 2x and 4x the request events, everything else equal.
-Targets: medium under 60 s; peak memory flat in the number of events; large finishes.
+Each review runs ``--repeat`` times; the median, min and max are printed, with the CPU time
+the review used (its worker processes included), which a loaded machine disturbs less.
+Targets: medium <= 5 s and <= 500 MiB; large <= 30 s and <= 1 GiB; the scaling exponent
+(slope of log time against log work, least squares) at most 1 along the events axis and
+across the sizes (services, tickets); peak memory flat in the number of events. Figures go
+to ``bench/results/scale.json``.
 
     .venv/bin/python bench/scale.py                       # all cases
     .venv/bin/python bench/scale.py --cases small medium  # some of them
@@ -19,18 +24,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import os
 import pstats
+import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import ProcessRun, Runs, Target, report, run_process
 
 NOW = "2026-11-01T00:00:00+00:00"
 SEED = 7
@@ -42,7 +48,8 @@ CASES = {
     "medium-4x-events": ("medium", 4),
     "large": ("large", 1),
 }
-MEDIUM_TARGET_SECONDS = 60.0
+EVENTS_AXIS = ("medium", "medium-2x-events", "medium-4x-events")
+SIZES_AXIS = ("small", "medium", "large")
 
 GENERATE = """
 import sys
@@ -67,24 +74,18 @@ class Measurement:
     events: int
     tickets: int
     incidents: int
-    seconds: float
-    peak_rss_mib: float
-    exit_code: int
+    seconds: Runs
+    peak_rss_mib: Runs
+    cpu_seconds: Runs
 
 
-def run_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """Return wall seconds, peak RSS (MiB) and exit code of one child process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    # wait4 gives this child's own resource usage (RUSAGE_CHILDREN would be the maximum
-    # over every child this process ever waited for).
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    if process.returncode not in (0, 1):  # 1: the review ran and a gate failed
-        sys.stderr.write(errors[-4000:])
-    return seconds, usage.ru_maxrss / 1024.0, process.returncode
+def run_with_cpu(argv: list[str]) -> tuple[ProcessRun, float]:
+    """Run a command to completion; return its run and the CPU seconds (user and system) it
+    used, with every process it waited for (the forecast's worker processes)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = run_process(argv)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return run, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def generate(case: str, root: Path) -> None:
@@ -92,10 +93,8 @@ def generate(case: str, root: Path) -> None:
     if root.exists():
         shutil.rmtree(root)
     argv = [sys.executable, "-c", GENERATE, size, str(factor), str(root), NOW, str(SEED)]
-    seconds, _, code = run_child(argv)
-    if code != 0:
-        raise SystemExit(f"generating the {case} workspace failed (exit {code})")
-    print(f"  generated {case} in {seconds:.1f} s", flush=True)
+    run = run_process(argv)
+    print(f"  generated {case} in {run.seconds:.1f} s", flush=True)
 
 
 def workload(root: Path) -> tuple[int, int, int, int]:
@@ -125,56 +124,85 @@ def review_argv(root: Path, engine: str | None, profile: Path | None) -> list[st
     return argv
 
 
-def measure(case: str, root: Path, engine: str | None) -> Measurement:
+def measure(case: str, root: Path, engine: str | None, repeat: int) -> Measurement:
     services, events, tickets, incidents = workload(root)
-    # Reports from an earlier run are outputs, not inputs: start each review clean.
-    shutil.rmtree(root / "reports" / "ops", ignore_errors=True)
-    seconds, rss, code = run_child(review_argv(root, engine, None))
+    runs = []
+    for _ in range(repeat):
+        # Reports from an earlier run are outputs, not inputs: start each review clean.
+        shutil.rmtree(root / "reports" / "ops", ignore_errors=True)
+        runs.append(run_with_cpu(review_argv(root, engine, None)))
     return Measurement(case, CASES[case][0], services, events, tickets, incidents,
-                       round(seconds, 2), round(rss, 1), code)
+                       Runs(tuple(r.seconds for r, _ in runs)),
+                       Runs(tuple(r.peak_mib for r, _ in runs)),
+                       Runs(tuple(cpu for _, cpu in runs)))
 
 
 def print_table(rows: list[Measurement]) -> None:
-    header = ("case", "services", "events", "tickets", "incidents", "wall s", "peak RSS MiB",
-              "us/event", "exit")
+    header = ("case", "services", "events", "tickets", "incidents", "wall s (median)",
+              "CPU s", "peak RSS MiB", "us/event")
     lines = [header]
     for r in rows:
-        per_event = f"{r.seconds / r.events * 1e6:.2f}" if r.events else "-"
+        per_event = f"{r.seconds.median / r.events * 1e6:.2f}" if r.events else "-"
         lines.append((r.case, str(r.services), f"{r.events:,}", f"{r.tickets:,}",
-                      str(r.incidents), f"{r.seconds:.1f}", f"{r.peak_rss_mib:.0f}", per_event,
-                      str(r.exit_code)))
+                      str(r.incidents), f"{r.seconds.median:.2f}",
+                      f"{r.cpu_seconds.median:.2f}", f"{r.peak_rss_mib.median:.0f}", per_event))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
         print("  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)))
 
 
-def verdicts(rows: list[Measurement]) -> list[str]:
-    """Return the targets' outcomes for the cases that were run."""
+def exponent(work: list[float], seconds: list[float]) -> float:
+    """Return the least-squares slope of log(seconds) against log(work)."""
+    slope, _ = np.polyfit(np.log(work), np.log(seconds), 1)
+    return float(slope)
+
+
+def targets(rows: list[Measurement], floor: Runs) -> list[Target]:
+    """Return the target lines for the cases that were run."""
     by_case = {r.case: r for r in rows}
-    out = []
-    if "medium" in by_case:
-        medium = by_case["medium"]
-        ok = medium.seconds < MEDIUM_TARGET_SECONDS and medium.exit_code in (0, 1)
-        out.append(f"medium review {medium.seconds:.1f} s (target < {MEDIUM_TARGET_SECONDS:.0f} s):"
-                   f" {'met' if ok else 'NOT met'}")
-    axis = [by_case[c] for c in ("medium", "medium-2x-events", "medium-4x-events") if c in by_case]
-    if len(axis) >= 2:
-        growth = axis[-1].peak_rss_mib / axis[0].peak_rss_mib
-        events = axis[-1].events / axis[0].events
-        out.append(f"peak RSS x{growth:.2f} for x{events:.1f} events "
-                   f"({'flat' if growth < 1.25 else 'NOT flat'}: target within 25 %)")
-    if "large" in by_case:
-        large = by_case["large"]
-        out.append(f"large (1,000 services) {'finished' if large.exit_code in (0, 1) else 'FAILED'}"
-                   f" in {large.seconds:.1f} s, peak {large.peak_rss_mib:.0f} MiB")
-    return out
+    found = []
+    for case, seconds, mib in (("medium", 5.0, 500.0), ("large", 30.0, 1024.0)):
+        if case in by_case:
+            row = by_case[case]
+            found.append(Target(f"review {case} wall time", row.seconds, "s", floor=floor,
+                                floor_name="python with opsledger's libraries imported",
+                                limit=seconds))
+            found.append(Target(f"review {case} peak memory", row.peak_rss_mib, "MiB",
+                                limit=mib))
+    axes = {
+        "events (medium 1x, 2x, 4x)": ([by_case[c] for c in EVENTS_AXIS if c in by_case],
+                                       lambda r: r.events),
+        "services (small, medium, large)": ([by_case[c] for c in SIZES_AXIS if c in by_case],
+                                            lambda r: r.services),
+        "tickets (small, medium, large)": ([by_case[c] for c in SIZES_AXIS if c in by_case],
+                                           lambda r: r.tickets),
+    }
+    for name, (axis, work) in axes.items():
+        if len(axis) >= 3:
+            slope = exponent([work(r) for r in axis], [r.seconds.median for r in axis])
+            found.append(Target(f"scaling exponent in {name}", Runs((slope,)), "", limit=1.0,
+                                notes={"work": [work(r) for r in axis],
+                                       "seconds": [r.seconds.median for r in axis]}))
+    events_axis = [by_case[c] for c in EVENTS_AXIS if c in by_case]
+    if len(events_axis) >= 2:
+        growth = events_axis[-1].peak_rss_mib.median / events_axis[0].peak_rss_mib.median
+        found.append(Target("peak memory growth along the events axis", Runs((growth,)), "x",
+                            limit=1.25))
+    return found
+
+
+def import_floor(repeat: int) -> Runs:
+    """The fixed cost every review pays: python starting and importing its libraries."""
+    argv = [sys.executable, "-c", "import duckdb, numpy, pyarrow, pydantic, jinja2, typer"]
+    return Runs(tuple(run_process(argv).seconds for _ in range(repeat)))
 
 
 def profile(case: str, root: Path, engine: str | None, top: int) -> None:
     stats_file = root.parent / f"{case}.prof"
     shutil.rmtree(root / "reports" / "ops", ignore_errors=True)
-    seconds, rss, code = run_child(review_argv(root, engine, stats_file))
-    print(f"profiled review of {case}: {seconds:.1f} s, peak {rss:.0f} MiB, exit {code}")
+    run, cpu = run_with_cpu(review_argv(root, engine, stats_file))
+    print(f"profiled review of {case}: {run.seconds:.1f} s ({cpu:.1f} s CPU), "
+          f"peak {run.peak_mib:.0f} MiB")
     if not stats_file.exists():
         raise SystemExit("the profiled review wrote no statistics")
     stats = pstats.Stats(str(stats_file))
@@ -193,7 +221,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=list(CASES), default=None,
                         help="profile the review of one case with cProfile instead")
     parser.add_argument("--top", type=int, default=25, help="functions shown by --profile")
-    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--repeat", type=int, default=3, help="reviews per case")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="opsledger-scale-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -207,15 +235,16 @@ def main() -> None:
         if args.profile:
             profile(case, root, args.engine, args.top)
             return
-        rows.append(measure(case, root, args.engine))
-        print(f"  review: {rows[-1].seconds:.1f} s, peak {rows[-1].peak_rss_mib:.0f} MiB",
-              flush=True)
+        rows.append(measure(case, root, args.engine, args.repeat))
+        print(f"  review: {rows[-1].seconds.text('s')}, CPU {rows[-1].cpu_seconds.text('s')}, "
+              f"peak {rows[-1].peak_rss_mib.median:.0f} MiB", flush=True)
     print()
     print_table(rows)
-    for line in verdicts(rows):
-        print(line)
-    if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    report("scale", targets(rows, import_floor(args.repeat)),
+           {"cases": cases, "repeat": args.repeat, "engine": args.engine,
+            "workload": [{"case": r.case, "services": r.services, "events": r.events,
+                          "tickets": r.tickets, "incidents": r.incidents,
+                          "cpu_seconds": r.cpu_seconds.to_json()} for r in rows]})
 
 
 if __name__ == "__main__":

@@ -13,14 +13,20 @@ Prints events per second, peak memory (VmHWM from /proc, reset before each phase
 ratios against the targets: engine within 1.5x of the floor, at least 8x faster than pandas,
 peak memory under 1 GiB and flat as events grow.
 
-    .venv/bin/python bench/sli_engine.py --events 5000000
+Then, whole processes as a user runs them (``--repeat`` times each, median, min and max):
+``opsledger slo status`` over a workspace holding the file and the SLOs, beside the floor, a
+``python`` process running the hand-written DuckDB ``GROUP BY``. Target: within 1.2x.
+With ``--spark``, ``slo status --engine spark`` runs with one SLO and with all of them, and
+the Spark engine's per-SLO overhead is printed: (time with N - time with 1) / (N - 1).
+Figures go to ``bench/results/sli_engine.json``.
+
+    .venv/bin/python bench/sli_engine.py --events 30000000 --slos 20
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -32,6 +38,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Runs, Target, peak_rss_mib, report, reset_peak, run_process
+
 from opsledger.engines.duckdb_engine import DuckDbEngine
 from opsledger.model.slo import DuckDbSource, Slo, SloWindow
 from opsledger.slo.objectives import evaluate, evaluation_span
@@ -39,20 +48,6 @@ from opsledger.slo.objectives import evaluate, evaluation_span
 NOW = datetime(2026, 3, 31, tzinfo=UTC)
 DAYS = 30
 CHUNK = 4_000_000
-
-
-def peak_rss_mib() -> float:
-    """Return the process's peak resident memory since the last reset, in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak() -> None:
-    gc.collect()
-    with contextlib.suppress(OSError):  # without it, peaks are since the process started
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
 
 
 def generate(path: Path, events: int, services: int, seed: int = 1) -> None:
@@ -168,13 +163,72 @@ def run_pandas(file: Path, slos: list[Slo]) -> tuple[float, float, dict[str, flo
     return elapsed, peak_rss_mib(), slis
 
 
+FLOOR_SCRIPT = """
+import sys, duckdb
+con = duckdb.connect()
+rows = con.execute(
+    "SELECT service, (epoch_us(ts) - " + sys.argv[2] + ") // 60000000 AS m, "
+    "count(*) FILTER (WHERE status < 500), count(*) "
+    "FROM read_parquet('" + sys.argv[1] + "') GROUP BY service, m").fetchnumpy()
+print(len(rows["m"]))
+"""
+OPSLEDGER = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "opsledger"
+
+
+def write_slo_file(root: Path, services: int, relative: str) -> None:
+    """Write the benchmark's SLOs as a native ``slos/`` file of the workspace at ``root``."""
+    lines = ["slos:"]
+    for i in range(services):
+        name = f"service-{i:02d}"
+        lines += [f"  - service: {name}", "    name: availability", "    objective: 0.999",
+                  f"    window: {DAYS}d", "    indicator:", "      duckdb:",
+                  f"        path: {relative}", "        timestamp: ts",
+                  f"        good: service = '{name}' AND status < 500",
+                  f"        total: service = '{name}'"]
+    (root / "slos").mkdir(exist_ok=True)
+    (root / "slos" / "slos.yaml").write_text("\n".join(lines) + "\n")
+
+
+def status_argv(root: Path, engine: str = "duckdb") -> list[str]:
+    return [str(OPSLEDGER), "slo", "status", str(root), "--now", NOW.isoformat(), "--json",
+            "--engine", engine]
+
+
+def process_targets(root: Path, file: Path, slos: int, repeat: int,
+                    spark: bool) -> list[Target]:
+    """Time ``slo status`` and the floor as whole processes, alternately."""
+    write_slo_file(root, slos, "telemetry/requests.parquet")
+    start_us = str(int((NOW - timedelta(days=DAYS)).timestamp() * 1_000_000))
+    floor_argv = [sys.executable, "-c", FLOOR_SCRIPT, str(file), start_us]
+    ours, floor = [], []
+    for _ in range(repeat):
+        ours.append(run_process(status_argv(root)))
+        floor.append(run_process(floor_argv))
+    targets = [Target(f"slo status, {slos} SLOs, whole process",
+                      Runs(tuple(r.seconds for r in ours)), "s",
+                      floor=Runs(tuple(r.seconds for r in floor)),
+                      floor_name="python + one DuckDB GROUP BY service, minute", max_ratio=1.2,
+                      notes={"peak_mib": max(r.peak_mib for r in ours)})]
+    if spark:
+        write_slo_file(root, 1, "telemetry/requests.parquet")
+        one = Runs(tuple(run_process(status_argv(root, "spark")).seconds for _ in range(repeat)))
+        write_slo_file(root, slos, "telemetry/requests.parquet")
+        many = Runs(tuple(run_process(status_argv(root, "spark")).seconds for _ in range(repeat)))
+        per_slo = (many.median - one.median) / max(slos - 1, 1)
+        targets.append(Target(f"spark engine per-SLO overhead ({slos} SLOs vs 1)",
+                              Runs((per_slo,)), "s",
+                              notes={"one_slo": one.to_json(), "all_slos": many.to_json()}))
+    return targets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000_000)
     parser.add_argument("--slos", type=int, default=20)
     parser.add_argument("--skip-pandas", action="store_true")
     parser.add_argument("--per-slo", action="store_true", help="also time one query per SLO")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per phase (best is kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per phase")
+    parser.add_argument("--spark", action="store_true", help="also time the Spark engine")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sli-bench-") as folder:
         root = Path(folder)
@@ -217,6 +271,13 @@ def main() -> None:
                 f"largest SLI difference {worst:.2e}"
             )
         print(f"memory:  engine peak {engine_mib:,.0f} MiB (target < 1024 MiB)")
+        targets = process_targets(root, file, args.slos, args.repeat, args.spark)
+        targets.append(Target("engine in process (one scan, every burn window)",
+                              Runs(tuple(r[0] for r in runs)), "s",
+                              floor=Runs((floor_s,)), floor_name="DuckDB GROUP BY in process",
+                              max_ratio=1.5, notes={"peak_mib": engine_mib}))
+        report("sli_engine", targets, {"events": args.events, "slos": args.slos,
+                                       "repeat": args.repeat})
 
 
 if __name__ == "__main__":

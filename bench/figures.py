@@ -1,0 +1,162 @@
+"""Figures every benchmark prints the same way: runs, median, min, max, floor and ratio.
+
+A benchmark measures each side several times (whole processes where the target is about a
+command), prints one line per target with its floor and the ratio against the target, and
+writes the same figures to ``bench/results/<name>.json`` so that two runs can be compared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Repeated measurements of one quantity (seconds or MiB)."""
+
+    values: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def text(self, unit: str) -> str:
+        return (f"{self.median:.3f} {unit} (min {min(self.values):.3f}, "
+                f"max {max(self.values):.3f}, n={len(self.values)})")
+
+    def to_json(self) -> dict[str, object]:
+        return {"median": self.median, "min": min(self.values), "max": max(self.values),
+                "runs": list(self.values)}
+
+
+def peak_rss_mib() -> float:
+    """Return this process's peak resident memory since the last reset, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak() -> None:
+    """Reset this process's peak resident memory to the current one (Linux)."""
+    gc.collect()
+    with contextlib.suppress(OSError):  # without it, peaks are since the process started
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    seconds: float
+    peak_mib: float
+    stdout: str
+
+
+def process_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the environment a measured command runs in: this one, with compiled bytecode
+    cached as an installed package has it (``PYTHONDONTWRITEBYTECODE`` would make every
+    process compile every module again), plus ``extra``."""
+    found = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**found, **(extra or {})}
+
+
+def run_process(argv: Sequence[str], env: dict[str, str] | None = None) -> ProcessRun:
+    """Run a command to completion; return its wall time, its own peak RSS and its stdout.
+
+    The child is reaped with ``wait4`` so that its resource usage is its own, not the maximum
+    over every child this process has waited for. Exit status 0 and 1 (a verdict) are runs.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(list(argv), stdout=out, stderr=err,
+                                   env=process_environment(env))
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if process.returncode not in (0, 1):
+            raise RuntimeError(f"{argv[0]} exited {process.returncode}: {err.read()[-2000:]}")
+        return ProcessRun(seconds, usage.ru_maxrss / 1024, out.read())
+
+
+@dataclass
+class Target:
+    """One target line: what was measured, its floor (or limit) and the allowed ratio."""
+
+    name: str
+    measured: Runs
+    unit: str
+    floor: Runs | None = None
+    floor_name: str = ""
+    max_ratio: float | None = None  # measured / floor must not exceed this
+    limit: float | None = None  # absolute limit on the median, in ``unit``
+    notes: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.floor is None else self.measured.median / self.floor.median
+
+    @property
+    def met(self) -> bool:
+        ok = True
+        if self.max_ratio is not None and self.ratio is not None:
+            ok = ok and self.ratio <= self.max_ratio
+        if self.limit is not None:
+            ok = ok and self.measured.median <= self.limit
+        return ok
+
+    def line(self) -> str:
+        parts = [f"{self.name}: {self.measured.text(self.unit)}"]
+        if self.floor is not None:
+            parts.append(f"floor ({self.floor_name}) {self.floor.text(self.unit)}")
+            parts.append(f"ratio {self.ratio:.2f}x" +
+                         (f" (target <= {self.max_ratio}x)" if self.max_ratio else ""))
+        if self.limit is not None:
+            parts.append(f"limit {self.limit:g} {self.unit}")
+        parts.append("MET" if self.met else "MISSED")
+        return " | ".join(parts)
+
+    def to_json(self) -> dict[str, object]:
+        found = asdict(self)
+        found["measured"] = self.measured.to_json()
+        found["floor"] = None if self.floor is None else self.floor.to_json()
+        found["ratio"] = self.ratio
+        found["met"] = self.met
+        return found
+
+
+def report(bench: str, targets: Sequence[Target], context: dict[str, object]) -> Path:
+    """Print every target line and write them, with the machine, to bench/results/."""
+    print(f"\n== {bench} ==")
+    for target in targets:
+        print(target.line())
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{bench}.json"
+    document = {
+        "bench": bench,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "platform": platform.platform()},
+        "context": context,
+        "targets": [t.to_json() for t in targets],
+    }
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(document, indent=2) + "\n")
+    tmp.replace(path)
+    print(f"figures written to {path}")
+    return path
