@@ -56,9 +56,8 @@ from opsledger.readers.test_results import (
     read_coverage,
     read_junit_folder,
 )
-from opsledger.slo.service import service_health
+from opsledger.slo.service import workspace_health
 
-HEALTH_WINDOW_DAYS = 30
 INCIDENT_WINDOW_DAYS = 90
 RESULT_FILE = "quality-gates.json"
 CANARY_FILES = ("canary.md", "canary.json")
@@ -114,8 +113,7 @@ def _health(ctx: Context, measured: MeasuredMetrics) -> None:
         return
     measured.inputs["health"] = ctx.workspace.path(InputKey.HEALTH)
     config = ctx.workspace.config
-    results = service_health(result.records, ctx.now - timedelta(days=HEALTH_WINDOW_DAYS),
-                             ctx.now, config.budget_for, [s.name for s in config.services])
+    results = workspace_health(ctx)  # the 30 days to ctx.now, shared with the review
     critical = [s.name for s in config.services if s.critical]
     measured.values.update(health_metrics(results, critical))
 

@@ -45,22 +45,10 @@ from opsledger.review.kpis import (
     ticket_kpis,
     vulnerability_kpis,
 )
-from opsledger.slo.service import HealthResult, ServiceHealth, service_health
+from opsledger.slo.service import ServiceHealth, workspace_health
 
 WINDOW_DAYS = 30  # the report's month: the 30 days to the evaluation instant
 
-
-
-def workspace_health(ctx: Context) -> list[HealthResult]:
-    """Return each service's health over the 30 days to ``ctx.now`` (computed once per run)."""
-    return ctx.once(_workspace_health)
-
-
-def _workspace_health(ctx: Context) -> list[HealthResult]:
-    probes = ctx.inputs.read(InputKey.HEALTH).records
-    config = ctx.workspace.config
-    return service_health(probes, ctx.now - timedelta(days=WINDOW_DAYS), ctx.now,
-                          config.budget_for, [s.name for s in config.services])
 
 
 def _guarded(names: Iterable[tuple[str, str, str, Better]], source: str,

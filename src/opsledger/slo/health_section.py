@@ -9,7 +9,6 @@ The availability chart's value axis is cut to the range the availabilities span,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey
@@ -19,12 +18,12 @@ from opsledger.slo.health import (
     ServiceHealth,
     SkippedServiceHealth,
     availability_domain,
-    service_health,
 )
+from opsledger.slo.service import HEALTH_WINDOW, workspace_health
 
 KEY = "health"
 TITLE = "Service health (probes)"
-WINDOW_DAYS = 30
+WINDOW_DAYS = HEALTH_WINDOW.days
 CHARTED = 20  # services in the availability chart, worst first
 HEADER = ["Service", "Availability", "Objective", "Probes", "p50 ms", "p95 ms", "p99 ms",
           "p95 objective", "Longest failure", "Status"]
@@ -39,11 +38,8 @@ def health_section(ctx: Context) -> Section:
         )
         return Section.skipped(KEY, TITLE, reason)
     end = ctx.now
-    start = end - timedelta(days=WINDOW_DAYS)
-    config = ctx.workspace.config
-    results = service_health(
-        result.records, start, end, config.budget_for, [s.name for s in config.services]
-    )
+    start = end - HEALTH_WINDOW
+    results = workspace_health(ctx)
     assessed = [r for r in results if isinstance(r, ServiceHealth)]
     skipped = [r for r in results if isinstance(r, SkippedServiceHealth)]
     assessed.sort(key=lambda r: (r.status is not BudgetStatus.BREACHED, r.availability, r.service))
@@ -65,7 +61,7 @@ def health_section(ctx: Context) -> Section:
         if breached
         else f"{len(met)} of {len(assessed)} services met their objective"
     )
-    owners = {s.name: s.owner for s in config.services}
+    owners = {s.name: s.owner for s in ctx.workspace.config.services}
     actions = tuple(
         {
             "action": f"Restore {r.service} to its objective ({percent(r.availability)} against "

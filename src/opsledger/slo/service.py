@@ -361,6 +361,22 @@ def incident_spans(
     return spans
 
 
+HEALTH_WINDOW = timedelta(days=30)  # the report's month: the 30 days to the evaluation instant
+
+
+def workspace_health(ctx: Context) -> list[HealthResult]:
+    """Return each service's health over the :data:`HEALTH_WINDOW` to ``ctx.now``, computed
+    once per run for every section and gate that reads it."""
+    return ctx.once(_workspace_health)
+
+
+def _workspace_health(ctx: Context) -> list[HealthResult]:
+    probes = ctx.inputs.read(InputKey.HEALTH).records
+    config = ctx.workspace.config
+    return service_health(probes, ctx.now - HEALTH_WINDOW, ctx.now, config.budget_for,
+                          [s.name for s in config.services])
+
+
 def read_alert_history(ctx: Context) -> ReadResult[AlertEvent]:
     """Return the alert firings exported under ``incidents/alerts/`` (empty when absent)."""
     return ctx.inputs.read(InputKey.ALERTS)
