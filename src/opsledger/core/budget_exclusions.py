@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from opsledger.core.options import iana_zone
 from opsledger.core.problems import closest
 
 SECTION = "error_budget_exclusions"
@@ -57,11 +58,7 @@ class MaintenanceExclusion(_Declared):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone '{value}'") from None
-        return value
+        return iana_zone(value)
 
     @model_validator(mode="after")
     def _order(self) -> MaintenanceExclusion:

@@ -10,7 +10,6 @@ from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from pydantic import (
@@ -31,6 +30,7 @@ from opsledger.core.options import CONFIG_FILE as CONFIG_FILE
 from opsledger.core.options import QUERY_DEADLINE_SECONDS as QUERY_DEADLINE_SECONDS
 from opsledger.core.options import EngineChoice as EngineChoice
 from opsledger.core.options import Role as Role
+from opsledger.core.options import iana_zone
 from opsledger.core.problems import closest
 from opsledger.core.yamlfile import LineMap, load_yaml, validation_problems
 
@@ -162,14 +162,6 @@ class Stakeholder(Strict):
     role: RoleName
 
 
-def _check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone '{value}'") from None
-    return value
-
-
 class ChangeWindow(Strict):
     name: str
     cron: str = Field(description="start of each window, 5-field cron")
@@ -184,7 +176,7 @@ class ChangeWindow(Strict):
             raise ValueError(f"'{value}' is not a valid 5-field cron expression")
         return value
 
-    _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: iana_zone(v)))
 
 
 class Freeze(Strict):
@@ -296,7 +288,7 @@ class SupportHours(Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        return None if value is None else _check_zone(value)
+        return None if value is None else iana_zone(value)
 
 
 class SkillGroup(Strict):
@@ -329,7 +321,7 @@ class SupportPolicy(Strict):
         default=0.9, gt=0, le=1, description="share of a weekday's tickets its hours must hold"
     )
 
-    _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: iana_zone(v)))
 
     @model_validator(mode="after")
     def _groups_and_grid(self) -> SupportPolicy:
@@ -424,7 +416,7 @@ class KpiReview(Strict):
     timezone: str = "UTC"
     dashboard: str | None = None
 
-    _zone = field_validator("timezone")(classmethod(lambda cls, v: _check_zone(v)))
+    _zone = field_validator("timezone")(classmethod(lambda cls, v: iana_zone(v)))
 
 
 class Approvals(Strict):

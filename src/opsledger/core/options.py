@@ -7,6 +7,7 @@ behind them is imported.
 from __future__ import annotations
 
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # The configuration file at the root of every workspace.
 CONFIG_FILE = "opsledger.yaml"
@@ -45,3 +46,12 @@ class ProcedureId(StrEnum):
 
     P18 = "p18"
     P09 = "p09"
+
+
+def iana_zone(value: str) -> str:
+    """Return ``value`` when it names an IANA time zone; refuse it otherwise."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone '{value}'") from None
+    return value
