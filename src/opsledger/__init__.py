@@ -96,10 +96,12 @@ def _workspace(workspace: str | Path | Workspace) -> Workspace:
     return workspace if isinstance(workspace, Workspace) else open_workspace(workspace)
 
 
-def _context(workspace: str | Path | Workspace, now: datetime | None) -> Any:
-    from opsledger.core.inputs import Context
+def _context(workspace: str | Path | Workspace, now: datetime | None,
+             team: str | None = None, service: str | None = None) -> Any:
+    """Return a run over the workspace, or over one team's or one service's records."""
+    from opsledger.core.catalog import open_scoped
 
-    return Context.open(_workspace(workspace), now)
+    return open_scoped(_workspace(workspace), now, team=team, service=service)
 
 
 def monthly_review(
@@ -111,12 +113,19 @@ def monthly_review(
     prometheus_url: str | None = None,
     month: str | None = None,
     record_history: bool | None = None,
+    team: str | None = None,
+    service: str | None = None,
+    by_team: bool = False,
 ) -> ReviewResult:
     """Read everything, run every analysis and write the monthly report (``opsledger review``).
 
     ``month`` (``YYYY-MM``) is reviewed, by default the last complete month at ``now``. Its
     KPIs are recorded in the history when ``record_history`` says so; by default only on
     the real clock (no ``now`` and no ``month`` given), as the command does.
+
+    ``team`` or ``service`` reviews that team's or service's view alone (under
+    ``reports/ops/teams/`` or ``reports/ops/services/``; never recorded in the history);
+    ``by_team`` adds one view per team and the team scorecard to the whole review.
     """
     from datetime import UTC
 
@@ -125,10 +134,11 @@ def monthly_review(
 
     ws = _workspace(workspace)
     if record_history is None:
-        record_history = now is None and month is None
+        record_history = now is None and month is None and team is None and service is None
     with writing(ws, "review"):
         return run_review(ws, now or datetime.now(UTC), strict, progress, prometheus_url,
-                          month=month, record_history=record_history)
+                          month=month, record_history=record_history, team=team,
+                          service=service, by_team=by_team)
 
 
 def slo_status(
@@ -136,20 +146,26 @@ def slo_status(
     now: datetime | None = None,
     *,
     prometheus_url: str | None = None,
+    team: str | None = None,
+    service: str | None = None,
 ) -> SloReport:
-    """Return the status, budget and burn rates of every SLO (``opsledger slo status``)."""
+    """Return the status, budget and burn rates of every SLO (``opsledger slo status``), or
+    of one team's or one service's SLOs."""
     from opsledger.slo.service import evaluate_workspace
 
-    return evaluate_workspace(_context(workspace, now), prometheus_url, minute_history=False)
+    return evaluate_workspace(_context(workspace, now, team, service), prometheus_url,
+                              minute_history=False)
 
 
 def coverage_plan(
-    workspace: str | Path | Workspace, now: datetime | None = None
+    workspace: str | Path | Workspace, now: datetime | None = None, *,
+    team: str | None = None, service: str | None = None,
 ) -> CoveragePlan | None:
-    """Return the support coverage plan: forecast, staffing, rotation (None without tickets)."""
+    """Return the support coverage plan: forecast, staffing, rotation (None without tickets),
+    of every ticket or of one team's or one service's."""
     from opsledger.support.service import workspace_coverage_plan
 
-    return workspace_coverage_plan(_context(workspace, now))
+    return workspace_coverage_plan(_context(workspace, now, team, service))
 
 
 def forecast_ticket_volume(input_path: str | Path, output_path: str | Path) -> CoveragePlan:
@@ -165,28 +181,35 @@ def incident_review(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    team: str | None = None,
+    service: str | None = None,
 ) -> IncidentReview:
-    """Return incident KPIs and postmortem follow-up over a period (default: 30 days)."""
+    """Return incident KPIs and postmortem follow-up over a period (default: 30 days), of
+    every incident or of one team's or one service's."""
     from opsledger.incidents.service import default_period, review_incidents
 
-    ctx = _context(workspace, now)
+    ctx = _context(workspace, now, team, service)
     return review_incidents(ctx, default_period(ctx.now, since, until))
 
 
 def cost_view(
-    workspace: str | Path | Workspace, now: datetime | None = None, *, month: str | None = None
+    workspace: str | Path | Workspace, now: datetime | None = None, *,
+    month: str | None = None, team: str | None = None, service: str | None = None,
 ) -> CostView:
-    """Return spend, forecasts, targets, anomalies and savings for a month (``opsledger cost``)."""
+    """Return spend, forecasts, targets, anomalies and savings for a month (``opsledger cost``),
+    of the whole bill or of one team's or one service's lines."""
     from opsledger.cost.service import cost_view as _cost_view
 
-    return _cost_view(_context(workspace, now), month)
+    return _cost_view(_context(workspace, now, team, service), month)
 
 
-def patch_plan(workspace: str | Path | Workspace, now: datetime | None = None) -> PatchView:
-    """Return the findings with due dates and the dependency update plan."""
+def patch_plan(workspace: str | Path | Workspace, now: datetime | None = None, *,
+               team: str | None = None, service: str | None = None) -> PatchView:
+    """Return the findings with due dates and the dependency update plan, of every service or
+    of one team's or one service's."""
     from opsledger.patching.service import patch_view
 
-    return patch_view(_context(workspace, now))
+    return patch_view(_context(workspace, now, team, service))
 
 
 def run_procedure(

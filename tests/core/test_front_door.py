@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 import opsledger
 from opsledger.review.history import history_path, last_complete_month, read_rows
 from tests.conftest import DEMO_NOW, cli
@@ -79,3 +81,25 @@ def test_assigning_a_variant_loads_no_statistics() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = {m.split(".")[0] for m in json.loads(run.stdout)}
     assert not loaded & {"scipy", "statsmodels", "pyarrow", "duckdb", "pandas", "statsforecast"}
+
+
+def test_functions_give_a_teams_view_as_the_commands_do(ws: Path) -> None:
+    code, out = cli("slo", "status", str(ws), "--now", DEMO_NOW.isoformat(), "--json",
+                    "--team", "payments")
+    assert code in (0, 1), out
+    printed = json.loads(out)
+    status = opsledger.slo_status(ws, DEMO_NOW, team="payments")
+    assert [e.status.slo.name for e in status.evaluations] == [r["slo"] for r in printed["slos"]]
+    # the team's services, by the owners written in opsledger.yaml
+    config = yaml.safe_load((ws / "opsledger.yaml").read_text(encoding="utf-8"))
+    owned = {s["name"] for s in config["services"] if s.get("owner") == "payments"}
+    assert owned and {e.status.slo.service for e in status.evaluations} <= owned
+    whole = opsledger.slo_status(ws, DEMO_NOW)
+    assert len(status.evaluations) < len(whole.evaluations)
+
+    incidents = opsledger.incident_review(ws, DEMO_NOW, service="checkout")
+    assert incidents.records.incidents
+    assert all(i.service == "checkout" for i in incidents.records.incidents)
+    assert incidents.records.other
+    assert opsledger.cost_view(ws, DEMO_NOW, team="payments").month
+    assert opsledger.patch_plan(ws, DEMO_NOW, team="payments") is not None

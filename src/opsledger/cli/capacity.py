@@ -1,5 +1,5 @@
-"""``opsledger capacity WS [--threshold 0.8] [--months 6]``: when each service's resources
-reach a utilisation threshold, and the capacity needed."""
+"""``opsledger capacity WS [--threshold 0.8] [--months 6] [--team T | --service S]``: when
+each service's resources reach a utilisation threshold, and the capacity needed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from rich.table import Table
 from opsledger.cli.common import (
     JsonOpt,
     NowOpt,
+    ServiceOpt,
     StrictOpt,
+    TeamOpt,
     WorkspaceArg,
     console,
     err_console,
@@ -22,7 +24,6 @@ from opsledger.cli.common import (
     resolve_now,
 )
 from opsledger.core.errors import InputError
-from opsledger.core.inputs import Context
 from opsledger.core.problems import Level
 from opsledger.core.workspace import open_workspace
 
@@ -46,11 +47,14 @@ def capacity(
     json: JsonOpt = False,
     now: NowOpt = None,
     strict: StrictOpt = False,
+    team: TeamOpt = None,
+    service: ServiceOpt = None,
 ) -> None:
     """Forecast utilisation per service and resource; days until the threshold."""
+    from opsledger.core.catalog import open_scoped
     from opsledger.cost.service import CapacitySettings, capacity_json, capacity_view
 
-    ctx = Context.open(open_workspace(workspace), resolve_now(now))
+    ctx = open_scoped(open_workspace(workspace), resolve_now(now), team=team, service=service)
     with progress("forecasting utilisation", quiet=json):
         view = capacity_view(ctx, CapacitySettings(threshold, target, months))
     problems = [p for p in view.result.problems if p.level is not Level.WARNING]
@@ -64,8 +68,9 @@ def capacity(
     if json:
         print_json(capacity_json(view))
         return
+    title = "Capacity runway" + ("" if ctx.scope.whole else f", {ctx.scope.label}")
     table = Table("service", "resource", "now", f"reaches {threshold:.0%}", "upper bound",
-                  f"needed in {months} mo", title="Capacity runway")
+                  f"needed in {months} mo", title=escape(title))
     for runway in view.runways:
         point, upper = runway.days_to_threshold, runway.days_to_threshold_upper
         need = runway.needs[-1] if runway.needs else None
@@ -77,6 +82,9 @@ def capacity(
     for skipped in view.skipped:
         console.print(f"[yellow]not forecast[/] {escape(skipped.service)} {skipped.resource}: "
                       f"{escape(skipped.reason)}")
+    left_out = view.left_out.line(view.scope) if view.left_out is not None else ""
+    if left_out:
+        console.print(f"[yellow]{escape(left_out)}[/]")
 
 
 def _days(value: int | None, urgent: bool = False) -> str:

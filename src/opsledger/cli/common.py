@@ -52,6 +52,16 @@ PrometheusOpt = Annotated[
     ),
 ]
 
+TeamOpt = Annotated[
+    str | None,
+    typer.Option("--team", help="Only this team's services (owners in opsledger.yaml or the "
+                 "catalogs).", show_default=False),
+]
+ServiceOpt = Annotated[
+    str | None,
+    typer.Option("--service", help="Only this service.", show_default=False),
+]
+
 
 def resolve_now(now: str | None) -> datetime:
     """Return the evaluation time: ``--now``, else ``$OPSLEDGER_NOW``, else the current time."""

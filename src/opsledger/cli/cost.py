@@ -1,5 +1,6 @@
-"""``opsledger cost WS [--json] [--now T] [--month YYYY-MM]``: spend against targets,
-month-end forecast, anomalies and savings."""
+"""``opsledger cost WS [--json] [--now T] [--month YYYY-MM] [--team T | --service S]``: spend
+against targets, month-end forecast, anomalies and savings, of every service or of one team's
+or one service's."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from rich.table import Table
 from opsledger.cli.common import (
     JsonOpt,
     NowOpt,
+    ServiceOpt,
     StrictOpt,
+    TeamOpt,
     WorkspaceArg,
     console,
     err_console,
@@ -23,7 +26,6 @@ from opsledger.cli.common import (
     resolve_now,
 )
 from opsledger.core.errors import InputError
-from opsledger.core.inputs import Context
 from opsledger.core.problems import Level
 from opsledger.core.workspace import open_workspace
 
@@ -40,23 +42,28 @@ def cost(
     json: JsonOpt = False,
     now: NowOpt = None,
     strict: StrictOpt = False,
+    team: TeamOpt = None,
+    service: ServiceOpt = None,
 ) -> None:
     """Spend by month and service against the cost targets, with anomalies and savings."""
+    from opsledger.core.catalog import open_scoped
     from opsledger.cost.service import (
         cost_json,
         cost_result,
         cost_view,
         currency_label,
         inputs_text,
+        left_out_text,
         mapping_text,
         month_spend_text,
         months_table,
+        spend_vs_target,
         targets_table,
     )
 
     if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
         raise InputError(f"--month: '{month}' is not a month (expected YYYY-MM)")
-    ctx = Context.open(open_workspace(workspace), resolve_now(now))
+    ctx = open_scoped(open_workspace(workspace), resolve_now(now), team=team, service=service)
     result = cost_result(ctx)
     for problem in result.problems:
         if problem.level is not Level.WARNING:
@@ -72,6 +79,9 @@ def cost(
         print_json(cost_json(view))
         return
     console.print(f"read: {escape(inputs_text(result))}")
+    if not ctx.scope.whole:
+        services = ", ".join(sorted(ctx.scope.services or ())) or "no services"
+        console.print(f"view: {escape(ctx.scope.label)} ({escape(services)})")
     if result.spend_basis == "opencost":
         console.print("[yellow]no FOCUS export: spend is the OpenCost allocations "
                       "(Kubernetes workloads only)[/]")
@@ -86,6 +96,9 @@ def cost(
     console.print(_table(f"Targets, {view.month}", header,
                          [[*(escape(c) for c in row[:-1]), f"[{colour[row[-1]]}]{row[-1]}[/]"]
                           for row in rows]))
+    against = spend_vs_target(view) if not ctx.scope.whole else None
+    if against is not None:
+        console.print(f"[bold]Spend against target:[/] {escape(against.line())}")
     for anomaly in view.anomalies:
         moved = ", ".join(escape(r.name or r.resource) for r in anomaly.resources)
         console.print(f"[red]anomaly[/] {escape(anomaly.service)} {anomaly.day}: "
@@ -97,6 +110,9 @@ def cost(
         kind = escape(f"[{candidate.kind}]")
         console.print(f"saving {kind} {escape(candidate.subject)}: {saving} — "
                       f"{escape(candidate.evidence)}")
+    left_out = left_out_text(view)
+    if left_out:
+        console.print(f"[yellow]{escape(left_out)}[/]")
 
 
 def _table(title: str, header: list[str], rows: list[list[str]], caption: str = "") -> Table:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,7 +11,9 @@ from rich.table import Table
 from opsledger.cli.common import (
     JsonOpt,
     NowOpt,
+    ServiceOpt,
     StrictOpt,
+    TeamOpt,
     WorkspaceArg,
     console,
     err_console,
@@ -23,6 +26,9 @@ from opsledger.cli.common import (
 )
 from opsledger.core.lock import writing
 from opsledger.core.workspace import InputKey, open_workspace
+
+if TYPE_CHECKING:
+    from opsledger.support.service import CoveragePlan
 
 app = typer.Typer(
     name="forecast",
@@ -51,11 +57,19 @@ def tickets(
     now: NowOpt = None,
     strict: StrictOpt = False,
     json: JsonOpt = False,
+    team: TeamOpt = None,
+    service: ServiceOpt = None,
 ) -> None:
-    """Forecast ticket volume per queue; staff hours and shifts; propose a rotation."""
+    """Forecast ticket volume per queue; staff hours and shifts; propose a rotation.
+
+    With --team or --service, only the tickets of those services are forecast, and the plan
+    is written beside the workspace's (support-coverage-plan.team-NAME.json)."""
     from opsledger.core.inputs import Inputs
     from opsledger.support.service import PLAN_FILE, forecast_ticket_volume
 
+    if team is not None or service is not None:
+        _scope_tickets(workspace, horizon, now, strict, json, team, service)
+        return
     ws = open_workspace(workspace)
     if strict:  # checked before the plan is written
         fail_if_strict(strict, Inputs(ws).read(InputKey.TICKETS).problems, "the ticket history")
@@ -71,8 +85,31 @@ def tickets(
     if json:
         print_json({"output": str(output), "plan": plan.to_json()})
         return
+    _print_plan(plan, horizon, output)
+
+
+def _scope_tickets(workspace: Path, horizon: int, now: str | None, strict: bool, json: bool,
+                   team: str | None, service: str | None) -> None:
+    """Forecast one team's or one service's tickets and write its plan beside the whole's."""
+    from opsledger.core.catalog import open_scoped
+    from opsledger.support.service import write_scope_coverage_plan
+
+    ws = open_workspace(workspace)
+    ctx = open_scoped(ws, resolve_now(now), team=team, service=service)
+    if strict:  # checked before the plan is written
+        fail_if_strict(strict, ctx.inputs.read(InputKey.TICKETS).problems, "the ticket history")
+    with writing(ws, "forecast tickets"), progress("forecasting ticket volume", quiet=json):
+        plan, output = write_scope_coverage_plan(ctx, horizon_days=horizon)
+    if json:
+        print_json({"output": str(output), "scope": plan.scope_json(), "plan": plan.to_json()})
+        return
+    _print_plan(plan, horizon, output)
+
+
+def _print_plan(plan: CoveragePlan, horizon: int, output: Path) -> None:
+    of = "" if plan.scope.whole else f" of {escape(plan.scope.label)}"
     table = Table("queue", "model", "MASE", "naive MASE", "beats naive", "tickets/day",
-                  "skill group", title=f"Support coverage, next {horizon} days")
+                  "skill group", title=f"Support coverage{of}, next {horizon} days")
     for queue in plan.forecast_queues:
         forecast = queue.forecast
         per_day = sum(p.mean for p in forecast.daily) / len(forecast.daily)
@@ -114,6 +151,8 @@ def tickets(
     if plan.problems:
         err_console.print(f"[yellow]{len(plan.problems)} ticket rows quarantined[/] "
                           f"(listed in the plan)")
+    if not plan.scope.whole:
+        console.print(escape(plan.left_out_line()))
     console.print(f"Wrote {escape(str(output))}")
 
 

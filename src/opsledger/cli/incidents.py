@@ -11,7 +11,9 @@ from rich.table import Table
 from opsledger.cli.common import (
     JsonOpt,
     NowOpt,
+    ServiceOpt,
     StrictOpt,
+    TeamOpt,
     WorkspaceArg,
     console,
     err_console,
@@ -61,8 +63,9 @@ def _time(option: str, value: str | None) -> datetime | None:
 
 
 def _review(workspace: Any, since: str | None, until: str | None, now: str | None,
-            budgets: bool = True, strict: bool = False, quiet: bool = False) -> Any:
-    from opsledger.core.inputs import Context
+            budgets: bool = True, strict: bool = False, quiet: bool = False,
+            team: str | None = None, service: str | None = None) -> Any:
+    from opsledger.core.catalog import open_scoped
     from opsledger.incidents.service import default_period, review_incidents
 
     ws = open_workspace(workspace)
@@ -71,7 +74,7 @@ def _review(workspace: Any, since: str | None, until: str | None, now: str | Non
         period = default_period(moment, _time("--since", since), _time("--until", until))
     except ValueError as exc:
         raise InputError(f"--since/--until: {exc}") from None
-    ctx = Context.open(ws, moment)
+    ctx = open_scoped(ws, moment, team=team, service=service)
     with progress("reading incidents", quiet=quiet) as stage:
         ctx.progress = stage
         review = review_incidents(ctx, period, with_budgets=budgets)
@@ -94,17 +97,23 @@ def stats(
     no_budget: NoBudgetOpt = False,
     strict: StrictOpt = False,
     json: JsonOpt = False,
+    team: TeamOpt = None,
+    service: ServiceOpt = None,
 ) -> None:
-    """Show MTTA, MTTR, MTBF, counts, interruptions and postmortem follow-up for a period."""
+    """Show MTTA, MTTR, MTBF, counts, interruptions and postmortem follow-up for a period
+    (of one team's or one service's incidents with --team / --service)."""
     _, review = _review(workspace, since, until, now, budgets=not no_budget, strict=strict,
-                        quiet=json)
+                        quiet=json, team=team, service=service)
     data = review.stats_json()
     if json:
         print_json(data)
         return
     kpis = review.kpis
-    console.print(f"Incidents {data['period']['start']} .. {data['period']['end']}: "
+    of = "" if review.scope.whole else f" of {escape(review.scope.label)}"
+    console.print(f"Incidents{of} {data['period']['start']} .. {data['period']['end']}: "
                   f"{kpis.count}")
+    if not review.scope.whole:
+        console.print(escape(review.left_out_text()))
     summary = Table("KPI", "value", title="Incident KPIs")
     summary.add_row("MTTA (mean)", _minutes(data["mtta_minutes"]))
     summary.add_row("MTTD (mean)", _minutes(data["mttd_minutes"]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,7 +12,9 @@ from opsledger.cli.common import (
     JsonOpt,
     NowOpt,
     PrometheusOpt,
+    ServiceOpt,
     StrictOpt,
+    TeamOpt,
     WorkspaceArg,
     console,
     err_console,
@@ -29,6 +31,9 @@ from opsledger.core.problems import Level
 from opsledger.core.workspace import open_workspace
 from opsledger.demo.world import Size
 from opsledger.version import __version__
+
+if TYPE_CHECKING:
+    from opsledger.review.service import ReviewResult
 
 app = typer.Typer(
     name="opsledger",
@@ -193,6 +198,13 @@ def review(
     strict: StrictOpt = False,
     engine: EngineOpt = None,
     prometheus: PrometheusOpt = None,
+    team: TeamOpt = None,
+    service: ServiceOpt = None,
+    by_team: Annotated[
+        bool,
+        typer.Option("--by-team", help="Also review each team's services on their own, and "
+                     "write a scorecard of every team side by side (reports/ops/teams/)."),
+    ] = False,
     json: JsonOpt = False,
 ) -> None:
     """The main job: review the last complete month (or --month), write the reports."""
@@ -205,34 +217,62 @@ def review(
     if engine is not None:
         ws = with_engine(ws, engine)
     pinned = bool(now or os.environ.get("OPSLEDGER_NOW") or month)
-    record = (not pinned) if record_history is None else record_history
+    scoped = team is not None or service is not None  # a view is never recorded
+    record = (not pinned and not scoped) if record_history is None else record_history
     with writing(ws, "review"), progress("reviewing", quiet=json) as stage:
         result = run_review(ws, resolve_now(now), strict, progress=stage,
-                            prometheus_url=prometheus, month=month, record_history=record)
+                            prometheus_url=prometheus, month=month, record_history=record,
+                            team=team, service=service, by_team=by_team)
     if json:
-        print_json(
-            {
-                "month": result.month,
-                "history_recorded": result.history_recorded,
-                "outputs": [str(p) for p in result.outputs],
-                "sections": [
-                    {"key": s.key, "status": s.status.value, "data": s.data}
-                    for s in result.sections
-                ],
-            }
-        )
+        document = {
+            "month": result.month,
+            "history_recorded": result.history_recorded,
+            "outputs": [str(p) for p in result.outputs],
+            "sections": [
+                {"key": s.key, "status": s.status.value, "data": s.data}
+                for s in result.sections
+            ],
+        }
+        if not result.scope.whole:
+            document["scope"] = {**result.scope.to_json(), "label": result.scope.label}
+        if result.scorecard is not None:
+            document["scorecard"] = result.scorecard.to_json()
+        print_json(document)
         return
-    table = Table("section", "status", "summary", title=f"Review of {result.month}")
+    title = f"Review of {result.month}"
+    if not result.scope.whole:
+        title += f" — {result.scope.label}"
+    table = Table("section", "status", "summary", title=escape(title))
     for s in result.sections:
         table.add_row(escape(s.title), s.status.value,
                       escape(s.headline or str(s.data.get("headline", ""))))
     console.print(table)
-    console.print("KPIs recorded in the history." if result.history_recorded else
-                  "KPIs not recorded in the history (pinned clock; --record-history records "
-                  "them).")
+    _print_scorecard(result)
+    if not result.scope.whole:
+        console.print(f"KPIs of {escape(result.scope.label)} not recorded in the history (it "
+                      "holds the whole workspace's).")
+    else:
+        console.print("KPIs recorded in the history." if result.history_recorded else
+                      "KPIs not recorded in the history (pinned clock; --record-history "
+                      "records them).")
     console.print("Reports:")
     for path in result.outputs:
         console.print(f"  {escape(str(path))}")
+
+
+def _print_scorecard(result: ReviewResult) -> None:
+    """Print every team side by side, the most in need of attention first."""
+    from opsledger.render.sections import STATUS_ICONS, status_label
+
+    if result.scorecard is None:
+        return
+    cards = result.scorecard.cards
+    titles = [f.title for f in cards[0].figures] if cards else []
+    table = Table("team", "status", *titles, title=f"Team scorecard of {result.month}")
+    for card in cards:
+        table.add_row(escape(card.team), status_label(card.status),
+                      *(escape(f"{STATUS_ICONS[f.status]} {f.text}") for f in card.figures))
+    console.print(table)
 
 
 def _register_subcommands() -> None:

@@ -12,7 +12,9 @@ from opsledger.cli.common import (
     EXIT_FAILED,
     JsonOpt,
     NowOpt,
+    ServiceOpt,
     StrictOpt,
+    TeamOpt,
     WorkspaceArg,
     console,
     err_console,
@@ -21,6 +23,7 @@ from opsledger.cli.common import (
     print_json,
     resolve_now,
 )
+from opsledger.core.catalog import open_scoped
 from opsledger.core.inputs import Context
 from opsledger.core.lock import writing
 from opsledger.core.problems import Level
@@ -50,10 +53,12 @@ def _freeze(values: list[str] | None) -> ErrorBudgetFreeze:
     return "all" if "all" in values else values
 
 
-def _context(workspace: Path, now: str | None, strict: bool) -> Context:
+def _context(workspace: Path, now: str | None, strict: bool, team: str | None = None,
+             service: str | None = None) -> Context:
     from opsledger.patching.service import security_result
 
-    context = Context.open(open_workspace(workspace), resolve_now(now))
+    context = open_scoped(open_workspace(workspace), resolve_now(now), team=team,
+                          service=service)
     result = security_result(context)
     for problem in result.problems:
         if problem.level is not Level.WARNING:
@@ -70,25 +75,41 @@ def findings(
     json: JsonOpt = False,
     now: NowOpt = None,
     strict: StrictOpt = False,
+    team: TeamOpt = None,
+    service: ServiceOpt = None,
 ) -> None:
-    """List open vulnerability findings, folded across tools, with their due dates."""
-    from opsledger.patching.service import finding_json, patch_view
+    """List open vulnerability findings, folded across tools, with their due dates and the
+    services their scans name; --team/--service keep only those services' findings."""
+    from opsledger.patching.service import (
+        attributed_json,
+        finding_services,
+        findings_left_out,
+        known_service_names,
+        patch_view,
+    )
 
-    ctx = _context(workspace, now, strict)
+    ctx = _context(workspace, now, strict, team, service)
     view = patch_view(ctx)
+    known = known_service_names(ctx)
+    left_out = findings_left_out(ctx)
     if json:
-        print_json([finding_json(item) for item in view.posture.items])
+        found = [attributed_json(item, known) for item in view.posture.items]
+        print_json(found if ctx.scope.whole else {"scope": left_out.to_json(), "findings": found})
         return
-    table = Table("Id", "Package", "Installed", "Severity", "CVSS", "KEV", "Due", "Sources")
+    table = Table("Id", "Package", "Installed", "Severity", "CVSS", "KEV", "Due", "Sources",
+                  "Services")
     for item in view.posture.items:
         f = item.finding
         due = f"[red]{item.due_date}[/]" if item.overdue else str(item.due_date)
         table.add_row(escape(f.id), escape(f.package), escape(f.installed or "?"),
                       f.severity.value, "" if f.cvss_score is None else f"{f.cvss_score:.1f}",
-                      "yes" if f.kev else "", due, escape(", ".join(f.sources)))
+                      "yes" if f.kev else "", due, escape(", ".join(f.sources)),
+                      escape(", ".join(finding_services(f, known)) or "—"))
     console.print(table)
     console.print(f"{len(view.posture.items)} finding(s), {len(view.posture.overdue)} overdue, "
                   f"{len(view.posture.due_soon)} due soon.")
+    if not ctx.scope.whole:
+        console.print(escape(left_out.sentence()))
 
 
 @app.command()

@@ -16,7 +16,9 @@ from opsledger.cli.common import (
     JsonOpt,
     NowOpt,
     PrometheusOpt,
+    ServiceOpt,
     StrictOpt,
+    TeamOpt,
     WorkspaceArg,
     console,
     err_console,
@@ -74,12 +76,15 @@ def status(
     strict: StrictOpt = False,
     fail_on_exhausted: FailOpt = False,
     engine: EngineOpt = None,
+    team: TeamOpt = None,
+    service: ServiceOpt = None,
 ) -> None:
     """Show each SLO's SLI, error budget remaining, burn rates and exhaustion date."""
+    from opsledger.core.catalog import open_scoped
     from opsledger.slo.service import evaluate_workspace
 
     ws = open_workspace(workspace)
-    ctx = Context.open(ws, resolve_now(now))
+    ctx = open_scoped(ws, resolve_now(now), team=team, service=service)
     with progress("computing SLOs", quiet=json):
         report = evaluate_workspace(
             ctx, prometheus_url=prometheus, min_events=min_events, engine=engine,
@@ -90,11 +95,14 @@ def status(
         raise InputError(f"{len(problems)} problem(s) in the SLO definitions (--strict)", problems)
     for problem in report.problems:
         _warn(problem)
-    if json:
+    if json and report.scope is not None:
+        print_json({"scope": report.scope.to_json(), "slos": report.to_json()})
+    elif json:
         print_json(report.to_json())
     else:
         _print_table(report)
-    if not report.evaluations and report.problems:
+    # No SLO could be read at all (a view of a team without SLOs is not an input error).
+    if not report.evaluations and report.problems and not (report.scope and report.scope.total):
         raise typer.Exit(EXIT_BAD_INPUT)
     exhausted = any(
         e.status.budget is not None and e.status.budget.remaining <= 0 for e in report.evaluations
@@ -104,6 +112,11 @@ def status(
 
 
 def _print_table(report: SloReport) -> None:
+    view = report.scope
+    if not report.evaluations and view is not None:
+        console.print(f"No SLO definitions of {escape(view.scope.label)} found in slos/.")
+        console.print(escape(view.line()))
+        return
     if not report.evaluations:
         console.print("No SLO definitions found in slos/.")
         return
@@ -166,6 +179,10 @@ def _print_table(report: SloReport) -> None:
                           f" ({escape(item.reason)}; approved by {escape(item.approved_by)}):"
                           f" {applied.minutes:,} min, {applied.events:,.0f} events"
                           f" ({applied.bad_events:,.0f} bad)")
+    if view is not None:
+        console.print(escape(view.line()))
+        if view.components:
+            console.print(escape(view.components_line()))
 
 
 def _excluded_note(status: SloStatus) -> list[str]:

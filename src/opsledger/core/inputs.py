@@ -6,6 +6,7 @@ that importing opsledger stays cheap.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from opsledger.core.errors import InputError
 from opsledger.core.problems import Level, Problem, ReadResult
+from opsledger.core.scope import EVERYTHING, LeftOut, Scope, split
 from opsledger.core.workspace import InputKey, Workspace
 
 if TYPE_CHECKING:
@@ -105,12 +107,35 @@ class InputStatus:
         return "ok"
 
 
+# Inputs that describe the workspace itself rather than records about services: a scoped
+# run reads them whole. The catalogs stay whole so that teams and owners resolve.
+UNSCOPED: frozenset[InputKey] = frozenset({
+    InputKey.CONFIG, InputKey.GATES, InputKey.SERVICE_CATALOG, InputKey.BACKSTAGE,
+})
+
+
 @dataclass
 class Inputs:
-    """What one run read from a workspace, each input read at most once."""
+    """What one run read from a workspace, each input read at most once.
+
+    A scoped run (one team's or one service's view) keeps only the records in its scope
+    (:func:`opsledger.core.scope.place`) and counts in ``left_out`` what it did not keep.
+    Scoped inputs share ``source``, the whole inputs, so that views of several teams read
+    each file once.
+    """
 
     workspace: Workspace
     cache: dict[InputKey, ReadResult[Any]] = field(default_factory=dict)
+    scope: Scope = EVERYTHING
+    source: Inputs | None = None
+    left_out: dict[InputKey, LeftOut] = field(default_factory=dict)
+    # Values computed once over the whole inputs and shared by every view (Context.shared).
+    shared: dict[Hashable, Any] = field(default_factory=dict)
+
+    def scoped(self, scope: Scope) -> Inputs:
+        """Return the inputs of ``scope``, reading through these (whole) inputs."""
+        whole = self.source or self
+        return whole if scope.whole else Inputs(self.workspace, scope=scope, source=whole)
 
     def present(self, key: InputKey) -> bool:
         path = self.workspace.path(key)
@@ -119,7 +144,10 @@ class Inputs:
         return path.exists()
 
     def read(self, key: InputKey) -> ReadResult[Any]:
-        """Return the input's records and problems (an empty result when absent)."""
+        """Return the input's records and problems (an empty result when absent), only the
+        records in scope for a scoped run."""
+        if key not in self.cache and self.source is not None:
+            self.cache[key] = self._in_scope(key, self.source.read(key))
         if key not in self.cache:
             path = self.workspace.path(key)
             reader = reader_for(key)
@@ -135,6 +163,16 @@ class Inputs:
 
                     self.cache[key].extend(config_name_problems(self.cache[key], self.read))
         return self.cache[key]
+
+    def _in_scope(self, key: InputKey, result: ReadResult[Any]) -> ReadResult[Any]:
+        if self.scope.whole or key in UNSCOPED or not result.records:
+            return result
+        kept, left_out = split(self.scope, result.records)
+        if left_out.total:
+            self.left_out[key] = left_out
+        scoped = copy.copy(result)  # a reader's own result type, with its extras
+        scoped.records = kept
+        return scoped
 
     def records(self, key: InputKey) -> list[Any]:
         return self.read(key).records
@@ -180,6 +218,32 @@ class Context:
     results: dict[Hashable, Any] = field(default_factory=dict)
     # The Prometheus server for SLOs written in PromQL, when the command names one.
     prometheus_url: str | None = None
+
+    @property
+    def scope(self) -> Scope:
+        """The services this run looks at (every service unless it is a team's or a
+        service's view); its inputs hold only the records in it."""
+        return self.inputs.scope
+
+    def shared(self, compute: Callable[..., T], *args: Hashable) -> T:
+        """Return ``compute(ctx, *args)`` over the whole workspace, computed once for the run
+        and every team's or service's view of it (a bill read whole, request counts), where
+        ``ctx`` is the run over every service: ``compute`` never sees a view's inputs."""
+        whole = self.inputs.source or self.inputs
+        key = (compute, *args)
+        if key not in whole.shared:
+            run = self if whole is self.inputs else Context(
+                self.workspace, whole, self.now, self.progress,
+                prometheus_url=self.prometheus_url)
+            whole.shared[key] = compute(run, *args)
+        value: T = whole.shared[key]
+        return value
+
+    def scoped(self, scope: Scope) -> Context:
+        """Return a context over ``scope`` at the same time, sharing what was read (each
+        file is read once) but not the results, which are computed for the scope."""
+        return Context(self.workspace, self.inputs.scoped(scope), self.now, self.progress,
+                       prometheus_url=self.prometheus_url)
 
     def once(self, compute: Callable[..., T], *args: Hashable) -> T:
         """Return ``compute(self, *args)``, computed once per run.

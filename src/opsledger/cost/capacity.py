@@ -10,6 +10,12 @@ threshold is read twice, from the point forecast and from the upper bound of the
 interval (the earliest plausible date). Capacity needed for a month
 is the month's highest forecast utilisation (upper bound) divided by the target utilisation,
 as a multiple of today's capacity, and in units when the samples give ``capacity``.
+
+Every series that can be forecast is fitted, also those far below the threshold: the capacity
+needed per month is reported for each of them, and it comes from the fitted upper bound, which
+no cheap bound on the history gives. All series go to statsforecast in one call
+(:func:`forecast_series`), which takes and returns plain arrays so that a run may hand the
+fitting to a worker process and build the runways when it returns.
 """
 
 from __future__ import annotations
@@ -100,52 +106,118 @@ def daily_peaks(samples: pd.DataFrame) -> pd.DataFrame:
     }).reset_index()
 
 
+def horizon_days(settings: CapacitySettings) -> int:
+    """Return how many days ahead the series are forecast: 31 a month."""
+    return max(settings.months, 1) * 31
+
+
 def capacity_runway(
     samples: pd.DataFrame, today: date, settings: CapacitySettings = CapacitySettings()
 ) -> list[Runway | SkippedRunway]:
     """Return the runway of every (service, resource) series in ``samples``."""
+    series = daily_series(samples, today)
+    fitted = [item for item in series if isinstance(item, DailySeries)]
+    return runways(series, forecast_series(fitted, horizon_days(settings)), settings)
+
+
+@dataclass(frozen=True, eq=False)  # an array field has no single truth value
+class DailySeries:
+    """One (service, resource) series of daily peaks on every day from its first to its
+    last, ready to forecast."""
+
+    service: str
+    resource: str
+    first_day: date
+    present: int  # days with a daily peak; the others are gaps
+    utilisation: np.ndarray  # one value a day, gaps interpolated
+    capacity: float | None  # the latest known capacity
+
+    @property
+    def last_day(self) -> date:
+        return self.first_day + timedelta(days=len(self.utilisation) - 1)
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesForecast:
+    """Forecasts of several series: row ``i`` of each array is series ``i``, column ``j``
+    the ``j + 1``-th day after its last day."""
+
+    mean: np.ndarray
+    high: np.ndarray  # upper bound of the 95 % interval
+
+
+def daily_series(samples: pd.DataFrame, today: date) -> list[DailySeries | SkippedRunway]:
+    """Return each (service, resource) series of ``samples`` before ``today``, by service
+    and resource: its last ``MAX_HISTORY_DAYS`` daily peaks, or why it is not forecast."""
     peaks = daily_peaks(samples)
     peaks = peaks[peaks["day"] < pd.Timestamp(today)]
-    horizon = max(settings.months, 1) * 31
-    order: list[SkippedRunway | tuple[str, str, str]] = []  # skipped, or a series to fit
-    fit: dict[str, pd.DataFrame] = {}
-    for (service, resource), rows in peaks.groupby(["service", "resource"], sort=True):
-        rows = rows.iloc[-MAX_HISTORY_DAYS:]
-        key = f"{service}\x1f{resource}"
-        last = rows["day"].iloc[-1].date()
-        full = pd.date_range(rows["day"].iloc[0], rows["day"].iloc[-1], freq="D")
-        if (today - last).days > STALE_DAYS:
-            order.append(SkippedRunway(str(service), str(resource), len(rows),
-                                       f"last sample on {last}, more than {STALE_DAYS} days "
-                                       "ago"))
-        elif len(full) < MIN_DAYS:
-            order.append(SkippedRunway(str(service), str(resource), len(full),
-                                       f"{len(full)} days of samples; at least {MIN_DAYS} "
-                                       "are needed"))
-        elif len(rows) < 0.8 * len(full):
-            order.append(SkippedRunway(str(service), str(resource), len(rows),
-                                       f"samples on {len(rows)} of {len(full)} days; too "
-                                       "many gaps to forecast"))
-        else:
-            # Interpolate the few missing days: a gap is not a day of zero utilisation.
-            series = rows.set_index("day")["utilisation"].reindex(full).interpolate()
-            fit[key] = pd.DataFrame({"unique_id": key, "ds": full, "y": series.to_numpy()})
-            order.append((str(service), str(resource), key))
-    forecasts = forecast_utilisation(list(fit.values()), horizon)
-    # Split once and look up by key: filtering the whole frame per series is quadratic.
-    future_of = {str(k): frame for k, frame in forecasts.groupby("unique_id", sort=False)}
-    known = peaks.dropna(subset=["capacity"])
-    capacity_of = known.groupby(["service", "resource"], sort=False)["capacity"].last()
-    results: list[Runway | SkippedRunway] = []
-    for item in order:
-        if isinstance(item, SkippedRunway):
-            results.append(item)
-            continue
-        service, resource, key = item
-        capacity = capacity_of.get((service, resource))
-        results.append(_runway(service, resource, fit[key], future_of[key],
-                               None if capacity is None else float(capacity), settings, horizon))
-    return results
+    peaks = peaks.dropna(subset=["service", "resource"])  # as grouping by them does
+    if peaks.empty:
+        return []
+    codes = peaks.groupby(["service", "resource"], sort=True).ngroup().to_numpy()
+    rows = np.argsort(codes, kind="stable")  # by series; within one, by day as given
+    codes = codes[rows]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(codes)]
+    service = peaks["service"].to_numpy()[rows]
+    resource = peaks["resource"].to_numpy()[rows]
+    day = peaks["day"].to_numpy().astype("datetime64[D]")[rows]
+    utilisation = peaks["utilisation"].to_numpy(dtype=float)[rows]
+    capacity = peaks["capacity"].to_numpy(dtype=float)[rows]
+    result: list[DailySeries | SkippedRunway] = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        known = capacity[start:end][~np.isnan(capacity[start:end])]
+        first = max(start, end - MAX_HISTORY_DAYS)
+        offset = (day[first:end] - day[first]).astype(np.int64)
+        values = np.full(int(offset[-1]) + 1, np.nan)
+        values[offset] = utilisation[first:end]
+        if np.isnan(values).any():
+            # A gap is not a day of zero utilisation: interpolate between its neighbours.
+            values = pd.Series(values).interpolate().to_numpy()
+        series = DailySeries(str(service[first]), str(resource[first]), day[first].item(),
+                             end - first, values, float(known[-1]) if known.size else None)
+        result.append(_skipped(series, today) or series)
+    return result
+
+
+def _skipped(series: DailySeries, today: date) -> SkippedRunway | None:
+    """Return why ``series`` cannot be forecast, or None when it can."""
+    days = len(series.utilisation)
+    if (today - series.last_day).days > STALE_DAYS:
+        return SkippedRunway(series.service, series.resource, series.present,
+                             f"last sample on {series.last_day}, more than {STALE_DAYS} days "
+                             "ago")
+    if days < MIN_DAYS:
+        return SkippedRunway(series.service, series.resource, days,
+                             f"{days} days of samples; at least {MIN_DAYS} are needed")
+    if series.present < 0.8 * days:
+        return SkippedRunway(series.service, series.resource, series.present,
+                             f"samples on {series.present} of {days} days; too many gaps to "
+                             "forecast")
+    return None
+
+
+def forecast_series(series: Sequence[DailySeries], horizon: int) -> SeriesForecast:
+    """Return the forecasts of ``series`` (see :func:`forecast_utilisation`), fitted by one
+    statsforecast call."""
+    if not series:
+        return SeriesForecast(np.empty((0, horizon)), np.empty((0, horizon)))
+    keys = [str(n) for n in range(len(series))]
+    frame = pd.DataFrame({
+        "unique_id": np.repeat(np.array(keys, dtype=object),
+                               [len(s.utilisation) for s in series]),
+        "ds": np.concatenate([np.datetime64(s.first_day, "ns")
+                              + np.arange(len(s.utilisation)).astype("timedelta64[D]")
+                              for s in series]),
+        "y": np.concatenate([s.utilisation for s in series]),
+    })
+    future = _forecast(frame, horizon)
+    ids = future["unique_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])  # each series' rows in a block
+    first_row = {str(ids[start]): start for start in starts.tolist()}
+    rows = np.array([first_row[key] for key in keys])[:, None] + np.arange(horizon)
+    return SeriesForecast(future["mean"].to_numpy(dtype=float)[rows],
+                          future["hi"].to_numpy(dtype=float)[rows])
 
 
 def forecast_utilisation(series: Sequence[pd.DataFrame], horizon: int) -> pd.DataFrame:
@@ -153,13 +225,18 @@ def forecast_utilisation(series: Sequence[pd.DataFrame], horizon: int) -> pd.Dat
     95 % upper bounds for ``series``."""
     if not series:
         return pd.DataFrame(columns=["unique_id", "ds", "mean", "hi"])
+    return _forecast(pd.concat(series, ignore_index=True), horizon)
+
+
+def _forecast(frame: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """Return ``unique_id, ds, mean, hi`` for the series of a ``unique_id, ds, y`` frame."""
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS, SeasonalNaive
 
     model = AutoETS(season_length=SEASON, model="AAA", damped=False)
     engine = StatsForecast(models=[model], freq="D", n_jobs=1,
                            fallback_model=SeasonalNaive(season_length=SEASON))
-    future = engine.forecast(df=pd.concat(series, ignore_index=True), h=horizon, level=[95])
+    future = engine.forecast(df=frame, h=horizon, level=[95])
     if "unique_id" not in future.columns:
         future = future.reset_index()
     return pd.DataFrame({"unique_id": future["unique_id"], "ds": future["ds"],
@@ -172,46 +249,81 @@ def first_crossing(values: np.ndarray, threshold: float) -> int | None:
     return int(hits[0]) + 1 if hits.size else None
 
 
-def _runway(
-    service: str, resource: str, history: pd.DataFrame, future: pd.DataFrame,
-    capacity: float | None, settings: CapacitySettings, horizon: int,
-) -> Runway:
-    current = float(history["y"].iloc[-1])
-    last_day = pd.Timestamp(history["ds"].iloc[-1]).date()
-    mean = future["mean"].to_numpy(dtype=float)
-    high = future["hi"].to_numpy(dtype=float)
+def runways(series: Sequence[DailySeries | SkippedRunway], forecast: SeriesForecast,
+            settings: CapacitySettings) -> list[Runway | SkippedRunway]:
+    """Return the runway of each series, or why it has none; ``forecast`` holds a row for
+    every :class:`DailySeries` among ``series``, in their order."""
+    fitted = sum(isinstance(item, DailySeries) for item in series)
+    if fitted != len(forecast.mean):
+        raise ValueError(f"{len(forecast.mean)} forecasts for {fitted} series")
+    horizon = horizon_days(settings)
+    calendars: dict[date, _Calendar] = {}  # series mostly end on the same day
+    results: list[Runway | SkippedRunway] = []
+    row = 0
+    for item in series:
+        if isinstance(item, SkippedRunway):
+            results.append(item)
+            continue
+        calendar = calendars.get(item.last_day)
+        if calendar is None:
+            calendar = calendars[item.last_day] = _Calendar.after(item.last_day, horizon)
+        results.append(_runway(item, forecast.mean[row], forecast.high[row], calendar,
+                               settings))
+        row += 1
+    return results
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """The forecast days after one last day, and where each calendar month starts."""
+
+    days: tuple[date, ...]
+    months: tuple[str, ...]  # "YYYY-MM", in order
+    month_starts: np.ndarray  # index in ``days`` of each month's first day
+
+    @classmethod
+    def after(cls, last_day: date, horizon: int) -> _Calendar:
+        days = tuple(last_day + timedelta(days=n) for n in range(1, horizon + 1))
+        starts = [n for n, day in enumerate(days) if n == 0 or day.day == 1]
+        return cls(days, tuple(days[n].strftime("%Y-%m") for n in starts), np.array(starts))
+
+
+def _runway(series: DailySeries, mean: np.ndarray, high: np.ndarray, calendar: _Calendar,
+            settings: CapacitySettings) -> Runway:
+    current = float(series.utilisation[-1])
+    capacity = series.capacity
     already = current >= settings.threshold
+    monthly_high = np.maximum.reduceat(high, calendar.month_starts).tolist()
     needs = []
-    days = [pd.Timestamp(d).date() for d in future["ds"]]
-    month_of = np.array([d.strftime("%Y-%m") for d in days])
-    for month in sorted(set(month_of))[: settings.months]:
-        peak = float(max(np.max(high[month_of == month]), current))
+    for month, month_high in list(zip(calendar.months, monthly_high, strict=True))[
+            : settings.months]:
+        peak = max(month_high, current)
         factor = peak / settings.target
-        needs.append(MonthNeed(str(month), peak, factor, None if capacity is None
+        needs.append(MonthNeed(month, peak, factor, None if capacity is None
                                else factor * capacity))
     return Runway(
-        service=service,
-        resource=resource,
-        last_day=last_day,
-        days=len(history),
+        service=series.service,
+        resource=series.resource,
+        last_day=series.last_day,
+        days=len(series.utilisation),
         current=current,
         current_capacity=capacity,
         threshold=settings.threshold,
         days_to_threshold=0 if already else first_crossing(mean, settings.threshold),
         days_to_threshold_upper=0 if already else first_crossing(high, settings.threshold),
-        horizon_days=horizon,
+        horizon_days=len(calendar.days),
         needs=tuple(needs),
-        forecast_days=tuple(days),
-        forecast_mean=tuple(float(v) for v in mean),
-        forecast_high=tuple(float(v) for v in high),
+        forecast_days=calendar.days,
+        forecast_mean=tuple(mean.tolist()),
+        forecast_high=tuple(high.tolist()),
     )
 
 
 def by_urgency(results: Sequence[Runway | SkippedRunway]) -> list[Runway]:
     """Return the runways soonest to cross first (upper bound, then point forecast)."""
-    runways = [r for r in results if isinstance(r, Runway)]
+    found = [r for r in results if isinstance(r, Runway)]
     never = 10**6
-    return sorted(runways, key=lambda r: (
+    return sorted(found, key=lambda r: (
         r.days_to_threshold if r.days_to_threshold is not None else never,
         r.days_to_threshold_upper if r.days_to_threshold_upper is not None else never,
         -r.current, r.service, r.resource))

@@ -6,20 +6,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from opsledger.core.inputs import Context
+from opsledger.core.scope import EVERYTHING, Scope
 from opsledger.core.workspace import InputKey
 from opsledger.cost.capacity import (
     CapacitySettings,
+    DailySeries,
     Runway,
     SkippedRunway,
     by_urgency,
-    capacity_runway,
+    daily_series,
+    forecast_series,
+    horizon_days,
+    runways,
 )
 from opsledger.cost.listing import note_lines, shown_note, truncation
+from opsledger.cost.scoping import LeftOutSeries, samples_in
+from opsledger.forecasting import background
 from opsledger.readers import utilisation
 from opsledger.readers.utilisation import UtilisationReadResult
 from opsledger.render.sections import Chart, Section, Status, md_escape, md_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CAPACITY_KEY, CAPACITY_TITLE = "capacity", "Capacity runway"
 URGENT_DAYS = 30
@@ -34,16 +45,34 @@ class CapacityView:
     settings: CapacitySettings
     runways: list[Runway]  # most urgent first
     skipped: list[SkippedRunway]
+    # A team's or a service's view: its services' series only, and the series it leaves out.
+    scope: Scope = EVERYTHING
+    left_out: LeftOutSeries | None = None
 
 
 def utilisation_result(ctx: Context) -> UtilisationReadResult:
-    """Return the utilisation samples, read once per run."""
-    return ctx.once(_read_utilisation)
+    """Return the utilisation samples of every service, read once for the run and the views
+    of it."""
+    return ctx.shared(_read_utilisation)
 
 
 def _read_utilisation(ctx: Context) -> UtilisationReadResult:
     path = utilisation.utilisation_folder(ctx.workspace.path(InputKey.TELEMETRY))
     return utilisation.read(path) if path.exists() else UtilisationReadResult(path)
+
+
+def utilisation_samples(ctx: Context) -> tuple[pd.DataFrame, LeftOutSeries]:
+    """Return the samples of the run's services (all of them unless the run is a team's or a
+    service's view) and the series left out."""
+    return ctx.once(_samples_in_view)
+
+
+def _samples_in_view(ctx: Context) -> tuple[pd.DataFrame, LeftOutSeries]:
+    return samples_in(ctx.scope, ctx.shared(_every_sample))
+
+
+def _every_sample(ctx: Context) -> pd.DataFrame:
+    return utilisation_result(ctx).log.frame
 
 
 def capacity_view(ctx: Context, settings: CapacitySettings = CapacitySettings()
@@ -52,11 +81,42 @@ def capacity_view(ctx: Context, settings: CapacitySettings = CapacitySettings()
     return ctx.once(_capacity_view, settings)
 
 
+def start_capacity_view(ctx: Context, settings: CapacitySettings = CapacitySettings()) -> None:
+    """Start fitting the run's utilisation series in the background worker
+    (:mod:`opsledger.forecasting.background`), so that :func:`capacity_view` finds them
+    fitted while the run computed everything else. Same runways either way."""
+    key = (start_capacity_view, settings)
+    if (_capacity_view, settings) in ctx.results or key in ctx.results:
+        return
+    series = _series(ctx)
+    fitted = [item for item in series if isinstance(item, DailySeries)]
+    if fitted:
+        horizon = horizon_days(settings)
+        ctx.results[key] = background.submit(forecast_series, fitted, horizon)
+
+
+def _series(ctx: Context) -> list[DailySeries | SkippedRunway]:
+    return ctx.once(_daily_series)
+
+
+def _daily_series(ctx: Context) -> list[DailySeries | SkippedRunway]:
+    samples, _ = utilisation_samples(ctx)
+    return daily_series(samples, ctx.now.date())
+
+
 def _capacity_view(ctx: Context, settings: CapacitySettings) -> CapacityView:
     result = utilisation_result(ctx)
-    runs = capacity_runway(result.log.frame, ctx.now.date(), settings)
+    _, left_out = utilisation_samples(ctx)
+    series = _series(ctx)
+    fitted = [item for item in series if isinstance(item, DailySeries)]
+    horizon = horizon_days(settings)
+    started = ctx.results.pop((start_capacity_view, settings), None)
+    forecast = (background.result(started, forecast_series, fitted, horizon)
+                if started is not None else forecast_series(fitted, horizon))
+    runs = runways(series, forecast, settings)
     return CapacityView(result, settings, by_urgency(runs),
-                        [r for r in runs if isinstance(r, SkippedRunway)])
+                        [r for r in runs if isinstance(r, SkippedRunway)], ctx.scope,
+                        None if ctx.scope.whole else left_out)
 
 
 def runway_json(item: Runway) -> dict[str, object]:
@@ -79,7 +139,9 @@ def runway_json(item: Runway) -> dict[str, object]:
 
 
 def capacity_json(view: CapacityView) -> dict[str, object]:
-    return {
+    scope = {} if view.left_out is None else {
+        "scope": view.scope.to_json() | {"left_out": view.left_out.to_json()}}
+    return scope | {
         "threshold": view.settings.threshold,
         "target_utilisation": view.settings.target,
         "months": view.settings.months,
@@ -104,6 +166,10 @@ def capacity_section(ctx: Context) -> Section:
     if not view.runways:
         reason = "no series could be forecast" + (
             f" ({view.skipped[0].reason})" if view.skipped else "")
+        if view.left_out is not None and not view.skipped:
+            reason = f"no utilisation series of the services of {view.scope.label}"
+            left = view.left_out.line(view.scope)
+            reason += f" ({left[:1].lower() + left[1:]})" if left else ""
         return Section.skipped(CAPACITY_KEY, CAPACITY_TITLE, reason)
     urgent = [r for r in view.runways if r.days_to_threshold is not None
               and r.days_to_threshold <= URGENT_DAYS]
@@ -151,6 +217,9 @@ def capacity_markdown(view: CapacityView) -> str:
     else:
         lines += [f"No resource reaches {settings.threshold:.0%} within {settings.months} "
                   "month(s), even at the upper bound.", ""]
+    left = view.left_out.line(view.scope) if view.left_out is not None else ""
+    if left:
+        lines += [f"_{md_escape(left)}._", ""]
     if view.skipped:
         listed = view.skipped[:LISTED]
         lines += [f"**Not forecast:** {len(view.skipped)} series", ""]

@@ -29,7 +29,7 @@ from opsledger.cost.spend import (
 from opsledger.cost.view import CostView as CostView
 from opsledger.cost.view import cost_result as cost_result
 from opsledger.cost.view import cost_view as cost_view
-from opsledger.cost.view import no_cost_data
+from opsledger.cost.view import no_cost_data, spend_vs_target
 from opsledger.cost.view import telemetry_request_counts as telemetry_request_counts
 from opsledger.readers.costs import CostReadResult
 from opsledger.render.sections import Chart, Section, Status, md_escape, md_table
@@ -71,11 +71,27 @@ def month_json(item: MonthSpend) -> dict[str, object]:
             "forecast": None if item.forecast is None else forecast_json(item.forecast)}
 
 
+def scope_json(view: CostView) -> dict[str, object]:
+    """Return a team's or a service's view: its scope, the spend it leaves out and its spend
+    against target (empty over every service)."""
+    if view.left_out is None:
+        return {}
+    against = spend_vs_target(view)
+    return {"scope": view.scope.to_json() | {"left_out": view.left_out.to_json()},
+            "spend_vs_target": None if against is None else against.to_json()}
+
+
+def left_out_text(view: CostView) -> str:
+    """Return the spend a team's or a service's view leaves out, in one sentence ('' over
+    every service, or when it leaves out nothing)."""
+    return "" if view.left_out is None else view.left_out.line(view.scope)
+
+
 def cost_json(view: CostView) -> dict[str, object]:
     """Return the ``opsledger cost --json`` document."""
     summary = view.summary
     coverage = view.reviewed.coverage if view.reviewed else None
-    return {
+    return scope_json(view) | {
         "currency": summary.currency,
         "month": view.month,
         "through": view.through.isoformat() if view.through else None,
@@ -258,6 +274,11 @@ def cost_markdown(view: CostView) -> str:
     if view.result.spend_basis == "opencost":
         lines += ["_No FOCUS export: spend is the OpenCost allocations, Kubernetes workloads "
                   "only._", ""]
+    if view.left_out is not None:
+        lines += [f"**{md_escape(view.scope.label[:1].upper() + view.scope.label[1:])}:** "
+                  f"{md_escape(', '.join(sorted(view.scope.services or ())) or 'no services')}."
+                  + (f" _{md_escape(left_out_text(view))}._" if left_out_text(view) else ""),
+                  ""]
     lines += [f"**Unmapped spend:** {md_escape(mapping_text(view))}", ""]
     header, rows, note = months_table(view)
     lines.append(md_table(header, rows, "llrrrr"))
@@ -267,8 +288,14 @@ def cost_markdown(view: CostView) -> str:
     if view.targets:
         header, rows = targets_table(view)
         lines += ["**Targets**", "", md_table(header, rows, "lr" + "r" * (len(header) - 3) + "l")]
+    elif view.left_out is not None:
+        lines += [f"_No cost target for the services of {md_escape(view.scope.label)} "
+                  "(cost_targets in opsledger.yaml)._", ""]
     else:
         lines += ["_No cost targets in opsledger.yaml (cost_targets)._", ""]
+    against = spend_vs_target(view) if view.left_out is not None else None
+    if against is not None:
+        lines += [f"**Spend against target:** {md_escape(against.line())}.", ""]
     lines += [f"**Anomalies** (daily Usage cost against the same weekday in recent weeks): "
               f"{len(view.anomalies)} day(s)", ""]
     if view.anomalies:

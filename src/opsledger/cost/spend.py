@@ -186,6 +186,13 @@ def _month(column: pd.Series) -> pd.Series:
     return pd.Series(labels[codes], index=column.index)
 
 
+def charge_months(frame: pd.DataFrame) -> tuple[str, ...]:
+    """Return the months (``YYYY-MM``) the lines are charged in, in order."""
+    if frame.empty:
+        return ()
+    return tuple(sorted(str(m) for m in _month(frame["day"]).unique()))
+
+
 def summarise_spend(ledger: CostLedger, currency: str | None = None) -> SpendSummary:
     """Return spend by month, service, team and invoice (see the module notes)."""
     currency = currency if currency is not None else main_currency(ledger)

@@ -5,7 +5,7 @@ status, anomalies, unit cost and savings for a month (shared by the report secti
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,11 +13,25 @@ import pandas as pd
 
 from opsledger.core.errors import InputError
 from opsledger.core.inputs import Context
+from opsledger.core.scope import EVERYTHING, LeftOut, Scope
 from opsledger.core.workspace import InputKey
 from opsledger.cost.capacity import daily_peaks
-from opsledger.cost.capacity_report import utilisation_result
+from opsledger.cost.capacity_report import utilisation_samples
 from opsledger.cost.months import MonthSpend, MonthTotal, days_reached, month_spends, spend_through
 from opsledger.cost.savings import SavingsCandidate, savings_candidates
+from opsledger.cost.scoping import (
+    IN_VIEW,
+    OTHER,
+    UNPLACED,
+    LeftOutSpend,
+    SpendVsTarget,
+    allocations_in,
+    left_out_spend,
+    line_placement,
+    requests_in,
+    spend_against_targets,
+    targets_in,
+)
 from opsledger.cost.spend import (
     TOTAL,
     CostAnomaly,
@@ -29,16 +43,19 @@ from opsledger.cost.spend import (
     SpendSummary,
     TargetStatusRow,
     UnitCost,
+    charge_months,
     daily_anomalies,
     forecast_month_end,
     in_currency,
     last_charge_day,
     last_complete_day,
+    main_currency,
     month_bounds,
     summarise_spend,
     target_status,
     unit_costs,
 )
+from opsledger.model.cost import CostLedger
 from opsledger.readers import costs
 from opsledger.readers.costs import CostReadResult
 
@@ -64,18 +81,68 @@ class CostView:
     months: tuple[MonthSpend, ...]
     reviewed: MonthSpend | None  # the month assessed; None when it has no cost lines
     data_range: tuple[date, date] | None  # first and last charge day in the exports
+    # A team's or a service's view: its lines only, and the month's spend it leaves out
+    # (None over every service).
+    scope: Scope = EVERYTHING
+    left_out: LeftOutSpend | None = None
+
+
+@dataclass(frozen=True)
+class BillDays:
+    """What the whole bill says about its currency and its days: the same for every view of
+    a run, so that the views of several teams assess the same month over the same days."""
+
+    currency: str  # the currency of most lines
+    through: date | None  # the last day before now with Usage lines
+    last_charge: date | None  # the last day before now with a line of any kind
+    data_range: tuple[date, date] | None
+    months: tuple[str, ...]  # the months with lines in ``currency``
 
 
 def cost_result(ctx: Context) -> CostReadResult:
-    """Return the run's read of ``costs/`` (read once and cached like every input)."""
-    cached = ctx.inputs.cache.get(InputKey.COSTS)
+    """Return the run's read of ``costs/`` (read once and cached like every input; a team's
+    or a service's view shares the read of the whole run)."""
+    whole = ctx.inputs.source or ctx.inputs
+    cached = whole.cache.get(InputKey.COSTS)
     if isinstance(cached, CostReadResult):
         return cached
     path = ctx.workspace.path(InputKey.COSTS)
     mapping = ctx.workspace.config.cost_mapping
     result = costs.read(path, mapping) if path.exists() else CostReadResult(path)
-    ctx.inputs.cache[InputKey.COSTS] = result
+    whole.cache[InputKey.COSTS] = result
     return result
+
+
+def whole_ledger(ctx: Context) -> CostLedger:
+    """Return every charge line read, of every service (once for the run and its views)."""
+    return ctx.shared(_whole_ledger)
+
+
+def _whole_ledger(ctx: Context) -> CostLedger:
+    return cost_result(ctx).ledger
+
+
+def bill_days(ctx: Context) -> BillDays:
+    """Return the whole bill's currency and days as of the run's clock."""
+    return ctx.shared(_bill_days, ctx.now.date())
+
+
+def _bill_days(ctx: Context, today: date) -> BillDays:
+    ledger = whole_ledger(ctx)
+    currency = main_currency(ledger)
+    frame = in_currency(ledger, currency)
+    return BillDays(currency, last_complete_day(frame, today), last_charge_day(frame, today),
+                    charge_days(frame), charge_months(frame))
+
+
+def request_counts_read(ctx: Context) -> RequestCounts:
+    """Return requests per (service, UTC day) of every service (once for the run and its
+    views)."""
+    return ctx.shared(_request_counts)
+
+
+def _request_counts(ctx: Context) -> RequestCounts:
+    return telemetry_request_counts(ctx.workspace.path(InputKey.TELEMETRY))
 
 
 def telemetry_request_counts(telemetry: Path) -> RequestCounts:
@@ -115,17 +182,26 @@ def cost_view(ctx: Context, month: str | None = None,
 def _cost_view(ctx: Context, month: str | None, settings: CostSettings,
                request_counts: RequestCountSource | None) -> CostView:
     result = cost_result(ctx)
-    ledger = result.ledger
-    summary = summarise_spend(ledger)
+    scope = ctx.scope
+    everything = whole_ledger(ctx)
+    bill = bill_days(ctx)
+    placement = line_placement(scope, everything.frame)
+    ledger = everything if scope.whole else CostLedger(
+        everything.frame[placement == IN_VIEW].reset_index(drop=True))
+    summary = summarise_spend(ledger, bill.currency)
+    if not scope.whole:
+        # A month of the bill in which the view has no line is a month of no spend.
+        summary = replace(summary, by_month={m: summary.by_month.get(m, 0.0)
+                                             for m in bill.months})
     frame = in_currency(ledger, summary.currency)
     today = ctx.now.date()
-    through = last_complete_day(frame, today)
+    through = bill.through
     # Without Usage lines (a bill of purchases) nothing says the month is over: it runs to
     # the day before now, and the forecast says there is no usage to go by.
     data_through = through or today - timedelta(days=1)
-    data_range = charge_days(frame)
+    data_range = bill.data_range
     if month is None:
-        latest = through or last_charge_day(frame, today) or data_through
+        latest = through or bill.last_charge or data_through
         month = latest.strftime("%Y-%m")
     else:
         missing = no_cost_data(month, summary.by_month, data_through, data_range)
@@ -133,20 +209,29 @@ def _cost_view(ctx: Context, month: str | None, settings: CostSettings,
             raise InputError(missing)
     first, last = month_bounds(month)
     until = min(data_through, last)
-    targets = ctx.workspace.config.cost_targets
+    targets = targets_in(scope, ctx.workspace.config.cost_targets)
     scopes: dict[str, str | None] = {TOTAL: None} | {name: name for name in sorted(targets)}
     has_lines = month in summary.by_month and first <= data_through
     forecasts = (forecast_month_end(frame, month, until, scopes, settings)
                  if has_lines else {})
     actuals = {k: v.actual for k, v in forecasts.items() if isinstance(v, MonthForecast)}
-    counts = (request_counts() if request_counts is not None
-              else telemetry_request_counts(ctx.workspace.path(InputKey.TELEMETRY)))
-    note = "" if counts else "no request telemetry under telemetry/requests/"
+    every = request_counts() if request_counts is not None else request_counts_read(ctx)
+    counts = requests_in(scope, every)
+    note = "" if counts else (
+        "no request telemetry under telemetry/requests/" if not every
+        else f"no request telemetry for the services of {scope.label}")
     units = unit_costs(frame, counts, first, until) if counts and through else []
     if counts and not units:
         note = "request telemetry does not overlap the month's cost data"
-    util = utilisation_result(ctx)
+    samples, _ = utilisation_samples(ctx)
     months = _month_spends(frame, summary, month, data_through, forecasts, settings)
+    left_out = None
+    if not scope.whole:
+        left_out = left_out_spend(everything.frame, placement, summary.currency, month,
+                                  data_through)
+        rows = everything.frame["rows"].to_numpy()
+        ctx.inputs.left_out[InputKey.COSTS] = LeftOut(int(rows[placement == OTHER].sum()),
+                                                      int(rows[placement == UNPLACED].sum()))
     return CostView(
         result=result,
         summary=summary,
@@ -157,13 +242,28 @@ def _cost_view(ctx: Context, month: str | None, settings: CostSettings,
         anomalies=daily_anomalies(frame, until, settings) if through else [],
         unit_costs=units,
         unit_cost_note=note,
-        savings=savings_candidates(frame, until, daily_peaks(util.log.frame),
-                                   result.allocations, counts) if through else [],
+        savings=savings_candidates(frame, until, daily_peaks(samples),
+                                   allocations_in(scope, result.allocations), counts)
+        if through else [],
         data_through=data_through,
         months=months,
         reviewed=next((m for m in months if m.month == month), None) if has_lines else None,
         data_range=data_range,
+        scope=scope,
+        left_out=left_out,
     )
+
+
+def spend_vs_target(view: CostView) -> SpendVsTarget | None:
+    """Return the view's spend and whole-month forecast in the month assessed beside the sum
+    of its services' cost targets (None when the month has no cost data)."""
+    spend = view.reviewed
+    if spend is None:
+        return None
+    total = view.forecasts.get(TOTAL)
+    forecast = total.point if isinstance(total, MonthForecast) else None
+    return spend_against_targets(view.month, view.summary.currency, spend.coverage,
+                                 spend.spend, forecast, view.targets)
 
 
 def charge_days(frame: pd.DataFrame) -> tuple[date, date] | None:

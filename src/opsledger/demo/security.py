@@ -6,6 +6,11 @@ and Dependabot alerts output, so that tools overlap the way they do in practice:
 advisory is reported by pip-audit, osv-scanner, Trivy and Grype (under its GHSA id, the CVE
 as a related vulnerability); the HTTP/2 "Rapid Reset" CVE in a Go module is in the KEV
 file; the ``ecdsa`` advisory has no fix. Dates are relative to ``world.now``.
+
+The scans name the services they are about, so that a team's view can place them: the
+Python packages are checkout's (its image, ``checkout/requirements.txt``, the ``-checkout``
+file names), the npm packages catalog's (``catalog/web/package-lock.json``). npm audit's
+report names no service, so the one advisory only it reports stays unplaced.
 """
 
 from __future__ import annotations
@@ -76,7 +81,9 @@ ADVISORIES = (
              "semver vulnerable to Regular Expression Denial of Service", ("npm-audit",)),
 )
 KEV_CVES = ("CVE-2023-44487",)
-IMAGE = "registry.example.com/shop/checkout:2.14.0"
+# The tag starts with "v": "checkout:2.14.0" reads as naming "checkout-2", a service of the
+# large demo.
+IMAGE = "registry.example.com/shop/checkout:v2.14.0"
 PIP_OUTDATED = (("Django", "4.2.11", "5.1.3"), ("jinja2", "3.1.3", "3.1.4"),
                 ("requests", "2.31.0", "2.32.3"), ("boto3", "1.34.10", "1.35.60"),
                 ("pydantic", "2.6.1", "2.9.2"), ("gunicorn", "21.2.0", "23.0.0"),
@@ -110,7 +117,8 @@ def pip_audit_report() -> dict[str, Any]:
 
 def osv_report() -> dict[str, Any]:
     results = []
-    manifests = (("/src/requirements.txt", "PyPI"), ("/src/package-lock.json", "npm"))
+    manifests = (("/src/checkout/requirements.txt", "PyPI"),
+                 ("/src/catalog/web/package-lock.json", "npm"))
     for manifest, ecosystem in manifests:
         packages = []
         for a in (x for x in _with("osv-scanner") if x.ecosystem == ecosystem):
@@ -214,9 +222,10 @@ def sarif_report(world: World) -> dict[str, Any]:
                                 f"Vulnerability {a.cve}\nSeverity: HIGH\nFixed Version: {a.fixed}\n"
                                 f"Link: [{a.cve}](https://avd.aquasec.com/nvd/{a.cve.lower()})"},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": "web/package-lock.json", "uriBaseId": "ROOTPATH"},
+                "artifactLocation": {"uri": "catalog/web/package-lock.json",
+                                     "uriBaseId": "ROOTPATH"},
                 "region": {"startLine": 1, "startColumn": 1, "endLine": 1, "endColumn": 1}},
-                "message": {"text": f"web/package-lock.json: {a.package}@{a.installed}"}}],
+                "message": {"text": f"catalog/web/package-lock.json: {a.package}@{a.installed}"}}],
         })
     return {"version": "2.1.0",
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -260,8 +269,8 @@ def dependabot_alerts(world: World) -> list[dict[str, Any]]:
         alerts.append({
             "number": n, "state": "open",
             "dependency": {"package": {"ecosystem": ecosystem, "name": a.package},
-                           "manifest_path": "requirements.txt" if ecosystem == "pip"
-                           else "web/package-lock.json",
+                           "manifest_path": "checkout/requirements.txt" if ecosystem == "pip"
+                           else "catalog/web/package-lock.json",
                            "scope": "runtime", "relationship": "direct",
                            "version_requirement": f"= {a.installed}"},
             "security_advisory": {
@@ -317,18 +326,19 @@ def write_security(world: World, root: Path) -> list[Path]:
     """Write the demo scanner reports, KEV, EPSS and outdated lists under ``root/security``."""
     folder = root / "security"
     documents: dict[str, Any] = {
-        "pip-audit.json": pip_audit_report(),
+        "pip-audit-checkout.json": pip_audit_report(),
         "osv-scanner.json": osv_report(),
         "trivy-checkout-image.json": trivy_report(world),
         "grype-checkout-image.json": grype_report(world),
-        "trivy-web.sarif": sarif_report(world),
+        "trivy-catalog-web.sarif": sarif_report(world),
         "npm-audit.json": npm_audit_report(),
         "dependabot-alerts.json": dependabot_alerts(world),
         "kev.json": kev_catalog(world),
-        "pip-outdated.json": [{"name": n, "version": c, "latest_version": latest,
-                               "latest_filetype": "wheel"} for n, c, latest in PIP_OUTDATED],
+        "pip-outdated-checkout.json": [{"name": n, "version": c, "latest_version": latest,
+                                        "latest_filetype": "wheel"}
+                                       for n, c, latest in PIP_OUTDATED],
         "npm-outdated.json": {n: {"current": c, "wanted": c, "latest": latest,
-                                  "dependent": "web", "location": f"node_modules/{n}",
+                                  "dependent": "catalog", "location": f"node_modules/{n}",
                                   "type": kind} for n, c, latest, kind in NPM_OUTDATED},
     }
     written = []

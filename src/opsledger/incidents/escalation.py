@@ -26,6 +26,7 @@ from typing import Any
 
 from opsledger.core.config import Config, Role
 from opsledger.core.incident_policy import SEVERITIES, EscalationSettings, IncidentPolicy
+from opsledger.core.scope import EVERYTHING, Scope
 from opsledger.model.handover import CatalogService
 
 DEFAULT_TIER = 2
@@ -132,13 +133,16 @@ def escalation_matrix(
     config: Config,
     catalog: Sequence[CatalogService] = (),
     policy: IncidentPolicy | None = None,
+    scope: Scope = EVERYTHING,
 ) -> EscalationMatrix:
-    """Return the escalation levels and response targets of every known service."""
+    """Return the escalation levels and response targets of every known service (of the
+    services in ``scope``)."""
     settings = (policy or IncidentPolicy()).escalation
     listed = {entry.name: entry for entry in catalog}
     names = [s.name for s in config.services] + sorted(
         n for n in listed if config.service(n) is None
     )
+    names = [name for name in names if scope.covers(name)]
     managers = _people(config, Role.SRE_MANAGER, Role.ENGINEERING_MANAGER)
     director = _people(config, Role.OPERATIONS_DIRECTOR)
     services = []

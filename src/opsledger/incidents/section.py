@@ -279,6 +279,11 @@ def incidents_section(ctx: Context) -> Section:
     incidents = review.records.incidents
     if not incidents:
         reason = "no incident records in the workspace"
+        if not ctx.scope.whole:
+            left = review.records.left_out
+            reason = (f"no incident records of {ctx.scope.label} ({left.other} of other "
+                      f"services or teams and {left.unplaced} naming no known service and no "
+                      "team left out)")
         if review.records.problems:
             reason += f" ({len(review.records.problems)} input problem(s))"
         return Section.skipped(KEY, TITLE, reason)
@@ -290,6 +295,7 @@ def incidents_section(ctx: Context) -> Section:
         postmortem_follow_up_markdown(follow),
         overdue_action_items_markdown(follow.action_items),
         noisy_rotations_markdown(noisy),
+        f"\n{md_escape(review.left_out_text())}\n" if not ctx.scope.whole else "",
     ))
     charts = (weekly_severity_chart(incidents, ctx.now),
               response_trend_chart(incidents, ctx.now, policy))

@@ -9,12 +9,14 @@ evaluation when there is one, and the outputs (postmortem drafts, the escalation
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opsledger.core.catalog import configured_services
 from opsledger.core.errors import OpsledgerError
 from opsledger.core.fileio import atomic_write_text
 from opsledger.core.incident_policy import (
@@ -26,6 +28,7 @@ from opsledger.core.incident_policy import (
 )
 from opsledger.core.inputs import Context, read_input
 from opsledger.core.problems import Problem, ReadResult
+from opsledger.core.scope import EVERYTHING, LeftOut, Scope
 from opsledger.core.workspace import InputKey, Workspace
 from opsledger.incidents.escalation import EscalationMatrix, escalation_matrix
 from opsledger.incidents.escalation_matrix import escalation_markdown as escalation_markdown
@@ -34,6 +37,12 @@ from opsledger.incidents.kpis import IncidentKpis, Period, incident_kpis, rotati
 from opsledger.incidents.postmortems import ActionItemSummary as ActionItemSummary
 from opsledger.incidents.postmortems import PostmortemReview, review_postmortems
 from opsledger.incidents.postmortems import track_action_items as track_action_items
+from opsledger.incidents.scoping import (
+    IncidentSplit,
+    left_out_in,
+    split_incidents,
+    split_postmortems,
+)
 from opsledger.model.handover import CatalogService, Postmortem
 from opsledger.model.incidents import Incident
 
@@ -41,6 +50,7 @@ DEFAULT_PERIOD_DAYS = 90
 DRAFTS_DIR = "drafts"
 MATRIX_FILE = "escalation-matrix.md"
 ALERTMANAGER_FILE = "alertmanager.yml"
+NOTHING_LEFT_OUT = LeftOut()
 
 
 @dataclass(frozen=True)
@@ -48,27 +58,69 @@ class IncidentRecords:
     incidents: tuple[Incident, ...]
     problems: tuple[Problem, ...]
     folded: tuple[FoldedDuplicate, ...]
+    # In a team's or a service's view, the incidents on record that it leaves out: those of
+    # other services or teams, and those naming neither a known service nor a team.
+    other: tuple[Incident, ...] = ()
+    unplaced: tuple[Incident, ...] = ()
+
+    @property
+    def left_out(self) -> LeftOut:
+        return LeftOut(len(self.other), len(self.unplaced))
+
+
+def _read_whole(ctx: Context, key: InputKey, reader: Any) -> ReadResult[Any]:
+    """Return an input with every record, also in a scoped run: incidents are placed in a
+    view only once the incident policy has named their services (:mod:`.scoping`)."""
+    if ctx.scope.whole:
+        return read_input(ctx, key, reader)
+    whole = Context(ctx.workspace, ctx.inputs.source or ctx.inputs, ctx.now)
+    return read_input(whole, key, reader)
 
 
 def load_incidents(ctx: Context, policy: IncidentPolicy | None = None) -> IncidentRecords:
-    """Return the workspace's incidents from every export, duplicates folded."""
+    """Return the run's incidents from every export, duplicates folded (in a team's or a
+    service's view, only its incidents, with those it leaves out)."""
     from opsledger.readers import incidents as folder_reader
 
     policy = policy or policy_of(ctx.workspace.config)
-    base = read_input(ctx, InputKey.INCIDENTS, folder_reader.read)
+    base = _read_whole(ctx, InputKey.INCIDENTS, folder_reader.read)
     records = [r for r in base.records if isinstance(r, Incident)]
     folded = fold_duplicates(apply_policy(records, policy), policy)
-    return IncidentRecords(folded.incidents, tuple(base.problems), folded.folded)
+    if ctx.scope.whole:
+        return IncidentRecords(folded.incidents, tuple(base.problems), folded.folded)
+    split = split_incidents(ctx.scope, folded.incidents)
+    kept = {incident.id for incident in split.kept}
+    return IncidentRecords(split.kept, tuple(base.problems),
+                           tuple(f for f in folded.folded if f.kept in kept),
+                           split.other, split.unplaced)
 
 
 def load_postmortems(ctx: Context) -> ReadResult[Postmortem]:
+    """Return the run's postmortems (in a team's or a service's view, those of its
+    incidents)."""
+    return _postmortems_in_scope(ctx)[0]
+
+
+def _postmortems_in_scope(
+    ctx: Context, records: IncidentRecords | None = None
+) -> tuple[ReadResult[Postmortem], LeftOut]:
     from opsledger.readers import postmortems
 
-    return read_input(ctx, InputKey.POSTMORTEMS, postmortems.read)
+    result = _read_whole(ctx, InputKey.POSTMORTEMS, postmortems.read)
+    if ctx.scope.whole:
+        return result, NOTHING_LEFT_OUT
+    records = records or load_incidents(ctx)
+    split = IncidentSplit(records.incidents, records.other, records.unplaced)
+    kept, left_out = split_postmortems(
+        ctx.scope, (p for p in result.records if isinstance(p, Postmortem)), split)
+    scoped = copy.copy(result)
+    scoped.records = kept
+    return scoped, left_out
 
 
 def load_catalog(ctx: Context) -> list[CatalogService]:
-    """Return catalog entries from SERVICE-CATALOG.xlsx and Backstage, when readable."""
+    """Return catalog entries from SERVICE-CATALOG.xlsx and Backstage, when readable (in a
+    team's or a service's view, the entries of its services)."""
     from opsledger.readers import backstage, service_catalog
 
     entries: list[CatalogService] = []
@@ -78,7 +130,8 @@ def load_catalog(ctx: Context) -> list[CatalogService]:
         seen = {e.name for e in entries}
         entries.extend(r for r in result.records
                        if isinstance(r, CatalogService) and r.name not in seen)
-    return entries
+    scope = ctx.scope
+    return entries if scope.whole else [e for e in entries if scope.covers(e.name, e.team)]
 
 
 @dataclass(frozen=True)
@@ -112,7 +165,8 @@ def budget_shares(ctx: Context, incidents: tuple[Incident, ...]) -> BudgetShares
             if share is not None:
                 fractions[incident.id] = max(share, fractions.get(incident.id, 0.0))
     if not report.evaluations:
-        return BudgetShares(skipped="no SLO definitions in the workspace")
+        where = "the workspace" if ctx.scope.whole else ctx.scope.label
+        return BudgetShares(skipped=f"no SLO definitions for {where}")
     return BudgetShares(fractions)
 
 
@@ -134,13 +188,43 @@ class IncidentReview:
     postmortems: PostmortemReview
     postmortem_problems: tuple[Problem, ...]
     budgets: BudgetShares
+    scope: Scope = EVERYTHING
+    postmortems_left_out: LeftOut = NOTHING_LEFT_OUT
+
+    def left_out_json(self) -> dict[str, Any]:
+        """Return what a team's or a service's view left out, per kind of record."""
+        records = self.records
+        return {
+            "incidents": {"other": len(records.other), "unplaced": len(records.unplaced)},
+            "incidents_in_period": {"other": left_out_in(records.other, self.period),
+                                    "unplaced": left_out_in(records.unplaced, self.period)},
+            "postmortems": {"other": self.postmortems_left_out.other,
+                            "unplaced": self.postmortems_left_out.unplaced},
+        }
+
+    def left_out_text(self) -> str:
+        """Return one sentence saying what a scoped view left out ("" for every service)."""
+        if self.scope.whole:
+            return ""
+        left = self.left_out_json()
+        records, period = left["incidents"], left["incidents_in_period"]
+        postmortems = self.postmortems_left_out.total
+        return (f"Not in the view of {self.scope.label}: {records['other']} incident(s) of "
+                f"other services or teams ({period['other']} in the period), "
+                f"{records['unplaced']} naming no known service and no team "
+                f"({period['unplaced']} in the period), and {postmortems} postmortem(s) of "
+                "incidents outside the view.")
 
     def stats_json(self) -> dict[str, Any]:
-        """Return the ``incidents stats --json`` object."""
+        """Return the ``incidents stats --json`` object (with ``scope`` in a team's or a
+        service's view)."""
         kpis, follow = self.kpis, self.postmortems
         mttr = kpis.mttr.to_json()
         mtta = kpis.mtta.to_json()
+        scope = {} if self.scope.whole else {
+            "scope": {**self.scope.to_json(), "left_out": self.left_out_json()}}
         return {
+            **scope,
             "period": {"start": self.period.start.isoformat(),
                        "end": self.period.end.isoformat()},
             "now": self.now.isoformat(),
@@ -204,10 +288,10 @@ def _review_incidents(ctx: Context, period: Period, with_budgets: bool) -> Incid
     policy = policy_of(config)
     ctx.progress("reading incidents")
     records = load_incidents(ctx, policy)
-    postmortems = load_postmortems(ctx)
+    postmortems, postmortems_left_out = _postmortems_in_scope(ctx, records)
     catalog = load_catalog(ctx)
     rotation_of = rotation_resolver(service_rotations(ctx.workspace, catalog))
-    services = [s.name for s in config.services]
+    services = [s.name for s in configured_services(ctx)]
     if with_budgets and records.incidents:
         ctx.progress("error budget consumed per incident")
         budgets = budget_shares(ctx, records.incidents)
@@ -222,7 +306,7 @@ def _review_incidents(ctx: Context, period: Period, with_budgets: bool) -> Incid
         policy, budgets.fractions,
     )
     return IncidentReview(period, ctx.now, records, kpis, previous, follow,
-                          tuple(postmortems.problems), budgets)
+                          tuple(postmortems.problems), budgets, ctx.scope, postmortems_left_out)
 
 
 @dataclass(frozen=True)
@@ -270,16 +354,17 @@ class EscalationOutputs:
 
 
 def write_escalation(ctx: Context) -> EscalationOutputs:
-    """Write the escalation matrix and ``alertmanager.yml`` under the p09 evidence folder."""
+    """Write the escalation matrix and ``alertmanager.yml`` under the p09 evidence folder
+    (in a team's or a service's view, its services only, in files named after the view)."""
     from opsledger.incidents.alertmanager import alertmanager_yaml
     from opsledger.incidents.escalation_matrix import escalation_markdown
 
     config = ctx.workspace.config
     policy = policy_of(config)
-    matrix = escalation_matrix(config, load_catalog(ctx), policy)
+    matrix = escalation_matrix(config, load_catalog(ctx), policy, ctx.scope)
     folder = ctx.workspace.p09_evidence
-    markdown = folder / MATRIX_FILE
-    alertmanager = folder / ALERTMANAGER_FILE
+    markdown = folder / ctx.scope.file_name(MATRIX_FILE)
+    alertmanager = folder / ctx.scope.file_name(ALERTMANAGER_FILE)
     atomic_write_text(markdown, escalation_markdown(matrix, config.organisation))
     atomic_write_text(alertmanager, alertmanager_yaml(matrix, policy))
     return EscalationOutputs(matrix, markdown, alertmanager)

@@ -174,6 +174,10 @@ class Finding:
     epss: float | None = None
     epss_percentile: float | None = None
     tool_severities: tuple[str, ...] = field(default=(), compare=False)
+    # Where it was reported: the scan files (relative to the security folder) and the
+    # artifacts and targets the tools name (an image, a lockfile, a repository). Which
+    # service a finding is about is read from these names.
+    reported_in: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def ids(self) -> frozenset[str]:
@@ -204,6 +208,8 @@ class OutdatedPackage:
     scope: Scope = Scope.UNKNOWN
     dependent: str = ""  # npm: the package.json that declares it
     location: str = ""
+    # The outdated list it came from (relative to the security folder), for its service.
+    reported_in: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def update_kind(self) -> UpdateKind:

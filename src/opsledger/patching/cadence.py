@@ -443,10 +443,17 @@ def plan_updates(
     error_budget_freeze: ErrorBudgetFreeze = None,
     freeze_allows: Sequence[str] = ("security", "p0"),
     horizon_days: int = HORIZON_DAYS,
+    services: frozenset[str] | None = None,
 ) -> UpdatePlan:
-    """Return each update group placed in the earliest change window it may use."""
+    """Return each update group placed in the earliest change window it may use.
+
+    ``services`` are the services the plan is for (a team's view; None: every service): a
+    window limited to other services is not theirs to use.
+    """
     today = now.astimezone(UTC).date()
     until = now + timedelta(days=horizon_days)
+    if services is not None:
+        windows = [w for w in windows if not w.services or services & set(w.services)]
     # Groups are workspace-wide: a window limited to some services can carry them only when
     # no window covers every service.
     usable = [w for w in windows if not w.services] or list(windows)

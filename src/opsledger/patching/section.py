@@ -1,14 +1,23 @@
 """The security posture and patch plan section of the monthly report, and the one place
-that turns a run's inputs into a posture and a plan (shared with ``opsledger patch``)."""
+that turns a run's inputs into a posture and a plan (shared with ``opsledger patch``).
+
+A run scoped to a team or a service (:attr:`Context.scope`) looks only at the findings and
+outdated packages of its services (:mod:`opsledger.patching.attribution`) and says how many
+it left out."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from opsledger.core.catalog import scope_of
 from opsledger.core.fileio import atomic_write_bytes, atomic_write_text
 from opsledger.core.inputs import Context
+from opsledger.core.scope import LeftOut
 from opsledger.core.workspace import InputKey
+from opsledger.patching.attribution import FindingsLeftOut, split_by_scope
 from opsledger.patching.cadence import (
     SECURITY_BANDS,
     ErrorBudgetFreeze,
@@ -44,14 +53,44 @@ class PatchView:
 
 
 def security_result(ctx: Context) -> SecurityReadResult:
-    """Return the run's read of ``security/`` (read once and cached like every input)."""
-    cached = ctx.inputs.cache.get(InputKey.SECURITY)
-    if isinstance(cached, SecurityReadResult):
-        return cached
-    path = ctx.workspace.path(InputKey.SECURITY)
-    result = security.read(path) if path.exists() else SecurityReadResult(path)
-    ctx.inputs.cache[InputKey.SECURITY] = result
-    return result
+    """Return the run's read of ``security/``: in a scoped run, only the findings and
+    outdated packages of the scope's services (read once, like every input)."""
+    return ctx.once(_security_result)
+
+
+def _security_result(ctx: Context) -> SecurityReadResult:
+    result = ctx.inputs.read(InputKey.SECURITY)  # findings already in the run's scope
+    if not isinstance(result, SecurityReadResult):  # no folder, or no file in it
+        path = ctx.workspace.path(InputKey.SECURITY)
+        return security.read(path) if path.exists() else SecurityReadResult(path)
+    if ctx.scope.whole:
+        return result
+    scoped = copy.copy(result)  # the outdated lists ride along unfiltered
+    scoped.outdated = split_by_scope(result.outdated, ctx.scope)[0]
+    return scoped
+
+
+def findings_left_out(ctx: Context) -> FindingsLeftOut:
+    """Return what the run's view of the findings left out (nothing for the whole
+    workspace)."""
+    scope = ctx.scope
+    # Reading counts the findings a scoped run leaves out; the outdated lists on the
+    # result are the whole workspace's.
+    read = ctx.inputs.read(InputKey.SECURITY)
+    outdated = LeftOut()
+    if not scope.whole and isinstance(read, SecurityReadResult):
+        outdated = split_by_scope(read.outdated, scope)[1]
+    folder = ctx.workspace.path(InputKey.SECURITY)
+    relative = folder.relative_to(ctx.workspace.root) if folder.is_relative_to(
+        ctx.workspace.root) else folder
+    return FindingsLeftOut(scope, ctx.inputs.left_out.get(InputKey.SECURITY, LeftOut()),
+                           outdated, relative.as_posix())
+
+
+def known_service_names(ctx: Context) -> frozenset[str]:
+    """Return every service name the workspace knows (configuration and catalogs), by
+    which findings are attributed to services."""
+    return ctx.scope.known or scope_of(ctx).known
 
 
 PLAN_FILES = ("patch-plan.md", "patch-plan.ics", "renovate.json", "dependabot.yml")
@@ -68,6 +107,8 @@ def slo_freeze(ctx: Context) -> ErrorBudgetFreeze:
         d.slo.split("/", 1)[0]
         for e in report.evaluations for d in e.decisions if d.kind == "release_freeze"
     })
+    if not ctx.scope.whole:  # a view plans only its own services' changes
+        frozen = [service for service in frozen if ctx.scope.covers(service)]
     return frozen or None
 
 
@@ -96,6 +137,7 @@ def _patch_view(ctx: Context, error_budget_freeze: ErrorBudgetFreeze) -> PatchVi
         ctx.now,
         error_budget_freeze,
         config.policies.error_budget.freeze_allows,
+        services=ctx.scope.services,
     )
     return PatchView(result, posture, plan)
 
@@ -127,6 +169,11 @@ def patch_section(ctx: Context, error_budget_freeze: ErrorBudgetFreeze = None) -
         f"{len(posture.items)} open finding(s) from {result.reported} tool report(s) in "
         f"{len(result.files)} file(s); {len(posture.kev)} known exploited (CISA KEV).",
         "",
+    ]
+    left_out = findings_left_out(ctx)
+    if not ctx.scope.whole:
+        lines += [md_escape(left_out.sentence()), ""]
+    lines += [
         md_table([s.value for s in SECURITY_BANDS], [[counts[s.value] for s in SECURITY_BANDS]],
                  "r" * len(SECURITY_BANDS)),
     ]
@@ -156,23 +203,26 @@ def patch_section(ctx: Context, error_budget_freeze: ErrorBudgetFreeze = None) -
          "owner": "", "due": i.due_date.isoformat(), "source": "security"}
         for i in posture.overdue[:LISTED]
     )
+    data: dict[str, Any] = {
+        "headline": (
+            f"{len(posture.items)} finding(s): {len(posture.overdue)} past their SLA, "
+            f"{len(posture.due_soon)} due soon"
+        ),
+        "counts": counts,
+        "overdue": len(posture.overdue),
+        "due_soon": len(posture.due_soon),
+        "kev": len(posture.kev),
+        "findings": [finding_json(i) for i in posture.items],
+        "plan": [placement_json(p) for p in plan.placements],
+    }
+    if not ctx.scope.whole:
+        data["scope"] = left_out.to_json()
     return Section(
         KEY,
         TITLE,
         "\n".join(lines) + "\n",
         status,
-        data={
-            "headline": (
-                f"{len(posture.items)} finding(s): {len(posture.overdue)} past their SLA, "
-                f"{len(posture.due_soon)} due soon"
-            ),
-            "counts": counts,
-            "overdue": len(posture.overdue),
-            "due_soon": len(posture.due_soon),
-            "kev": len(posture.kev),
-            "findings": [finding_json(i) for i in posture.items],
-            "plan": [placement_json(p) for p in plan.placements],
-        },
+        data=data,
         charts=(age_chart(posture),) if posture.items else (),
         actions=actions,
     )

@@ -19,6 +19,8 @@ version, and share an identifier (the id or any alias, so a GHSA from one tool m
 from another). Tools that report a range rather than the installed version (npm audit,
 Dependabot without a lockfile) join the one versioned finding that matches; when several
 installed versions match they stay apart rather than being merged into the wrong one.
+A folded finding was reported everywhere any of its reports was (``reported_in``: the
+scan files, images and lockfiles), so it is about every service those name.
 
 A finding keeps every rating it was given: the CVSS base score (from the vector), each
 tool's own severity word (``tool_severities`` entries ``trivy:MEDIUM``) and each vendor's
@@ -48,6 +50,7 @@ from opsledger.readers.finding_merge import (
     highest_band,
     preferred_cvss,
     strongest_exploitation,
+    union,
     widest_exposure,
 )
 from opsledger.readers.package_versions import compare_versions as compare_versions
@@ -496,6 +499,7 @@ def _merge(group: Sequence[Finding]) -> Finding:
         epss=exploitation.epss,
         epss_percentile=exploitation.epss_percentile,
         tool_severities=provenance.tool_severities,
+        reported_in=union(f.reported_in for f in group),
     )
     return apply_rating(merged, DEFAULT_RATING)
 

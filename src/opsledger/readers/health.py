@@ -7,10 +7,12 @@ Accepted files (any mix, read in name order, sub-folders included):
 - ``*.json``: a list of such objects, or ``{"results": [...]}``.
 
 A probe history is the largest input a workspace holds (90 days of 5-minute probes for
-40 services is over half a million rows), so CSV rows go through a lean path: each cell is
-converted directly, with small caches for the values that repeat (timestamps shared by all
-services, service and check names, ok words). Only a row that fails the lean path is handed
-to :class:`Fields`, which then produces the same located message every reader gives.
+40 services is over half a million rows). A CSV or JSON Lines file is first read column by
+column (:mod:`opsledger.readers.health_columns`); a file with any row that needs a word is
+read here row by row. Rows then go through a lean path: each cell is converted directly,
+with small caches for the values that repeat (timestamps shared by all services, service
+and check names, ok words). Only a row that fails the lean path is handed to
+:class:`Fields`, which then produces the same located message every reader gives.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from opsledger.core.problems import ReadResult
-from opsledger.formats.csvrows import header_key, open_csv, require_columns
-from opsledger.formats.fields import FALSE_WORDS, TRUE_WORDS, Fields, parse_datetime
+from opsledger.formats.csvrows import open_csv, require_columns
+from opsledger.formats.fields import Fields, parse_datetime
 from opsledger.formats.textfile import (
     MAX_LINE_CHARS,
     JsonBudgetError,
@@ -35,24 +37,23 @@ from opsledger.formats.textfile import (
     parse_json,
 )
 from opsledger.model.health import ProbeResult
+from opsledger.readers.health_fields import (
+    DEFAULT_CHECK,
+    OK_WORDS,
+    REQUIRED,
+    canonical,
+    header_keys,
+)
 
 csv.field_size_limit(MAX_LINE_CHARS)
 
-REQUIRED = ("time", "service", "ok")
-DEFAULT_CHECK = "health"
-ALIASES: dict[str, tuple[str, ...]] = {
-    "time": ("timestamp", "ts", "checked_at", "probed_at", "datetime", "date_time", "at"),
-    "service": ("service_name", "svc", "target", "component"),
-    "check": ("check_name", "probe", "probe_name", "test", "name"),
-    "ok": ("status", "success", "passed", "up", "healthy", "result"),
-    "latency_ms": ("duration_ms", "response_time_ms", "elapsed_ms", "latency", "rtt_ms"),
-}
-_REVERSE = {alias: name for name, names in ALIASES.items() for alias in names}
-_OK_WORDS: dict[str, bool] = {**{w: True for w in TRUE_WORDS}, **{w: False for w in FALSE_WORDS}}
 # Cached timestamps: a probe history repeats the same instants across services.
 _TIME_CACHE_LIMIT = 200_000
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
+# Kinds read column by column first (see ``health_columns``); a file with any doubtful row,
+# and every ``.json`` document, is read row by row.
+COLUMNAR = ("csv", "jsonl")
 
 
 @contextmanager
@@ -90,12 +91,13 @@ def _read(path: Path) -> ReadResult[ProbeResult]:
     else:
         return result.fail("", "no such file or folder", "a folder of probe results")
     seen: set[str] = set()
+    instants: dict[str, datetime] = {}  # the files of a history share their probe times
     for file in files:
         kind = FORMATS.get(file.suffix.lower())
         if kind is None:
             result.warn("", f"ignored {file.name}: not a .csv, .jsonl, .ndjson or .json file")
             continue
-        part = read_file(file, kind)
+        part = read_file(file, kind, instants)
         result.records.extend(part.records)
         result.problems.extend(part.problems)
         seen.add(kind)
@@ -103,8 +105,24 @@ def _read(path: Path) -> ReadResult[ProbeResult]:
     return result
 
 
-def read_file(path: Path, kind: str) -> ReadResult[ProbeResult]:
-    """Return the probe results of one file of the given kind (csv, jsonl, json)."""
+def read_file(
+    path: Path, kind: str, instants: dict[str, datetime] | None = None
+) -> ReadResult[ProbeResult]:
+    """Return the probe results of one file of the given kind (csv, jsonl, json).
+
+    ``instants`` (time text to date-time) is shared by the files of one history.
+    """
+    if kind in COLUMNAR:
+        from opsledger.readers.health_columns import read_columns
+
+        probes = read_columns(path, kind, instants)
+        if probes is not None:
+            return ReadResult(path, probes, detected_format=kind)
+    return read_rows(path, kind)
+
+
+def read_rows(path: Path, kind: str) -> ReadResult[ProbeResult]:
+    """Return the probe results of one file read row by row, each bad row named."""
     result: ReadResult[ProbeResult] = ReadResult(path, detected_format=kind)
     text = load_text(path, result)
     if text is None:
@@ -118,28 +136,12 @@ def read_file(path: Path, kind: str) -> ReadResult[ProbeResult]:
     return result
 
 
-def _canonical(key: str) -> str:
-    normal = header_key(key)
-    return _REVERSE.get(normal, normal)
-
-
-def _header_keys(header: list[str]) -> list[str]:
-    """Return canonical column names; an exact name wins over an alias of it (ok over status)."""
-    exact = {header_key(h) for h in header}
-    keys = []
-    for cell in header:
-        normal = header_key(cell)
-        canonical = _REVERSE.get(normal, normal)
-        keys.append(normal if canonical != normal and canonical in exact else canonical)
-    return keys
-
-
 def _read_csv(text: str, result: ReadResult[ProbeResult]) -> None:
     opened = open_csv(text, result)
     if opened is None:
         return
     reader, header = opened
-    keys = _header_keys(header)
+    keys = header_keys(header)
     expected = "columns " + ", ".join(REQUIRED) + " (check and latency_ms optional)"
     if not require_columns(result, "line 1", keys, REQUIRED, header, expected):
         return
@@ -205,9 +207,9 @@ def _lean_probe(
             times.clear()
         times[stamp] = when
     cell = row[i_ok]
-    ok = _OK_WORDS.get(cell)
+    ok = OK_WORDS.get(cell)
     if ok is None:
-        ok = _OK_WORDS.get(cell.strip().lower())
+        ok = OK_WORDS.get(cell.strip().lower())
         if ok is None:
             return None
     service = row[i_service].strip()
@@ -262,7 +264,7 @@ def _canonical_object(item: Mapping[str, Any], keys: dict[str, str]) -> dict[str
     for key, value in item.items():
         name = keys.get(key)
         if name is None:
-            name = keys[key] = _canonical(str(key))
+            name = keys[key] = canonical(str(key))
         # An explicit field wins over an alias of it (``ok`` over ``status``).
         if name in values and key != name:
             continue
@@ -309,7 +311,7 @@ class _JsonProbes:
                 self.times.clear()
             self.times[stamp] = when
         if not isinstance(ok, bool):
-            ok = _OK_WORDS.get(ok.strip().lower()) if isinstance(ok, str) else None
+            ok = OK_WORDS.get(ok.strip().lower()) if isinstance(ok, str) else None
             if ok is None:
                 return None
         check = values.get("check")

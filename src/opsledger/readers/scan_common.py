@@ -51,6 +51,9 @@ class Report:
     first_seen: date | None = None
     summary: str = ""
     manifest: str = ""
+    # The artifacts and targets the tool names for this report (an image, a scanned
+    # directory, a lockfile, a repository): where the finding was reported.
+    targets: list[str] = field(default_factory=list)
 
 
 def build_finding(report: Report, result: ReadResult[Finding]) -> Finding | None:
@@ -101,6 +104,7 @@ def build_finding(report: Report, result: ReadResult[Finding]) -> Finding | None
         epss=report.epss,
         epss_percentile=report.epss_percentile,
         tool_severities=tuple(dict.fromkeys(labels)),
+        reported_in=tuple(sorted({t.strip() for t in texts(report.targets)})),
     )
     return apply_rating(finding, DEFAULT_RATING)
 

@@ -100,6 +100,8 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
             first_seen=day_of(alert.get("created_at")),
             summary=str(advisory.get("summary") or ""),
             manifest=_manifest(alert, dependency),
+            targets=texts([as_dict(alert.get("repository")).get("full_name"),
+                           _manifest(alert, dependency)]),
         )
         if report.first_seen is None:
             result.warn(

@@ -31,6 +31,7 @@ from opsledger.readers.scan_common import (
     string,
     texts,
 )
+from opsledger.readers.scan_targets import grype_source
 
 FORMAT = "grype"
 SOURCE = "grype"
@@ -46,6 +47,7 @@ def detect(data: Any) -> bool:
 
 def parse(data: Any, result: ReadResult[Finding]) -> None:
     scanned = day_of(as_dict(data.get("descriptor")).get("timestamp"))
+    source, scanned_files = grype_source(data)
     for i, match in enumerate(as_list(data.get("matches"))):
         match = as_dict(match)
         where = json_path("matches", i)
@@ -74,6 +76,7 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
             first_seen=scanned,
             summary=str(vuln.get("description") or ""),
             manifest=next((p for p in texts(locations)), ""),
+            targets=[*source, *(texts(locations) if scanned_files else [])],
         )
         finding = build_finding(report, result)
         if finding is not None:

@@ -123,6 +123,7 @@ def _package(item: dict[str, Any], where: str, manifest: str, result: ReadResult
             scope=scope,
             summary=vuln.get("summary") or vuln.get("details") or "",
             manifest=manifest,
+            targets=[manifest],
         )
         finding = build_finding(report, result)
         if finding is not None:

@@ -52,6 +52,7 @@ from opsledger.readers.scan_common import (
     read_report,
     texts,
 )
+from opsledger.readers.scan_targets import sarif_result, sarif_run
 
 FORMAT = "sarif"
 SEVERITY_TAGS = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
@@ -175,6 +176,7 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
             )
             continue
         producer = PRODUCERS.get(run.source, _other)
+        scanned_as = sarif_run(run_data)
         for i, item in enumerate(results):
             item = as_dict(item)
             before = len(run.unidentified)
@@ -186,6 +188,7 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
                 ecosystem_of(report.ecosystem, report.purl)
             ):
                 _note_unknown_ecosystem(report, run)
+            report.targets = [*scanned_as, *sarif_result(item, run.artifacts)]
             finding = build_finding(report, result)
             if finding is not None:
                 result.records.append(finding)

@@ -33,7 +33,9 @@ from opsledger.readers.scan_common import (
     day_of,
     read_report,
     string,
+    texts,
 )
+from opsledger.readers.scan_targets import trivy_artifact
 
 FORMAT = "trivy"
 SOURCE = "trivy"
@@ -87,6 +89,7 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
     else:
         result.detected_format = "trivy (pre-schema-2 array)"
         scanned, results, prefix, family = None, data, "", ""
+    artifact = trivy_artifact(data)
     statuses: Counter[str] = Counter()
     other: Counter[str] = Counter()
     for i, entry in enumerate(results):
@@ -107,7 +110,8 @@ def parse(data: Any, result: ReadResult[Finding]) -> None:
         for j, vuln in enumerate(vulns):
             vuln = as_dict(vuln)
             statuses[str(vuln.get("Status") or "")] += 1
-            _vulnerability(vuln, entry, f"{where}.Vulnerabilities[{j}]", scanned, family, result)
+            _vulnerability(vuln, entry, f"{where}.Vulnerabilities[{j}]", scanned, family,
+                           artifact, result)
     unusual = {s: n for s, n in sorted(statuses.items()) if s not in USUAL_STATUSES}
     if unusual:
         result.warn(
@@ -130,6 +134,7 @@ def _vulnerability(
     where: str,
     scanned: Any,
     family: str,
+    artifact: list[str],
     result: ReadResult[Finding],
 ) -> None:
     fixed = str(vuln.get("FixedVersion") or "")
@@ -148,6 +153,7 @@ def _vulnerability(
         first_seen=scanned,
         summary=str(vuln.get("Title") or vuln.get("Description") or ""),
         manifest=str(entry.get("Target") or ""),
+        targets=[*artifact, *texts([entry.get("Target")])],
     )
     finding = build_finding(report, result)
     if finding is not None:

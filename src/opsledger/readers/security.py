@@ -4,8 +4,11 @@ Known Exploited Vulnerabilities catalog (``kev.json``) and FIRST EPSS scores
 (``epss.csv``) when present, plus the outdated-package lists.
 
 Findings are the records; outdated packages and what was read from each file ride along
-on :class:`SecurityReadResult`. The result's format names the files taken as the KEV
-catalog, the EPSS scores and the outdated lists, so that ``opsledger validate`` shows them.
+on :class:`SecurityReadResult`. Each finding and outdated package keeps the path of the file
+that reported it, relative to the folder (``checkout/trivy.json``), in ``reported_in``
+beside the images and lockfiles the tool named, so that it can be placed with a service.
+The result's format names the files taken as the KEV catalog, the EPSS scores and the
+outdated lists, so that ``opsledger validate`` shows them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +139,7 @@ def _read_json(
     data = load_json(file, scratch)
     fmt = "malformed"
     if not scratch.fatal:
-        fmt = _sniff_and_parse(data, scratch, result, raw, kev)
+        fmt = _sniff_and_parse(data, name, scratch, result, raw, kev)
     result.extend(scratch.problems)
     count = len(scratch.records)
     result.files.append(FileRead(name, fmt, count))
@@ -144,6 +147,7 @@ def _read_json(
 
 def _sniff_and_parse(
     data: Any,
+    name: str,
     scratch: ReadResult[Any],
     result: SecurityReadResult,
     raw: list[Finding],
@@ -153,12 +157,13 @@ def _sniff_and_parse(
         if detect(data):
             scratch.detected_format = fmt
             parse(data, scratch)
-            raw.extend(scratch.records)
+            raw.extend(replace(f, reported_in=tuple(sorted({name, *f.reported_in})))
+                       for f in scratch.records)
             return scratch.detected_format
     if outdated.detect_pip(data) or outdated.detect_npm(data):
         is_pip = outdated.detect_pip(data)
         (outdated.parse_pip if is_pip else outdated.parse_npm)(data, scratch)
-        result.outdated.extend(scratch.records)
+        result.outdated.extend(_listed_in(name, p) for p in scratch.records)
         return outdated.PIP_FORMAT if is_pip else outdated.NPM_FORMAT
     if _is_kev(data):
         entries = _parse_kev(data, scratch)
@@ -177,6 +182,12 @@ def _sniff_and_parse(
         return "empty"
     scratch.fail("$", "not a recognised security report", EXPECTED, describe(data))
     return "unrecognised"
+
+
+def _listed_in(name: str, package: OutdatedPackage) -> OutdatedPackage:
+    """Return the package with the list it came from (and, for npm, the package.json
+    that declares it) as where it was reported."""
+    return replace(package, reported_in=tuple(sorted({name, package.dependent} - {""})))
 
 
 def _is_kev(data: Any) -> bool:

@@ -35,7 +35,7 @@ def _markdown() -> MarkdownIt:
 
 
 @cache
-def _environment() -> Environment:
+def template_environment() -> Environment:
     return Environment(
         loader=PackageLoader("opsledger", "render/templates"),
         autoescape=select_autoescape(["html", "j2"], default=True),
@@ -94,7 +94,7 @@ def render_dashboard(
     everything = [*sections, *appendix]
     lines = {"off": off_target(everything), "on": on_target(everything),
              "skipped": not_computed(everything)}
-    return _environment().get_template("dashboard.html.j2").render(
+    return template_environment().get_template("dashboard.html.j2").render(
         title=title, subtitle=subtitle, note=note,
         panels=[_panel(s, svgs) for s in sections],
         appendix=[_panel(s, svgs) for s in appendix],

@@ -358,12 +358,16 @@ def trends(ctx: Context, months: int = TREND_MONTHS,
     With ``current`` (this run's KPIs, evaluated at the end of that month), the month's
     values are this run's, whether or not the history records them; the months before come
     from the history. One read of the history file.
+
+    The history holds the whole workspace's KPIs: a team's or a service's view has no
+    months before in it, only ``current``.
     """
     month = month_of(ctx.now)
     window = tuple(months_back(month, months))
     grouped: dict[str, list[TrendPoint]] = {}
     kinds: dict[str, tuple[str, Better]] = {}
-    for row in read_rows(history_path(ctx.workspace), window):
+    recorded = read_rows(history_path(ctx.workspace), window) if ctx.scope.whole else []
+    for row in recorded:
         if current is not None and row.month == month:
             continue
         grouped.setdefault(row.kpi, []).append(TrendPoint(row.month, row.value))

@@ -15,9 +15,11 @@ from typing import Any
 
 from opsledger.backlog.service import workspace_backlog
 from opsledger.core.errors import OpsledgerError
+from opsledger.core.incident_policy import policy_of
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey
 from opsledger.model.handover import Ticket
+from opsledger.model.status import Skipped
 from opsledger.review.changes import KpiChange
 from opsledger.review.history import KpiTrend, month_of, months_back, trends
 from opsledger.review.kpis import (
@@ -45,10 +47,9 @@ from opsledger.review.kpis import (
     ticket_kpis,
     vulnerability_kpis,
 )
-from opsledger.slo.service import ServiceHealth, workspace_health
+from opsledger.slo.service import ServiceHealth, SloStatus, workspace_health
 
 WINDOW_DAYS = 30  # the report's month: the 30 days to the evaluation instant
-
 
 
 def _guarded(names: Iterable[tuple[str, str, str, Better]], source: str,
@@ -66,10 +67,15 @@ def _health(ctx: Context) -> list[KpiResult]:
     return availability_kpis(workspace_health(ctx))
 
 
-def _slos(ctx: Context) -> list[KpiResult]:
+def slo_statuses(ctx: Context) -> list[SloStatus]:
+    """Return the status of every SLO in the run's scope, as the SLO KPIs count them."""
     from opsledger.slo.service import evaluate_workspace
 
-    return slo_kpis([e.status for e in evaluate_workspace(ctx).evaluations])
+    return [e.status for e in evaluate_workspace(ctx).evaluations]
+
+
+def _slos(ctx: Context) -> list[KpiResult]:
+    return slo_kpis(slo_statuses(ctx))
 
 
 def _incident_review(ctx: Context) -> Any:
@@ -77,6 +83,16 @@ def _incident_review(ctx: Context) -> Any:
 
     period = Period(ctx.now - timedelta(days=WINDOW_DAYS), ctx.now)
     return review_incidents(ctx, period)
+
+
+def major_incidents(ctx: Context) -> int | Skipped:
+    """Return how many of the incidents the incident KPI counts are major (the severities
+    the incident policy calls major), or why there is no count."""
+    review = _incident_review(ctx)
+    if not review.records.incidents:
+        return Skipped("no incident records")
+    policy = policy_of(ctx.workspace.config)
+    return sum(1 for incident in review.kpis.incidents if policy.is_major(incident))
 
 
 def _incidents(ctx: Context) -> list[KpiResult]:
@@ -102,19 +118,25 @@ def _vulnerabilities(ctx: Context) -> list[KpiResult]:
     return vulnerability_kpis(view.posture)
 
 
-def _cost(ctx: Context) -> list[KpiResult]:
+def cost_figures(ctx: Context) -> CostFigures | Skipped:
+    """Return the month's spend against the cost targets, as the cost KPIs count it, or why
+    it cannot be given (computed once per run)."""
+    return ctx.once(_cost_figures)
+
+
+def _cost_figures(ctx: Context) -> CostFigures | Skipped:
     try:
         from opsledger.cost.service import cost_result, cost_view
     except ImportError:
-        return skipped_group(COST_NAMES, "cost", "cost analysis is not available")
+        return Skipped("cost analysis is not available")
     result = cost_result(ctx)
     if not result.files or not result.records or not len(result.ledger):
-        return skipped_group(COST_NAMES, "cost", "no cost exports")
+        return Skipped("no cost exports")
     view = cost_view(ctx)
     spend = view.reviewed
     if spend is None:
-        return skipped_group(COST_NAMES, "cost", f"no cost data for {view.month}")
-    figures = CostFigures(
+        return Skipped(f"no cost data for {view.month}")
+    return CostFigures(
         month=view.month,
         currency=view.summary.currency,
         total=spend.spend,
@@ -125,6 +147,12 @@ def _cost(ctx: Context) -> list[KpiResult]:
         days_in_month=spend.days_in_month,
         forecast=spend.forecast_point,
     )
+
+
+def _cost(ctx: Context) -> list[KpiResult]:
+    figures = cost_figures(ctx)
+    if isinstance(figures, Skipped):
+        return skipped_group(COST_NAMES, "cost", figures.reason)
     return cost_kpis(figures)
 
 

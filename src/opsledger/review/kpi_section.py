@@ -104,6 +104,9 @@ def kpi_section(ctx: Context) -> Section:
     better = [c for c in changes.values() if c.verdict is Verdict.BETTER]
     if changes:
         compared = f"Compared with {month_title(before)}. {threshold_note()}"
+    elif not ctx.scope.whole:
+        compared = (f"The KPIs of {ctx.scope.label} are not kept in the KPI history (it holds "
+                    "the whole workspace's): there is no month before to compare with.")
     else:
         compared = (f"No KPIs recorded for {month_title(before)}: nothing to compare with "
                     "(trends start once the month before is in the history).")
@@ -121,8 +124,12 @@ def kpi_section(ctx: Context) -> Section:
     details = md_table(HEADER, on_target, ALIGN) if on_target else ""
     labels = {name: result.label for name, result in kpis.results.items()}
     headline = f"{len(missed)} of {len(targeted)} KPI targets missed"
-    headline += (f"; {len(worse)} worse and {len(better)} better than {before}" if changes
-                 else f"; no record of {before} to compare with")
+    if changes:
+        headline += f"; {len(worse)} worse and {len(better)} better than {before}"
+    elif not ctx.scope.whole:
+        headline += f"; a view of {ctx.scope.label} has no history to compare with"
+    else:
+        headline += f"; no record of {before} to compare with"
     return Section(
         KEY, TITLE, "\n".join(lines), Status.WARN if missed else Status.PASS,
         {"headline": headline, "kpis": kpis.to_json(), "compared_with": before,

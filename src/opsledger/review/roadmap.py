@@ -485,6 +485,10 @@ def roadmap_section(ctx: Context) -> Section:
     shortfalls = [g for g in view.gaps if g.met is False]
     c = view.capacity
     lines = [f"Full charter: `{ctx.workspace.config.paths.roadmap}`.", ""]
+    if not ctx.scope.whole:
+        lines = [f"The charter (`{ctx.workspace.config.paths.roadmap}`) plans for every "
+                 f"service and is written by the whole workspace's review; this is the part "
+                 f"of {ctx.scope.label}: the themes of its backlog items and its KPI gaps.", ""]
     rows = [[t.name, len(t.items), f"{t.effort_days:g}", f"{t.top.id} ({t.top.scores.wsjf:.2f})",
              "deferred" if t.name in c.deferred else "planned"] for t in view.themes]
     if rows:

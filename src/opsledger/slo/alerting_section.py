@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from opsledger.core.inputs import Context
 from opsledger.core.problems import Problem
+from opsledger.core.workspace import InputKey
 from opsledger.render.sections import Chart, Section, Status, md_table
 from opsledger.slo.backtest import (
     DEFAULT_MAX_ALERTS_PER_WEEK,
@@ -19,6 +20,7 @@ from opsledger.slo.backtest import (
     SloBacktest,
 )
 from opsledger.slo.noise import AlertNoise, NoiseReport, TuningRecommendation
+from opsledger.slo.scoping import left_out_json, left_out_line, left_out_note
 from opsledger.slo.service import (
     PROMETHEUS_URL_ENV,
     SloReport,
@@ -44,8 +46,10 @@ def alerting_section(ctx: Context, report: SloReport | None = None) -> Section:
     run = backtest_workspace(ctx, report)
     noise, noise_problems = workspace_noise(ctx)
     if not run.results and not noise.alerts:
+        left_out = left_out_note(ctx, InputKey.ALERTS, "alert firings")
         return Section.skipped(ALERTING_KEY, ALERTING_TITLE,
-                               "no SLI history to backtest and no alert history")
+                               "no SLI history to backtest and no alert history"
+                               + (f" ({left_out} are not in this view)" if left_out else ""))
     return build_alerting_section(ctx, run.results, noise, noise_problems)
 
 
@@ -195,6 +199,9 @@ def build_alerting_section(
     if problems:
         lines += ["", f"**Alert history problems** ({len(problems)})", ""]
         lines += [f"- {p}" for p in problems[:20]]
+    left_out = left_out_line(ctx, InputKey.ALERTS, "alert firings")
+    if left_out:
+        lines += ["", left_out + "."]
     status = Status.WARN if changes or problems or failed else Status.PASS
     owners = {s.name: s.owner or "" for s in ctx.workspace.config.services}
     headline = (
@@ -211,6 +218,8 @@ def build_alerting_section(
             "backtest": backtest_json(backtests),
             "noise": noise_json(noise),
             "problems": [p.to_json() for p in problems],
+            **({} if ctx.scope.whole else {"scope": left_out_json(ctx, InputKey.ALERTS,
+                                                                  "alert_firings")}),
         },
         charts=(recall_chart(done),) if any(
             score.recall is not None for r in done for score in r.scores) else (),

@@ -19,6 +19,7 @@ from opsledger.slo.health import (
     SkippedServiceHealth,
     availability_domain,
 )
+from opsledger.slo.scoping import left_out_json, left_out_line, left_out_note
 from opsledger.slo.service import HEALTH_WINDOW, workspace_health
 
 KEY = "health"
@@ -32,11 +33,14 @@ HEADER = ["Service", "Availability", "Objective", "Probes", "p50 ms", "p95 ms", 
 def health_section(ctx: Context) -> Section:
     """Return the section over the last :data:`WINDOW_DAYS` days of the probe history."""
     result = ctx.inputs.read(InputKey.HEALTH)
+    folder = str(ctx.workspace.path(InputKey.HEALTH).relative_to(ctx.workspace.root))
+    left_out = left_out_line(ctx, InputKey.HEALTH, "probes")
+    if not result.records and left_out:
+        return Section.skipped(KEY, TITLE, f"no probes of {ctx.scope.label} in {folder} "
+                               f"({left_out_note(ctx, InputKey.HEALTH, 'probes')} are not "
+                               "in this view)")
     if not result.records:
-        reason = "no readable health history in " + str(
-            ctx.workspace.path(InputKey.HEALTH).relative_to(ctx.workspace.root)
-        )
-        return Section.skipped(KEY, TITLE, reason)
+        return Section.skipped(KEY, TITLE, "no readable health history in " + folder)
     end = ctx.now
     start = end - HEALTH_WINDOW
     results = workspace_health(ctx)
@@ -56,6 +60,8 @@ def health_section(ctx: Context) -> Section:
         body += "\nNot assessed:\n\n" + "\n".join(
             f"- {s.service}: {s.reason}" for s in sorted(skipped, key=lambda s: s.service)
         ) + "\n"
+    if left_out:
+        body += f"\n{left_out}.\n"
     headline = (
         f"{len(breached)} of {len(assessed)} services below their objective"
         if breached
@@ -92,6 +98,8 @@ def health_section(ctx: Context) -> Section:
                 for r in assessed
             ],
             "skipped": [{"service": s.service, "reason": s.reason} for s in skipped],
+            **({} if ctx.scope.whole else {"scope": left_out_json(ctx, InputKey.HEALTH,
+                                                                  "probes")}),
         },
         (availability_chart(assessed[:CHARTED]),) if assessed else (),
         actions,

@@ -48,6 +48,9 @@ HEAT_CENTER = 1.0
 def slo_section(ctx: Context) -> Section:
     """Return the SLO section for the workspace at ``ctx.now``."""
     report = evaluate_workspace(ctx)
+    if not report.evaluations and report.scope is not None and report.scope.total:
+        return Section.skipped(KEY, TITLE, f"no SLO definitions of {ctx.scope.label} in "
+                               f"slos/ ({report.scope.note()})")
     if not report.evaluations:
         reason = "no SLO definitions in slos/"
         if report.problems:
@@ -105,6 +108,12 @@ def build_section(ctx: Context, report: SloReport) -> Section:
     if valid:
         lines += ["", f"Budget burn-down charts: {len(charted)} SLO(s) off target or at risk; "
                   f"{len(valid) - len(charted)} omitted."]
+    scoped: dict[str, Any] = {}
+    if report.scope is not None:
+        lines += ["", report.scope.line() + "."]
+        if report.scope.components:
+            lines += ["", report.scope.components_line() + "."]
+        scoped = {"scope": report.scope.to_json()}
     status = Status.PASS
     if exhausted:
         status = Status.FAIL
@@ -123,6 +132,7 @@ def build_section(ctx: Context, report: SloReport) -> Section:
             "problems": [p.to_json() for p in report.problems],
             "needs_prometheus": [s.slo.key for s in promql],
             "burndowns_omitted": len(valid) - len(charted),
+            **scoped,
         },
         charts=(*_heatmap(valid), *(_burndown_chart(e) for e in charted)),
         actions=tuple(

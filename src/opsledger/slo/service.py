@@ -9,16 +9,17 @@ SLO whose counts cannot be fetched is reported invalid with the engine's message
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from opsledger.core.budget_exclusions import SECTION as EXCLUSIONS_KEY
+from opsledger.core.catalog import configured_services
 from opsledger.core.config import EngineChoice, ErrorBudgetPolicy
 from opsledger.core.errors import EngineError
-from opsledger.core.inputs import Context, fail_if_strict, readers
+from opsledger.core.inputs import Context, fail_if_strict
 from opsledger.core.options import DEFAULT_MIN_EVENTS
 from opsledger.core.problems import Level, Problem, ReadResult
 from opsledger.core.workspace import InputKey
@@ -74,6 +75,8 @@ from opsledger.slo.rule_files import RuleFiles as RuleFiles
 from opsledger.slo.rule_files import load_policies as load_policies
 from opsledger.slo.rule_files import workspace_rules as workspace_rules
 from opsledger.slo.rule_files import write_rule_files as write_rule_files
+from opsledger.slo.scoping import SloScope as SloScope
+from opsledger.slo.scoping import outside_components, slo_scope, whole_context
 
 PROMETHEUS_URL_ENV = "OPSLEDGER_PROMETHEUS_URL"
 NEEDS_PROMETHEUS = f"needs a Prometheus server: pass --prometheus URL or set {PROMETHEUS_URL_ENV}"
@@ -90,16 +93,11 @@ class SloEvaluation:
 class SloReport:
     evaluations: list[SloEvaluation] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # A team's or a service's view: what it shows and leaves out (None: every service).
+    scope: SloScope | None = None
 
     def to_json(self) -> list[dict[str, Any]]:
         return [e.status.to_json() for e in self.evaluations]
-
-
-def _incidents(ctx: Context) -> list[Incident]:
-    from opsledger.readers import incidents
-
-    found = read_input(ctx, InputKey.INCIDENTS, incidents.read).records
-    return [r for r in found if isinstance(r, Incident)]
 
 
 def _probes(ctx: Context) -> list[ProbeResult]:
@@ -146,7 +144,9 @@ class _Engines:
                 self._prometheus[url] = PrometheusEngine(url, deadline=self._prometheus_deadline)
             return self._prometheus[url]
         if self._health is None:
-            self._health = HealthEngine(_probes(self.ctx))
+            # A health SLI names the service whose probes it counts, which may be another
+            # team's: the engine picks that service's probes from the whole history.
+            self._health = HealthEngine(_probes(whole_context(self.ctx)))
         return self._health
 
 
@@ -182,39 +182,57 @@ def _evaluate_workspace(
     minute_history: bool = True,
 ) -> SloReport:
     definitions = read_slos(ctx)
-    report = SloReport(problems=list(definitions.problems))
+    whole = whole_context(ctx)
+    every = read_slos(whole).records
+    # A journey in a team's view may be counted from other teams' SLOs: those are
+    # evaluated too (as a run over every service would), but not reported.
+    outside = outside_components(definitions.records, every)
+    report = SloReport(problems=list(definitions.problems),
+                       scope=slo_scope(ctx, len(definitions.records), outside))
     if not definitions.records:
         return report
     engines = _Engines(ctx, prometheus_url, events)
-    incidents = _incidents(ctx)
+    incidents = read_incidents(ctx)
+    every_incident = incidents if whole is ctx else read_incidents(whole)
     policy = ctx.workspace.config.policies.error_budget
     # Composite SLOs last: they are counted from their components' evaluations.
-    ordered = sorted(definitions.records, key=lambda s: (bool(s.composite), s.service, s.name))
-    exclusions, unresolved = workspace_exclusions(ctx, ordered, incidents)
+    ordered = sorted([*definitions.records, *outside],
+                     key=lambda s: (bool(s.composite), s.service, s.name))
+    not_shown = {id(slo) for slo in outside}
+    # The declarations are the whole configuration's, and a correction may name an incident
+    # of another team: they are resolved over every SLO and incident, as in a whole run.
+    exclusions, unresolved = workspace_exclusions(ctx, every, every_incident)
     report.problems += unresolved
+    evaluated: dict[str, tuple[SloStatus, SliSeries | None]] = {}
     try:
         fetched = _fetch_event_slos(engines.events, ordered, ctx)
         for slo in ordered:
             ctx.progress(f"SLO {slo.key}")
-            report.evaluations.append(
-                _uncountable_composite(slo, report, fetched, ctx.now)
-                or _evaluate_one(slo, engines, ctx.now, min_events, incidents, policy, fetched,
+            among = every_incident if id(slo) in not_shown else incidents
+            evaluation = (
+                _uncountable_composite(slo, evaluated, fetched, ctx.now)
+                or _evaluate_one(slo, engines, ctx.now, min_events, among, policy, fetched,
                                  minute_history, exclusions)
             )
+            evaluated[slo.key] = (evaluation.status, evaluation.series)
+            if id(slo) not in not_shown:
+                report.evaluations.append(evaluation)
     finally:
         engines.events.close()
     return report
 
 
 def _uncountable_composite(
-    slo: Slo, report: SloReport, fetched: dict[str, SliSeries], now: datetime
+    slo: Slo,
+    evaluated: Mapping[str, tuple[SloStatus, SliSeries | None]],
+    fetched: dict[str, SliSeries],
+    now: datetime,
 ) -> SloEvaluation | None:
-    """Count a composite SLO from its components' evaluations into ``fetched``, so that it
-    is evaluated as any other SLO; return its status instead when a component has no counts.
-    None for an SLO that is not a composite."""
+    """Count a composite SLO from its components' evaluations (by key) into ``fetched``, so
+    that it is evaluated as any other SLO; return its status instead when a component has no
+    counts. None for an SLO that is not a composite."""
     if slo.composite is None:
         return None
-    evaluated = {e.status.slo.key: (e.status, e.series) for e in report.evaluations}
     counts = component_counts(slo, evaluated)
     if isinstance(counts, NotComputable):
         status = SloStatus(slo, now, slo.window.start_at(floor_minute(now)), valid=False,
@@ -372,9 +390,9 @@ def workspace_health(ctx: Context) -> list[HealthResult]:
 
 def _workspace_health(ctx: Context) -> list[HealthResult]:
     probes = ctx.inputs.read(InputKey.HEALTH).records
-    config = ctx.workspace.config
-    return service_health(probes, ctx.now - HEALTH_WINDOW, ctx.now, config.budget_for,
-                          [s.name for s in config.services])
+    return service_health(probes, ctx.now - HEALTH_WINDOW, ctx.now,
+                          ctx.workspace.config.budget_for,
+                          [s.name for s in configured_services(ctx)])
 
 
 def read_alert_history(ctx: Context) -> ReadResult[AlertEvent]:
@@ -383,13 +401,10 @@ def read_alert_history(ctx: Context) -> ReadResult[AlertEvent]:
 
 
 def read_incidents(ctx: Context) -> list[Incident]:
+    """Return the run's incidents (a scoped run's: those of its services and team)."""
     from opsledger.readers import incidents
 
-    if InputKey.INCIDENTS in readers():
-        found = ctx.inputs.read(InputKey.INCIDENTS).records
-    else:
-        path = ctx.workspace.path(InputKey.INCIDENTS)
-        found = incidents.read(path).records if path.exists() else []
+    found = read_input(ctx, InputKey.INCIDENTS, incidents.read).records
     return [r for r in found if isinstance(r, Incident)]
 
 
@@ -447,7 +462,9 @@ def backtest_workspace(
 def workspace_noise(ctx: Context) -> tuple[NoiseReport, list[Problem]]:
     """Return the alert-noise report of the workspace's alert history."""
     history = read_alert_history(ctx)
-    known = {i.id for i in read_incidents(ctx)}
+    # Which incident ids are real is asked of every incident: an alert of the view may be
+    # linked to an incident filed against another team's service.
+    known = {i.id for i in read_incidents(whole_context(ctx))}
     report = noise_report(history.records, known or None, working_hours(ctx))
     return report, list(history.problems)
 

@@ -12,11 +12,14 @@ from datetime import date, datetime
 
 from opsledger.core.config import SupportPolicy
 from opsledger.core.problems import Problem
+from opsledger.core.scope import EVERYTHING, LeftOut, Scope
 from opsledger.forecasting.models import SkippedForecast
 from opsledger.model import schema
 from opsledger.support.intervals import SANITY_RATIO, StaffingTotals
 from opsledger.support.rotation import Rotation
 from opsledger.support.skill_groups import QueueLoad, SkillGroupCoverage
+
+NOTHING_LEFT_OUT = LeftOut()
 
 METHOD = {
     "forecast": "statsforecast daily models (season 7) chosen per queue by MASE in "
@@ -59,6 +62,24 @@ class CoveragePlan:
     problems: tuple[Problem, ...]
     tickets_read: int
     tickets_after_history: int
+    # A team's or a service's plan: the tickets of its services only, and those left out.
+    scope: Scope = EVERYTHING
+    tickets_left_out: LeftOut = NOTHING_LEFT_OUT
+
+    def left_out_line(self) -> str:
+        """Return one sentence saying which tickets a scoped plan left out ("" for the whole
+        workspace's plan)."""
+        if self.scope.whole:
+            return ""
+        left = self.tickets_left_out
+        return (f"Not in the plan of {self.scope.label}: {left.unplaced} ticket(s) naming no "
+                f"service and {left.other} of other services.")
+
+    def scope_json(self) -> dict[str, object]:
+        """Return the ``scope`` object of a scoped plan: its services and what it left out."""
+        left = self.tickets_left_out
+        return {**self.scope.to_json(),
+                "left_out": {"tickets": {"other": left.other, "unplaced": left.unplaced}}}
 
     @property
     def forecast_queues(self) -> tuple[QueueLoad, ...]:
@@ -146,6 +167,7 @@ class CoveragePlan:
             "generated_at": self.generated_at.isoformat(),
             "inputs": {self.input_file: {"sha256": self.input_digest}},
             "input_digest": self.input_digest,
+            **({} if self.scope.whole else {"scope": self.scope_json()}),
             "tickets": {
                 "read": self.tickets_read,
                 "after_history_end": self.tickets_after_history,

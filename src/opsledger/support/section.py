@@ -37,11 +37,16 @@ HISTORY_SHOWN_DAYS = 56  # eight weeks of actuals before the forecast: enough to
 
 
 def support_section(ctx: Context) -> Section:
-    """Return the support section (skipped when there is no readable ticket history)."""
+    """Return the support section (skipped when there is no readable ticket history); in a
+    team's or a service's run, the plan of the tickets of its services."""
     plan = workspace_coverage_plan(ctx)
     if plan is None:
         problems = ctx.inputs.read(InputKey.TICKETS).problems
         reason = "no readable ticket history"
+        left = ctx.inputs.left_out.get(InputKey.TICKETS)
+        if not ctx.scope.whole and left is not None:
+            reason = (f"no ticket of {ctx.scope.label} in the ticket history ({left.unplaced} "
+                      f"naming no service and {left.other} of other services left out)")
         if problems:
             reason += f" ({len(problems)} input problem(s))"
         return Section.skipped(KEY, TITLE, reason)
@@ -84,6 +89,8 @@ def build_support_section(plan: CoveragePlan, tickets: list[Ticket]) -> Section:
         lines += ["", f"No roster proposed: {md_escape(plan.rotation_skipped)}."]
     if plan.problems:
         lines += ["", f"{len(plan.problems)} ticket row(s) left out as unreadable."]
+    if not plan.scope.whole:
+        lines += ["", md_escape(plan.left_out_line())]
     worse = [q for q in queues if q.forecast.beats_seasonal_naive is False]
     short = plan.rotation is not None and not plan.rotation.covered
     totals = plan.totals
@@ -119,6 +126,7 @@ def build_support_section(plan: CoveragePlan, tickets: list[Ticket]) -> Section:
             "sanity": document["sanity"],
             "skipped_queues": [s.to_json() for s in plan.skipped_queues],
             "rotation_headcount": plan.rotation.headcount if plan.rotation else None,
+            **({} if plan.scope.whole else {"scope": plan.scope_json()}),
         },
         charts=tuple(charts),
         details=details,

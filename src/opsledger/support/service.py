@@ -5,6 +5,11 @@ reads a ticket-history CSV, forecasts each queue, pools queues into the configur
 groups, staffs every open interval of a typical week with Erlang C (Erlang A when the
 support policy sets a patience), covers the intervals with shifts, proposes a weekly roster
 and writes ``support-coverage-plan.json`` with a sanity check of work against staffed hours.
+
+A team's or a service's plan (:func:`write_scope_coverage_plan`) is built from the tickets
+of its services only; tickets that name no service cannot be placed and are left out and
+counted. It is written beside the workspace's plan, never over it:
+``support-coverage-plan.team-payments.json``, ``support-coverage-plan.service-checkout.json``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from opsledger.core.config import SupportPolicy
@@ -19,12 +25,14 @@ from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_json, sha256_file, sha256_tree
 from opsledger.core.inputs import Context
 from opsledger.core.problems import Problem
+from opsledger.core.scope import EVERYTHING, LeftOut, Scope
 from opsledger.core.workspace import InputKey
+from opsledger.forecasting import background
 from opsledger.forecasting.backend import BackendName, ForecastBackend
 from opsledger.forecasting.models import SkippedForecast, forecast_tickets
 from opsledger.model.handover import Ticket
 from opsledger.readers import tickets as ticket_reader
-from opsledger.support.plan import CoveragePlan
+from opsledger.support.plan import NOTHING_LEFT_OUT, CoveragePlan
 from opsledger.support.rotation import Rotation, propose_rotation
 from opsledger.support.skill_groups import (
     QueueLoad,
@@ -42,7 +50,9 @@ __all__ = [
     "build_coverage_plan",
     "forecast_ticket_volume",
     "maintenance_plan_markdown",
+    "start_coverage_plan",
     "workspace_coverage_plan",
+    "write_scope_coverage_plan",
 ]
 
 PLAN_FILE = "support-coverage-plan.json"
@@ -77,10 +87,13 @@ def build_coverage_plan(
     input_digest: str = "",
     problems: Sequence[Problem] = (),
     backend: BackendName | ForecastBackend | None = None,
+    scope: Scope = EVERYTHING,
+    left_out: LeftOut = NOTHING_LEFT_OUT,
 ) -> CoveragePlan:
     """Return the coverage plan for ``tickets`` (no file I/O).
 
     ``backend`` says where the queue forecasts are fitted (``"local"`` or ``"spark"``).
+    A team's or a service's plan gets its ``scope`` and the tickets it ``left_out``.
     """
     zone = ZoneInfo(policy.timezone)
     last_day = _history_end(tickets, now, zone)
@@ -112,8 +125,10 @@ def build_coverage_plan(
         rotation_skipped = "no queue could be forecast"
     elif tickets:
         rotation_skipped = f"no ticket was created on or before {last_day.isoformat()}"
-    else:
+    elif scope.whole:
         rotation_skipped = "the ticket history holds no tickets"
+    else:
+        rotation_skipped = f"the ticket history holds no tickets of {scope.label}"
     return CoveragePlan(
         generated_at=now,
         input_file=input_file,
@@ -129,6 +144,8 @@ def build_coverage_plan(
         problems=tuple(problems),
         tickets_read=len(tickets),
         tickets_after_history=len(tickets) - len(used),
+        scope=scope,
+        tickets_left_out=left_out,
     )
 
 
@@ -174,21 +191,84 @@ def forecast_ticket_volume(
 
 
 def workspace_coverage_plan(ctx: Context) -> CoveragePlan | None:
-    """Return the run's support coverage plan (None without readable tickets), once per run."""
+    """Return the run's support coverage plan (None without readable tickets), once per run.
+
+    In a team's or a service's run, the plan of the tickets of its services."""
     return ctx.once(_coverage_plan)
 
 
+def start_coverage_plan(ctx: Context) -> None:
+    """Start fitting the run's coverage plan in the background worker
+    (:mod:`opsledger.forecasting.background`), so that :func:`workspace_coverage_plan`
+    finds it fitted while the run computed everything else. Same plan either way."""
+    if (_coverage_plan,) in ctx.results or (start_coverage_plan,) in ctx.results:
+        return
+    arguments = _plan_arguments(ctx)
+    if arguments is not None:
+        ctx.results[(start_coverage_plan,)] = (
+            background.submit(build_coverage_plan, **arguments), arguments)
+
+
 def _coverage_plan(ctx: Context) -> CoveragePlan | None:
+    started = ctx.results.pop((start_coverage_plan,), None)
+    if started is not None:
+        future, arguments = started
+        return background.result(future, build_coverage_plan, **arguments)
+    arguments = _plan_arguments(ctx)
+    return None if arguments is None else build_coverage_plan(**arguments)
+
+
+def _plan_arguments(ctx: Context) -> dict[str, Any] | None:
+    """Return the arguments of the run's :func:`build_coverage_plan` (None without tickets)."""
     result = ctx.inputs.read(InputKey.TICKETS)
     tickets = [t for t in result.records if isinstance(t, Ticket)]
     if not tickets:
         return None
+    return _plan_inputs(ctx, tickets, result.problems, ctx.now)
+
+
+def _plan_inputs(ctx: Context, tickets: Sequence[Ticket], problems: Sequence[Problem],
+                 now: datetime, horizon_days: int = 28,
+                 backend: BackendName | ForecastBackend | None = None) -> dict[str, Any]:
     path = ctx.workspace.path(InputKey.TICKETS)
-    return build_coverage_plan(
-        tickets,
-        policy=ctx.workspace.config.policies.support,
-        now=ctx.now,
-        input_file=path.relative_to(ctx.workspace.root).as_posix(),
-        input_digest=sha256_tree(path),
-        problems=result.problems,
-    )
+    return {
+        "tickets": tickets,
+        "policy": ctx.workspace.config.policies.support,
+        "now": now,
+        "horizon_days": horizon_days,
+        "input_file": path.relative_to(ctx.workspace.root).as_posix(),
+        "input_digest": sha256_tree(path),
+        "problems": problems,
+        "backend": backend,
+        "scope": ctx.scope,
+        "left_out": ctx.inputs.left_out.get(InputKey.TICKETS, NOTHING_LEFT_OUT),
+    }
+
+
+def write_scope_coverage_plan(
+    ctx: Context,
+    *,
+    horizon_days: int = 28,
+    backend: BackendName | ForecastBackend | None = None,
+) -> tuple[CoveragePlan, Path]:
+    """Return the coverage plan of the run's tickets (a team's or a service's only, in a
+    scoped run) and the file it was written to, in the p18 evidence folder under
+    ``Scope.file_name``.
+
+    A ticket history that is missing or cannot be read at all raises :class:`InputError`.
+    """
+    if horizon_days < 1:
+        raise InputError(f"horizon must be at least 1 day (found {horizon_days})")
+    path = ctx.workspace.path(InputKey.TICKETS)
+    if not path.is_file():
+        raise InputError(f"{path}: ticket history not found")
+    result = ctx.inputs.read(InputKey.TICKETS)
+    if result.fatal:
+        raise InputError(f"{path}: ticket history could not be read", result.problems)
+    tickets = [t for t in result.records if isinstance(t, Ticket)]
+    moment = ctx.now.astimezone(UTC).replace(microsecond=0)
+    plan = build_coverage_plan(**_plan_inputs(ctx, tickets, result.problems, moment,
+                                              horizon_days, backend))
+    output = ctx.workspace.p18_evidence / ctx.scope.file_name(PLAN_FILE)
+    atomic_write_json(output, plan.to_json())
+    return plan, output
