@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -62,8 +63,70 @@ def reset_peak() -> None:
 @dataclass(frozen=True)
 class ProcessRun:
     seconds: float
-    peak_mib: float
+    peak_mib: float  # the command's own process (its peak resident set)
     stdout: str
+    # The command's process with every process it started (worker processes), sampled: the
+    # highest sum of their proportional set sizes (pages shared by several count once), and
+    # the CPU time they used.
+    tree_peak_mib: float = float("nan")
+    tree_cpu_seconds: float = float("nan")
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> dict[int, tuple[int, int]]:
+    """Return every process's parent pid and CPU ticks used (user and system), from /proc."""
+    found: dict[int, tuple[int, int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            found[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return found
+
+
+def _pss_kib(pid: int) -> int:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+class TreeSampler:
+    """Samples a process and its descendants until stopped: the peak of their summed
+    proportional set sizes (pages shared by several count once) and the CPU time each used
+    (the last reading of each process, so processes that ended before it are counted too)."""
+
+    def __init__(self, pid: int, every: float = 0.05) -> None:
+        self.pid, self.every, self.peak_kib = pid, every, 0
+        self.ticks: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            processes = _processes()
+            children: dict[int, list[int]] = {}
+            for pid, (parent, _) in processes.items():
+                children.setdefault(parent, []).append(pid)
+            pending, total = [self.pid], 0
+            while pending:
+                pid = pending.pop()
+                pending.extend(children.get(pid, []))
+                total += _pss_kib(pid)
+                if pid in processes:
+                    self.ticks[pid] = processes[pid][1]
+            self.peak_kib = max(self.peak_kib, total)
+            self._stop.wait(self.every)
+
+    def stop(self) -> tuple[float, float]:
+        """Stop sampling; return the peak memory in MiB and the CPU seconds of the tree."""
+        self._stop.set()
+        self._thread.join()
+        return (self.peak_kib / 1024 if self.peak_kib else float("nan"),
+                sum(self.ticks.values()) / TICKS)
 
 
 def process_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -75,7 +138,8 @@ def process_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_process(argv: Sequence[str], env: dict[str, str] | None = None) -> ProcessRun:
-    """Run a command to completion; return its wall time, its own peak RSS and its stdout.
+    """Run a command to completion; return its wall time, its own peak RSS, its stdout and
+    the peak memory of it and every process it started.
 
     The child is reaped with ``wait4`` so that its resource usage is its own, not the maximum
     over every child this process has waited for. Exit status 0 and 1 (a verdict) are runs.
@@ -84,14 +148,17 @@ def run_process(argv: Sequence[str], env: dict[str, str] | None = None) -> Proce
         started = time.perf_counter()
         process = subprocess.Popen(list(argv), stdout=out, stderr=err,
                                    env=process_environment(env))
+        tree = TreeSampler(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
+        tree_peak, tree_cpu = tree.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         if process.returncode not in (0, 1):
             raise RuntimeError(f"{argv[0]} exited {process.returncode}: {err.read()[-2000:]}")
-        return ProcessRun(seconds, usage.ru_maxrss / 1024, out.read())
+        return ProcessRun(seconds, usage.ru_maxrss / 1024, out.read(), tree_peak,
+                          max(tree_cpu, usage.ru_utime + usage.ru_stime))
 
 
 @dataclass

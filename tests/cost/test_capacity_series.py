@@ -239,3 +239,16 @@ def test_a_forecast_row_for_every_series_or_an_error() -> None:
 def test_no_samples_no_series() -> None:
     assert daily_series(daily([]), TODAY) == []
     assert capacity_runway(daily([]), TODAY) == []
+
+
+def test_series_fitted_in_batches_are_those_fitted_together() -> None:
+    samples = pd.concat([daily(line(0.3 + 0.02 * n, 0.002 * n), service=f"svc-{n}")
+                         for n in range(7)])
+    fitted = [s for s in daily_series(samples, TODAY) if isinstance(s, DailySeries)]
+    horizon = horizon_days(CapacitySettings(months=2))
+    together = forecast_series(fitted, horizon)
+    parts = [fitted[:3], fitted[3:4], fitted[4:]]
+    joined = SeriesForecast.joined([forecast_series(p, horizon) for p in parts], horizon)
+    np.testing.assert_array_equal(joined.mean, together.mean)
+    np.testing.assert_array_equal(joined.high, together.high)
+    assert SeriesForecast.joined([], horizon).mean.shape == (0, horizon)

@@ -40,15 +40,15 @@ def test_health_history_is_read_cleanly_in_both_formats(world: World, workspace:
     result = health.read(workspace / "reports" / "health")
     assert result.problems == []
     assert result.detected_format == "csv+jsonl"
-    assert len(result.records) == health_row_count(world)
-    assert {p.service for p in result.records} == {s.name for s in world.services}
-    assert min(p.time for p in result.records) == world.history_start
+    assert result.record_count == health_row_count(world)
+    assert set(result.history.present_services) == {s.name for s in world.services}
+    assert min(p.time for p in result.history) == world.history_start
 
 
 def test_probes_fail_during_incidents_in_proportion_to_error_fraction(
     world: World, workspace: Path
 ):
-    probes = health.read(workspace / "reports" / "health").records
+    probes = list(health.read(workspace / "reports" / "health").history)
     windows = [
         (i.service, i.started_at, i.resolved_at, i.error_fraction)
         for i in world.incidents
@@ -74,7 +74,7 @@ def test_probes_fail_during_incidents_in_proportion_to_error_fraction(
 
 
 def test_latency_has_an_afternoon_peak(workspace: Path):
-    probes = health.read(workspace / "reports" / "health").records
+    probes = list(health.read(workspace / "reports" / "health").history)
     by_hour = {
         hour: np.median(
             [

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +45,68 @@ def test_a_worker_that_dies_is_replaced_by_doing_the_work_here() -> None:
     assert background.result(died, math.comb, 5, 2) == 10
     # and the next submission starts a new worker
     assert background.submit(os.getpid).result(timeout=60) != os.getpid()
+
+
+def test_submitting_returns_before_the_worker_has_started(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    # The fork server imports the forecasting libraries before its first worker can start;
+    # the run goes on meanwhile, and gets every result in the order it asked.
+    started = time.perf_counter()
+    futures = [background.submit(pow, 2, n) for n in range(6)]
+    assert time.perf_counter() - started < 0.5
+    assert [f.result(timeout=120) for f in futures] == [2 ** n for n in range(6)]
+
+
+def test_the_workers_take_work_side_by_side() -> None:
+    pids = {background.submit(_busy_pid, 0.5) for _ in range(4)}
+    found = {f.result(timeout=120) for f in pids}
+    assert os.getpid() not in found
+    assert len(found) == min(background.MAX_WORKERS, len(os.sched_getaffinity(0)))
+
+
+def test_work_not_yet_handed_over_when_the_workers_stop_is_done_here() -> None:
+    futures = [background.submit(_slow_double, 0.2, n) for n in range(6)]
+    background.shutdown()
+    assert all(f.done() for f in futures)  # none is left waiting for a worker
+    assert [background.result(f, _slow_double, 0, n) for n, f in enumerate(futures)] == [
+        2 * n for n in range(6)]
+
+
+@pytest.mark.parametrize("count", [0, 1, 49, 50, 120, 399, 3000])
+def test_batches_keep_every_item_once_and_in_order(count: int) -> None:
+    items = list(range(count))
+    found = background.batches(items)
+    assert [x for batch in found for x in batch] == items
+    assert len(found) <= background.workers() * background.BATCHES_PER_WORKER
+    assert all(len(batch) >= 50 for batch in found[:-1])
+    if count >= 400:
+        assert len(found) == background.workers() * background.BATCHES_PER_WORKER
+
+
+def _busy_pid(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def _slow_double(seconds: float, value: int) -> int:
+    time.sleep(seconds)
+    return 2 * value
+
+
+def test_a_review_leaves_the_model_libraries_to_its_workers(small_demo: Path,
+                                                           tmp_path: Path) -> None:
+    # The forecasts and the experiment statistics are computed in the workers, which import
+    # statsforecast, statsmodels and scipy.stats; the review's own process never does.
+    root = tmp_path / "ws"
+    shutil.copytree(small_demo, root)
+    probe = ("import sys\nfrom opsledger.cli.main import main\n"
+             f"sys.argv = ['opsledger', 'review', {str(root)!r}, '--now', "
+             "'2026-11-01T00:00:00+00:00', '--json']\n"
+             "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+             "print(' '.join(sys.modules), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=600, check=True)
+    loaded = set(done.stderr.split())
+    assert "opsledger.review.service" in loaded
+    assert not {"statsforecast", "statsmodels", "scipy.stats"} & loaded
+    assert (root / "reports" / "ops" / "MONTHLY_OPS_REPORT.md").is_file()

@@ -168,3 +168,15 @@ def test_series_are_zero_filled_and_local_to_the_support_timezone() -> None:
     quarters = weekday_interval_shares(arrivals, "l1", 15)
     assert quarters[1][2] == 1.0 and len(quarters[1]) == 96  # Tuesday 00:30 local
     assert pd.isna(series["y"]).sum() == 0
+
+
+def test_queues_forecast_in_parts_are_the_queues_forecast_together(
+        forecasts: tuple[QueueForecast | SkippedForecast, ...]) -> None:
+    tickets = seasonal_tickets(112) + seasonal_tickets(10, queue="new", seed=9, first_day=102)
+    first = forecast_tickets(tickets, "UTC", horizon_days=14, part=(0, 2))
+    second = forecast_tickets(tickets, "UTC", horizon_days=14, part=(1, 2))
+    assert [f.queue for f in first] == ["l1"] and [f.queue for f in second] == ["new"]
+    assert tuple(sorted(first + second, key=lambda f: f.queue)) == forecasts
+    assert forecast_tickets(tickets, "UTC", horizon_days=14, part=(2, 3)) == ()
+    with pytest.raises(ValueError, match="part 2 of 2"):
+        forecast_tickets(tickets, "UTC", horizon_days=14, part=(2, 2))

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from opsledger.model.handover import Ticket
-from opsledger.model.health import ProbeResult
+from opsledger.model.health import ProbeHistory, ProbeResult
 from opsledger.model.incidents import Incident
 from opsledger.review.changes import (
     KpiChange,
@@ -126,3 +126,6 @@ def test_the_month_to_date_counts_from_the_first_of_the_month_to_the_clock() -> 
     assert "66.667%" in found.text
     # On the first instant of a month there is nothing so far to show.
     assert month_to_date(probes, incidents, tickets, START) is None
+    # The history held by column counts the same probes.
+    by_columns = month_to_date(ProbeHistory.from_records(probes), incidents, tickets, CLOCK)
+    assert by_columns == found

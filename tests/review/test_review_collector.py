@@ -28,22 +28,25 @@ def workspace(small_demo: Path, tmp_path: Path) -> Path:
 def test_records_read_are_frozen_while_sections_run_and_released_after(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[tuple[int, int, int]] = []
+    seen: list[tuple[int, int, int, int]] = []
 
     def observing_section(ctx: Context) -> Section:
-        probes = len(ctx.inputs.records(InputKey.HEALTH))
+        probes = ctx.inputs.read(InputKey.HEALTH).record_count  # held by column
+        records = len(ctx.inputs.records(InputKey.INCIDENTS)) + len(
+            ctx.inputs.records(InputKey.TICKETS))
         # A frozen object is in the permanent generation: no pass of gc.collect() walks it.
         frozen = gc.get_freeze_count()
         gc.collect()
-        seen.append((probes, frozen, gc.get_freeze_count()))
+        seen.append((probes, records, frozen, gc.get_freeze_count()))
         return Section("observing", "Observing", "_observed_\n")
 
     monkeypatch.setattr(service, "APPENDIX", (*service.APPENDIX, observing_section))
     assert gc.get_freeze_count() == 0
     result = service.run_review(open_workspace(workspace), CLOCK)
-    [(probes, frozen, after_collecting)] = seen
-    # Every probe record read (and more: the other inputs) was frozen, and stayed so.
-    assert probes > 10_000 and frozen > probes and after_collecting == frozen
+    [(probes, records, frozen, after_collecting)] = seen
+    # Every record read (incidents, tickets, and more) was frozen, and stayed so.
+    assert probes > 10_000 and records > 100
+    assert frozen > records and after_collecting == frozen
     assert gc.get_freeze_count() == 0
     assert [s.key for s in result.sections][-1] == "observing"
     assert result.report.exists()

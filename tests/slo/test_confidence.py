@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
 from opsledger.slo.confidence import (
@@ -10,6 +11,7 @@ from opsledger.slo.confidence import (
     incident_confidence,
     share_confidence,
     share_evidence,
+    wilson_interval,
 )
 
 
@@ -20,6 +22,16 @@ def test_wilson_interval_agrees_with_statsmodels(case: tuple[int, int]) -> None:
     low, high = proportion_confint(count, total, alpha=0.05, method="wilson")
     assert evidence.low == pytest.approx(low, abs=1e-9)
     assert evidence.high == pytest.approx(high, abs=1e-9)
+
+
+@given(st.integers(1, 400).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+       st.sampled_from([0.8, 0.9, 0.95, 0.99]))
+def test_wilson_interval_agrees_with_scipy(case: tuple[int, int], level: float) -> None:
+    count, total = case
+    expected = binomtest(count, total).proportion_ci(confidence_level=level, method="wilson")
+    low, high = wilson_interval(count, total, level)
+    assert low == pytest.approx(expected.low, abs=1e-12)
+    assert high == pytest.approx(expected.high, abs=1e-12)
 
 
 def test_levels_from_where_the_interval_lies() -> None:

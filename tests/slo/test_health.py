@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -10,9 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opsledger.core.config import SloBudget
-from opsledger.model.health import ProbeResult
+from opsledger.model.health import ProbeHistory, ProbeResult
 from opsledger.slo.health import (
     BudgetStatus,
+    CheckAvailability,
+    FailingStreak,
+    HealthResult,
     ServiceHealth,
     SkippedServiceHealth,
     assess_service,
@@ -168,3 +171,129 @@ def test_availability_is_ok_share_and_streak_is_longest_run(flags: list[bool]):
         longest = max(longest, run)
     streak = result.longest_failing_streak
     assert (streak.probes if streak else 0) == longest
+
+
+# --- the columns against a computation probe by probe -----------------------------------------
+
+
+def streak_by_probe(check: str, probes: list[ProbeResult]) -> FailingStreak | None:
+    """Return the longest failing streak walking the probes one by one."""
+    best: FailingStreak | None = None
+    run_start: datetime | None = None
+    run_length = 0
+    last_failed: datetime | None = None
+    for p in probes:
+        if not p.ok:
+            if run_start is None:
+                run_start, run_length = p.time, 0
+            run_length += 1
+            last_failed = p.time
+            continue
+        if run_start is not None:
+            best = longer(best, FailingStreak(check, run_start, p.time, run_length, False))
+            run_start = None
+    if run_start is not None and last_failed is not None:
+        best = longer(best, FailingStreak(check, run_start, last_failed, run_length, True))
+    return best
+
+
+def longer(best: FailingStreak | None, candidate: FailingStreak) -> FailingStreak:
+    if best is None or (candidate.minutes, candidate.probes) > (best.minutes, best.probes):
+        return candidate
+    return best
+
+
+def health_by_probe(probes: list[ProbeResult], start: datetime, end: datetime,
+                    budget: SloBudget, services: tuple[str, ...] = ()) -> list[HealthResult]:
+    """Return each service's health computed probe by probe, with sorted lists and dicts."""
+    results: list[HealthResult] = []
+    for name in sorted({*services, *(p.service for p in probes)}):
+        window = sorted((p for p in probes if p.service == name and start <= p.time < end),
+                        key=lambda p: (p.time, p.check))
+        if len(window) < 10:
+            results.append(SkippedServiceHealth(
+                name, start, end, len(window),
+                f"{len(window)} probe(s) in the window; at least 10 are needed"))
+            continue
+        by_check: dict[str, list[ProbeResult]] = {}
+        for p in window:
+            by_check.setdefault(p.check, []).append(p)
+        checks = tuple(CheckAvailability(c, len(items), sum(p.ok for p in items))
+                       for c, items in sorted(by_check.items()))
+        streak = None
+        for c, items in sorted(by_check.items()):
+            found = streak_by_probe(c, items)
+            if found is not None:
+                streak = longer(streak, found)
+        latency = latency_summary(np.array(
+            [p.latency_ms for p in window if p.ok and p.latency_ms is not None], dtype=float))
+        ok_probes = sum(c.ok_probes for c in checks)
+        availability = ok_probes / len(window)
+        objective = budget.latency_p95_ms
+        results.append(ServiceHealth(
+            name, start, end, len(window), ok_probes, checks, latency, streak,
+            budget.availability, objective,
+            BudgetStatus.MET if availability >= budget.availability else BudgetStatus.BREACHED,
+            BudgetStatus.NOT_SET if objective is None
+            else BudgetStatus.BREACHED if latency is None or latency.p95_ms > objective
+            else BudgetStatus.MET,
+        ))
+    return results
+
+
+def random_probes(seed: int, count: int) -> list[ProbeResult]:
+    """Return probes of a few services and checks at few instants (many equal times, runs of
+    failures, missing latencies, a few times written at +02:00), in no particular order."""
+    rng = np.random.default_rng(seed)
+    plus_two = timezone(timedelta(hours=2))
+    found = []
+    for _ in range(count):
+        when = T0 + timedelta(minutes=5 * int(rng.integers(-20, 300)))
+        found.append(ProbeResult(
+            when.astimezone(plus_two) if rng.random() < 0.05 else when,
+            f"service-{int(rng.integers(0, 12))}",
+            ("http", "login", "tcp")[int(rng.integers(0, 3))],
+            bool(rng.random() < 0.8),
+            None if rng.random() < 0.1 else float(rng.integers(0, 500)) / 4,
+        ))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_columns_give_the_health_computed_probe_by_probe(seed: int):
+    probes = random_probes(seed, 3_000)
+    start, end = T0, T0 + timedelta(hours=20)
+    budget = SloBudget(availability=0.8, latency_p95_ms=100)
+    expected = health_by_probe(probes, start, end, budget, services=("idle",))
+    history = ProbeHistory.from_records(probes)
+    assert service_health(history, start, end, lambda _: budget, ["idle"]) == expected
+    assert service_health(probes, start, end, lambda _: budget, ["idle"]) == expected
+    for result in expected:
+        assert assess_service(result.service, history, start, end, budget) == result
+
+
+ok_flags = st.lists(st.tuples(st.integers(0, 6), st.booleans()), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(flags=ok_flags)
+def test_the_longest_streak_is_the_one_found_probe_by_probe(flags: list[tuple[int, bool]]):
+    # Few distinct minutes: streaks of equal length and equal times come up, and decide ties.
+    series = sorted((probe(minute, ok) for minute, ok in flags), key=lambda p: p.time)
+    expected = streak_by_probe("http", series)
+    assert longest_failing_streak("http", series) == expected
+    assert longest_failing_streak("http", ProbeHistory.from_records(series)) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(flags=st.lists(st.tuples(st.integers(0, 8), st.booleans(), st.sampled_from("ab"),
+                                st.sampled_from(["http", "tcp"])), min_size=10, max_size=60))
+def test_any_small_history_gives_the_health_computed_probe_by_probe(
+    flags: list[tuple[int, bool, str, str]]
+):
+    probes = [probe(minute, ok, latency=float(minute), check=check, service=service)
+              for minute, ok, service, check in flags]
+    budget = SloBudget(availability=0.5, latency_p95_ms=4)
+    expected = health_by_probe(probes, T0, END, budget)
+    assert service_health(ProbeHistory.from_records(probes), T0, END,
+                          lambda _: budget) == expected

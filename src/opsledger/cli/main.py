@@ -28,11 +28,12 @@ from opsledger.cli.slo import EngineOpt
 from opsledger.core.inputs import Inputs
 from opsledger.core.lock import writing
 from opsledger.core.problems import Level
-from opsledger.core.workspace import open_workspace
+from opsledger.core.workspace import InputKey, open_workspace, utilisation_folder
 from opsledger.demo.world import Size
 from opsledger.version import __version__
 
 if TYPE_CHECKING:
+    from opsledger.core.workspace import Workspace
     from opsledger.review.service import ReviewResult
 
 app = typer.Typer(
@@ -179,6 +180,14 @@ def validate(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt =
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _background_work_ahead(ws: Workspace) -> bool:
+    """Return whether a review of ``ws`` has work for the background workers: forecasts of
+    tickets or of utilisation, or experiments to analyse."""
+    return (ws.path(InputKey.TICKETS).is_file()
+            or utilisation_folder(ws.path(InputKey.TELEMETRY)).is_dir()
+            or ws.path(InputKey.EXPERIMENTS).is_dir())
+
+
 @app.command()
 @handle_errors
 def review(
@@ -210,10 +219,15 @@ def review(
     """The main job: review the last complete month (or --month), write the reports."""
     import os
 
+    from opsledger.forecasting import background
+
+    ws = open_workspace(workspace)
+    if _background_work_ahead(ws):
+        background.prestart()  # the workers import their libraries while this process goes on
+
     from opsledger.engines.choice import with_engine
     from opsledger.review.service import run_review
 
-    ws = open_workspace(workspace)
     if engine is not None:
         ws = with_engine(ws, engine)
     pinned = bool(now or os.environ.get("OPSLEDGER_NOW") or month)

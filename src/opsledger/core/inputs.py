@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from opsledger.core.errors import InputError
 from opsledger.core.problems import Level, Problem, ReadResult
@@ -107,6 +107,15 @@ class InputStatus:
         return "ok"
 
 
+@runtime_checkable
+class ScopesItself(Protocol):
+    """A read result whose records are kept in another shape than one per record (columns):
+    it keeps those of a scope itself, counting what it leaves out as
+    :func:`~opsledger.core.scope.split` would."""
+
+    def in_scope(self, scope: Scope) -> tuple[ReadResult[Any], LeftOut]: ...
+
+
 # Inputs that describe the workspace itself rather than records about services: a scoped
 # run reads them whole. The catalogs stay whole so that teams and owners resolve.
 UNSCOPED: frozenset[InputKey] = frozenset({
@@ -165,13 +174,18 @@ class Inputs:
         return self.cache[key]
 
     def _in_scope(self, key: InputKey, result: ReadResult[Any]) -> ReadResult[Any]:
-        if self.scope.whole or key in UNSCOPED or not result.records:
+        if self.scope.whole or key in UNSCOPED:
             return result
-        kept, left_out = split(self.scope, result.records)
+        if isinstance(result, ScopesItself):
+            scoped, left_out = result.in_scope(self.scope)
+        elif not result.records:
+            return result
+        else:
+            kept, left_out = split(self.scope, result.records)
+            scoped = copy.copy(result)  # a reader's own result type, with its extras
+            scoped.records = kept
         if left_out.total:
             self.left_out[key] = left_out
-        scoped = copy.copy(result)  # a reader's own result type, with its extras
-        scoped.records = kept
         return scoped
 
     def records(self, key: InputKey) -> list[Any]:

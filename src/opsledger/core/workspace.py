@@ -44,6 +44,9 @@ class InputKey(StrEnum):
 
 
 # File names inside the handover folder, as the p18 procedure names them.
+# Utilisation samples live in this folder under the telemetry folder.
+UTILISATION_FOLDER = "utilisation"
+
 HANDOVER_FILES: dict[InputKey, str] = {
     InputKey.CLOSURE_PACKAGE: "CLOSURE-PACKAGE.zip",
     InputKey.HANDOVER_RECORD: "operational-handover-record.json",
@@ -106,6 +109,15 @@ class Workspace:
     @property
     def state_dir(self) -> Path:
         return self.root / self.config.paths.state
+
+
+def utilisation_folder(telemetry: Path) -> Path:
+    """Return where utilisation files live: ``utilisation/`` under the telemetry folder.
+
+    Never the telemetry folder itself: it holds request events, which are not utilisation
+    and can be far too large to load.
+    """
+    return telemetry if telemetry.name == UTILISATION_FOLDER else telemetry / UTILISATION_FOLDER
 
 
 def open_workspace(root: Path, tolerant: bool = False) -> Workspace:

@@ -145,6 +145,14 @@ class SeriesForecast:
     mean: np.ndarray
     high: np.ndarray  # upper bound of the 95 % interval
 
+    @classmethod
+    def joined(cls, parts: Sequence[SeriesForecast], horizon: int) -> SeriesForecast:
+        """Return the forecasts of consecutive batches of series as one, in their order."""
+        if not parts:
+            return cls(np.empty((0, horizon)), np.empty((0, horizon)))
+        return cls(np.concatenate([p.mean for p in parts]),
+                   np.concatenate([p.high for p in parts]))
+
 
 def daily_series(samples: pd.DataFrame, today: date) -> list[DailySeries | SkippedRunway]:
     """Return each (service, resource) series of ``samples`` before ``today``, by service

@@ -15,6 +15,7 @@ from opsledger.cost.capacity import (
     CapacitySettings,
     DailySeries,
     Runway,
+    SeriesForecast,
     SkippedRunway,
     by_urgency,
     daily_series,
@@ -92,7 +93,8 @@ def start_capacity_view(ctx: Context, settings: CapacitySettings = CapacitySetti
     fitted = [item for item in series if isinstance(item, DailySeries)]
     if fitted:
         horizon = horizon_days(settings)
-        ctx.results[key] = background.submit(forecast_series, fitted, horizon)
+        ctx.results[key] = [(background.submit(forecast_series, batch, horizon), batch)
+                            for batch in background.batches(fitted)]
 
 
 def _series(ctx: Context) -> list[DailySeries | SkippedRunway]:
@@ -111,7 +113,8 @@ def _capacity_view(ctx: Context, settings: CapacitySettings) -> CapacityView:
     fitted = [item for item in series if isinstance(item, DailySeries)]
     horizon = horizon_days(settings)
     started = ctx.results.pop((start_capacity_view, settings), None)
-    forecast = (background.result(started, forecast_series, fitted, horizon)
+    forecast = (SeriesForecast.joined([background.result(future, forecast_series, batch, horizon)
+                                       for future, batch in started], horizon)
                 if started is not None else forecast_series(fitted, horizon))
     runs = runways(series, forecast, settings)
     return CapacityView(result, settings, by_urgency(runs),

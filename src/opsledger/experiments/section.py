@@ -21,8 +21,8 @@ from opsledger.experiments.results import (
 from opsledger.experiments.service import (
     ExperimentOutcome,
     NotAnalyzed,
-    analyze_experiment,
     outcome_json,
+    workspace_analyses,
     workspace_experiments,
 )
 from opsledger.render.sections import Chart, Section, Status, md_table
@@ -37,7 +37,7 @@ def experiments_section(ctx: Context) -> Section:
     read = workspace_experiments(ctx)
     if not read.records and not read.problems:
         return Section.skipped(KEY, TITLE, "no experiment definitions in experiments/")
-    outcomes = [analyze_experiment(e, ctx.now) for e in read.records]
+    outcomes = list(workspace_analyses(ctx).outcomes)
     return build_experiments_section(ctx, outcomes, read.problems)
 
 

@@ -9,6 +9,7 @@ same unit always gets the same variant, in any process and any Python version.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -17,6 +18,7 @@ from opsledger.core.errors import InputError
 from opsledger.core.inputs import Context
 from opsledger.core.problems import Level, ReadResult
 from opsledger.core.workspace import InputKey
+from opsledger.forecasting import background
 from opsledger.model import schema
 from opsledger.model.assignment import assign_unit
 from opsledger.model.experiments import (
@@ -38,15 +40,20 @@ if TYPE_CHECKING:
     from opsledger.model.status import Skipped
 
 __all__ = [
+    "ExperimentAnalyses",
     "ExperimentOutcome",
     "ExperimentPlan",
     "NotAnalyzed",
     "Verdict",
     "analyze_experiment",
+    "analyze_experiments",
     "assign",
     "find_experiment",
     "plan_experiment",
+    "sample_size_of",
+    "start_analyses",
     "telemetry_daily_units",
+    "workspace_analyses",
     "workspace_experiments",
 ]
 
@@ -111,6 +118,48 @@ def find_experiment(ctx: Context, name: str) -> Experiment:
     )
 
 
+@dataclass(frozen=True)
+class ExperimentAnalyses:
+    """Every experiment of a run analysed at its clock, and each one's sample size."""
+
+    outcomes: tuple[ExperimentOutcome, ...]  # in the order the experiments were read
+    sample_sizes: dict[str, SampleSize | Skipped]  # by experiment name
+
+
+def start_analyses(ctx: Context) -> None:
+    """Start analysing the run's experiments in a background worker
+    (:mod:`opsledger.forecasting.background`), which has the statistics libraries loaded
+    already; :func:`workspace_analyses` then finds them analysed. Same results either way."""
+    if (start_analyses,) in ctx.results or (_analyses,) in ctx.results:
+        return
+    experiments = workspace_experiments(ctx).records
+    if experiments:
+        ctx.results[(start_analyses,)] = background.submit(analyze_experiments, experiments,
+                                                           ctx.now)
+
+
+def workspace_analyses(ctx: Context) -> ExperimentAnalyses:
+    """Return the analyses of the run's experiments, once per run."""
+    return ctx.once(_analyses)
+
+
+def _analyses(ctx: Context) -> ExperimentAnalyses:
+    experiments = workspace_experiments(ctx).records
+    started = ctx.results.pop((start_analyses,), None)
+    if started is None:
+        return analyze_experiments(experiments, ctx.now)
+    found: ExperimentAnalyses = background.result(started, analyze_experiments, experiments,
+                                                  ctx.now)
+    return found
+
+
+def analyze_experiments(experiments: Sequence[Experiment], now: datetime
+                        ) -> ExperimentAnalyses:
+    """Return the analysis of each of ``experiments`` at ``now`` and its sample size."""
+    return ExperimentAnalyses(tuple(analyze_experiment(e, now) for e in experiments),
+                              {e.definition.name: sample_size_of(e) for e in experiments})
+
+
 def analyze_experiment(experiment: Experiment, now: datetime) -> ExperimentOutcome:
     """Return the analysis of ``experiment`` at ``now``, or why there is none yet."""
     definition = experiment.definition
@@ -137,11 +186,26 @@ class ExperimentPlan:
 
 
 def plan_experiment(
-    experiment: Experiment, daily_units: float | None, traffic_source: str = ""
+    experiment: Experiment, daily_units: float | None, traffic_source: str = "",
+    size: SampleSize | Skipped | None = None,
 ) -> ExperimentPlan:
-    """Return the sample size and duration; ``daily_units`` is eligible units per day."""
-    from opsledger.experiments.results import metric_values, plan_sample_size
+    """Return the sample size and duration; ``daily_units`` is eligible units per day.
+    ``size`` is the experiment's :func:`sample_size_of` when it was computed already."""
     from opsledger.experiments.statistics import SampleSize, duration_days
+
+    definition = experiment.definition
+    if size is None:
+        size = sample_size_of(experiment)
+    days = None
+    if isinstance(size, SampleSize) and daily_units is not None:
+        days = duration_days(size.per_variant, definition.weights, daily_units)
+    return ExperimentPlan(definition, size, daily_units, traffic_source, days)
+
+
+def sample_size_of(experiment: Experiment) -> SampleSize | Skipped:
+    """Return the units each variant needs to detect the experiment's minimum effect, from
+    its control's observations when it has some."""
+    from opsledger.experiments.results import metric_values, plan_sample_size
 
     definition = experiment.definition
     control_values = None
@@ -151,11 +215,7 @@ def plan_experiment(
         values = metric_values(definition.primary_metric, observations.variants,
                                observations.columns)
         control_values = values[mask]
-    size = plan_sample_size(definition, control_values)
-    days = None
-    if isinstance(size, SampleSize) and daily_units is not None:
-        days = duration_days(size.per_variant, definition.weights, daily_units)
-    return ExperimentPlan(definition, size, daily_units, traffic_source, days)
+    return plan_sample_size(definition, control_values)
 
 
 def telemetry_daily_units(ctx: Context, experiment: Experiment) -> tuple[float | None, str]:

@@ -59,11 +59,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import NormalIndPower, TTestIndPower
-from statsmodels.stats.proportion import proportion_effectsize
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from opsledger.model.experiments import Correction, Direction, MetricKind
 from opsledger.model.status import Skipped
@@ -107,6 +102,8 @@ def sample_ratio_check(
     counts: Mapping[str, int], weights: Mapping[str, float], threshold: float = SRM_THRESHOLD
 ) -> SampleRatioCheck:
     """Return the chi-square goodness of fit of ``counts`` against the weights' shares."""
+    from scipy import stats
+
     names = list(weights)
     total_weight = sum(weights.values())
     observed = np.array([counts.get(name, 0) for name in names], dtype=float)
@@ -146,6 +143,8 @@ def welch_lift(
     treatment: np.ndarray, control: np.ndarray, alpha: float
 ) -> Lift | Skipped:
     """Return the absolute lift (Welch's test and interval) and the relative lift (delta method)."""
+    from scipy import stats
+
     n_t, n_c = int(treatment.size), int(control.size)
     if n_t < 2 or n_c < 2:
         return Skipped(f"too few units ({n_t} treatment, {n_c} control; need 2 each)")
@@ -172,6 +171,8 @@ def relative_lift(
     m_t: float, m_c: float, var_mean_t: float, var_mean_c: float, alpha: float
 ) -> tuple[float | None, float | None, float | None]:
     """Return ``m_t/m_c - 1`` and its delta-method interval (``None`` when ``m_c`` is 0)."""
+    from scipy import stats
+
     if m_c == 0:
         return None, None, None
     ratio = m_t / m_c
@@ -299,6 +300,8 @@ def improvement_sign(direction: Direction) -> float:
 
 def normal_posterior(diff: float, se: float, direction: Direction) -> Posterior:
     """Return chance to win and expected loss under ``D ~ N(diff, se^2)``."""
+    from scipy import stats
+
     gain = improvement_sign(direction) * diff  # the improvement, positive when better
     z = gain / se
     chance = float(stats.norm.cdf(z))
@@ -336,6 +339,8 @@ def adjust_p_values(
     p_values: Sequence[float], correction: Correction, alpha: float
 ) -> list[float]:
     """Return p-values adjusted for multiple comparisons (Holm or Benjamini–Hochberg)."""
+    from statsmodels.stats.multitest import multipletests
+
     if not p_values or correction is Correction.NONE:
         return list(p_values)
     if correction is Correction.HOLM:
@@ -391,6 +396,10 @@ def sample_size(
     shares; each comparison is solved for the control's sample size at
     ``ratio = w_treatment / w_control`` and the largest control need wins.
     """
+    from statsmodels.stats.power import NormalIndPower, TTestIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
     effect_abs = abs(effect)
     if effect_abs == 0:
         return Skipped("the minimum detectable effect must not be 0")

@@ -328,6 +328,7 @@ def forecast_tickets(
     backend: BackendName | ForecastBackend | None = None,
     *,
     interval_minutes: int = 60,
+    part: tuple[int, int] = (0, 1),
 ) -> tuple[QueueForecast | SkippedForecast, ...]:
     """Return the forecast of every queue in ``tickets`` (sorted by queue name).
 
@@ -337,6 +338,10 @@ def forecast_tickets(
     per CPU) or ``"spark"`` (the queues spread over Spark workers, same results), or a backend
     object such as a :class:`~opsledger.forecasting.backend.SparkBackend` on an existing
     session. Each day is spread over intervals of ``interval_minutes`` (15, 30 or 60).
+
+    ``part=(k, n)`` forecasts only every ``n``-th queue by name from the ``k``-th: each queue
+    is fitted on its own history alone, so the ``n`` parts, fitted apart (in different
+    processes, say) and put together by queue name, are the forecast of every queue.
     """
     import pandas as pd
 
@@ -348,7 +353,10 @@ def forecast_tickets(
     if last_day is not None and not arrivals.empty:
         arrivals = arrivals[arrivals["local"] < pd.Timestamp(last_day) + pd.Timedelta(days=1)]
     series = daily_series(arrivals, last_day)
-    queues = sorted(set(series["unique_id"])) if not series.empty else []
+    index, parts = part
+    if not 0 <= index < parts:
+        raise ValueError(f"part {index} of {parts} does not exist")
+    queues = (sorted(set(series["unique_id"])) if not series.empty else [])[index::parts]
     runner = forecast_backend(backend)
     try:
         return forecast_queues(series, arrivals, queues, horizon_days, runner,

@@ -1,9 +1,34 @@
-"""Smoke and health-check results, and performance runs."""
+"""Smoke and health-check results, and performance runs.
+
+A probe history can hold millions of probes (a year of five-minute probes of a hundred
+services is ten million), so it is held by column in :class:`ProbeHistory`: a handful of
+arrays in place of as many objects. :class:`ProbeResult` is one probe, made on demand.
+"""
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import cached_property
+from itertools import pairwise
+from typing import Any, TypeVar, overload
+
+import numpy as np
+import numpy.typing as npt
+
+T = TypeVar("T")
+
+Codes = npt.NDArray[np.integer[Any]]
+Rows = npt.NDArray[np.intp]
+# A column given as its distinct values and, for each row, the index of its value.
+Encoded = tuple[Sequence[T], Codes]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+_ROWS_AT_A_TIME = 1 << 16  # probes made at a time when a history is iterated
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +69,300 @@ class PerfRun:
 class PerfReport:
     baseline: PerfRun | None
     current: PerfRun | None
+
+
+def epoch_microseconds(moment: datetime) -> int:
+    """Return ``moment`` as whole microseconds since 1970-01-01 UTC (a naive time as UTC)."""
+    return (moment - (_NAIVE_EPOCH if moment.tzinfo is None else EPOCH)) // _MICROSECOND
+
+
+@dataclass(frozen=True, eq=False)
+class ProbeHistory:
+    """Probe results held by column, one entry per probe in each array, in reading order.
+
+    - ``time``: microseconds since 1970-01-01 UTC;
+    - ``service``, ``check``: codes into ``services`` and ``checks``, which are sorted and
+      name each once, so that codes sort as the names do;
+    - ``ok``; ``latency_ms``: NaN where the probe reported no latency;
+    - ``zone``: codes into ``zones``, the time zone each time was written in (None in
+      ``zones`` for a time without one), so that a probe made from the history is the one
+      read; ``zone`` is None when every time is in UTC, as a history's times usually are.
+
+    Indexing with a number gives a :class:`ProbeResult`; with a slice, a boolean mask or an
+    array of rows, the history of those probes (with the same names).
+    """
+
+    time: npt.NDArray[np.int64]
+    service: Codes
+    check: Codes
+    ok: npt.NDArray[np.bool_]
+    latency_ms: npt.NDArray[np.float64]
+    services: tuple[str, ...]
+    checks: tuple[str, ...]
+    zone: Codes | None = None
+    zones: tuple[tzinfo | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        count = len(self.time)
+        columns = (self.service, self.check, self.ok, self.latency_ms)
+        if any(len(column) != count for column in columns) or (
+            self.zone is not None and len(self.zone) != count
+        ):
+            raise ValueError("the columns of a probe history differ in length")
+        for names in (self.services, self.checks):
+            if any(first >= second for first, second in pairwise(names)):
+                raise ValueError("the names of a probe history must be sorted and distinct")
+
+    # --- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def empty(cls) -> ProbeHistory:
+        """Return a history without probes."""
+        return cls.from_records(())
+
+    @classmethod
+    def of(cls, probes: Iterable[ProbeResult] | ProbeHistory) -> ProbeHistory:
+        """Return ``probes`` as a history (itself when it is one already)."""
+        return probes if isinstance(probes, ProbeHistory) else cls.from_records(probes)
+
+    @classmethod
+    def from_records(cls, records: Iterable[ProbeResult]) -> ProbeHistory:
+        """Return the history of ``records``, in their order."""
+        items = records if isinstance(records, Sequence) else list(records)
+        rows = np.arange(len(items), dtype=np.intp)
+        return cls.from_encoded(
+            ([(epoch_microseconds(p.time), p.time.tzinfo) for p in items], rows),
+            ([p.service for p in items], rows),
+            ([p.check for p in items], rows),
+            ([p.ok for p in items], rows),
+            ([p.latency_ms for p in items], rows),
+        )
+
+    @classmethod
+    def from_encoded(
+        cls,
+        time: Encoded[tuple[int, tzinfo | None]],
+        service: Encoded[str],
+        check: Encoded[str],
+        ok: Encoded[bool],
+        latency_ms: Encoded[float | None],
+    ) -> ProbeHistory:
+        """Return the history of columns each given as distinct values and each row's index
+        into them (as a dictionary-encoded column of Arrow's); a time is its microseconds
+        since 1970-01-01 UTC and the zone it was written in. Values are converted once each.
+        """
+        instants, at = time
+        micros = np.fromiter((us for us, _ in instants), dtype=np.int64, count=len(instants))
+        zones, zone_of = _zone_codes([zone for _, zone in instants])
+        services, service_codes = _name_codes(service)
+        checks, check_codes = _name_codes(check)
+        oks = np.fromiter(ok[0], dtype=np.bool_, count=len(ok[0]))
+        latencies = np.fromiter(
+            (np.nan if value is None else value for value in latency_ms[0]),
+            dtype=np.float64,
+            count=len(latency_ms[0]),
+        )
+        return cls(
+            time=micros[at],
+            service=service_codes,
+            check=check_codes,
+            ok=oks[ok[1]],
+            latency_ms=latencies[latency_ms[1]],
+            services=services,
+            checks=checks,
+            zone=None if zone_of is None else zone_of[at],
+            zones=zones,
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[ProbeHistory]) -> ProbeHistory:
+        """Return the probes of ``parts`` one after the other, in one history."""
+        filled = [part for part in parts if len(part)]
+        if not filled:
+            return cls.empty()
+        if len(filled) == 1:
+            return filled[0]
+        services = tuple(sorted({name for part in filled for name in part.services}))
+        checks = tuple(sorted({name for part in filled for name in part.checks}))
+        zoned = any(part.zone is not None for part in filled)
+        zones: list[tzinfo | None] = [UTC] if zoned else []
+        zone_columns: list[Codes] = []
+        for part in filled:
+            if not zoned:
+                break
+            if part.zone is None:
+                zone_columns.append(np.zeros(len(part), dtype=np.uint8))
+                continue
+            codes = [_zone_index(zones, zone) for zone in part.zones]
+            zone_columns.append(np.asarray(codes, dtype=np.int32)[part.zone])
+        return cls(
+            time=np.concatenate([part.time for part in filled]),
+            service=np.concatenate([_recoded(part.service, part.services, services)
+                                    for part in filled]),
+            check=np.concatenate([_recoded(part.check, part.checks, checks) for part in filled]),
+            ok=np.concatenate([part.ok for part in filled]),
+            latency_ms=np.concatenate([part.latency_ms for part in filled]),
+            services=services,
+            checks=checks,
+            zone=np.concatenate(zone_columns).astype(_code_type(len(zones))) if zoned else None,
+            zones=tuple(zones),
+        )
+
+    # --- probes -----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def __iter__(self) -> Iterator[ProbeResult]:
+        for start in range(0, len(self), _ROWS_AT_A_TIME):
+            yield from self._records(slice(start, start + _ROWS_AT_A_TIME))
+
+    @overload
+    def __getitem__(self, index: int) -> ProbeResult: ...
+
+    @overload
+    def __getitem__(
+        self, index: slice | npt.NDArray[np.bool_] | npt.NDArray[np.integer[Any]]
+    ) -> ProbeHistory: ...
+
+    def __getitem__(
+        self, index: int | slice | npt.NDArray[np.bool_] | npt.NDArray[np.integer[Any]]
+    ) -> ProbeResult | ProbeHistory:
+        if isinstance(index, int | np.integer):
+            row = range(len(self))[index]  # a negative index counts from the end
+            (probe,) = self._records(slice(row, row + 1))
+            return probe
+        return ProbeHistory(
+            self.time[index], self.service[index], self.check[index], self.ok[index],
+            self.latency_ms[index], self.services, self.checks,
+            None if self.zone is None else self.zone[index], self.zones,
+        )
+
+    def moment(self, row: int) -> datetime:
+        """Return the time of the probe in ``row``, in the time zone it was written in."""
+        return self[row].time
+
+    def between(self, start: datetime, end: datetime) -> npt.NDArray[np.bool_]:
+        """Return which probes ran in ``[start, end)``."""
+        since, until = epoch_microseconds(start), epoch_microseconds(end)
+        mask: npt.NDArray[np.bool_] = (self.time >= since) & (self.time < until)
+        return mask
+
+    def _records(self, rows: slice) -> list[ProbeResult]:
+        micros = self.time[rows].tolist()
+        if self.zone is None:
+            times = [EPOCH + timedelta(microseconds=us) for us in micros]
+        else:
+            times = [_written(us, self.zones[code])
+                     for us, code in zip(micros, self.zone[rows].tolist(), strict=True)]
+        services = [self.services[code] for code in self.service[rows].tolist()]
+        checks = [self.checks[code] for code in self.check[rows].tolist()]
+        latencies = [None if value != value else value  # NaN: no latency
+                     for value in self.latency_ms[rows].tolist()]
+        return list(map(ProbeResult, times, services, checks, self.ok[rows].tolist(), latencies))
+
+    # --- groups -----------------------------------------------------------------------------
+
+    def service_code(self, service: str) -> int | None:
+        """Return the code of ``service`` in ``services``, or None when it has none."""
+        code = bisect_left(self.services, service)
+        return code if code < len(self.services) and self.services[code] == service else None
+
+    @property
+    def present_services(self) -> tuple[str, ...]:
+        """Return the services with at least one probe, sorted."""
+        return tuple(self.rows_by_service)
+
+    @cached_property
+    def rows_by_service(self) -> Mapping[str, Rows]:
+        """Return each service's rows in reading order, for the services with probes."""
+        return _groups(self.service, self.services)
+
+    @cached_property
+    def rows_by_check(self) -> Mapping[tuple[str, str], Rows]:
+        """Return the rows of each service's check in reading order, keyed (service, check)."""
+        pairs = self.service.astype(np.int64) * max(len(self.checks), 1) + self.check
+        keys = [(service, check) for service in self.services for check in self.checks]
+        return _groups(pairs, keys)
+
+    def rows_of(self, service: str, check: str | None = None) -> Rows:
+        """Return the rows of ``service`` (of its ``check`` only, when given), in order."""
+        found = (self.rows_by_service.get(service) if check is None
+                 else self.rows_by_check.get((service, check)))
+        return np.zeros(0, dtype=np.intp) if found is None else found
+
+
+def _written(micros: int, zone: tzinfo | None) -> datetime:
+    """Return the time ``micros`` after the epoch as written in ``zone`` (None: naive)."""
+    if zone is None:
+        return _NAIVE_EPOCH + timedelta(microseconds=micros)
+    moment = EPOCH + timedelta(microseconds=micros)
+    return moment if zone is UTC else moment.astimezone(zone)
+
+
+def _code_type(count: int) -> type[np.integer[Any]]:
+    """Return the smallest integer type that codes ``count`` names."""
+    if count <= 1 << 8:
+        return np.uint8
+    if count <= 1 << 16:
+        return np.uint16
+    return np.int32
+
+
+def _name_codes(column: Encoded[str]) -> tuple[tuple[str, ...], Codes]:
+    """Return the sorted distinct names of an encoded column and each row's code into them."""
+    values, at = column
+    names = sorted(set(values))
+    index = {name: code for code, name in enumerate(names)}
+    codes = np.fromiter((index[value] for value in values), dtype=_code_type(len(names)),
+                        count=len(values))
+    return tuple(names), codes[at]
+
+
+def _zone_index(zones: list[tzinfo | None], zone: tzinfo | None) -> int:
+    """Return the index of ``zone`` in ``zones``, added when new.
+
+    Zones are told apart by their representation: ``timezone`` compares offsets only, and
+    a zone's name is part of how its times are written.
+    """
+    key = repr(zone)
+    for index, known in enumerate(zones):
+        if known is zone or repr(known) == key:
+            return index
+    zones.append(zone)
+    return len(zones) - 1
+
+
+def _zone_codes(
+    found: Sequence[tzinfo | None],
+) -> tuple[tuple[tzinfo | None, ...], Codes | None]:
+    """Return the distinct zones of ``found`` and the code of each, or no codes when every
+    zone is UTC."""
+    if all(zone is UTC for zone in found):
+        return (), None
+    zones: list[tzinfo | None] = []
+    by_identity: dict[int, int] = {}
+    codes = []
+    for zone in found:
+        code = by_identity.get(id(zone))
+        if code is None:
+            code = by_identity[id(zone)] = _zone_index(zones, zone)
+        codes.append(code)
+    return tuple(zones), np.asarray(codes, dtype=_code_type(len(zones)))
+
+
+def _recoded(codes: Codes, names: tuple[str, ...], into: tuple[str, ...]) -> Codes:
+    """Return ``codes`` into ``names`` as codes into ``into`` (which holds every name)."""
+    index = {name: code for code, name in enumerate(into)}
+    remap = np.fromiter((index[name] for name in names), dtype=_code_type(len(into)),
+                        count=len(names))
+    return remap[codes]
+
+
+def _groups(codes: Codes | npt.NDArray[np.int64], keys: Sequence[T]) -> dict[T, Rows]:
+    """Return the rows of each code that occurs, keyed by ``keys[code]``, rows in order."""
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(keys)) if len(codes) else np.zeros(len(keys), int)
+    ends = np.cumsum(counts)
+    return {keys[code]: order[ends[code] - counts[code]: ends[code]]
+            for code in np.flatnonzero(counts).tolist()}

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from scipy.stats import fisher_exact
-
 from opsledger.core.config import SloBudget
 from opsledger.model.health import EndpointPerf, PerfRun
 
@@ -141,6 +139,8 @@ def compare_errors(
     baseline: tuple[int, int], canary: tuple[int, int], alpha: float, min_increase: float
 ) -> ErrorComparison:
     """Return the one-sided Fisher exact comparison of canary against baseline failures."""
+    from scipy.stats import fisher_exact  # only a canary comparison needs scipy.stats
+
     b_err, b_total = baseline
     c_err, c_total = canary
     table = [[c_err, c_total - c_err], [b_err, b_total - b_err]]

@@ -107,7 +107,7 @@ def _health(ctx: Context, measured: MeasuredMetrics) -> None:
 
     result = ctx.inputs.read(InputKey.HEALTH)
     measured.problems.extend(result.problems)
-    if not result.records:
+    if not result.record_count:
         reason = _fatal_reason(result, ctx.workspace.root) or "no health history"
         measured.values.update(missing(HEALTH_NAMES, reason))
         return

@@ -7,26 +7,33 @@ Accepted files (any mix, read in name order, sub-folders included):
 - ``*.json``: a list of such objects, or ``{"results": [...]}``.
 
 A probe history is the largest input a workspace holds (90 days of 5-minute probes for
-40 services is over half a million rows). A CSV or JSON Lines file is first read column by
-column (:mod:`opsledger.readers.health_columns`); a file with any row that needs a word is
-read here row by row. Rows then go through a lean path: each cell is converted directly,
-with small caches for the values that repeat (timestamps shared by all services, service
-and check names, ok words). Only a row that fails the lean path is handed to
-:class:`Fields`, which then produces the same located message every reader gives.
+40 services is over half a million rows), so it is returned by column: a
+:class:`HealthReadResult`'s ``history`` (:class:`~opsledger.model.health.ProbeHistory`), not
+one record per probe. A CSV or JSON Lines file is first read column by column
+(:mod:`opsledger.readers.health_columns`); a file with any row that needs a word is read
+here row by row. Rows then go through a lean path: each cell is converted directly, with
+small caches for the values that repeat (timestamps shared by all services, service and
+check names, ok words). Only a row that fails the lean path is handed to :class:`Fields`,
+which then produces the same located message every reader gives.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import gc
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from opsledger.core.problems import ReadResult
+from opsledger.core.scope import LeftOut, Scope
 from opsledger.formats.csvrows import open_csv, require_columns
 from opsledger.formats.fields import Fields, parse_datetime
 from opsledger.formats.textfile import (
@@ -36,7 +43,7 @@ from opsledger.formats.textfile import (
     load_text,
     parse_json,
 )
-from opsledger.model.health import ProbeResult
+from opsledger.model.health import ProbeHistory, ProbeResult
 from opsledger.readers.health_fields import (
     DEFAULT_CHECK,
     OK_WORDS,
@@ -44,6 +51,9 @@ from opsledger.readers.health_fields import (
     canonical,
     header_keys,
 )
+
+if TYPE_CHECKING:
+    from opsledger.readers.health_columns import Instant
 
 csv.field_size_limit(MAX_LINE_CHARS)
 
@@ -72,14 +82,49 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read(path: Path) -> ReadResult[ProbeResult]:
+@dataclass
+class HealthReadResult(ReadResult[ProbeResult]):
+    """The probes read, held by column in ``history``; ``records`` stays empty. A scoped run
+    keeps the probes of its services through :meth:`in_scope`."""
+
+    history: ProbeHistory = field(default_factory=ProbeHistory.empty)
+
+    @property
+    def record_count(self) -> int:
+        """Return how many probes were read."""
+        return len(self.history)
+
+    def in_scope(self, scope: Scope) -> tuple[HealthReadResult, LeftOut]:
+        """Return the result with only the probes of services in ``scope``, and how many
+        were another's or could not be placed, as :func:`~opsledger.core.scope.split`
+        counts them: a probe is placed by its service."""
+        history = self.history
+        verdicts = [scope.covers(name) for name in history.services]
+        probes = np.bincount(history.service, minlength=len(verdicts))
+        other = sum(int(n) for n, v in zip(probes, verdicts, strict=True) if v is False)
+        unplaced = sum(int(n) for n, v in zip(probes, verdicts, strict=True) if v is None)
+        kept = np.array([v is True for v in verdicts], dtype=np.bool_)
+        scoped = copy.copy(self)
+        scoped.history = history[kept[history.service]] if len(history) else history
+        return scoped, LeftOut(other, unplaced)
+
+
+def probe_history(result: ReadResult[Any]) -> ProbeHistory:
+    """Return the probes of a health input's result: a :class:`HealthReadResult`'s history,
+    or the probe records of any other result (an absent input's empty one)."""
+    if isinstance(result, HealthReadResult):
+        return result.history
+    return ProbeHistory.from_records([r for r in result.records if isinstance(r, ProbeResult)])
+
+
+def read(path: Path) -> HealthReadResult:
     """Return every probe result in the folder (or the one file) at ``path``."""
     with _collector_paused():
         return _read(path)
 
 
-def _read(path: Path) -> ReadResult[ProbeResult]:
-    result: ReadResult[ProbeResult] = ReadResult(path)
+def _read(path: Path) -> HealthReadResult:
+    result = HealthReadResult(path)
     if path.is_file():
         files = [path]
     elif path.is_dir():
@@ -89,36 +134,41 @@ def _read(path: Path) -> ReadResult[ProbeResult]:
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
     else:
-        return result.fail("", "no such file or folder", "a folder of probe results")
+        result.fail("", "no such file or folder", "a folder of probe results")
+        return result
     seen: set[str] = set()
-    instants: dict[str, datetime] = {}  # the files of a history share their probe times
+    instants: dict[str, Instant] = {}  # the files of a history share their probe times
+    parts: list[ProbeHistory] = []
     for file in files:
         kind = FORMATS.get(file.suffix.lower())
         if kind is None:
             result.warn("", f"ignored {file.name}: not a .csv, .jsonl, .ndjson or .json file")
             continue
         part = read_file(file, kind, instants)
-        result.records.extend(part.records)
+        parts.append(part.history)
         result.problems.extend(part.problems)
         seen.add(kind)
+    result.history = ProbeHistory.concat(parts)
     result.detected_format = "+".join(sorted(seen))
     return result
 
 
 def read_file(
-    path: Path, kind: str, instants: dict[str, datetime] | None = None
-) -> ReadResult[ProbeResult]:
+    path: Path, kind: str, instants: dict[str, Instant] | None = None
+) -> HealthReadResult:
     """Return the probe results of one file of the given kind (csv, jsonl, json).
 
-    ``instants`` (time text to date-time) is shared by the files of one history.
+    ``instants`` (time text to instant) is shared by the files of one history.
     """
     if kind in COLUMNAR:
         from opsledger.readers.health_columns import read_columns
 
-        probes = read_columns(path, kind, instants)
-        if probes is not None:
-            return ReadResult(path, probes, detected_format=kind)
-    return read_rows(path, kind)
+        history = read_columns(path, kind, instants)
+        if history is not None:
+            return HealthReadResult(path, detected_format=kind, history=history)
+    rows = read_rows(path, kind)
+    return HealthReadResult(path, problems=rows.problems, detected_format=rows.detected_format,
+                            history=ProbeHistory.from_records(rows.records))
 
 
 def read_rows(path: Path, kind: str) -> ReadResult[ProbeResult]:

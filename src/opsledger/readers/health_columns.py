@@ -9,9 +9,9 @@ The fast path takes a file only when every row is one the row-by-row reader acce
 a word: every instant readable, every service named, every ok word known, every latency a
 finite number of at least 0, and nothing the two parsers could read differently. Anything
 else returns ``None`` and the file goes to the row-by-row reader, which names each bad row
-with its line. Records are therefore those of the row-by-row reader, only sooner; and as a
-latency or an instant is converted once, equal cells share one object, which keeps millions
-of records small.
+with its line. Probes are therefore those of the row-by-row reader, only sooner. They are
+kept by column (:class:`~opsledger.model.health.ProbeHistory`), built from each column's
+distinct values and each row's index into them: no object is made per row.
 """
 
 from __future__ import annotations
@@ -21,11 +21,8 @@ import io
 import json
 import math
 import sys
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import fields
-from datetime import datetime
-from itertools import repeat
+from collections.abc import Callable, Iterator
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,7 +35,7 @@ import pyarrow.json as pajson
 from opsledger.core.problems import ReadResult
 from opsledger.formats.fields import parse_datetime
 from opsledger.formats.textfile import MAX_LINE_CHARS, MAX_TEXT_BYTES, check_text
-from opsledger.model.health import ProbeResult
+from opsledger.model.health import Encoded, ProbeHistory, epoch_microseconds
 from opsledger.readers.health_fields import (
     DEFAULT_CHECK,
     OK_WORDS,
@@ -65,7 +62,9 @@ _BLOCK_BYTES = 1 << 22  # bytes of CSV Arrow parses at a time
 # The value of an optional field in a file without it.
 _ABSENT: dict[str, Any] = {"check": DEFAULT_CHECK, "latency_ms": None}
 
-Columns = dict[str, Sequence[Any]]
+# A time as read: microseconds since 1970-01-01 UTC, and the zone it was written in.
+Instant = tuple[int, tzinfo | None]
+Columns = dict[str, Encoded[Any]]
 
 # Arrow's buffers here live only while a block is converted. The system allocator gives
 # them back; Arrow's default pool (mimalloc) keeps tens of megabytes per thread for reuse,
@@ -78,16 +77,16 @@ class _Doubtful(Exception):
 
 
 def read_columns(
-    path: Path, kind: str, instants: dict[str, datetime] | None = None
-) -> list[ProbeResult] | None:
+    path: Path, kind: str, instants: dict[str, Instant] | None = None
+) -> ProbeHistory | None:
     """Return the probes of a ``csv`` or ``jsonl`` file read column by column, or ``None``
     when any row needs the row-by-row reader (a problem to name, or a doubt).
 
-    ``instants`` holds the times already read (text to date-time), so that the files of one
-    history, which share their probe times, share their date-time objects too.
+    ``instants`` holds the times already read (text to instant), so that the files of one
+    history, which share their probe times, read each of them once.
     """
     instant = _Instants({} if instants is None else instants)
-    probes: list[ProbeResult] = []
+    parts: list[ProbeHistory] = []
     try:
         if path.stat().st_size > MAX_TEXT_BYTES:
             return None
@@ -96,32 +95,26 @@ def read_columns(
             return None
         batches = _csv_batches(data, instant) if kind == "csv" else _jsonl_batches(data, instant)
         for columns in batches:
-            probes.extend(build_probes(columns))
+            parts.append(build_history(columns))
     except (_Doubtful, OSError, pa.ArrowException, csv.Error, ValueError, OverflowError):
         return None
-    return probes
+    return ProbeHistory.concat(parts)
 
 
-def build_probes(columns: Columns) -> list[ProbeResult]:
-    """Return one probe per row of ``columns`` (one checked sequence per field, equally long).
-
-    The values are already those the row-by-row reader would give ``ProbeResult``, which has
-    no ``__post_init__``; so the records are created empty and each field is filled for all
-    rows in one pass of its slot's own setter. That runs in C, about four times faster than
-    calling the constructor row by row, for the very same frozen records.
+def build_history(columns: Columns) -> ProbeHistory:
+    """Return the probes of ``columns``: per field, the distinct values the row-by-row reader
+    would give ``ProbeResult`` (a time as an :data:`Instant`) and each row's index into them.
     """
-    count = len(columns["time"])
-    probes: list[ProbeResult] = list(map(object.__new__, repeat(ProbeResult, count)))
-    for field in fields(ProbeResult):
-        slot: Any = vars(ProbeResult)[field.name]
-        deque(map(slot.__set__, probes, columns[field.name]), maxlen=0)
-    return probes
+    return ProbeHistory.from_encoded(
+        columns["time"], columns["service"], columns["check"], columns["ok"],
+        columns["latency_ms"],
+    )
 
 
 # --- CSV ----------------------------------------------------------------------------------
 
 
-def _csv_batches(data: bytes, instant: Callable[[str | None], datetime]) -> Iterator[Columns]:
+def _csv_batches(data: bytes, instant: Callable[[str | None], Instant]) -> Iterator[Columns]:
     """Yield the probe fields of a CSV file a block at a time, each cell converted.
 
     Raises ``_Doubtful`` (or Arrow's error) at the first row the row-by-row reader must see.
@@ -191,7 +184,7 @@ def _csv_latency(cell: str) -> float | None:
 # --- JSON Lines ---------------------------------------------------------------------------
 
 
-def _jsonl_batches(data: bytes, instant: Callable[[str | None], datetime]) -> Iterator[Columns]:
+def _jsonl_batches(data: bytes, instant: Callable[[str | None], Instant]) -> Iterator[Columns]:
     """Yield the probe fields of a JSON Lines file, each value converted.
 
     Raises ``_Doubtful`` (or Arrow's error) at the first object the row-by-row reader must see.
@@ -327,22 +320,23 @@ def _json_latency(value: float | None) -> float | None:
 class _Instants:
     """Reads a time as the row-by-row reader does, remembering each text read."""
 
-    def __init__(self, known: dict[str, datetime]) -> None:
+    def __init__(self, known: dict[str, Instant]) -> None:
         self.known = known
 
-    def __call__(self, value: str | None) -> datetime:
+    def __call__(self, value: str | None) -> Instant:
         if value is None:
             raise _Doubtful("no time")
-        moment = self.known.get(value)
-        if moment is None:
+        found = self.known.get(value)
+        if found is None:
             try:
                 moment = parse_datetime(value)
             except (ValueError, OverflowError, OSError):
                 raise _Doubtful(value) from None
+            found = (epoch_microseconds(moment), moment.tzinfo)
             if len(self.known) >= _INSTANTS_LIMIT:  # all distinct: keep memory bounded
                 self.known.clear()
-            self.known[value] = moment
-        return moment
+            self.known[value] = found
+        return found
 
 
 def _service(value: str | None) -> str:
@@ -369,30 +363,29 @@ def _latency(number: float) -> float:
     return number
 
 
-def _repeated(value: T, count: int) -> Sequence[T]:
-    """Return ``value`` ``count`` times (one column of a field the file does not have)."""
-    return [value] * count
+def _repeated(value: T, count: int) -> Encoded[T]:
+    """Return ``value`` for ``count`` rows (one column of a field the file does not have)."""
+    return [value], np.zeros(count, dtype=np.intp)
 
 
-def _each_distinct(values: pa.ChunkedArray, convert: Callable[[Any], T]) -> Sequence[T]:
-    """Return ``convert`` of each cell, calling it once per distinct value (nulls as None).
-
-    Equal cells get the one converted object, as the row-by-row reader's caches give them.
-    """
+def _each_distinct(values: pa.ChunkedArray, convert: Callable[[Any], T]) -> Encoded[T]:
+    """Return ``convert`` of each distinct value (nulls as None), called once per value, and
+    each row's index into those values."""
     if pa.types.is_null(values.type):
         return _repeated(convert(None), len(values))
-    picked: list[T] = []
+    distinct: list[T] = []
+    rows: list[np.ndarray] = []
     dictionary: pa.Array | None = None
-    converted = _object_array([])
+    first = 0  # where the values of the current dictionary start in ``distinct``
     encoded = pc.dictionary_encode(values, null_encoding="encode", memory_pool=_POOL)
     for chunk in encoded.chunks:
         # Arrow encodes all chunks against one dictionary: it is converted once.
         if dictionary is None or not chunk.dictionary.equals(dictionary):
             dictionary = chunk.dictionary
-            converted = _object_array([convert(value) for value in dictionary.to_pylist()])
-        # A list iterates faster than an object array when the records are built.
-        picked.extend(converted[_codes(chunk.indices)].tolist())
-    return picked
+            first = len(distinct)
+            distinct.extend(convert(value) for value in dictionary.to_pylist())
+        rows.append(_codes(chunk.indices).astype(np.intp) + first)
+    return distinct, np.concatenate(rows) if rows else np.zeros(0, dtype=np.intp)
 
 
 def _codes(indices: pa.Array) -> np.ndarray:
@@ -404,9 +397,3 @@ def _codes(indices: pa.Array) -> np.ndarray:
     kind = np.dtype(f"int{indices.type.bit_width}")
     codes = np.frombuffer(indices.buffers()[1], dtype=kind)
     return codes[indices.offset : indices.offset + len(indices)]
-
-
-def _object_array(items: list[Any]) -> np.ndarray:
-    array = np.empty(len(items), dtype=object)
-    array[:] = items
-    return array

@@ -22,13 +22,13 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from opsledger.core.problems import Level, Problem, ReadResult, shown
+from opsledger.core.workspace import utilisation_folder as utilisation_folder
 from opsledger.formats.csvrows import header_key
 from opsledger.formats.fields import DATE_RANGE, DATE_TIME_EXPECTED, stamp_column
 from opsledger.formats.textfile import MAX_TEXT_BYTES
 from opsledger.model.cost import UtilisationResource
 from opsledger.readers.cost_focus import line_numbers, read_header
 
-FOLDER = "utilisation"
 FORMAT = "utilisation series"
 COLUMNS = ("time", "service", "resource", "utilisation", "used", "capacity")
 ALIASES = {
@@ -72,15 +72,6 @@ class UtilisationReadResult(ReadResult[UtilisationLog]):
     @property
     def log(self) -> UtilisationLog:
         return UtilisationLog.concat(self.records)
-
-
-def utilisation_folder(telemetry: Path) -> Path:
-    """Return where utilisation files live: ``utilisation/`` under the telemetry folder.
-
-    Never the telemetry folder itself: it holds request events, which are not utilisation
-    and can be far too large to load.
-    """
-    return telemetry if telemetry.name == FOLDER else telemetry / FOLDER
 
 
 def read(path: Path) -> UtilisationReadResult:

@@ -62,7 +62,7 @@ def _guarded(names: Iterable[tuple[str, str, str, Better]], source: str,
 
 
 def _health(ctx: Context) -> list[KpiResult]:
-    if not ctx.inputs.read(InputKey.HEALTH).records:
+    if not ctx.inputs.read(InputKey.HEALTH).record_count:
         return skipped_group([AVAILABILITY], "service health", "no readable health history")
     return availability_kpis(workspace_health(ctx))
 
@@ -241,7 +241,7 @@ def policy_targets(ctx: Context) -> dict[str, Target]:
     }
     if config.cost_targets:
         targets["cost_vs_target"] = Target(1.0, "cost targets")
-    for result in workspace_health(ctx) if ctx.inputs.read(InputKey.HEALTH).records else []:
+    for result in workspace_health(ctx) if ctx.inputs.read(InputKey.HEALTH).record_count else []:
         if isinstance(result, ServiceHealth):
             targets[f"availability:{result.service}"] = Target(
                 result.availability_objective, "SLO budget")

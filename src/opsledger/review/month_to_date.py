@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import InputKey
 from opsledger.model.handover import Ticket
-from opsledger.model.health import ProbeResult
+from opsledger.model.health import ProbeHistory, ProbeResult
 from opsledger.model.incidents import Incident
+from opsledger.readers.health import probe_history
 from opsledger.review.history import month_start, month_title
 
 
@@ -52,7 +55,7 @@ class MonthToDate:
                 "incidents": self.incidents, "tickets": self.tickets}
 
 
-def month_to_date(probes: Iterable[ProbeResult], incidents: Iterable[Incident],
+def month_to_date(probes: Iterable[ProbeResult] | ProbeHistory, incidents: Iterable[Incident],
                   tickets: Iterable[Ticket], clock: datetime) -> MonthToDate | None:
     """Return the counts of the month in progress at ``clock``; None on its first instant."""
     instant = clock.astimezone(UTC)
@@ -61,10 +64,12 @@ def month_to_date(probes: Iterable[ProbeResult], incidents: Iterable[Incident],
     if start >= clock:  # the clock stands at the start of a month: nothing so far
         return None
 
-    # One pass over each list, comparisons inline: a probe history has millions of rows.
-    shown = [p for p in probes if start <= p.time < clock]
+    # A probe history has millions of rows: counted by column.
+    history = ProbeHistory.of(probes)
+    shown = history.between(start, clock)
     return MonthToDate(
-        month, start, clock, len(shown), sum(1 for p in shown if p.ok),
+        month, start, clock, int(np.count_nonzero(shown)),
+        int(np.count_nonzero(shown & history.ok)),
         sum(1 for i in incidents if start <= i.created_at < clock),
         sum(1 for t in tickets if start <= t.created_at < clock),
     )
@@ -72,7 +77,7 @@ def month_to_date(probes: Iterable[ProbeResult], incidents: Iterable[Incident],
 
 def workspace_month_to_date(ctx: Context, clock: datetime) -> MonthToDate | None:
     """Return the month to date at ``clock`` from the workspace's probes, incidents, tickets."""
-    probes: list[ProbeResult] = ctx.inputs.records(InputKey.HEALTH)
+    probes = probe_history(ctx.inputs.read(InputKey.HEALTH))
     incidents: list[Incident] = ctx.inputs.records(InputKey.INCIDENTS)
     tickets: list[Ticket] = ctx.inputs.records(InputKey.TICKETS)
     return month_to_date(probes, incidents, tickets, clock)

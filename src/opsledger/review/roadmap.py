@@ -182,6 +182,7 @@ def experiment_plans(ctx: Context) -> ExperimentPlans:
         SampleSize,
         plan_experiment,
         telemetry_daily_units,
+        workspace_analyses,
         workspace_experiments,
     )
 
@@ -189,6 +190,7 @@ def experiment_plans(ctx: Context) -> ExperimentPlans:
         read = workspace_experiments(ctx)
     except OpsledgerError as exc:
         return ExperimentPlans(skipped=f"experiments could not be read: {exc}")
+    analyses = workspace_analyses(ctx)  # the sample sizes, computed beside the analyses
     lines = []
     for experiment in sorted(read.records, key=lambda e: e.definition.name):
         definition = experiment.definition
@@ -198,7 +200,8 @@ def experiment_plans(ctx: Context) -> ExperimentPlans:
             daily, traffic = telemetry_daily_units(ctx, experiment)
         except OpsledgerError as exc:
             daily, traffic = None, f"traffic not counted: {exc}"
-        plan = plan_experiment(experiment, daily, traffic)
+        plan = plan_experiment(experiment, daily, traffic,
+                               analyses.sample_sizes.get(definition.name))
         size = plan.sample_size
         mde = definition.minimum_detectable_effect
         effect = (f"{mde.value:.1%} relative" if mde.scale.value == "relative"

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from opsledger.core.inputs import Context
+from opsledger.core.inputs import Context, ScopesItself
 from opsledger.render.sections import Section, Status, md_escape, md_table
 
 KEY = "scope"
@@ -45,8 +45,10 @@ def inputs_left_out(ctx: Context) -> list[InputLeftOut]:
     (only the inputs read so far: a review reads them all first)."""
     found = []
     for key, left in sorted(ctx.inputs.left_out.items(), key=lambda item: item[0].value):
-        found.append(InputLeftOut(key.value, len(ctx.inputs.records(key)), left.other,
-                                  left.unplaced))
+        read = ctx.inputs.read(key)
+        # A result held by column (the probe history) keeps no records one by one.
+        kept = read.record_count if isinstance(read, ScopesItself) else len(read.records)
+        found.append(InputLeftOut(key.value, kept, left.other, left.unplaced))
     return found
 
 

@@ -20,6 +20,7 @@ from opsledger.core.workspace import Workspace
 from opsledger.cost.section import capacity_section, cost_section
 from opsledger.cost.service import start_capacity_view
 from opsledger.experiments.section import experiments_section
+from opsledger.experiments.service import start_analyses
 from opsledger.forecasting import background
 from opsledger.incidents.section import incidents_section
 from opsledger.model import schema
@@ -232,12 +233,12 @@ def run_review(
              else [ctx, *(_team_view(ctx, name) for name in teams(ctx))] if by_team else [ctx])
     try:
         if not strict:  # the forecasts are fitted while the other inputs are read
-            start_forecasts(views)
+            start_in_background(views)
         inventory = ctx.inputs.inventory()
         with collector_skips_what_was_read():
             if strict:
                 ctx.inputs.require_clean()
-                start_forecasts(views)
+                start_in_background(views)
             digests = input_digests(inventory)  # hashed once: the inputs can be large
             if not scope.whole:
                 return review_view(views[0], reviewed, now, digests)
@@ -246,15 +247,17 @@ def run_review(
                 return whole
             return _with_teams(ctx, whole, views[1:], now, digests)
     finally:
-        background.shutdown()  # the worker of this review's forecasts ends with it
+        background.shutdown()  # the workers of this review end with it
 
 
-def start_forecasts(views: Sequence[Context]) -> None:
-    """Start fitting the ticket and utilisation forecasts of every view in the background
-    worker, in the order the views are reviewed, while this process computes the rest."""
+def start_in_background(views: Sequence[Context]) -> None:
+    """Start fitting the ticket and utilisation forecasts and analysing the experiments of
+    every view in the background workers, in the order the views are reviewed, while this
+    process computes the rest."""
     for view in views:
         start_coverage_plan(view)
         start_capacity_view(view)
+        start_analyses(view)
 
 
 def _team_view(ctx: Context, team: str) -> Context:

@@ -4,7 +4,7 @@ Two kinds of evidence, each with its counts shown next to the level:
 
 - **a share of labelled firings** (acted on, closed by themselves, re-fired, ...) compared
   with the threshold the decision turns on. The level comes from the 95 % Wilson score
-  interval of the share (Wilson 1927; ``scipy.stats.binomtest(...).proportion_ci``):
+  interval of the share (Wilson 1927; Newcombe 1998, method 3):
   *high* when the whole interval lies on the decision's side of the threshold, *medium*
   when only the observed share does;
 - **the incidents a policy backtest is scored against**: recall and detection time are
@@ -14,6 +14,7 @@ Two kinds of evidence, each with its counts shown next to the level:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -61,12 +62,29 @@ class ShareEvidence:
 
 def share_evidence(what: str, count: int, total: int) -> ShareEvidence:
     """Return ``count`` of ``total`` with its 95 % Wilson score interval (``total`` > 0)."""
-    from scipy.stats import binomtest
-
     if total <= 0 or not 0 <= count <= total:
         raise ValueError(f"need 0 <= count <= total and total > 0 (got {count} of {total})")
-    interval = binomtest(count, total).proportion_ci(confidence_level=0.95, method="wilson")
-    return ShareEvidence(what, count, total, float(interval.low), float(interval.high))
+    low, high = wilson_interval(count, total, 0.95)
+    return ShareEvidence(what, count, total, low, high)
+
+
+def wilson_interval(count: int, total: int, level: float) -> tuple[float, float]:
+    """Return the two-sided Wilson score interval of ``count`` successes in ``total`` trials.
+
+    Newcombe (1998), method 3, without continuity correction: the centre
+    ``(2np + z²) / 2(n + z²)`` plus or minus ``z sqrt(4npq + z²) / 2(n + z²)``, with the
+    bound at 0 (1) exact when ``count`` is 0 (``total``). The same interval as
+    ``scipy.stats.binomtest(count, total).proportion_ci(level, method="wilson")`` and
+    statsmodels' ``proportion_confint(method="wilson")``, without importing either.
+    """
+    from scipy.special import ndtri
+
+    z = float(ndtri(0.5 + 0.5 * level))
+    p = count / total
+    denominator = 2 * (total + z**2)
+    centre = (2 * total * p + z**2) / denominator
+    delta = z / denominator * math.sqrt(4 * total * p * (1 - p) + z**2)
+    return (0.0 if count == 0 else centre - delta, 1.0 if count == total else centre + delta)
 
 
 def share_confidence(evidence: ShareEvidence, threshold: float, below: bool) -> Confidence:

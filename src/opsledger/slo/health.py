@@ -16,6 +16,11 @@ Definitions (all over the half-open window ``[start, end)``):
 
 A service with fewer than ``min_probes`` probes in the window is reported as skipped with
 the reason, not as 0 % or 100 % available.
+
+Probes are counted by column (:class:`~opsledger.model.health.ProbeHistory`): the window's
+probes are sorted once by service, check and time (ties in reading order), and each
+service's counts, streaks and percentiles are taken from its slice of those columns. A list
+of :class:`~opsledger.model.health.ProbeResult` gives the same results.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from enum import StrEnum
 import numpy as np
 
 from opsledger.core.config import SloBudget
-from opsledger.model.health import ProbeResult
+from opsledger.model.health import ProbeHistory, ProbeResult
 from opsledger.model.status import SkippedResult
+
+Probes = Iterable[ProbeResult] | ProbeHistory
 
 MIN_PROBES = 10
 PERCENTILE_METHOD = "linear"  # numpy.percentile's method, recorded with each summary
@@ -131,26 +138,51 @@ def latency_summary(latencies: np.ndarray) -> LatencySummary | None:
     return LatencySummary(int(values.size), float(p50), float(p95), float(p99))
 
 
-def longest_failing_streak(check: str, probes: list[ProbeResult]) -> FailingStreak | None:
+def longest_failing_streak(check: str, probes: Probes) -> FailingStreak | None:
     """Return the longest run of consecutive failures in time-ordered ``probes`` of a check."""
-    best: FailingStreak | None = None
-    run_start: datetime | None = None
-    run_length = 0
-    last_failed: datetime | None = None
-    for probe in probes:
-        if not probe.ok:
-            if run_start is None:
-                run_start, run_length = probe.time, 0
-            run_length += 1
-            last_failed = probe.time
-            continue
-        if run_start is not None:
-            streak = FailingStreak(check, run_start, probe.time, run_length, ongoing=False)
-            best = _longer(best, streak)
-            run_start = None
-    if run_start is not None and last_failed is not None:
-        best = _longer(best, FailingStreak(check, run_start, last_failed, run_length, True))
-    return best
+    history = ProbeHistory.of(probes)
+    starts = np.zeros(len(history), dtype=np.bool_)
+    starts[:1] = True
+    return _longest_streak(history, starts, check)
+
+
+def _longest_streak(
+    history: ProbeHistory, group_starts: np.ndarray, check: str | None = None
+) -> FailingStreak | None:
+    """Return the longest failing streak of ``history``, whose groups (one check's probes in
+    time order) begin where ``group_starts`` is set; named ``check``, else by its probes.
+
+    Longer in time wins; on a tie, more failed probes, then the earlier one (groups in
+    order, then time), as :func:`_longer` decides between two.
+    """
+    failed = ~history.ok
+    count = len(failed)
+    if not failed.any():
+        return None
+    follows_failure = np.zeros(count, dtype=np.bool_)
+    follows_failure[1:] = failed[:-1]
+    opens = failed & (group_starts | ~follows_failure)
+    group_ends = np.ones(count, dtype=np.bool_)  # the next row starts another group
+    group_ends[:-1] = group_starts[1:]
+    precedes_failure = np.zeros(count, dtype=np.bool_)
+    precedes_failure[:-1] = failed[1:]
+    closes = failed & (group_ends | ~precedes_failure)
+    first, last = np.flatnonzero(opens), np.flatnonzero(closes)
+    ongoing = group_ends[last]  # no probe of the check after the last failure
+    end = np.where(ongoing, last, last + 1)  # else the passing probe that ended the run
+    # FailingStreak.minutes, computed as it computes it: microseconds / 1e6 / 60.
+    minutes = (history.time[end] - history.time[first]) / 1e6 / 60
+    failures = last - first + 1
+    longest = minutes == minutes.max()
+    best = int(np.flatnonzero(longest & (failures == failures[longest].max()))[0])
+    row = int(first[best])
+    return FailingStreak(
+        history.checks[int(history.check[row])] if check is None else check,
+        history.moment(row),
+        history.moment(int(end[best])),
+        int(failures[best]),
+        bool(ongoing[best]),
+    )
 
 
 def _longer(best: FailingStreak | None, candidate: FailingStreak) -> FailingStreak:
@@ -164,40 +196,54 @@ def _longer(best: FailingStreak | None, candidate: FailingStreak) -> FailingStre
 
 def assess_service(
     service: str,
-    probes: Iterable[ProbeResult],
+    probes: Probes,
     start: datetime,
     end: datetime,
     budget: SloBudget,
     min_probes: int = MIN_PROBES,
 ) -> HealthResult:
     """Return the service's health over ``[start, end)`` against ``budget``."""
-    window = sorted(
-        (p for p in probes if p.service == service and start <= p.time < end),
-        key=lambda p: (p.time, p.check),
-    )
-    if len(window) < min_probes:
+    history = ProbeHistory.of(probes)
+    code = history.service_code(service)
+    if code is None:
+        window = history[np.zeros(0, dtype=np.intp)]
+    else:
+        window = history[(history.service == code) & history.between(start, end)]
+    order = np.lexsort((window.time, window.check))  # stable: ties in reading order
+    return _assess(service, window[order], start, end, budget, min_probes)
+
+
+def _assess(
+    service: str,
+    window: ProbeHistory,
+    start: datetime,
+    end: datetime,
+    budget: SloBudget,
+    min_probes: int,
+) -> HealthResult:
+    """Return the health of ``service`` from ``window``, its probes in ``[start, end)``
+    sorted by check and time."""
+    count = len(window)
+    if count < min_probes:
         return SkippedServiceHealth(
-            service, start, end, len(window),
-            f"{len(window)} probe(s) in the window; at least {min_probes} are needed",
+            service, start, end, count,
+            f"{count} probe(s) in the window; at least {min_probes} are needed",
         )
-    by_check: dict[str, list[ProbeResult]] = {}
-    for probe in window:
-        by_check.setdefault(probe.check, []).append(probe)
+    new_check = np.ones(count, dtype=np.bool_)
+    new_check[1:] = window.check[1:] != window.check[:-1]
+    firsts = np.flatnonzero(new_check)
+    sizes = np.diff(np.append(firsts, count))
+    passed = np.add.reduceat(window.ok.astype(np.int64), firsts) if count else firsts
     checks = tuple(
-        CheckAvailability(name, len(items), sum(1 for p in items if p.ok))
-        for name, items in sorted(by_check.items())
+        CheckAvailability(window.checks[code], size, ok)
+        for code, size, ok in zip(
+            window.check[firsts].tolist(), sizes.tolist(), passed.tolist(), strict=True
+        )
     )
-    streak: FailingStreak | None = None
-    for name, items in sorted(by_check.items()):
-        found = longest_failing_streak(name, items)
-        if found is not None:
-            streak = found if streak is None else _longer(streak, found)
-    passing = np.fromiter(
-        (p.latency_ms for p in window if p.ok and p.latency_ms is not None), dtype=float
-    )
-    latency = latency_summary(passing)
+    streak = _longest_streak(window, new_check)
+    latency = latency_summary(window.latency_ms[window.ok])
     ok_probes = sum(c.ok_probes for c in checks)
-    availability = ok_probes / len(window)
+    availability = ok_probes / count
     availability_status = (
         BudgetStatus.MET if availability >= budget.availability else BudgetStatus.BREACHED
     )
@@ -214,7 +260,7 @@ def assess_service(
         service=service,
         window_start=start,
         window_end=end,
-        probes=len(window),
+        probes=count,
         ok_probes=ok_probes,
         checks=checks,
         latency=latency,
@@ -227,7 +273,7 @@ def assess_service(
 
 
 def service_health(
-    probes: Iterable[ProbeResult],
+    probes: Probes,
     start: datetime,
     end: datetime,
     budget_for: Callable[[str], SloBudget],
@@ -240,12 +286,18 @@ def service_health(
     the configuration): they come back skipped with the reason. ``budget_for`` is usually
     ``Config.budget_for``.
     """
-    grouped: dict[str, list[ProbeResult]] = {name: [] for name in services}
-    for probe in probes:
-        grouped.setdefault(probe.service, []).append(probe)
+    history = ProbeHistory.of(probes)
+    window = history[history.between(start, end)]
+    # One sort for every service: by service, check and time, ties in reading order.
+    window = window[np.lexsort((window.time, window.check, window.service))]
+    names = sorted({*services, *history.present_services})
+    codes = [window.service_code(name) for name in names]
+    known = np.array([-1 if code is None else code for code in codes], dtype=np.int64)
+    lows = np.searchsorted(window.service, known, side="left")
+    highs = np.searchsorted(window.service, known, side="right")
     return [
-        assess_service(name, grouped[name], start, end, budget_for(name), min_probes)
-        for name in sorted(grouped)
+        _assess(name, window[low:high], start, end, budget_for(name), min_probes)
+        for name, low, high in zip(names, lows.tolist(), highs.tolist(), strict=True)
     ]
 
 

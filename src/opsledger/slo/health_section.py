@@ -35,11 +35,11 @@ def health_section(ctx: Context) -> Section:
     result = ctx.inputs.read(InputKey.HEALTH)
     folder = str(ctx.workspace.path(InputKey.HEALTH).relative_to(ctx.workspace.root))
     left_out = left_out_line(ctx, InputKey.HEALTH, "probes")
-    if not result.records and left_out:
+    if not result.record_count and left_out:
         return Section.skipped(KEY, TITLE, f"no probes of {ctx.scope.label} in {folder} "
                                f"({left_out_note(ctx, InputKey.HEALTH, 'probes')} are not "
                                "in this view)")
-    if not result.records:
+    if not result.record_count:
         return Section.skipped(KEY, TITLE, "no readable health history in " + folder)
     end = ctx.now
     start = end - HEALTH_WINDOW

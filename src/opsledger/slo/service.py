@@ -29,7 +29,7 @@ from opsledger.engines.health_engine import HealthEngine
 from opsledger.engines.interface import EventEngine, SliEngine
 from opsledger.engines.prometheus_client import Deadline, command_deadline
 from opsledger.engines.prometheus_engine import PrometheusEngine
-from opsledger.model.health import ProbeResult
+from opsledger.model.health import ProbeHistory
 from opsledger.model.incidents import AlertEvent, Incident
 from opsledger.model.slo import PrometheusSource, SliSeries, Slo
 from opsledger.slo.backtest import (
@@ -100,11 +100,10 @@ class SloReport:
         return [e.status.to_json() for e in self.evaluations]
 
 
-def _probes(ctx: Context) -> list[ProbeResult]:
+def _probes(ctx: Context) -> ProbeHistory:
     from opsledger.readers import health
 
-    found = read_input(ctx, InputKey.HEALTH, health.read).records
-    return [r for r in found if isinstance(r, ProbeResult)]
+    return health.probe_history(read_input(ctx, InputKey.HEALTH, health.read))
 
 
 class _Engines:
@@ -389,7 +388,9 @@ def workspace_health(ctx: Context) -> list[HealthResult]:
 
 
 def _workspace_health(ctx: Context) -> list[HealthResult]:
-    probes = ctx.inputs.read(InputKey.HEALTH).records
+    from opsledger.readers.health import probe_history
+
+    probes = probe_history(ctx.inputs.read(InputKey.HEALTH))
     return service_health(probes, ctx.now - HEALTH_WINDOW, ctx.now,
                           ctx.workspace.config.budget_for,
                           [s.name for s in configured_services(ctx)])

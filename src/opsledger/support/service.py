@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo
 from opsledger.core.config import SupportPolicy
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_json, sha256_file, sha256_tree
-from opsledger.core.inputs import Context
-from opsledger.core.problems import Problem
+from opsledger.core.inputs import Context, Inputs
+from opsledger.core.problems import Problem, ReadResult
 from opsledger.core.scope import EVERYTHING, LeftOut, Scope
-from opsledger.core.workspace import InputKey
+from opsledger.core.workspace import InputKey, Workspace
 from opsledger.forecasting import background
 from opsledger.forecasting.backend import BackendName, ForecastBackend
-from opsledger.forecasting.models import SkippedForecast, forecast_tickets
+from opsledger.forecasting.models import QueueForecast, SkippedForecast, forecast_tickets
 from opsledger.model.handover import Ticket
 from opsledger.readers import tickets as ticket_reader
 from opsledger.support.plan import NOTHING_LEFT_OUT, CoveragePlan
@@ -77,6 +77,30 @@ def _handle_minutes(tickets: Sequence[Ticket], queue: str, policy: SupportPolicy
     return policy.handle_minutes, "support policy"
 
 
+def _history(tickets: Sequence[Ticket], now: datetime, policy: SupportPolicy
+             ) -> tuple[date, list[Ticket]]:
+    """Return the last complete day of history and the tickets created on or before it."""
+    zone = ZoneInfo(policy.timezone)
+    last_day = _history_end(tickets, now, zone)
+    return last_day, [t for t in tickets if t.created_at.astimezone(zone).date() <= last_day]
+
+
+def ticket_forecasts(
+    tickets: Sequence[Ticket],
+    *,
+    policy: SupportPolicy,
+    now: datetime,
+    horizon_days: int = 28,
+    backend: BackendName | ForecastBackend | None = None,
+    part: tuple[int, int] = (0, 1),
+) -> tuple[QueueForecast | SkippedForecast, ...]:
+    """Return the forecast of each queue of the coverage plan of ``tickets`` (sorted by
+    queue), or of part ``part`` of the queues (see :func:`forecast_tickets`)."""
+    last_day, used = _history(tickets, now, policy)
+    return forecast_tickets(used, policy.timezone, horizon_days, last_day, backend,
+                            interval_minutes=policy.interval_minutes, part=part)
+
+
 def build_coverage_plan(
     tickets: Sequence[Ticket],
     *,
@@ -89,17 +113,19 @@ def build_coverage_plan(
     backend: BackendName | ForecastBackend | None = None,
     scope: Scope = EVERYTHING,
     left_out: LeftOut = NOTHING_LEFT_OUT,
+    forecasts: Sequence[QueueForecast | SkippedForecast] | None = None,
 ) -> CoveragePlan:
     """Return the coverage plan for ``tickets`` (no file I/O).
 
     ``backend`` says where the queue forecasts are fitted (``"local"`` or ``"spark"``).
     A team's or a service's plan gets its ``scope`` and the tickets it ``left_out``.
+    ``forecasts`` are the queues' forecasts when they were fitted already (by
+    :func:`ticket_forecasts` over the same tickets, policy and clock, sorted by queue).
     """
-    zone = ZoneInfo(policy.timezone)
-    last_day = _history_end(tickets, now, zone)
-    used = [t for t in tickets if t.created_at.astimezone(zone).date() <= last_day]
-    forecasts = forecast_tickets(used, policy.timezone, horizon_days, last_day, backend,
-                                 interval_minutes=policy.interval_minutes)
+    last_day, used = _history(tickets, now, policy)
+    if forecasts is None:
+        forecasts = ticket_forecasts(tickets, policy=policy, now=now, horizon_days=horizon_days,
+                                     backend=backend)
     definitions, absent = skill_group_definitions(policy, [f.queue for f in forecasts])
     group_of = {queue: d.name for d in definitions for queue in d.queues}
     queues: list[QueueLoad | SkippedForecast] = []
@@ -198,30 +224,67 @@ def workspace_coverage_plan(ctx: Context) -> CoveragePlan | None:
 
 
 def start_coverage_plan(ctx: Context) -> None:
-    """Start fitting the run's coverage plan in the background worker
-    (:mod:`opsledger.forecasting.background`), so that :func:`workspace_coverage_plan`
-    finds it fitted while the run computed everything else. Same plan either way."""
+    """Start fitting the queue forecasts of the run's coverage plan in the background workers
+    (:mod:`opsledger.forecasting.background`), a part of the queues each, so that
+    :func:`workspace_coverage_plan` finds them fitted while the run computed everything else.
+    Same plan either way.
+
+    The whole workspace's forecasts are started before this process has read the tickets:
+    each worker reads the ticket history itself, which costs it less than receiving the
+    records. A team's or a service's forecasts are fitted on the records its view kept."""
     if (_coverage_plan,) in ctx.results or (start_coverage_plan,) in ctx.results:
         return
-    arguments = _plan_arguments(ctx)
-    if arguments is not None:
-        ctx.results[(start_coverage_plan,)] = (
-            background.submit(build_coverage_plan, **arguments), arguments)
+    settings = _forecast_settings(ctx, ctx.now)
+    parts = [(index, background.workers()) for index in range(background.workers())]
+    if ctx.inputs.source is None and InputKey.TICKETS not in ctx.inputs.cache:
+        if ctx.inputs.present(InputKey.TICKETS):
+            ctx.results[(start_coverage_plan,)] = [
+                (background.submit(_forecasts_of_file, ctx.workspace, part, **settings), part)
+                for part in parts]
+        return
+    tickets = _tickets(ctx.inputs.read(InputKey.TICKETS))
+    if tickets:
+        ctx.results[(start_coverage_plan,)] = [
+            (background.submit(ticket_forecasts, tickets, part=part, **settings), part)
+            for part in parts]
+
+
+def _forecasts_of_file(workspace: Workspace, part: tuple[int, int], **settings: Any
+                       ) -> tuple[QueueForecast | SkippedForecast, ...]:
+    """Return part ``part`` of the queue forecasts of the workspace's ticket history, read
+    here."""
+    tickets = _tickets(Inputs(workspace).read(InputKey.TICKETS))
+    return ticket_forecasts(tickets, part=part, **settings) if tickets else ()
+
+
+def _tickets(result: ReadResult[Any]) -> list[Ticket]:
+    return [t for t in result.records if isinstance(t, Ticket)]
+
+
+def _forecast_settings(ctx: Context, now: datetime, horizon_days: int = 28,
+                       backend: BackendName | ForecastBackend | None = None) -> dict[str, Any]:
+    """Return the arguments of :func:`ticket_forecasts` other than the tickets."""
+    return {"policy": ctx.workspace.config.policies.support, "now": now,
+            "horizon_days": horizon_days, "backend": backend}
 
 
 def _coverage_plan(ctx: Context) -> CoveragePlan | None:
     started = ctx.results.pop((start_coverage_plan,), None)
-    if started is not None:
-        future, arguments = started
-        return background.result(future, build_coverage_plan, **arguments)
     arguments = _plan_arguments(ctx)
-    return None if arguments is None else build_coverage_plan(**arguments)
+    if arguments is None:
+        return None
+    if started is None:
+        return build_coverage_plan(**arguments)
+    settings = _forecast_settings(ctx, ctx.now)
+    found = [forecast for future, part in started for forecast in background.result(
+        future, ticket_forecasts, arguments["tickets"], part=part, **settings)]
+    return build_coverage_plan(**arguments, forecasts=sorted(found, key=lambda f: f.queue))
 
 
 def _plan_arguments(ctx: Context) -> dict[str, Any] | None:
     """Return the arguments of the run's :func:`build_coverage_plan` (None without tickets)."""
     result = ctx.inputs.read(InputKey.TICKETS)
-    tickets = [t for t in result.records if isinstance(t, Ticket)]
+    tickets = _tickets(result)
     if not tickets:
         return None
     return _plan_inputs(ctx, tickets, result.problems, ctx.now)
@@ -233,15 +296,12 @@ def _plan_inputs(ctx: Context, tickets: Sequence[Ticket], problems: Sequence[Pro
     path = ctx.workspace.path(InputKey.TICKETS)
     return {
         "tickets": tickets,
-        "policy": ctx.workspace.config.policies.support,
-        "now": now,
-        "horizon_days": horizon_days,
         "input_file": path.relative_to(ctx.workspace.root).as_posix(),
         "input_digest": sha256_tree(path),
         "problems": problems,
-        "backend": backend,
         "scope": ctx.scope,
         "left_out": ctx.inputs.left_out.get(InputKey.TICKETS, NOTHING_LEFT_OUT),
+        **_forecast_settings(ctx, now, horizon_days, backend),
     }
 
 
