@@ -1,12 +1,13 @@
 """Benchmark: ``opsledger review`` end to end on demo workspaces of growing size.
 
 For each case a demo workspace is generated (in a child process, so generating does not
-count), then ``opsledger review`` runs on it in a fresh child process. The wall time and the
-peak resident memory of that child (``ru_maxrss`` from ``wait4``) and the peak memory of the
-child with the worker processes it starts (their proportional set sizes summed, sampled every
-50 ms, so pages the workers share with each other count once) are printed with the work the
-workspace holds: services, request events, tickets and incidents, so the growth of cost with
-work can be read off the table.
+count), then ``opsledger review`` (the command installed next to this interpreter) runs on it
+in a fresh child process. The wall time and the peak resident memory of that child
+(``ru_maxrss`` from ``wait4``) are measured in runs left alone; the peak memory of the child
+with the worker processes it starts (their proportional set sizes summed, sampled every
+50 ms, so pages the workers share with each other count once) and their CPU time in as many
+runs again, sampled. They are printed with the work the workspace holds: services, request
+events, tickets and incidents, so the growth of cost with work can be read off the table.
 
 Cases: the three demo sizes (small: 8 services, medium: 40, large: 1,000), and an events
 axis: the medium workspace with 1x, 2x and 4x the request events, everything else equal.
@@ -64,9 +65,6 @@ slo.TARGET_EVENTS[size] = slo.TARGET_EVENTS[size] * factor
 generate_demo(root, size, seed=int(sys.argv[5]), now=datetime.fromisoformat(now), force=True)
 """
 
-REVIEW_MODULE = "opsledger.cli.main"
-
-
 @dataclass(frozen=True)
 class Measurement:
     case: str
@@ -79,13 +77,6 @@ class Measurement:
     peak_rss_mib: Runs  # the review's own process
     tree_mib: Runs  # the review with its worker processes (summed PSS, sampled)
     cpu_seconds: Runs
-
-
-def run_with_cpu(argv: list[str]) -> tuple[ProcessRun, float]:
-    """Run a command to completion; return its run and the CPU seconds (user and system) it
-    used with its worker processes."""
-    run = run_process(argv)
-    return run, run.tree_cpu_seconds
 
 
 def generate(case: str, root: Path) -> None:
@@ -115,27 +106,36 @@ def workload(root: Path) -> tuple[int, int, int, int]:
 
 
 def review_argv(root: Path, engine: str | None, profile: Path | None) -> list[str]:
+    """Return the command of a review of ``root``: the ``opsledger`` command installed next to
+    this interpreter, as users run it (under cProfile with ``profile``)."""
+    command = str(Path(sys.executable).with_name("opsledger"))
     argv = [sys.executable]
     if profile is not None:
         argv += ["-m", "cProfile", "-o", str(profile)]
-    argv += ["-m", REVIEW_MODULE, "review", str(root), "--now", NOW, "--json"]
+    argv += [command, "review", str(root), "--now", NOW, "--json"]
     if engine:
         argv += ["--engine", engine]
     return argv
 
 
+def _review(root: Path, engine: str | None, *, tree: bool) -> ProcessRun:
+    # Reports from an earlier run are outputs, not inputs: start each review clean.
+    shutil.rmtree(root / "reports" / "ops", ignore_errors=True)
+    return run_process(review_argv(root, engine, None), tree=tree)
+
+
 def measure(case: str, root: Path, engine: str | None, repeat: int) -> Measurement:
+    """Review ``root`` ``repeat`` times for the wall time and the review's own peak memory,
+    then ``repeat`` times more with its process tree sampled, for the memory and CPU time of
+    the review with its workers (sampling slows the runs it watches)."""
     services, events, tickets, incidents = workload(root)
-    runs = []
-    for _ in range(repeat):
-        # Reports from an earlier run are outputs, not inputs: start each review clean.
-        shutil.rmtree(root / "reports" / "ops", ignore_errors=True)
-        runs.append(run_with_cpu(review_argv(root, engine, None)))
+    timed = [_review(root, engine, tree=False) for _ in range(repeat)]
+    sampled = [_review(root, engine, tree=True) for _ in range(repeat)]
     return Measurement(case, CASES[case][0], services, events, tickets, incidents,
-                       Runs(tuple(r.seconds for r, _ in runs)),
-                       Runs(tuple(r.peak_mib for r, _ in runs)),
-                       Runs(tuple(r.tree_peak_mib for r, _ in runs)),
-                       Runs(tuple(cpu for _, cpu in runs)))
+                       Runs(tuple(r.seconds for r in timed)),
+                       Runs(tuple(r.peak_mib for r in timed)),
+                       Runs(tuple(r.tree_peak_mib for r in sampled)),
+                       Runs(tuple(r.tree_cpu_seconds for r in sampled)))
 
 
 def print_table(rows: list[Measurement]) -> None:
@@ -204,8 +204,8 @@ def import_floor(repeat: int) -> Runs:
 def profile(case: str, root: Path, engine: str | None, top: int) -> None:
     stats_file = root.parent / f"{case}.prof"
     shutil.rmtree(root / "reports" / "ops", ignore_errors=True)
-    run, cpu = run_with_cpu(review_argv(root, engine, stats_file))
-    print(f"profiled review of {case}: {run.seconds:.1f} s ({cpu:.1f} s CPU), "
+    run = run_process(review_argv(root, engine, stats_file))
+    print(f"profiled review of {case}: {run.seconds:.1f} s ({run.tree_cpu_seconds:.1f} s CPU), "
           f"peak {run.peak_mib:.0f} MiB ({run.tree_peak_mib:.0f} MiB with its workers)")
     if not stats_file.exists():
         raise SystemExit("the profiled review wrote no statistics")

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import gc
 import json
 import shutil
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from opsledger.cli.main import app
@@ -103,3 +106,18 @@ def test_demo_refuses_a_foreign_non_empty_folder(tmp_path: Path) -> None:
     code, _, err = run("demo", str(tmp_path), "--size", "small")
     assert code == 2 and "not empty" in err
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_what_a_command_built_is_left_out_of_the_collectors_passes_at_exit(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from opsledger.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["opsledger", "--help"])
+    gc.unfreeze()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+        assert exited.value.code == 0 and "review" in capsys.readouterr().out
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -110,3 +110,26 @@ def test_a_review_leaves_the_model_libraries_to_its_workers(small_demo: Path,
     assert "opsledger.review.service" in loaded
     assert not {"statsforecast", "statsmodels", "scipy.stats"} & loaded
     assert (root / "reports" / "ops" / "MONTHLY_OPS_REPORT.md").is_file()
+
+
+def test_released_workers_finish_their_work_then_end() -> None:
+    futures = [background.submit(time.sleep, 0.2) for _ in range(3)] + [
+        background.submit(os.getpid)]
+    background.release()  # after work still waiting to be handed over
+    assert all(f.result(timeout=120) is None for f in futures[:3])
+    worker = futures[3].result(timeout=120)
+    assert worker != os.getpid()
+    deadline = time.monotonic() + 30
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker)
+    # work handed over later starts new workers
+    assert background.submit(os.getpid).result(timeout=120) not in (os.getpid(), worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

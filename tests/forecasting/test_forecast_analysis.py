@@ -14,9 +14,12 @@ from opsledger.forecasting.models import (
     BASELINE,
     QueueForecast,
     SkippedForecast,
+    arrivals_by_queue,
     backtest,
+    forecast_arrivals,
     forecast_tickets,
     seasonal_naive_scale,
+    ticket_arrivals,
 )
 from opsledger.model.handover import Ticket
 
@@ -170,13 +173,17 @@ def test_series_are_zero_filled_and_local_to_the_support_timezone() -> None:
     assert pd.isna(series["y"]).sum() == 0
 
 
-def test_queues_forecast_in_parts_are_the_queues_forecast_together(
+def test_queues_forecast_apart_are_the_queues_forecast_together(
         forecasts: tuple[QueueForecast | SkippedForecast, ...]) -> None:
     tickets = seasonal_tickets(112) + seasonal_tickets(10, queue="new", seed=9, first_day=102)
-    first = forecast_tickets(tickets, "UTC", horizon_days=14, part=(0, 2))
-    second = forecast_tickets(tickets, "UTC", horizon_days=14, part=(1, 2))
-    assert [f.queue for f in first] == ["l1"] and [f.queue for f in second] == ["new"]
-    assert tuple(sorted(first + second, key=lambda f: f.queue)) == forecasts
-    assert forecast_tickets(tickets, "UTC", horizon_days=14, part=(2, 3)) == ()
-    with pytest.raises(ValueError, match="part 2 of 2"):
-        forecast_tickets(tickets, "UTC", horizon_days=14, part=(2, 2))
+    last_day = max(t.created_at for t in tickets).date()
+    arrivals = ticket_arrivals(tickets, "UTC", last_day)
+    busiest, quietest = arrivals_by_queue(arrivals)
+    assert set(busiest["queue"]) == {"l1"} and set(quietest["queue"]) == {"new"}
+    assert len(busiest) + len(quietest) == len(arrivals) == len(tickets)
+    apart = [forecast for part in (quietest, busiest)
+             for forecast in forecast_arrivals(part, "UTC", 14, last_day)]
+    assert tuple(sorted(apart, key=lambda f: f.queue)) == forecasts
+    assert arrivals_by_queue(arrivals.iloc[:0]) == []
+    with pytest.raises(ValueError, match="horizon_days"):
+        forecast_arrivals(busiest, "UTC", 0, last_day)

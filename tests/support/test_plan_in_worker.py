@@ -1,5 +1,5 @@
-"""The coverage plan a review fits in a worker process, which reads the ticket history
-itself, is the plan fitted here from the records this process read."""
+"""The coverage plan a review fits in worker processes, one queue a task, is the plan
+fitted here in one piece."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from opsledger.core.catalog import open_scoped
 from opsledger.core.fileio import dumps_json
 from opsledger.core.inputs import Context
-from opsledger.core.workspace import InputKey, open_workspace
+from opsledger.core.workspace import open_workspace
 from opsledger.forecasting import background
 from opsledger.support.service import start_coverage_plan, workspace_coverage_plan
 from tests.conftest import DEMO_NOW
@@ -31,8 +31,8 @@ def test_a_plan_fitted_in_the_worker_is_the_plan_fitted_here(
     try:
         ctx = open_scoped(ws, DEMO_NOW, team=team)
         start_coverage_plan(ctx)
-        # The whole workspace's plan is started before this process read the tickets.
-        assert (InputKey.TICKETS in ctx.inputs.cache) is (team is not None)
+        started = ctx.results[(start_coverage_plan,)]
+        assert len(started) == len({queue for _, part in started for queue in part["queue"]})
         fitted_there = _plan_json(ctx)
     finally:
         background.shutdown()

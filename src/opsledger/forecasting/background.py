@@ -44,6 +44,7 @@ _lock = threading.Lock()
 _executor: ProcessPoolExecutor | None = None
 _handover: ThreadPoolExecutor | None = None
 _waiting: set[Future[Any]] = set()
+_released: list[ProcessPoolExecutor] = []  # ending once their work is done (release())
 
 
 def enabled() -> bool:
@@ -141,6 +142,26 @@ def result(future: Future[T], function: Callable[..., T], *args: Any, **kwargs: 
         return function(*args, **kwargs)
 
 
+def release() -> None:
+    """Say that no more work is coming: the workers end as soon as the work handed to them
+    is done, while this process goes on (rendering the report, say) instead of waiting for
+    them at its exit. A later :func:`submit` starts new workers."""
+    with _lock:
+        handover = _handover
+    if handover is not None:  # after the work this thread has yet to hand over
+        handover.submit(_release_pool)
+
+
+def _release_pool() -> None:
+    global _executor
+    with _lock:
+        pool, _executor = _executor, None
+        if pool is not None:
+            _released.append(pool)
+    if pool is not None:
+        pool.shutdown(wait=False)
+
+
 def _pool() -> ProcessPoolExecutor:
     global _executor
     if _executor is None:
@@ -164,6 +185,10 @@ def shutdown() -> None:
         handover.shutdown(wait=True)
     with _lock:
         pool, _executor = _executor, None
+        released = list(_released)
+        _released.clear()
+    for ending in released:
+        ending.shutdown(wait=True)
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
 

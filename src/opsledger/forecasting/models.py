@@ -61,11 +61,14 @@ __all__ = [
     "ModelAccuracy",
     "QueueForecast",
     "SkippedForecast",
+    "arrivals_by_queue",
     "backtest",
     "candidate_models",
+    "forecast_arrivals",
     "forecast_queues",
     "forecast_tickets",
     "seasonal_naive_scale",
+    "ticket_arrivals",
 ]
 
 LEVELS = (80, 95)
@@ -320,6 +323,59 @@ def _forecast_queues(
     return tuple(results[q] for q in queues)
 
 
+def ticket_arrivals(tickets: Sequence[Ticket], timezone: str, last_day: date | None = None
+                    ) -> pd.DataFrame:
+    """Return the arrivals (queue, local time in ``timezone``) of ``tickets``, leaving out
+    those after ``last_day``, the last complete day of history."""
+    import pandas as pd
+
+    from opsledger.forecasting.history import local_arrivals
+
+    arrivals = local_arrivals(tickets, timezone)
+    if last_day is not None and not arrivals.empty:
+        arrivals = arrivals[arrivals["local"] < pd.Timestamp(last_day) + pd.Timedelta(days=1)]
+    return arrivals
+
+
+def arrivals_by_queue(arrivals: pd.DataFrame) -> list[pd.DataFrame]:
+    """Return the arrivals of each queue apart, the busiest queue first.
+
+    Each queue is fitted on its own history alone, so the queues' forecasts, computed apart
+    (in different processes, say) and put together by queue name, are the forecast of every
+    queue. The busiest queues tend to take longest; handed out first, the last to end are
+    short ones."""
+    if arrivals.empty:
+        return []
+    parts = [part for _, part in arrivals.groupby("queue", sort=True)]
+    return sorted(parts, key=len, reverse=True)
+
+
+def forecast_arrivals(
+    arrivals: pd.DataFrame,
+    timezone: str,
+    horizon_days: int,
+    last_day: date | None = None,
+    backend: BackendName | ForecastBackend | None = None,
+    *,
+    interval_minutes: int = 60,
+) -> tuple[QueueForecast | SkippedForecast, ...]:
+    """Return the forecast of every queue in ``arrivals`` (:func:`ticket_arrivals`), sorted by
+    queue name; see :func:`forecast_tickets`."""
+    from opsledger.forecasting.history import daily_series
+
+    if horizon_days < 1:
+        raise ValueError("horizon_days must be at least 1")
+    series = daily_series(arrivals, last_day)
+    queues = sorted(set(series["unique_id"])) if not series.empty else []
+    runner = forecast_backend(backend)
+    try:
+        return forecast_queues(series, arrivals, queues, horizon_days, runner,
+                               timezone=timezone, interval_minutes=interval_minutes)
+    finally:
+        if runner is not backend:
+            runner.close()  # started here for this call, so stopped here
+
+
 def forecast_tickets(
     tickets: Sequence[Ticket],
     timezone: str,
@@ -328,7 +384,6 @@ def forecast_tickets(
     backend: BackendName | ForecastBackend | None = None,
     *,
     interval_minutes: int = 60,
-    part: tuple[int, int] = (0, 1),
 ) -> tuple[QueueForecast | SkippedForecast, ...]:
     """Return the forecast of every queue in ``tickets`` (sorted by queue name).
 
@@ -338,29 +393,6 @@ def forecast_tickets(
     per CPU) or ``"spark"`` (the queues spread over Spark workers, same results), or a backend
     object such as a :class:`~opsledger.forecasting.backend.SparkBackend` on an existing
     session. Each day is spread over intervals of ``interval_minutes`` (15, 30 or 60).
-
-    ``part=(k, n)`` forecasts only every ``n``-th queue by name from the ``k``-th: each queue
-    is fitted on its own history alone, so the ``n`` parts, fitted apart (in different
-    processes, say) and put together by queue name, are the forecast of every queue.
     """
-    import pandas as pd
-
-    from opsledger.forecasting.history import daily_series, local_arrivals
-
-    if horizon_days < 1:
-        raise ValueError("horizon_days must be at least 1")
-    arrivals = local_arrivals(tickets, timezone)
-    if last_day is not None and not arrivals.empty:
-        arrivals = arrivals[arrivals["local"] < pd.Timestamp(last_day) + pd.Timedelta(days=1)]
-    series = daily_series(arrivals, last_day)
-    index, parts = part
-    if not 0 <= index < parts:
-        raise ValueError(f"part {index} of {parts} does not exist")
-    queues = (sorted(set(series["unique_id"])) if not series.empty else [])[index::parts]
-    runner = forecast_backend(backend)
-    try:
-        return forecast_queues(series, arrivals, queues, horizon_days, runner,
-                               timezone=timezone, interval_minutes=interval_minutes)
-    finally:
-        if runner is not backend:
-            runner.close()  # started here for this call, so stopped here
+    return forecast_arrivals(ticket_arrivals(tickets, timezone, last_day), timezone,
+                             horizon_days, last_day, backend, interval_minutes=interval_minutes)

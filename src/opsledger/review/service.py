@@ -253,11 +253,12 @@ def run_review(
 def start_in_background(views: Sequence[Context]) -> None:
     """Start fitting the ticket and utilisation forecasts and analysing the experiments of
     every view in the background workers, in the order the views are reviewed, while this
-    process computes the rest."""
+    process computes the rest. That is all the review hands them: they end when it is done."""
     for view in views:
         start_coverage_plan(view)
         start_capacity_view(view)
         start_analyses(view)
+    background.release()
 
 
 def _team_view(ctx: Context, team: str) -> Context:

@@ -23,13 +23,20 @@ from zoneinfo import ZoneInfo
 from opsledger.core.config import SupportPolicy
 from opsledger.core.errors import InputError
 from opsledger.core.fileio import atomic_write_json, sha256_file, sha256_tree
-from opsledger.core.inputs import Context, Inputs
+from opsledger.core.inputs import Context
 from opsledger.core.problems import Problem, ReadResult
 from opsledger.core.scope import EVERYTHING, LeftOut, Scope
-from opsledger.core.workspace import InputKey, Workspace
+from opsledger.core.workspace import InputKey
 from opsledger.forecasting import background
 from opsledger.forecasting.backend import BackendName, ForecastBackend
-from opsledger.forecasting.models import QueueForecast, SkippedForecast, forecast_tickets
+from opsledger.forecasting.models import (
+    QueueForecast,
+    SkippedForecast,
+    arrivals_by_queue,
+    forecast_arrivals,
+    forecast_tickets,
+    ticket_arrivals,
+)
 from opsledger.model.handover import Ticket
 from opsledger.readers import tickets as ticket_reader
 from opsledger.support.plan import NOTHING_LEFT_OUT, CoveragePlan
@@ -92,13 +99,12 @@ def ticket_forecasts(
     now: datetime,
     horizon_days: int = 28,
     backend: BackendName | ForecastBackend | None = None,
-    part: tuple[int, int] = (0, 1),
 ) -> tuple[QueueForecast | SkippedForecast, ...]:
     """Return the forecast of each queue of the coverage plan of ``tickets`` (sorted by
-    queue), or of part ``part`` of the queues (see :func:`forecast_tickets`)."""
+    queue)."""
     last_day, used = _history(tickets, now, policy)
     return forecast_tickets(used, policy.timezone, horizon_days, last_day, backend,
-                            interval_minutes=policy.interval_minutes, part=part)
+                            interval_minutes=policy.interval_minutes)
 
 
 def build_coverage_plan(
@@ -225,47 +231,33 @@ def workspace_coverage_plan(ctx: Context) -> CoveragePlan | None:
 
 def start_coverage_plan(ctx: Context) -> None:
     """Start fitting the queue forecasts of the run's coverage plan in the background workers
-    (:mod:`opsledger.forecasting.background`), a part of the queues each, so that
+    (:mod:`opsledger.forecasting.background`), one queue a task, the busiest first, so that
     :func:`workspace_coverage_plan` finds them fitted while the run computed everything else.
-    Same plan either way.
+    Same plan either way: each queue is fitted on its own history alone.
 
-    The whole workspace's forecasts are started before this process has read the tickets:
-    each worker reads the ticket history itself, which costs it less than receiving the
-    records. A team's or a service's forecasts are fitted on the records its view kept."""
+    In a team's or a service's run, the queues of the tickets its view kept."""
     if (_coverage_plan,) in ctx.results or (start_coverage_plan,) in ctx.results:
-        return
-    settings = _forecast_settings(ctx, ctx.now)
-    parts = [(index, background.workers()) for index in range(background.workers())]
-    if ctx.inputs.source is None and InputKey.TICKETS not in ctx.inputs.cache:
-        if ctx.inputs.present(InputKey.TICKETS):
-            ctx.results[(start_coverage_plan,)] = [
-                (background.submit(_forecasts_of_file, ctx.workspace, part, **settings), part)
-                for part in parts]
         return
     tickets = _tickets(ctx.inputs.read(InputKey.TICKETS))
     if tickets:
+        settings = _forecast_settings(ctx.workspace.config.policies.support, tickets, ctx.now)
+        arrivals = ticket_arrivals(tickets, settings["timezone"], settings["last_day"])
         ctx.results[(start_coverage_plan,)] = [
-            (background.submit(ticket_forecasts, tickets, part=part, **settings), part)
-            for part in parts]
-
-
-def _forecasts_of_file(workspace: Workspace, part: tuple[int, int], **settings: Any
-                       ) -> tuple[QueueForecast | SkippedForecast, ...]:
-    """Return part ``part`` of the queue forecasts of the workspace's ticket history, read
-    here."""
-    tickets = _tickets(Inputs(workspace).read(InputKey.TICKETS))
-    return ticket_forecasts(tickets, part=part, **settings) if tickets else ()
+            (background.submit(forecast_arrivals, queue, **settings), queue)
+            for queue in arrivals_by_queue(arrivals)]
 
 
 def _tickets(result: ReadResult[Any]) -> list[Ticket]:
     return [t for t in result.records if isinstance(t, Ticket)]
 
 
-def _forecast_settings(ctx: Context, now: datetime, horizon_days: int = 28,
-                       backend: BackendName | ForecastBackend | None = None) -> dict[str, Any]:
-    """Return the arguments of :func:`ticket_forecasts` other than the tickets."""
-    return {"policy": ctx.workspace.config.policies.support, "now": now,
-            "horizon_days": horizon_days, "backend": backend}
+def _forecast_settings(policy: SupportPolicy, tickets: Sequence[Ticket], now: datetime,
+                       horizon_days: int = 28) -> dict[str, Any]:
+    """Return the arguments of :func:`forecast_arrivals` other than the arrivals, for the
+    forecasts of ``tickets`` at ``now``."""
+    last_day, _ = _history(tickets, now, policy)
+    return {"timezone": policy.timezone, "horizon_days": horizon_days, "last_day": last_day,
+            "interval_minutes": policy.interval_minutes}
 
 
 def _coverage_plan(ctx: Context) -> CoveragePlan | None:
@@ -275,9 +267,10 @@ def _coverage_plan(ctx: Context) -> CoveragePlan | None:
         return None
     if started is None:
         return build_coverage_plan(**arguments)
-    settings = _forecast_settings(ctx, ctx.now)
-    found = [forecast for future, part in started for forecast in background.result(
-        future, ticket_forecasts, arguments["tickets"], part=part, **settings)]
+    settings = _forecast_settings(arguments["policy"], arguments["tickets"], ctx.now,
+                                  arguments["horizon_days"])
+    found = [forecast for future, queue in started for forecast in background.result(
+        future, forecast_arrivals, queue, **settings)]
     return build_coverage_plan(**arguments, forecasts=sorted(found, key=lambda f: f.queue))
 
 
@@ -301,7 +294,10 @@ def _plan_inputs(ctx: Context, tickets: Sequence[Ticket], problems: Sequence[Pro
         "problems": problems,
         "scope": ctx.scope,
         "left_out": ctx.inputs.left_out.get(InputKey.TICKETS, NOTHING_LEFT_OUT),
-        **_forecast_settings(ctx, now, horizon_days, backend),
+        "policy": ctx.workspace.config.policies.support,
+        "now": now,
+        "horizon_days": horizon_days,
+        "backend": backend,
     }
 
 
