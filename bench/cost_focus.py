@@ -188,18 +188,22 @@ def process_targets(folder: Path, file: Path, repeat: int) -> list[Target]:
     # Each command runs once untimed first, so that neither side pays for compiling modules
     # edited since their last run or for a cold page cache.
     for command in commands:
-        run_process(command)
+        run_process(command, tree=False)
     ours, floor = [], []
-    for _ in range(repeat):
-        ours.append(run_process(commands[0]))
-        floor.append(run_process(commands[1]))
+    for _ in range(repeat):  # unsampled: sampling the process tree would slow both sides
+        ours.append(run_process(commands[0], tree=False))
+        floor.append(run_process(commands[1], tree=False))
     peak = Runs(tuple(r.peak_mib for r in ours))
+    # The month-end forecast is fitted in a worker process: its memory counts too.
+    tree = Runs(tuple(run_process(commands[0]).tree_peak_mib for _ in range(repeat)))
     return [
         Target("opsledger cost, whole process", Runs(tuple(r.seconds for r in ours)), "s",
                floor=Runs(tuple(r.seconds for r in floor)),
                floor_name="python + one DuckDB GROUP BY month, service",
                max_ratio=TARGET_RATIO),
-        Target("opsledger cost, peak memory", peak, "MiB", limit=TARGET_MIB),
+        Target("opsledger cost, peak memory of its own process", peak, "MiB",
+               limit=TARGET_MIB),
+        Target("opsledger cost, peak memory with its workers", tree, "MiB", limit=TARGET_MIB),
     ]
 
 

@@ -253,3 +253,22 @@ def test_demo_bill_handles_every_charge_kind(cost_workspace: Path) -> None:
     assert list(summary.corrections.values()) == [-180.0]
     purchases = frame[frame["category"] == "Purchase"]
     assert (purchases["effective_cost"] == 0).all() and (purchases["billed_cost"] > 0).all()
+
+
+def test_the_month_end_forecast_fitted_in_a_worker_is_the_one_fitted_here() -> None:
+    from opsledger.cost.spend import CostSettings, _seasonal_sums
+    from opsledger.forecasting import background
+
+    days = pd.date_range("2026-08-01", periods=80, freq="D")
+    week = np.array([1.0, 1.1, 1.2, 1.1, 1.0, 0.5, 0.4])
+    series = {"(total)": pd.Series(100 * week[days.dayofweek] + np.arange(80) * 0.3,
+                                   index=days)}
+    here = _seasonal_sums(series, 11, CostSettings())
+    background.prestart()
+    try:
+        assert background.prestarted()
+        there = _seasonal_sums(series, 11, CostSettings())
+    finally:
+        background.shutdown()
+    assert not background.prestarted()
+    assert there == here and set(here) == {"(total)"}

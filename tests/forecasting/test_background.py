@@ -3,6 +3,7 @@ worker that cannot start or dies."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -93,23 +94,33 @@ def _slow_double(seconds: float, value: int) -> int:
     return 2 * value
 
 
-def test_a_review_leaves_the_model_libraries_to_its_workers(small_demo: Path,
-                                                           tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [
+    ["review", "--now", "2026-11-01T00:00:00+00:00"],
+    # mid-month, so that the month-end spend is forecast by the seasonal model
+    ["cost", "--now", "2026-10-20T00:00:00+00:00"],
+])
+def test_a_command_leaves_the_model_libraries_to_its_workers(
+        small_demo: Path, tmp_path: Path, command: list[str]) -> None:
     # The forecasts and the experiment statistics are computed in the workers, which import
-    # statsforecast, statsmodels and scipy.stats; the review's own process never does.
+    # statsforecast, statsmodels and scipy.stats; the command's own process never does.
     root = tmp_path / "ws"
     shutil.copytree(small_demo, root)
+    argv = ["opsledger", command[0], str(root), *command[1:], "--json"]
     probe = ("import sys\nfrom opsledger.cli.main import main\n"
-             f"sys.argv = ['opsledger', 'review', {str(root)!r}, '--now', "
-             "'2026-11-01T00:00:00+00:00', '--json']\n"
+             f"sys.argv = {argv!r}\n"
              "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
              "print(' '.join(sys.modules), file=sys.stderr)\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=600, check=True)
     loaded = set(done.stderr.split())
-    assert "opsledger.review.service" in loaded
     assert not {"statsforecast", "statsmodels", "scipy.stats"} & loaded
-    assert (root / "reports" / "ops" / "MONTHLY_OPS_REPORT.md").is_file()
+    if command[0] == "review":
+        assert "opsledger.review.service" in loaded
+        assert (root / "reports" / "ops" / "MONTHLY_OPS_REPORT.md").is_file()
+    else:
+        assert "opsledger.cost.service" in loaded
+        methods = {f["method"] for f in json.loads(done.stdout)["forecast"].values()}
+        assert any("Holt-Winters" in m for m in methods), methods
 
 
 def test_released_workers_finish_their_work_then_end() -> None:

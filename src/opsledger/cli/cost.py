@@ -46,6 +46,13 @@ def cost(
     service: ServiceOpt = None,
 ) -> None:
     """Spend by month and service against the cost targets, with anomalies and savings."""
+    from opsledger.core.workspace import InputKey
+    from opsledger.forecasting import background
+
+    ws = open_workspace(workspace)
+    if ws.path(InputKey.COSTS).exists():
+        background.prestart()  # the month-end forecast's libraries load while the bill is read
+
     from opsledger.core.catalog import open_scoped
     from opsledger.cost.service import (
         cost_json,
@@ -63,7 +70,7 @@ def cost(
 
     if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
         raise InputError(f"--month: '{month}' is not a month (expected YYYY-MM)")
-    ctx = open_scoped(open_workspace(workspace), resolve_now(now), team=team, service=service)
+    ctx = open_scoped(ws, resolve_now(now), team=team, service=service)
     result = cost_result(ctx)
     for problem in result.problems:
         if problem.level is not Level.WARNING:

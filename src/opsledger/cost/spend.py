@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from opsledger.core.config import CostTarget
+from opsledger.forecasting import background
 from opsledger.model.cost import ChargeCategory, CostLedger
 from opsledger.model.status import SkippedResult
 
@@ -383,7 +384,12 @@ def seasonal_daily_forecast(
 def _seasonal_sums(
     series: Mapping[str, pd.Series], horizon: int, settings: CostSettings
 ) -> dict[str, tuple[float, float, float]]:
-    future = seasonal_daily_forecast(series, horizon, settings)
+    if background.prestarted():  # statsforecast is loaded there, and not here
+        future = background.result(background.submit(seasonal_daily_forecast, series, horizon,
+                                                      settings),
+                                   seasonal_daily_forecast, series, horizon, settings)
+    else:
+        future = seasonal_daily_forecast(series, horizon, settings)
     sums: dict[str, tuple[float, float, float]] = {}
     for scope, rows in future.groupby("unique_id"):
         # Spend cannot be negative on a day; clip each day before summing.

@@ -45,6 +45,7 @@ _executor: ProcessPoolExecutor | None = None
 _handover: ThreadPoolExecutor | None = None
 _waiting: set[Future[Any]] = set()
 _released: list[ProcessPoolExecutor] = []  # ending once their work is done (release())
+_prestarted = False  # prestart() was called: the run means its slow work for the workers
 
 
 def enabled() -> bool:
@@ -72,8 +73,16 @@ def prestart() -> None:
     """Start the first worker now, so that the fork server imports the forecasting libraries
     while this process imports and reads everything else. Does nothing where no worker can
     be used."""
+    global _prestarted
     if enabled():
+        _prestarted = True
         submit(os.getpid)
+
+
+def prestarted() -> bool:
+    """Return whether this run started the workers ahead (:func:`prestart`), so that work it
+    could do here is better handed to them: their libraries are loaded already, or loading."""
+    return _prestarted and enabled()
 
 
 def submit(function: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
@@ -174,7 +183,8 @@ def _pool() -> ProcessPoolExecutor:
 def shutdown() -> None:
     """Stop the workers (started again by the next :func:`submit`). Work not yet handed
     over fails with :class:`BrokenProcessPool`, so that :func:`result` computes it here."""
-    global _executor, _handover
+    global _executor, _handover, _prestarted
+    _prestarted = False
     with _lock:
         handover, _handover = _handover, None
         abandoned = list(_waiting)
