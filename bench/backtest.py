@@ -70,7 +70,7 @@ def main() -> None:
 
     done = [r for r in results if isinstance(r, SloBacktest)]
     minutes = args.slos * args.days * 1440
-    chosen: dict[str, int] = {}
+    chosen: dict[str | None, int] = {}  # None: no policy chosen (no incidents to judge by)
     for result in done:
         chosen[result.recommendation.policy] = chosen.get(result.recommendation.policy, 0) + 1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -188,14 +188,15 @@ def process_targets(folder: Path, file: Path, repeat: int) -> list[Target]:
     # Each command runs once untimed first, so that neither side pays for compiling modules
     # edited since their last run or for a cold page cache.
     for command in commands:
-        run_process(command, tree=False)
+        run_process(command)
     ours, floor = [], []
     for _ in range(repeat):  # unsampled: sampling the process tree would slow both sides
-        ours.append(run_process(commands[0], tree=False))
-        floor.append(run_process(commands[1], tree=False))
+        ours.append(run_process(commands[0]))
+        floor.append(run_process(commands[1]))
     peak = Runs(tuple(r.peak_mib for r in ours))
     # The month-end forecast is fitted in a worker process: its memory counts too.
-    tree = Runs(tuple(run_process(commands[0]).tree_peak_mib for _ in range(repeat)))
+    tree = Runs(tuple(run_process(commands[0], tree=True).tree_peak_mib
+                     for _ in range(repeat)))
     return [
         Target("opsledger cost, whole process", Runs(tuple(r.seconds for r in ours)), "s",
                floor=Runs(tuple(r.seconds for r in floor)),

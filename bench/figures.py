@@ -138,13 +138,13 @@ def process_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_process(argv: Sequence[str], env: dict[str, str] | None = None, *,
-                tree: bool = True) -> ProcessRun:
+                tree: bool = False) -> ProcessRun:
     """Run a command to completion; return its wall time, its own peak RSS, its stdout and,
     with ``tree``, the peak memory and CPU time of it and every process it started.
 
     Sampling the process tree reads every process's page tables twenty times a second, work
-    that competes with the command for the CPUs: a run that is timed is best run with
-    ``tree=False``, and its tree measured in another run.
+    that competes with the command for the CPUs: a run that is timed is run without ``tree``,
+    and the tree measured in another run.
 
     The child is reaped with ``wait4`` so that its resource usage is its own, not the maximum
     over every child this process has waited for. Exit status 0 and 1 (a verdict) are runs.

@@ -204,7 +204,7 @@ def import_floor(repeat: int) -> Runs:
 def profile(case: str, root: Path, engine: str | None, top: int) -> None:
     stats_file = root.parent / f"{case}.prof"
     shutil.rmtree(root / "reports" / "ops", ignore_errors=True)
-    run = run_process(review_argv(root, engine, stats_file))
+    run = run_process(review_argv(root, engine, stats_file), tree=True)
     print(f"profiled review of {case}: {run.seconds:.1f} s ({run.tree_cpu_seconds:.1f} s CPU), "
           f"peak {run.peak_mib:.0f} MiB ({run.tree_peak_mib:.0f} MiB with its workers)")
     if not stats_file.exists():
