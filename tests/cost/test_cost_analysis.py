@@ -272,3 +272,19 @@ def test_the_month_end_forecast_fitted_in_a_worker_is_the_one_fitted_here() -> N
         background.shutdown()
     assert not background.prestarted()
     assert there == here and set(here) == {"(total)"}
+
+
+def test_a_month_with_no_day_left_is_not_handed_to_a_worker(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from opsledger.cost.spend import CostSettings, _seasonal_sums
+    from opsledger.forecasting import background
+
+    def no_worker(*args: object, **kwargs: object) -> None:
+        raise AssertionError("nothing to fit was handed to a worker")
+
+    monkeypatch.setattr(background, "prestarted", lambda: True)
+    monkeypatch.setattr(background, "submit", no_worker)
+    days = pd.date_range("2026-08-01", periods=40, freq="D")
+    series = {"(total)": pd.Series(np.full(40, 100.0), index=days)}
+    assert _seasonal_sums(series, 0, CostSettings()) == {}
+    assert _seasonal_sums({}, 11, CostSettings()) == {}

@@ -384,6 +384,8 @@ def seasonal_daily_forecast(
 def _seasonal_sums(
     series: Mapping[str, pd.Series], horizon: int, settings: CostSettings
 ) -> dict[str, tuple[float, float, float]]:
+    if not series or horizon < 1:
+        return {}  # nothing to fit: no series, or no day of the month left
     if background.prestarted():  # statsforecast is loaded there, and not here
         future = background.result(background.submit(seasonal_daily_forecast, series, horizon,
                                                       settings),
