@@ -213,9 +213,25 @@ class Target:
         return found
 
 
+def machine_speed(repeat: int = 5) -> Runs:
+    """Return the seconds a fixed piece of pure Python work takes here (summing 30 million
+    integers), several times: a shared machine's speed changes from hour to hour, and two
+    benchmark runs are comparable only as far as this figure agrees."""
+    found = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        sum(range(30_000_000))
+        found.append(time.perf_counter() - began)
+    return Runs(tuple(found))
+
+
 def report(bench: str, targets: Sequence[Target], context: dict[str, object]) -> Path:
-    """Print every target line and write them, with the machine, to bench/results/."""
+    """Print every target line and write them, with the machine and its speed now, to
+    bench/results/."""
+    speed = machine_speed()
     print(f"\n== {bench} ==")
+    print(f"machine speed: a fixed Python loop took {speed.text('s')} (runs compare where "
+          "this agrees)")
     for target in targets:
         print(target.line())
     RESULTS.mkdir(exist_ok=True)
@@ -224,7 +240,7 @@ def report(bench: str, targets: Sequence[Target], context: dict[str, object]) ->
         "bench": bench,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                    "platform": platform.platform()},
+                    "platform": platform.platform(), "loop_seconds": speed.to_json()},
         "context": context,
         "targets": [t.to_json() for t in targets],
     }

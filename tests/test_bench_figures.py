@@ -1,14 +1,18 @@
-"""The benchmark scripts' process measurements: a timed run is left alone, a sampled run
-counts the processes the command starts."""
+"""The benchmark scripts' measurements: a timed run is left alone, a sampled run counts the
+processes the command starts, and the figures carry the machine's speed at the time."""
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from figures import run_process
+import figures
+from figures import Runs, Target, report, run_process
 
 # A parent holding 60 MiB that starts a child holding 80 MiB, both alive for a second.
 FAMILY = """
@@ -34,3 +38,14 @@ def test_a_timed_run_is_not_sampled() -> None:
     assert run.stdout.strip() == "done" and run.peak_mib >= 60
     assert math.isnan(run.tree_peak_mib)
     assert run.seconds >= 1.0
+
+
+
+def test_the_figures_carry_the_machine_speed(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(figures, "RESULTS", tmp_path)
+    path = report("probe", [Target("a probe", Runs((1.0, 2.0, 3.0)), "s", limit=2.5)], {})
+    document = json.loads(path.read_text())
+    speed = document["machine"]["loop_seconds"]
+    assert 0 < speed["min"] <= speed["median"] <= speed["max"] and len(speed["runs"]) == 5
+    assert document["targets"][0]["met"] is True
