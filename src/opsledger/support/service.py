@@ -92,21 +92,6 @@ def _history(tickets: Sequence[Ticket], now: datetime, policy: SupportPolicy
     return last_day, [t for t in tickets if t.created_at.astimezone(zone).date() <= last_day]
 
 
-def ticket_forecasts(
-    tickets: Sequence[Ticket],
-    *,
-    policy: SupportPolicy,
-    now: datetime,
-    horizon_days: int = 28,
-    backend: BackendName | ForecastBackend | None = None,
-) -> tuple[QueueForecast | SkippedForecast, ...]:
-    """Return the forecast of each queue of the coverage plan of ``tickets`` (sorted by
-    queue)."""
-    last_day, used = _history(tickets, now, policy)
-    return forecast_tickets(used, policy.timezone, horizon_days, last_day, backend,
-                            interval_minutes=policy.interval_minutes)
-
-
 def build_coverage_plan(
     tickets: Sequence[Ticket],
     *,
@@ -125,13 +110,13 @@ def build_coverage_plan(
 
     ``backend`` says where the queue forecasts are fitted (``"local"`` or ``"spark"``).
     A team's or a service's plan gets its ``scope`` and the tickets it ``left_out``.
-    ``forecasts`` are the queues' forecasts when they were fitted already (by
-    :func:`ticket_forecasts` over the same tickets, policy and clock, sorted by queue).
+    ``forecasts`` are the queues' forecasts when they were fitted already (over the same
+    tickets, policy and clock, sorted by queue; see :func:`start_coverage_plan`).
     """
     last_day, used = _history(tickets, now, policy)
     if forecasts is None:
-        forecasts = ticket_forecasts(tickets, policy=policy, now=now, horizon_days=horizon_days,
-                                     backend=backend)
+        forecasts = forecast_tickets(used, policy.timezone, horizon_days, last_day, backend,
+                                     interval_minutes=policy.interval_minutes)
     definitions, absent = skill_group_definitions(policy, [f.queue for f in forecasts])
     group_of = {queue: d.name for d in definitions for queue in d.queues}
     queues: list[QueueLoad | SkippedForecast] = []
@@ -255,7 +240,7 @@ def _forecast_settings(policy: SupportPolicy, tickets: Sequence[Ticket], now: da
                        horizon_days: int = 28) -> dict[str, Any]:
     """Return the arguments of :func:`forecast_arrivals` other than the arrivals, for the
     forecasts of ``tickets`` at ``now``."""
-    last_day, _ = _history(tickets, now, policy)
+    last_day = _history_end(tickets, now, ZoneInfo(policy.timezone))
     return {"timezone": policy.timezone, "horizon_days": horizon_days, "last_day": last_day,
             "interval_minutes": policy.interval_minutes}
 
