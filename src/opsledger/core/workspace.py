@@ -43,10 +43,10 @@ class InputKey(StrEnum):
     ALERTS = "alert-history"
 
 
-# File names inside the handover folder, as the p18 procedure names them.
 # Utilisation samples live in this folder under the telemetry folder.
 UTILISATION_FOLDER = "utilisation"
 
+# File names inside the handover folder, as the p18 procedure names them.
 HANDOVER_FILES: dict[InputKey, str] = {
     InputKey.CLOSURE_PACKAGE: "CLOSURE-PACKAGE.zip",
     InputKey.HANDOVER_RECORD: "operational-handover-record.json",

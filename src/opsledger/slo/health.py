@@ -153,7 +153,7 @@ def _longest_streak(
     time order) begin where ``group_starts`` is set; named ``check``, else by its probes.
 
     Longer in time wins; on a tie, more failed probes, then the earlier one (groups in
-    order, then time), as :func:`_longer` decides between two.
+    order, then time).
     """
     failed = ~history.ok
     count = len(failed)
@@ -183,15 +183,6 @@ def _longest_streak(
         int(failures[best]),
         bool(ongoing[best]),
     )
-
-
-def _longer(best: FailingStreak | None, candidate: FailingStreak) -> FailingStreak:
-    if best is None:
-        return candidate
-    # Longer in time wins; on a tie, more failed probes, then the earlier one.
-    if (candidate.minutes, candidate.probes) > (best.minutes, best.probes):
-        return candidate
-    return best
 
 
 def assess_service(
