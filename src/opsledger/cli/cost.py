@@ -46,6 +46,9 @@ def cost(
     service: ServiceOpt = None,
 ) -> None:
     """Spend by month and service against the cost targets, with anomalies and savings."""
+    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise InputError(f"--month: '{month}' is not a month (expected YYYY-MM)")
+
     from opsledger.core.workspace import InputKey
     from opsledger.forecasting import background
 
@@ -68,8 +71,6 @@ def cost(
         targets_table,
     )
 
-    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise InputError(f"--month: '{month}' is not a month (expected YYYY-MM)")
     ctx = open_scoped(ws, resolve_now(now), team=team, service=service)
     result = cost_result(ctx)
     for problem in result.problems:
