@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -144,3 +145,31 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_workers_started_ahead_end_with_the_block_however_it_ends() -> None:
+    with background.ahead():
+        assert background.prestarted()
+        assert background.submit(os.getpid).result(timeout=120) != os.getpid()
+    assert not background.prestarted() and multiprocessing.active_children() == []
+    with pytest.raises(KeyError), background.ahead():
+        background.submit(os.getpid).result(timeout=120)
+        raise KeyError("a command that fails")
+    assert multiprocessing.active_children() == []
+    with background.ahead(wanted=False):
+        assert not background.prestarted()
+
+
+@pytest.mark.parametrize("command", [["review", "--now", "2026-11-01T00:00:00+00:00"],
+                                     ["cost", "--now", "2026-10-20T00:00:00+00:00"]])
+def test_a_command_run_in_this_process_leaves_no_worker_behind(
+        small_demo: Path, tmp_path: Path, command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from opsledger.cli.main import app
+
+    root = tmp_path / "ws"
+    shutil.copytree(small_demo, root)
+    done = CliRunner().invoke(app, [command[0], str(root), *command[1:], "--json"])
+    assert done.exit_code == 0, done.output
+    assert multiprocessing.active_children() == []

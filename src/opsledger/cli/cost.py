@@ -53,36 +53,35 @@ def cost(
     from opsledger.forecasting import background
 
     ws = open_workspace(workspace)
-    if ws.path(InputKey.COSTS).exists():
-        background.prestart()  # the month-end forecast's libraries load while the bill is read
+    # The month-end forecast's libraries load in a worker while the bill is read.
+    with background.ahead(ws.path(InputKey.COSTS).exists()):
+        from opsledger.core.catalog import open_scoped
+        from opsledger.cost.service import (
+            cost_json,
+            cost_result,
+            cost_view,
+            currency_label,
+            inputs_text,
+            left_out_text,
+            mapping_text,
+            month_spend_text,
+            months_table,
+            spend_vs_target,
+            targets_table,
+        )
 
-    from opsledger.core.catalog import open_scoped
-    from opsledger.cost.service import (
-        cost_json,
-        cost_result,
-        cost_view,
-        currency_label,
-        inputs_text,
-        left_out_text,
-        mapping_text,
-        month_spend_text,
-        months_table,
-        spend_vs_target,
-        targets_table,
-    )
-
-    ctx = open_scoped(ws, resolve_now(now), team=team, service=service)
-    result = cost_result(ctx)
-    for problem in result.problems:
-        if problem.level is not Level.WARNING:
-            err_console.print(f"[yellow]{escape(str(problem))}[/]")
-    if strict:
-        ctx.inputs.require_clean()
-    if not result.records:
-        raise InputError(f"{result.path}: no FOCUS cost export or OpenCost allocation "
-                         "response could be read")
-    with progress("forecasting spend", quiet=json):
-        view = cost_view(ctx, month)  # a month without cost data: InputError naming the data
+        ctx = open_scoped(ws, resolve_now(now), team=team, service=service)
+        result = cost_result(ctx)
+        for problem in result.problems:
+            if problem.level is not Level.WARNING:
+                err_console.print(f"[yellow]{escape(str(problem))}[/]")
+        if strict:
+            ctx.inputs.require_clean()
+        if not result.records:
+            raise InputError(f"{result.path}: no FOCUS cost export or OpenCost allocation "
+                             "response could be read")
+        with progress("forecasting spend", quiet=json):
+            view = cost_view(ctx, month)  # a month without cost data: InputError naming it
     if json:
         print_json(cost_json(view))
         return

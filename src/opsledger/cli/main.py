@@ -223,21 +223,21 @@ def review(
     from opsledger.forecasting import background
 
     ws = open_workspace(workspace)
-    if _background_work_ahead(ws):
-        background.prestart()  # the workers import their libraries while this process goes on
+    # The workers import their libraries while this process imports and reads.
+    with background.ahead(_background_work_ahead(ws)):
+        from opsledger.engines.choice import with_engine
+        from opsledger.review.service import run_review
 
-    from opsledger.engines.choice import with_engine
-    from opsledger.review.service import run_review
-
-    if engine is not None:
-        ws = with_engine(ws, engine)
-    pinned = bool(now or os.environ.get("OPSLEDGER_NOW") or month)
-    scoped = team is not None or service is not None  # a view is never recorded
-    record = (not pinned and not scoped) if record_history is None else record_history
-    with writing(ws, "review"), progress("reviewing", quiet=json) as stage:
-        result = run_review(ws, resolve_now(now), strict, progress=stage,
-                            prometheus_url=prometheus, month=month, record_history=record,
-                            team=team, service=service, by_team=by_team)
+        if engine is not None:
+            ws = with_engine(ws, engine)
+        pinned = bool(now or os.environ.get("OPSLEDGER_NOW") or month)
+        scoped = team is not None or service is not None  # a view is never recorded
+        record = (not pinned and not scoped) if record_history is None else record_history
+        with writing(ws, "review"), progress("reviewing", quiet=json) as stage:
+            result = run_review(ws, resolve_now(now), strict, progress=stage,
+                                prometheus_url=prometheus, month=month,
+                                record_history=record, team=team, service=service,
+                                by_team=by_team)
     if json:
         document = {
             "month": result.month,

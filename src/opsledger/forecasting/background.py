@@ -23,9 +23,10 @@ import math
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -77,6 +78,18 @@ def prestart() -> None:
     if enabled():
         _prestarted = True
         submit(os.getpid)
+
+
+@contextmanager
+def ahead(wanted: bool = True) -> Iterator[None]:
+    """Start the workers now when ``wanted`` (:func:`prestart`), and stop them when the block
+    ends, however it ends: a command's workers end with the command."""
+    if wanted:
+        prestart()
+    try:
+        yield
+    finally:
+        shutdown()
 
 
 def prestarted() -> bool:
