@@ -17,7 +17,9 @@ from rich.console import Console
 
 from opsledger.core.errors import InputError, OpsledgerError
 from opsledger.core.fileio import dumps_json
+from opsledger.core.inputs import Context
 from opsledger.core.inputs import fail_if_strict as fail_if_strict
+from opsledger.core.problems import Level, ReadResult
 from opsledger.formats.fields import parse_datetime
 
 P = ParamSpec("P")
@@ -136,3 +138,13 @@ def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
     return rich_escape(text)
+
+
+def report_problems(ctx: Context, result: ReadResult[Any], strict: bool) -> None:
+    """Print the problems of ``result`` other than warnings on stderr; with ``strict``, stop
+    (exit 2) if any input the run read has a problem."""
+    for problem in result.problems:
+        if problem.level is not Level.WARNING:
+            err_console.print(f"[yellow]{escape(str(problem))}[/]")
+    if strict:
+        ctx.inputs.require_clean()

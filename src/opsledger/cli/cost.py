@@ -18,15 +18,14 @@ from opsledger.cli.common import (
     TeamOpt,
     WorkspaceArg,
     console,
-    err_console,
     escape,
     handle_errors,
     print_json,
     progress,
+    report_problems,
     resolve_now,
 )
 from opsledger.core.errors import InputError
-from opsledger.core.problems import Level
 from opsledger.core.workspace import open_workspace
 
 MonthOpt = Annotated[
@@ -72,11 +71,7 @@ def cost(
 
         ctx = open_scoped(ws, resolve_now(now), team=team, service=service)
         result = cost_result(ctx)
-        for problem in result.problems:
-            if problem.level is not Level.WARNING:
-                err_console.print(f"[yellow]{escape(str(problem))}[/]")
-        if strict:
-            ctx.inputs.require_clean()
+        report_problems(ctx, result, strict)
         if not result.records:
             raise InputError(f"{result.path}: no FOCUS cost export or OpenCost allocation "
                              "response could be read")

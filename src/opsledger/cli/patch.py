@@ -17,16 +17,15 @@ from opsledger.cli.common import (
     TeamOpt,
     WorkspaceArg,
     console,
-    err_console,
     escape,
     handle_errors,
     print_json,
+    report_problems,
     resolve_now,
 )
 from opsledger.core.catalog import open_scoped
 from opsledger.core.inputs import Context
 from opsledger.core.lock import writing
-from opsledger.core.problems import Level
 from opsledger.core.workspace import open_workspace
 
 if TYPE_CHECKING:  # version libraries load only when a patch command runs
@@ -59,12 +58,7 @@ def _context(workspace: Path, now: str | None, strict: bool, team: str | None = 
 
     context = open_scoped(open_workspace(workspace), resolve_now(now), team=team,
                           service=service)
-    result = security_result(context)
-    for problem in result.problems:
-        if problem.level is not Level.WARNING:
-            err_console.print(f"[yellow]{escape(str(problem))}[/]")
-    if strict:
-        context.inputs.require_clean()
+    report_problems(context, security_result(context), strict)
     return context
 
 
