@@ -393,19 +393,29 @@ class DuckDbEngine:
             # read, not once per event: events are first counted per minute and combination.
             listed = ", ".join(keys)
             joined = " AND ".join(f"c.{k} IS NOT DISTINCT FROM k.{k}" for k in keys)
-            sql = (
-                f"WITH c AS (SELECT {minute_sql} AS minute, {listed}, count(*) AS events "
+            grouped = (
+                f"c AS (SELECT {minute_sql} AS minute, {listed}, count(*) AS events "
                 f"FROM {relation} WHERE {span} GROUP BY ALL), "
                 f"k AS (SELECT {listed}, {mask_sql} AS mask "
-                f"FROM (SELECT DISTINCT {listed} FROM c)) "
-                f"SELECT c.minute AS minute, k.mask AS mask, sum(c.events) AS events "
-                f"FROM c JOIN k ON {joined} WHERE k.mask <> 0 GROUP BY ALL"
+                f"FROM (SELECT DISTINCT {listed} FROM c)), "
+                f"m AS (SELECT c.minute AS minute, k.mask AS mask, c.events AS events "
+                f"FROM c JOIN k ON {joined} WHERE k.mask <> 0)"
             )
+            masks = "k WHERE mask <> 0"
         else:
-            sql = (
-                f"SELECT {minute_sql} AS minute, {mask_sql} AS mask, count(*) AS events "
-                f"FROM {relation} WHERE {span} GROUP BY ALL"
+            grouped = (
+                f"m AS (SELECT {minute_sql} AS minute, {mask_sql} AS mask, count(*) AS events "
+                f"FROM {relation} WHERE {span} GROUP BY ALL)"
             )
+            masks = "m"
+        # Each distinct mask gets a small number (its kind), so the counts can be binned by
+        # minute and kind without sorting the masks here.
+        sql = (
+            f"WITH {grouped}, kinds AS (SELECT mask, (row_number() OVER ()) - 1 AS kind "
+            f"FROM (SELECT DISTINCT mask FROM {masks})) "
+            "SELECT m.minute AS minute, kinds.kind AS kind, m.mask AS mask, m.events AS events "
+            "FROM m JOIN kinds ON m.mask = kinds.mask"
+        )
         names = ", ".join(slo.key for slo in slos)
         try:
             columns = self._counts(sql, f"SLI query for SLOs {names} (counted in one scan)")
@@ -419,10 +429,11 @@ class DuckDbEngine:
             # Name the SLO at fault: run each alone so its own error is reported.
             return {slo.key: self.series(slo, start, end) for slo in slos}
         minute = np.asarray(columns["minute"], dtype=np.int64)
-        mask = np.asarray(columns["mask"], dtype=np.int64)
+        kind_of_row = np.asarray(columns["kind"], dtype=np.int64)
         events = np.asarray(columns["events"], dtype=np.float64)
         # One bincount per distinct mask value (few), then each SLO sums the masks it is in.
-        kinds, kind_of_row = np.unique(mask, return_inverse=True)
+        kinds = np.zeros(int(kind_of_row.max()) + 1 if kind_of_row.size else 0, dtype=np.int64)
+        kinds[kind_of_row] = np.asarray(columns["mask"], dtype=np.int64)
         per_kind = np.bincount(
             minute * kinds.size + kind_of_row, weights=events, minlength=minutes * kinds.size
         ).reshape(minutes, kinds.size)
