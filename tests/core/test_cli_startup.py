@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 HEAVY = ("pandas", "scipy", "statsforecast", "matplotlib", "pyarrow", "duckdb", "sklearn",
          "pyspark", "univers", "statsmodels")
@@ -38,3 +42,30 @@ def test_a_command_still_finds_what_it_imports_late() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Sample size" in done.stdout
+
+
+def test_slo_status_over_event_files_loads_no_http_client_cron_parser_or_spark_dialect(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "telemetry").mkdir()
+    (tmp_path / "telemetry" / "requests.csv").write_text(
+        "ts,service,status\n"
+        + "".join(f"2026-03-30T{m // 60:02d}:{m % 60:02d}:00Z,checkout,{503 if m < 60 else 200}\n"
+                  for m in range(24 * 60)))
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "slos.yaml").write_text(
+        "slos:\n  - service: checkout\n    name: availability\n    objective: 0.99\n"
+        "    window: 7d\n    indicator:\n      duckdb:\n        path: telemetry/requests.csv\n"
+        "        timestamp: ts\n        good: status < 500\n        total: 'true'\n")
+    probe = (
+        "import sys\nfrom opsledger.cli.main import app\n"
+        f"argv = ['slo', 'status', {str(tmp_path)!r}, '--now', '2026-03-31T00:00:00Z', '--json']\n"
+        "try:\n    app(argv)\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
+        "print(' '.join(sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=120)
+    status = json.loads(done.stdout)
+    assert status[0]["sli"] == pytest.approx(23 / 24)
+    loaded = set(done.stderr.split())
+    assert not {"requests", "urllib3", "croniter", "sqlglot.dialects.spark"} & loaded

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.dialects.duckdb import DuckDB
-from sqlglot.dialects.spark import Spark
 from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError
 from sqlglot.tokens import TokenType
 
@@ -37,19 +35,6 @@ MAX_PREDICATE_CHARS = 4_000
 MAX_PREDICATE_DEPTH = 64
 
 
-class SparkSessionDialect(Spark):
-    """Spark SQL as opsledger's sessions read it: double quotes delimit identifiers.
-
-    The sessions set ``spark.sql.ansi.doubleQuotedIdentifiers``, so ``"status"`` is the
-    column, as in DuckDB; sqlglot's Spark dialect would read it as a string.
-    """
-
-    class Tokenizer(Spark.Tokenizer):
-        QUOTES: ClassVar[list[str | tuple[str, str]]] = ["'"]
-        IDENTIFIERS: ClassVar[list[str | tuple[str, str]]] = ["`", '"']
-        RAW_STRINGS: ClassVar[list[str | tuple[str, str]]] = [("r'", "'"), ("R'", "'")]
-
-
 class SqlDialect(StrEnum):
     """The SQL dialect of the engine a predicate is checked for and rendered in."""
 
@@ -58,7 +43,11 @@ class SqlDialect(StrEnum):
 
     @property
     def sqlglot(self) -> Dialect:
-        return DuckDB() if self is SqlDialect.DUCKDB else SparkSessionDialect()
+        if self is SqlDialect.DUCKDB:
+            return DuckDB()
+        from opsledger.engines.spark_dialect import SparkSessionDialect
+
+        return SparkSessionDialect()
 
 
 class PredicateRefused(EngineError):

@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
-from croniter import croniter
 
 from opsledger.core.budget_exclusions import BudgetExclusions
 from opsledger.core.config import ChangeWindow, Stakeholder
@@ -92,6 +91,8 @@ class Unresolved:
 
 def window_occurrences(window: ChangeWindow, start: datetime, end: datetime) -> list[Span]:
     """Return the change window's occurrences that overlap ``[start, end)``, in UTC."""
+    from croniter import croniter  # only where a change window is declared
+
     zone = ZoneInfo(window.timezone)
     length = timedelta(minutes=window.duration_minutes)
     after = start - length

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsledger.core.budget_exclusions import SECTION as EXCLUSIONS_KEY
 from opsledger.core.catalog import configured_services
@@ -27,8 +27,6 @@ from opsledger.core.yamlfile import load_yaml
 from opsledger.engines.choice import configured_engine, event_engine
 from opsledger.engines.health_engine import HealthEngine
 from opsledger.engines.interface import EventEngine, SliEngine
-from opsledger.engines.prometheus_client import Deadline, command_deadline
-from opsledger.engines.prometheus_engine import PrometheusEngine
 from opsledger.model.health import ProbeHistory
 from opsledger.model.incidents import AlertEvent, Incident
 from opsledger.model.slo import PrometheusSource, SliSeries, Slo
@@ -77,6 +75,10 @@ from opsledger.slo.rule_files import workspace_rules as workspace_rules
 from opsledger.slo.rule_files import write_rule_files as write_rule_files
 from opsledger.slo.scoping import SloScope as SloScope
 from opsledger.slo.scoping import outside_components, slo_scope, whole_context
+
+if TYPE_CHECKING:
+    from opsledger.engines.prometheus_client import Deadline
+    from opsledger.engines.prometheus_engine import PrometheusEngine
 
 PROMETHEUS_URL_ENV = "OPSLEDGER_PROMETHEUS_URL"
 NEEDS_PROMETHEUS = f"needs a Prometheus server: pass --prometheus URL or set {PROMETHEUS_URL_ENV}"
@@ -138,6 +140,10 @@ class _Engines:
             if not url:
                 raise EngineError(NEEDS_PROMETHEUS)
             if url not in self._prometheus:
+                # Imported here: the HTTP client loads only where a server is asked.
+                from opsledger.engines.prometheus_client import command_deadline
+                from opsledger.engines.prometheus_engine import PrometheusEngine
+
                 if self._prometheus_deadline is None:
                     self._prometheus_deadline = command_deadline()
                 self._prometheus[url] = PrometheusEngine(url, deadline=self._prometheus_deadline)
@@ -147,6 +153,10 @@ class _Engines:
             # team's: the engine picks that service's probes from the whole history.
             self._health = HealthEngine(_probes(whole_context(self.ctx)))
         return self._health
+
+    def prometheus_of(self, engine: SliEngine | None) -> PrometheusEngine | None:
+        """Return ``engine`` when it is one of this command's Prometheus engines."""
+        return next((p for p in self._prometheus.values() if p is engine), None)
 
 
 def evaluate_workspace(
@@ -308,8 +318,9 @@ def _evaluate_one(
         return SloEvaluation(status, None)
     try:
         engine = engines.for_slo(slo) if slo.key not in fetched else None
-        if isinstance(engine, PrometheusEngine) and not minute_history:
-            status, series = _from_summed_hours(engine, slo, start, end, now, min_events,
+        prometheus = engines.prometheus_of(engine)
+        if prometheus is not None and not minute_history:
+            status, series = _from_summed_hours(prometheus, slo, start, end, now, min_events,
                                                 incidents, exclusions)
         else:
             counted = engine.series(slo, start, end) if engine else fetched[slo.key]
