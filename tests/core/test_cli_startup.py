@@ -69,3 +69,26 @@ def test_slo_status_over_event_files_loads_no_http_client_cron_parser_or_spark_d
     assert status[0]["sli"] == pytest.approx(23 / 24)
     loaded = set(done.stderr.split())
     assert not {"requests", "urllib3", "croniter", "sqlglot.dialects.spark"} & loaded
+
+
+def test_slo_status_of_promql_slos_loads_no_event_engine(tmp_path: Path) -> None:
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "slos.yaml").write_text(
+        "slos:\n  - service: checkout\n    name: availability\n    objective: 0.99\n"
+        "    window: 7d\n    indicator:\n      prometheus: {good: ok_total, total: all_total}\n")
+    # Nothing listens on the discard port: the query fails at once, the SLO is invalid.
+    probe = (
+        "import sys\nfrom opsledger.cli.main import app\n"
+        f"argv = ['slo', 'status', {str(tmp_path)!r}, '--prometheus', 'http://127.0.0.1:9',"
+        " '--json']\n"
+        "try:\n    app(argv)\nexcept SystemExit as end:\n"
+        "    assert end.code in (0, 1, None), end.code\n"
+        "print(' '.join(sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=120)
+    [status] = json.loads(done.stdout)
+    assert status["valid"] is False and "127.0.0.1:9" in " ".join(status["reasons"])
+    loaded = set(done.stderr.split())
+    assert "requests" in loaded
+    assert not {"duckdb", "sqlglot", "pyspark"} & loaded

@@ -29,7 +29,7 @@ from opsledger.engines.health_engine import HealthEngine
 from opsledger.engines.interface import EventEngine, SliEngine
 from opsledger.model.health import ProbeHistory
 from opsledger.model.incidents import AlertEvent, Incident
-from opsledger.model.slo import PrometheusSource, SliSeries, Slo
+from opsledger.model.slo import DuckDbSource, PrometheusSource, SliSeries, Slo
 from opsledger.slo.backtest import (
     DEFAULT_MAX_ALERTS_PER_WEEK,
     BacktestResult,
@@ -116,24 +116,41 @@ class _Engines:
         self.prometheus_url = (
             prometheus_url or ctx.prometheus_url or os.environ.get(PROMETHEUS_URL_ENV) or None
         )
-        deadline = ctx.workspace.config.sli_query_deadline_seconds
-        self.events = event_engine(events, ctx.workspace.root, deadline)
+        self._event_choice = events
+        self._events: EventEngine | None = None
         self._health: HealthEngine | None = None
         self._prometheus: dict[str, PrometheusEngine] = {}
         # One time budget for all Prometheus queries of the command, however many servers
         # its SLO definitions name; started when the first server is asked.
         self._prometheus_deadline: Deadline | None = None
 
+    @property
+    def events(self) -> EventEngine:
+        """The engine over event files, built when the first event-file SLO needs it."""
+        if self._events is None:
+            deadline = self.ctx.workspace.config.sli_query_deadline_seconds
+            self._events = event_engine(self._event_choice, self.ctx.workspace.root, deadline)
+        return self._events
+
+    @staticmethod
+    def counts_events(slo: Slo) -> bool:
+        """Return True when the SLO is counted from event files (by either event engine)."""
+        return isinstance(slo.indicator, DuckDbSource)
+
+    def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
+
     def lacks_prometheus(self, slo: Slo) -> bool:
         """Return True when the SLO is a PromQL query and no Prometheus server is known."""
         return (
-            not self.events.supports(slo)
+            not self.counts_events(slo)
             and isinstance(slo.indicator, PrometheusSource)
             and not (self.prometheus_url or slo.indicator.url)
         )
 
     def for_slo(self, slo: Slo) -> SliEngine:
-        if self.events.supports(slo):
+        if self.counts_events(slo):
             return self.events
         if isinstance(slo.indicator, PrometheusSource):
             url = self.prometheus_url or slo.indicator.url
@@ -214,7 +231,7 @@ def _evaluate_workspace(
     report.problems += unresolved
     evaluated: dict[str, tuple[SloStatus, SliSeries | None]] = {}
     try:
-        fetched = _fetch_event_slos(engines.events, ordered, ctx)
+        fetched = _fetch_event_slos(engines, ordered, ctx)
         for slo in ordered:
             ctx.progress(f"SLO {slo.key}")
             among = every_incident if id(slo) in not_shown else incidents
@@ -227,7 +244,7 @@ def _evaluate_workspace(
             if id(slo) not in not_shown:
                 report.evaluations.append(evaluation)
     finally:
-        engines.events.close()
+        engines.close()
     return report
 
 
@@ -284,17 +301,18 @@ def _located(ctx: Context, notes: Sequence[Unresolved]) -> list[Problem]:
     return problems
 
 
-def _fetch_event_slos(engine: EventEngine, slos: list[Slo], ctx: Context) -> dict[str, SliSeries]:
+def _fetch_event_slos(engines: _Engines, slos: list[Slo], ctx: Context
+                      ) -> dict[str, SliSeries]:
     """Return counts for the event-file SLOs, one scan per set of files and span."""
     spans: dict[tuple[datetime, datetime], list[Slo]] = {}
     for slo in slos:
-        if engine.supports(slo):
+        if engines.counts_events(slo):
             spans.setdefault(evaluation_span(slo, ctx.now), []).append(slo)
     fetched: dict[str, SliSeries] = {}
     for (start, end), members in spans.items():
         ctx.progress(f"counting {len(members)} SLO(s) from event files")
         try:
-            fetched.update(engine.series_many(members, start, end))
+            fetched.update(engines.events.series_many(members, start, end))
         except EngineError:
             continue  # counted one by one below, so each SLO gets its own message
     return fetched
