@@ -171,3 +171,46 @@ def test_many_slos_name_the_one_with_a_bad_predicate(
     broken = _slo(path, good="missing_column = 1")
     with pytest.raises(EngineError, match=r"svc/a \(defined at slos/a.yaml:7\)"):
         DuckDbEngine(workspace).series_many([availability_slo("checkout", path), broken], *span)
+
+
+def test_one_scan_returns_a_row_per_minute_and_mask_not_per_combination(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Eight status codes in every minute of two services: sixteen combinations a minute that
+    # the predicates reduce to four masks (each service's events, good or not).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    codes = np.array([200, 201, 204, 301, 404, 500, 502, 503])
+    minutes, per_minute = 60, 48
+    rng = np.random.default_rng(5)
+    stamps = (np.repeat(np.arange(minutes), per_minute) * 60 + rng.integers(0, 60, minutes
+              * per_minute)) * 1_000_000 + int(START.timestamp() * 1_000_000)
+    service = np.tile(np.repeat(["checkout", "search"], per_minute // 2), minutes)
+    status = np.tile(np.tile(codes, per_minute // len(codes)), minutes)
+    (tmp_path / "telemetry").mkdir()
+    pq.write_table(pa.table({"ts": pa.array(stamps, pa.timestamp("us", tz="UTC")),
+                             "service": service, "status": status.astype(np.int32)}),
+                   tmp_path / "telemetry" / "codes.parquet")
+    slos = [availability_slo(name, "telemetry/codes.parquet") for name in ("checkout", "search")]
+    engine = DuckDbEngine(tmp_path)
+    fetched: list[int] = []
+    counts = engine._counts
+
+    def counted(sql: str, label: str) -> dict[str, np.ndarray]:
+        columns = counts(sql, label)
+        fetched.append(len(columns["minute"]))
+        return columns
+
+    monkeypatch.setattr(engine, "_counts", counted)
+    together = engine.series_many(slos, START, START + timedelta(days=1))
+    assert fetched == [minutes * 4]
+    for name in ("checkout", "search"):
+        mine = service == name
+        expected_total = np.bincount((stamps[mine] // 1_000_000 - int(START.timestamp())) // 60,
+                                     minlength=24 * 60)
+        expected_good = np.bincount(
+            (stamps[mine & (status < 500)] // 1_000_000 - int(START.timestamp())) // 60,
+            minlength=24 * 60)
+        np.testing.assert_array_equal(together[f"{name}/availability"].total, expected_total)
+        np.testing.assert_array_equal(together[f"{name}/availability"].good, expected_good)

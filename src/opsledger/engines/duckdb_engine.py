@@ -398,8 +398,8 @@ class DuckDbEngine:
                 f"FROM {relation} WHERE {span} GROUP BY ALL), "
                 f"k AS (SELECT {listed}, {mask_sql} AS mask "
                 f"FROM (SELECT DISTINCT {listed} FROM c)), "
-                f"m AS (SELECT c.minute AS minute, k.mask AS mask, c.events AS events "
-                f"FROM c JOIN k ON {joined} WHERE k.mask <> 0)"
+                f"m AS (SELECT c.minute AS minute, k.mask AS mask, sum(c.events) AS events "
+                f"FROM c JOIN k ON {joined} WHERE k.mask <> 0 GROUP BY ALL)"
             )
             masks = "k WHERE mask <> 0"
         else:
