@@ -499,3 +499,73 @@ def test_slo_status_stops_a_trickling_server_at_the_deadline(
     (status,) = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in --json"))
     assert status["valid"] is False
     assert "within the 2 s deadline of this command" in status["reasons"][0]
+
+
+# --- several SLOs at once ----------------------------------------------------------------------
+
+
+def several_slos(workspace: Path, count: int) -> None:
+    (workspace / "slos" / "slos.yaml").write_text("slos:\n" + "".join(
+        f"  - service: api-{i}\n    name: promql\n    objective: 99.9\n    window: 1d\n"
+        "    indicator:\n      prometheus: {good: 'ok_total', total: 'all_total'}\n"
+        for i in range(count)))
+
+
+def slow_answer(fake: FakePrometheus, body: bytes, seconds: float) -> tuple[Handler, list[int]]:
+    """Return a handler answering ``body`` after ``seconds``, and [in flight, most in flight]."""
+    counts = [0, 0]
+    lock = threading.Lock()
+
+    def respond(request: BaseHTTPRequestHandler) -> None:
+        with lock:
+            counts[0] += 1
+            counts[1] = max(counts)
+        try:
+            if fake.pause(seconds):
+                answer(body)(request)
+        finally:
+            with lock:
+                counts[0] -= 1
+
+    return respond, counts
+
+
+def test_several_slos_ask_the_server_side_by_side_and_report_in_order(
+    workspace: Path, fake: FakePrometheus
+) -> None:
+    from opsledger.slo.service import PROMETHEUS_SLOS_AT_ONCE
+
+    several_slos(workspace, 6)
+    # Every query is answered, after a while, with no series: no SLO has events.
+    empty = matrix(data={"resultType": "matrix", "result": []})
+    fake.behaviour, counts = slow_answer(fake, empty, 0.05)
+    code, out, err, _ = slo_status(workspace, fake.url)
+    assert code == 0, err
+    statuses = json.loads(out)
+    assert [s["service"] for s in statuses] == [f"api-{i}" for i in range(6)]
+    assert {(s["total"], tuple(s["reasons"])) for s in statuses} == {
+        (None, (statuses[0]["reasons"][0],))}
+    assert statuses[0]["reasons"][0].startswith("0 events") and fake.hits >= 12
+    assert 2 <= counts[1] <= PROMETHEUS_SLOS_AT_ONCE
+
+
+def test_several_slos_still_share_one_deadline(workspace: Path, fake: FakePrometheus) -> None:
+    several_slos(workspace, 6)
+    fake.behaviour = trickled_body(fake)
+    code, out, err, took = slo_status(workspace, fake.url)
+    assert took < DEADLINE + SLACK
+    assert code == 0, err
+    statuses = json.loads(out)
+    assert len(statuses) == 6 and not any(s["valid"] for s in statuses)
+    assert all("deadline of this command" in s["reasons"][0] for s in statuses)
+
+
+def test_a_hostile_answer_to_one_of_several_slos_is_still_exit_2(
+    workspace: Path, fake: FakePrometheus
+) -> None:
+    several_slos(workspace, 6)
+    fake.behaviour = answer(matrix(data=[]))
+    code, out, err, took = slo_status(workspace, fake.url)
+    assert code == 2, (out, err)
+    assert "'data' must be an object, found a list" in err and "Traceback" not in err
+    assert took < DEADLINE + SLACK

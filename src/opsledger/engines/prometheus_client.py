@@ -218,13 +218,23 @@ class PrometheusClient:
         self.backoff = backoff
         self.sleep = sleep
         self.max_answer_bytes = max_answer_bytes
-        self.session = requests.Session()
-        adapter = _WatchedAdapter()
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        # One session per thread: the SLOs of a command may be asked for from several.
+        self._local = threading.local()
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._sockets_lock = threading.Lock()
         self._cut = threading.Event()
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session, its connections watched by the deadline."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = _WatchedAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session = session
+        return session
 
     def query_range(
         self, query: str, start: datetime, end: datetime, step_seconds: int, where: str

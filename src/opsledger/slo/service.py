@@ -8,8 +8,8 @@ SLO whose counts cannot be fetched is reported invalid with the engine's message
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,12 +24,9 @@ from opsledger.core.options import DEFAULT_MIN_EVENTS
 from opsledger.core.problems import Level, Problem, ReadResult
 from opsledger.core.workspace import InputKey
 from opsledger.core.yamlfile import load_yaml
-from opsledger.engines.choice import configured_engine, event_engine
-from opsledger.engines.health_engine import HealthEngine
-from opsledger.engines.interface import EventEngine, SliEngine
-from opsledger.model.health import ProbeHistory
+from opsledger.engines.choice import configured_engine
 from opsledger.model.incidents import AlertEvent, Incident
-from opsledger.model.slo import DuckDbSource, PrometheusSource, SliSeries, Slo
+from opsledger.model.slo import SliSeries, Slo
 from opsledger.slo.backtest import (
     DEFAULT_MAX_ALERTS_PER_WEEK,
     BacktestResult,
@@ -75,13 +72,15 @@ from opsledger.slo.rule_files import workspace_rules as workspace_rules
 from opsledger.slo.rule_files import write_rule_files as write_rule_files
 from opsledger.slo.scoping import SloScope as SloScope
 from opsledger.slo.scoping import outside_components, slo_scope, whole_context
+from opsledger.slo.sli_engines import NEEDS_PROMETHEUS as NEEDS_PROMETHEUS
+from opsledger.slo.sli_engines import PROMETHEUS_URL_ENV as PROMETHEUS_URL_ENV
+from opsledger.slo.sli_engines import SliEngines
 
 if TYPE_CHECKING:
-    from opsledger.engines.prometheus_client import Deadline
     from opsledger.engines.prometheus_engine import PrometheusEngine
 
-PROMETHEUS_URL_ENV = "OPSLEDGER_PROMETHEUS_URL"
-NEEDS_PROMETHEUS = f"needs a Prometheus server: pass --prometheus URL or set {PROMETHEUS_URL_ENV}"
+# PromQL SLOs evaluated at the same time: each asks its server one query at a time.
+PROMETHEUS_SLOS_AT_ONCE = 4
 
 
 @dataclass(frozen=True)
@@ -100,80 +99,6 @@ class SloReport:
 
     def to_json(self) -> list[dict[str, Any]]:
         return [e.status.to_json() for e in self.evaluations]
-
-
-def _probes(ctx: Context) -> ProbeHistory:
-    from opsledger.readers import health
-
-    return health.probe_history(read_input(ctx, InputKey.HEALTH, health.read))
-
-
-class _Engines:
-    """Chooses the engine per SLO; builds each engine lazily (the health history is read once)."""
-
-    def __init__(self, ctx: Context, prometheus_url: str | None, events: EngineChoice) -> None:
-        self.ctx = ctx
-        self.prometheus_url = (
-            prometheus_url or ctx.prometheus_url or os.environ.get(PROMETHEUS_URL_ENV) or None
-        )
-        self._event_choice = events
-        self._events: EventEngine | None = None
-        self._health: HealthEngine | None = None
-        self._prometheus: dict[str, PrometheusEngine] = {}
-        # One time budget for all Prometheus queries of the command, however many servers
-        # its SLO definitions name; started when the first server is asked.
-        self._prometheus_deadline: Deadline | None = None
-
-    @property
-    def events(self) -> EventEngine:
-        """The engine over event files, built when the first event-file SLO needs it."""
-        if self._events is None:
-            deadline = self.ctx.workspace.config.sli_query_deadline_seconds
-            self._events = event_engine(self._event_choice, self.ctx.workspace.root, deadline)
-        return self._events
-
-    @staticmethod
-    def counts_events(slo: Slo) -> bool:
-        """Return True when the SLO is counted from event files (by either event engine)."""
-        return isinstance(slo.indicator, DuckDbSource)
-
-    def close(self) -> None:
-        if self._events is not None:
-            self._events.close()
-
-    def lacks_prometheus(self, slo: Slo) -> bool:
-        """Return True when the SLO is a PromQL query and no Prometheus server is known."""
-        return (
-            not self.counts_events(slo)
-            and isinstance(slo.indicator, PrometheusSource)
-            and not (self.prometheus_url or slo.indicator.url)
-        )
-
-    def for_slo(self, slo: Slo) -> SliEngine:
-        if self.counts_events(slo):
-            return self.events
-        if isinstance(slo.indicator, PrometheusSource):
-            url = self.prometheus_url or slo.indicator.url
-            if not url:
-                raise EngineError(NEEDS_PROMETHEUS)
-            if url not in self._prometheus:
-                # Imported here: the HTTP client loads only where a server is asked.
-                from opsledger.engines.prometheus_client import command_deadline
-                from opsledger.engines.prometheus_engine import PrometheusEngine
-
-                if self._prometheus_deadline is None:
-                    self._prometheus_deadline = command_deadline()
-                self._prometheus[url] = PrometheusEngine(url, deadline=self._prometheus_deadline)
-            return self._prometheus[url]
-        if self._health is None:
-            # A health SLI names the service whose probes it counts, which may be another
-            # team's: the engine picks that service's probes from the whole history.
-            self._health = HealthEngine(_probes(whole_context(self.ctx)))
-        return self._health
-
-    def prometheus_of(self, engine: SliEngine | None) -> PrometheusEngine | None:
-        """Return ``engine`` when it is one of this command's Prometheus engines."""
-        return next((p for p in self._prometheus.values() if p is engine), None)
 
 
 def evaluate_workspace(
@@ -217,7 +142,7 @@ def _evaluate_workspace(
                        scope=slo_scope(ctx, len(definitions.records), outside))
     if not definitions.records:
         return report
-    engines = _Engines(ctx, prometheus_url, events)
+    engines = SliEngines(ctx, prometheus_url, events)
     incidents = read_incidents(ctx)
     every_incident = incidents if whole is ctx else read_incidents(whole)
     policy = ctx.workspace.config.policies.error_budget
@@ -232,13 +157,22 @@ def _evaluate_workspace(
     evaluated: dict[str, tuple[SloStatus, SliSeries | None]] = {}
     try:
         fetched = _fetch_event_slos(engines, ordered, ctx)
+
+        def evaluate(slo: Slo) -> SloEvaluation:
+            among = every_incident if id(slo) in not_shown else incidents
+            return _evaluate_one(slo, engines, ctx.now, min_events, among, policy, fetched,
+                                 minute_history, exclusions)
+
+        asked = [slo for slo in ordered if not slo.composite and engines.asks_prometheus(slo)]
+        if len(asked) > 1:
+            ctx.progress(f"asking Prometheus for {len(asked)} SLOs")
+        ahead = _evaluate_side_by_side(asked, engines, evaluate)
         for slo in ordered:
             ctx.progress(f"SLO {slo.key}")
-            among = every_incident if id(slo) in not_shown else incidents
             evaluation = (
-                _uncountable_composite(slo, evaluated, fetched, ctx.now)
-                or _evaluate_one(slo, engines, ctx.now, min_events, among, policy, fetched,
-                                 minute_history, exclusions)
+                ahead.get(slo.key)
+                or _uncountable_composite(slo, evaluated, fetched, ctx.now)
+                or evaluate(slo)
             )
             evaluated[slo.key] = (evaluation.status, evaluation.series)
             if id(slo) not in not_shown:
@@ -301,7 +235,7 @@ def _located(ctx: Context, notes: Sequence[Unresolved]) -> list[Problem]:
     return problems
 
 
-def _fetch_event_slos(engines: _Engines, slos: list[Slo], ctx: Context
+def _fetch_event_slos(engines: SliEngines, slos: list[Slo], ctx: Context
                       ) -> dict[str, SliSeries]:
     """Return counts for the event-file SLOs, one scan per set of files and span."""
     spans: dict[tuple[datetime, datetime], list[Slo]] = {}
@@ -318,9 +252,32 @@ def _fetch_event_slos(engines: _Engines, slos: list[Slo], ctx: Context
     return fetched
 
 
+def _evaluate_side_by_side(
+    slos: Sequence[Slo], engines: SliEngines, evaluate: Callable[[Slo], SloEvaluation]
+) -> dict[str, SloEvaluation]:
+    """Return ``evaluate`` of each PromQL SLO, up to ``PROMETHEUS_SLOS_AT_ONCE`` at a time.
+
+    One SLO's queries run one after another; those of different SLOs overlap, so the command
+    waits about as long as its slowest SLOs take rather than for every round trip in turn.
+    The engines are built here before any thread starts; every query still draws on the one
+    deadline of the command.
+    """
+    if len(slos) < 2:
+        return {}
+    for slo in slos:
+        engines.for_slo(slo)
+    pool = ThreadPoolExecutor(min(PROMETHEUS_SLOS_AT_ONCE, len(slos)),
+                              thread_name_prefix="opsledger-prometheus")
+    try:
+        futures = [(slo.key, pool.submit(evaluate, slo)) for slo in slos]
+        return {key: future.result() for key, future in futures}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _evaluate_one(
     slo: Slo,
-    engines: _Engines,
+    engines: SliEngines,
     now: datetime,
     min_events: int,
     incidents: list[Incident],
