@@ -68,28 +68,26 @@ class SliEngines:
         if self._events is not None:
             self._events.close()
 
+    def _server(self, source: PrometheusSource) -> str | None:
+        """Return the Prometheus server a PromQL SLI is asked of (None when none is known)."""
+        return self.prometheus_url or source.url or None
+
     def asks_prometheus(self, slo: Slo) -> bool:
         """Return True when the SLO is a PromQL query and a Prometheus server is known."""
-        return (
-            not self.counts_events(slo)
-            and isinstance(slo.indicator, PrometheusSource)
-            and bool(self.prometheus_url or slo.indicator.url)
-        )
+        source = slo.indicator
+        return isinstance(source, PrometheusSource) and self._server(source) is not None
 
     def lacks_prometheus(self, slo: Slo) -> bool:
         """Return True when the SLO is a PromQL query and no Prometheus server is known."""
-        return (
-            not self.counts_events(slo)
-            and isinstance(slo.indicator, PrometheusSource)
-            and not (self.prometheus_url or slo.indicator.url)
-        )
+        source = slo.indicator
+        return isinstance(source, PrometheusSource) and self._server(source) is None
 
     def for_slo(self, slo: Slo) -> SliEngine:
         if self.counts_events(slo):
             return self.events
         if isinstance(slo.indicator, PrometheusSource):
-            url = self.prometheus_url or slo.indicator.url
-            if not url:
+            url = self._server(slo.indicator)
+            if url is None:
                 raise EngineError(NEEDS_PROMETHEUS)
             if url not in self._prometheus:
                 # Imported here: the HTTP client loads only where a server is asked.
