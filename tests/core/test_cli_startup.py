@@ -92,3 +92,14 @@ def test_slo_status_of_promql_slos_loads_no_event_engine(tmp_path: Path) -> None
     loaded = set(done.stderr.split())
     assert "requests" in loaded
     assert not {"duckdb", "sqlglot", "pyspark"} & loaded
+
+
+def test_erlang_c_staffing_and_wilson_intervals_load_no_scipy() -> None:
+    # A review's own process sizes queues with Erlang C and weighs alert noise with Wilson
+    # intervals; only Erlang A (callers who abandon) needs scipy.special.
+    loaded = loaded_after(
+        "from opsledger.support.staffing import erlang_c\n"
+        "from opsledger.slo.confidence import share_evidence\n"
+        "assert 0 < erlang_c(5, 3.0) < 1\n"
+        "assert 0 < share_evidence('acted on', 3, 10).low < 0.3\n")
+    assert "scipy" not in loaded

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import sys
+
+# A command makes millions of short-lived objects, nearly all freed by reference counting.
+# At Python's default thresholds (700, 10, 10) the cycle collector still runs thousands of
+# times, and each full pass walks every live object: about a second of a large review. A
+# first generation of 10,000 objects keeps the same collections, a tenth as often.
+COLLECT_EVERY = 10_000
 
 
 def main() -> None:
@@ -12,6 +19,7 @@ def main() -> None:
 
         print(f"opsledger {__version__}")
         return
+    gc.set_threshold(COLLECT_EVERY, 10, 10)
     from opsledger.cli.main import main as run
 
     run()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from statistics import NormalDist
 
 
 class Confidence(StrEnum):
@@ -77,9 +78,7 @@ def wilson_interval(count: int, total: int, level: float) -> tuple[float, float]
     ``scipy.stats.binomtest(count, total).proportion_ci(level, method="wilson")`` and
     statsmodels' ``proportion_confint(method="wilson")``, without importing either.
     """
-    from scipy.special import ndtri
-
-    z = float(ndtri(0.5 + 0.5 * level))
+    z = NormalDist().inv_cdf(0.5 + 0.5 * level)
     p = count / total
     denominator = 2 * (total + z**2)
     centre = (2 * total * p + z**2) / denominator

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammaln
 
 MAX_AGENTS = 10_000
 
@@ -112,6 +111,8 @@ def _answered_within(
     """
     if answer_seconds <= 0:
         return np.zeros(ahead + 1)
+    from scipy.special import gammaln  # only Erlang A needs it: a review's plan seldom does
+
     i = np.arange(ahead + 1, dtype=float)
     advance = agents * service_rate + i * abandon_rate
     uniform_rate = float(advance[-1] + abandon_rate)
