@@ -24,6 +24,7 @@ from opsledger.experiments.statistics import (
     duration_days,
     mixture_likelihood_ratio,
     normal_posterior,
+    ratio_cuped_theta,
     sample_ratio_check,
     sample_size,
     sequential_interval,
@@ -212,6 +213,22 @@ def test_cuped_against_hand_calculation() -> None:
     # The reduction is the squared correlation of Y and X.
     assert variance_reduction(y, adjusted) == pytest.approx(cov**2 / (var_x * var_y), rel=1e-9)
     assert cuped_theta(y, np.ones(n)) is None
+
+
+def test_cuped_leaves_out_a_covariate_whose_products_overflow_without_a_warning() -> None:
+    # Finite values near the float limit: their squares and products overflow, so no slope
+    # can be computed; the covariate is left out rather than a warning and an infinite theta.
+    huge = np.array([1e300, -1e300, 1e300, -2e300])
+    small = np.array([1.0, 2.0, 3.0, 5.0])
+    groups = np.array(["control", "control", "treatment", "treatment"], dtype=object)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cuped_theta(small, huge) is None
+        theta = cuped_theta(huge, small)  # Y's own variance overflows; the slope does not
+        assert theta is not None and math.isfinite(theta)
+        assert ratio_cuped_theta(huge, huge, groups) is None
+        assert ratio_cuped_theta(small, huge, groups) is None
+    assert cuped_theta(small, small) == pytest.approx(1.0)
 
 
 def test_mixture_likelihood_ratio_by_numerical_integration() -> None:

@@ -317,8 +317,13 @@ def _cuped(
         theta = cuped_theta(raw, x)
     if theta is None:
         return raw, None
-    adjusted = cuped_adjust(raw, x, theta)
-    return adjusted, Cuped(str(covariate), theta, variance_reduction(raw, adjusted))
+    with np.errstate(over="ignore", invalid="ignore"):
+        adjusted = cuped_adjust(raw, x, theta)
+        reduction = variance_reduction(raw, adjusted)
+    # Values near the float limit can overflow once adjusted: the covariate is then no help.
+    if not (np.isfinite(adjusted).all() and math.isfinite(reduction)):
+        return raw, None
+    return adjusted, Cuped(str(covariate), theta, reduction)
 
 
 def _undefined_ratio(metric: Metric, values: np.ndarray, columns: Mapping[str, np.ndarray],

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -193,11 +194,16 @@ class Cuped:
 
 
 def cuped_theta(y: np.ndarray, x: np.ndarray) -> float | None:
-    """Return ``cov(Y, X)/var(X)`` (``None`` when the covariate does not vary)."""
-    var_x = float(np.var(x, ddof=1)) if x.size > 1 else 0.0
-    if var_x <= 0:
+    """Return ``cov(Y, X)/var(X)`` (``None`` when the covariate does not vary, or when values
+    so large that their squares overflow leave no finite slope)."""
+    if x.size < 2:
         return None
-    return float(np.cov(y, x, ddof=1)[0, 1]) / var_x
+    with np.errstate(over="ignore", invalid="ignore"):
+        var_x = float(np.var(x, ddof=1))
+        if not 0 < var_x < math.inf:
+            return None
+        theta = float(np.cov(y, x, ddof=1)[0, 1]) / var_x
+    return theta if math.isfinite(theta) else None
 
 
 def ratio_linearized(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -206,7 +212,7 @@ def ratio_linearized(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarr
     The values' mean is ``R`` and their sample variance over ``n`` is the delta-method
     variance of ``R``, so every statistic of a mean applies to the ratio unchanged. They are
     NaN when there is no finite ratio (the denominators sum to 0, or so near it that the
-    values overflow).
+    values overflow), or when a value is so large that the variance of the values would.
     """
     undefined = np.full(numerator.shape, math.nan)
     total = float(denominator.sum())
@@ -215,7 +221,10 @@ def ratio_linearized(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarr
     with np.errstate(over="ignore", invalid="ignore"):
         ratio = float(numerator.sum()) / total
         values = ratio + (numerator - ratio * denominator) / (total / denominator.size)
-    return values if bool(np.isfinite(values).all()) else undefined
+    # A deviation from the mean is at most twice the largest value: n squared deviations
+    # below this bound sum to a finite number.
+    bound = math.sqrt(sys.float_info.max / (4.0 * values.size))
+    return values if bool((np.abs(values) <= bound).all()) else undefined
 
 
 def ratio_linearized_by_group(
@@ -242,7 +251,10 @@ def ratio_cuped_theta(
         mask = groups == group
         if np.count_nonzero(mask) < 2:
             continue
-        matrix = np.cov(post[mask], pre[mask], ddof=1)
+        # Finite values near the float limit overflow when multiplied: the sums then are not
+        # finite, and the covariate is left out below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            matrix = np.cov(post[mask], pre[mask], ddof=1)
         covariance += float(matrix[0, 1])
         variance += float(matrix[1, 1])
     if not math.isfinite(covariance) or not math.isfinite(variance) or variance <= 0:
