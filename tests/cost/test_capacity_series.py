@@ -182,6 +182,9 @@ def assert_as_reference(samples: pd.DataFrame, settings: CapacitySettings) -> in
         mean, high, needs = expected[(runway.service, runway.resource)]
         np.testing.assert_array_equal(runway.forecast_mean, mean)
         np.testing.assert_array_equal(runway.forecast_high, high)
+        # Kept as packed doubles, not a Python float object per day.
+        assert memoryview(runway.forecast_mean).itemsize == 8 == memoryview(
+            runway.forecast_high).itemsize
         already = runway.current >= settings.threshold
         assert runway.days_to_threshold == (0 if already else crossing(mean, settings.threshold))
         assert runway.days_to_threshold_upper == (

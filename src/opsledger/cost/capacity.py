@@ -20,6 +20,7 @@ fitting to a worker process and build the runways when it returns.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -68,8 +69,9 @@ class Runway:
     horizon_days: int
     needs: tuple[MonthNeed, ...]
     forecast_days: tuple[date, ...]
-    forecast_mean: tuple[float, ...]
-    forecast_high: tuple[float, ...]
+    # Daily forecasts, as packed doubles: a thousand services' runways hold a million values.
+    forecast_mean: array[float]
+    forecast_high: array[float]
 
     @property
     def crossing_date(self) -> date | None:
@@ -322,9 +324,13 @@ def _runway(series: DailySeries, mean: np.ndarray, high: np.ndarray, calendar: _
         horizon_days=len(calendar.days),
         needs=tuple(needs),
         forecast_days=calendar.days,
-        forecast_mean=tuple(mean.tolist()),
-        forecast_high=tuple(high.tolist()),
+        forecast_mean=_packed(mean),
+        forecast_high=_packed(high),
     )
+
+
+def _packed(values: np.ndarray) -> array[float]:
+    return array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
 
 
 def by_urgency(results: Sequence[Runway | SkippedRunway]) -> list[Runway]:

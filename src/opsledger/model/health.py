@@ -271,7 +271,8 @@ class ProbeHistory:
     @property
     def present_services(self) -> tuple[str, ...]:
         """Return the services with at least one probe, sorted."""
-        return tuple(self.rows_by_service)
+        counts = np.bincount(self.service, minlength=len(self.services)) if len(self) else ()
+        return tuple(self.services[code] for code in np.flatnonzero(counts).tolist())
 
     @cached_property
     def rows_by_service(self) -> Mapping[str, Rows]:
