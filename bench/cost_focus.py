@@ -37,7 +37,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import Runs, Target, peak_rss_mib, report, reset_peak, run_process
+from figures import MIB_PER_MB, Runs, Target, peak_rss_mib, report, reset_peak, run_process
 
 from opsledger.core.config import CostMapping, CostMappingRule
 from opsledger.cost.spend import summarise_spend
@@ -49,7 +49,8 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 RESOURCES = 600
 SERVICES = 150
 TARGET_RATIO = 2.0
-TARGET_MIB = 600
+TARGET_MB = 600
+TARGET_MIB = TARGET_MB * MIB_PER_MB
 # The generated tags name the service under 'application', as many organisations tag.
 MAPPING = ServiceMapping(CostMapping(service=[CostMappingRule(tag="application")],
                                      team=[CostMappingRule(tag="team")]))
@@ -203,8 +204,9 @@ def process_targets(folder: Path, file: Path, repeat: int) -> list[Target]:
                floor_name="python + one DuckDB GROUP BY month, service",
                max_ratio=TARGET_RATIO),
         Target("opsledger cost, peak memory of its own process", peak, "MiB",
-               limit=TARGET_MIB),
-        Target("opsledger cost, peak memory with its workers", tree, "MiB", limit=TARGET_MIB),
+               limit=TARGET_MIB, limit_as_written=f"{TARGET_MB} MB"),
+        Target("opsledger cost, peak memory with its workers", tree, "MiB", limit=TARGET_MIB,
+               limit_as_written=f"{TARGET_MB} MB"),
     ]
 
 
@@ -233,7 +235,8 @@ def main() -> None:
               f"({args.rows / wall / 1e6:,.2f} M rows/s); peak RSS {peak:,.0f} MiB")
         print(f"plain DuckDB GROUP BY:    {floor_wall:6.2f} s wall, {floor_cpu:6.2f} s CPU")
         print(f"ratio: {wall / floor_wall:.2f}x wall, {cpu / floor_cpu:.2f}x CPU "
-              f"(target <= {TARGET_RATIO:g}x); peak {peak:,.0f} MiB (target <= {TARGET_MIB} MB)")
+              f"(target <= {TARGET_RATIO:g}x); peak {peak:,.0f} MiB "
+              f"(target <= {TARGET_MB} MB = {TARGET_MIB:.1f} MiB)")
         same = ours[0][3].keys() == floor[0][2].keys() and all(
             abs(ours[0][3][m] - floor[0][2][m]) <= 1e-6 * max(1.0, abs(floor[0][2][m]))
             for m in floor[0][2])

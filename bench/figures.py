@@ -24,6 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Memory is measured in MiB (2**20 bytes); targets written in MB and GB are decimal.
+MIB_PER_MB = 1e6 / 2**20
+MIB_PER_GB = 1e9 / 2**20
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ class Target:
     floor_name: str = ""
     max_ratio: float | None = None  # measured / floor must not exceed this
     limit: float | None = None  # absolute limit on the median, in ``unit``
+    limit_as_written: str = ""  # the limit in the target's own words, e.g. "500 MB"
     notes: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -200,7 +204,8 @@ class Target:
             parts.append(f"ratio {self.ratio:.2f}x" +
                          (f" (target <= {self.max_ratio}x)" if self.max_ratio else ""))
         if self.limit is not None:
-            parts.append(f"limit {self.limit:g} {self.unit}")
+            parts.append(f"limit {self.limit:.6g} {self.unit}" + (
+                f" ({self.limit_as_written})" if self.limit_as_written else ""))
         parts.append("MET" if self.met else "MISSED")
         return " | ".join(parts)
 

@@ -49,3 +49,12 @@ def test_the_figures_carry_the_machine_speed(tmp_path: Path,
     speed = document["machine"]["loop_seconds"]
     assert 0 < speed["min"] <= speed["median"] <= speed["max"] and len(speed["runs"]) == 5
     assert document["targets"][0]["met"] is True
+
+
+def test_memory_limits_written_in_megabytes_are_decimal() -> None:
+    # 480 MiB is 503 MB: over a limit of 500 MB, though under 500 MiB.
+    over = Target("review", Runs((480.0,)), "MiB", limit=500 * figures.MIB_PER_MB,
+                  limit_as_written="500 MB")
+    assert not over.met and "limit 476.837 MiB (500 MB)" in over.line()
+    assert Target("review", Runs((953.0,)), "MiB", limit=figures.MIB_PER_GB).met
+    assert not Target("review", Runs((954.0,)), "MiB", limit=figures.MIB_PER_GB).met
