@@ -271,7 +271,7 @@ class ProbeHistory:
     @property
     def present_services(self) -> tuple[str, ...]:
         """Return the services with at least one probe, sorted."""
-        counts = np.bincount(self.service, minlength=len(self.services)) if len(self) else ()
+        counts = _code_counts(self.service, len(self.services))
         return tuple(self.services[code] for code in np.flatnonzero(counts).tolist())
 
     @cached_property
@@ -360,10 +360,15 @@ def _recoded(codes: Codes, names: tuple[str, ...], into: tuple[str, ...]) -> Cod
     return remap[codes]
 
 
+def _code_counts(codes: Codes | npt.NDArray[np.int64], size: int) -> npt.NDArray[np.intp]:
+    """Return how many times each of the codes ``0 .. size - 1`` occurs in ``codes``."""
+    return np.bincount(codes, minlength=size) if len(codes) else np.zeros(size, np.intp)
+
+
 def _groups(codes: Codes | npt.NDArray[np.int64], keys: Sequence[T]) -> dict[T, Rows]:
     """Return the rows of each code that occurs, keyed by ``keys[code]``, rows in order."""
     order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=len(keys)) if len(codes) else np.zeros(len(keys), int)
+    counts = _code_counts(codes, len(keys))
     ends = np.cumsum(counts)
     return {keys[code]: order[ends[code] - counts[code]: ends[code]]
             for code in np.flatnonzero(counts).tolist()}
