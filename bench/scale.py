@@ -13,8 +13,8 @@ Cases: the three demo sizes (small: 8 services, medium: 40, large: 1,000), and a
 axis: the medium workspace with 1x, 2x and 4x the request events, everything else equal.
 Each review runs ``--repeat`` times; the median, min and max are printed, with the CPU time
 the review used (its worker processes included), which a loaded machine disturbs less.
-Targets: medium <= 5 s and <= 500 MB; large <= 30 s and <= 1 GB (decimal: 476.8 and
-953.7 MiB, the unit memory is printed in); the scaling exponent
+Targets: medium <= 5 s and <= 500 MB; large <= 30 s and <= 1 GB (memory is printed in MiB:
+the limits are 476.8 and 953.7 MiB); the scaling exponent
 (slope of log time against log work, least squares) at most 1 along the events axis and
 across the sizes (services, tickets); peak memory flat in the number of events. Figures go
 to ``bench/results/scale.json``.
