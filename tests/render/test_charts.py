@@ -16,7 +16,14 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from opsledger.render.charts import DRAWERS, OKABE_ITO, ChartError, chart_svg
-from opsledger.render.scales import data_domain, tick_labels, ticks, time_ticks, value_label
+from opsledger.render.scales import (
+    Linear,
+    data_domain,
+    tick_labels,
+    ticks,
+    time_ticks,
+    value_label,
+)
 from opsledger.render.sections import Chart
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -245,6 +252,7 @@ def test_any_data_fits_its_domain_with_distinct_tick_labels(values: list[float],
                 max_size=40), st.sampled_from(["line", "bar", "scatter"]))
 @example(values=[None, 1.7120886998688722e308], kind="line")  # ticks near the largest float
 @example(values=[None, 1.5000000005000003e308], kind="bar")
+@example(values=[-1.0, 1.797693132362316e308], kind="line")  # far beyond its clamped domain
 def test_any_values_draw_a_well_formed_chart(values: list[float | None], kind: str) -> None:
     data: dict[str, Any]
     if kind == "line":
@@ -257,6 +265,13 @@ def test_any_values_draw_a_well_formed_chart(values: list[float | None], kind: s
     svg = chart_svg(Chart("any", "t", kind, data))
     assert not re.search(r'="[^"]*\b(nan|inf)\b', svg)  # no NaN or infinity in coordinates
     parse(svg)
+
+
+def test_a_scale_places_far_values_off_the_plot_in_their_direction() -> None:
+    scale = Linear(0.0, 10.0, 300.0, 100.0)  # a y axis: larger values are higher up
+    assert scale(5.0) == 200.0 and scale(20.0) == -100.0  # outside, drawn exactly
+    assert scale(1.7e308) == 300.0 - 200.0 * (10.0 + 1e7) / 10.0  # a million spans above
+    assert scale(-1.7e308) == 300.0 + 200.0 * 1e7 / 10.0
 
 
 def test_tick_and_value_labels() -> None:
@@ -431,7 +446,7 @@ def test_an_explicit_value_domain_on_horizontal_bars() -> None:
 
 def test_bad_domains_and_scales_are_refused() -> None:
     line = {"x": [1, 2], "series": [{"name": "a", "y": [1, 2]}]}
-    for bad in ([1.0, 0.0], ["a", 1], [1]):
+    for bad in ([1.0, 0.0], ["a", 1], [1], [-1e308, 1e308]):
         with pytest.raises(ChartError, match="y_domain"):
             chart_svg(Chart("l", "t", "line", {**line, "y_domain": bad}))
     heat = {"rows": ["a"], "columns": ["x"], "values": [[1.0]]}

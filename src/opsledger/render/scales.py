@@ -14,6 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 MARGIN = 0.06  # share of the data's span added on each side of a data-derived domain
+OFF_PLOT_SPANS = 1e6  # how far outside its domain a scale places a value, at most
+SNAP_TO_ZERO = 1e-200  # magnitudes below this are drawn as 0
+LARGEST = 1e300  # no domain reaches beyond this, so its round ticks stay finite
 
 
 class ScaleError(ValueError):
@@ -32,7 +35,12 @@ class Linear:
     def __call__(self, value: float) -> float:
         if self.hi == self.lo:
             return (self.start + self.end) / 2
-        return self.start + (value - self.lo) / (self.hi - self.lo) * (self.end - self.start)
+        span = self.hi - self.lo
+        # A value far outside the domain is drawn at a million spans from it: off the plot in
+        # the same direction, and a distance from the domain that cannot overflow.
+        reach = OFF_PLOT_SPANS * span
+        value = min(max(value, self.lo - reach), self.hi + reach)
+        return self.start + (value - self.lo) / span * (self.end - self.start)
 
     def clamp(self, value: float) -> float:
         return self(min(max(value, self.lo), self.hi))
@@ -87,11 +95,9 @@ def explicit_domain(value: Any, name: str) -> tuple[float, float]:
     lo, hi = float(value[0]), float(value[1])
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ScaleError(f"'{name}' must have low < high, got [{lo:g}, {hi:g}]")
+    if max(abs(lo), abs(hi)) > LARGEST:
+        raise ScaleError(f"'{name}' must lie within ±{LARGEST:g}, got [{lo:g}, {hi:g}]")
     return lo, hi
-
-
-SNAP_TO_ZERO = 1e-200
-LARGEST = 1e300
 
 
 def data_domain(values: Sequence[float], zero: bool = False, count: int = 5) -> tuple[float, float]:
