@@ -95,6 +95,8 @@ def test_a_percentage_axis_spans_the_values_not_zero_to_a_hundred() -> None:
     assert value_domain([100.0, 100.0], "%") == (pytest.approx(99.95), 100.0)
     assert value_domain([3.0, 11.0], "count") == (0.0, pytest.approx(12.1))
     assert value_domain([None, None], "count") is None
+    # Money beyond what an axis can label still gives a domain a chart accepts.
+    assert value_domain([-1.7e308, 1.7e308], "USD") == (-1e300, 1e300)
 
 
 START = datetime(2026, 12, 1, tzinfo=UTC)

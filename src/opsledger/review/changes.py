@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from opsledger.render.scales import LARGEST
 from opsledger.review.kpis import Better, format_value
 
 RATIO_THRESHOLD = 0.0001  # 0.01 percentage points
@@ -162,4 +163,5 @@ def value_domain(values: Sequence[float | None], unit: str) -> tuple[float, floa
         margin = max((high - low) * 0.15, 0.05)
         return (max(0.0, low - margin), min(100.0, high + margin))
     top = high * 1.1 if high > 0 else 1.0
-    return (min(0.0, low * 1.1), top)
+    # No axis reaches beyond what a chart can label; values past it are drawn off the plot.
+    return (max(-LARGEST, min(0.0, low * 1.1)), min(LARGEST, top))
