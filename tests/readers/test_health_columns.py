@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opsledger.model.health import ProbeHistory, ProbeResult
+from opsledger.model.health import EncodedTimes, ProbeHistory, ProbeResult
 from opsledger.readers import health
-from opsledger.readers.health_columns import build_history, read_columns
+from opsledger.readers.health_columns import Columns, build_history, read_columns
 
 FIXTURES = Path(__file__).parent / "fixtures" / "health"
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
@@ -311,13 +311,13 @@ def test_json_documents_are_read_row_by_row(tmp_path: Path):
 
 def test_a_history_built_from_distinct_values_gives_the_constructors_records():
     rows = np.array([0, 1, 1, 0])
-    columns = {
-        "time": ([(1_790_812_800_000_000, UTC), (1_790_813_100_000_000, UTC)], rows),
-        "service": (["b", "a"], rows),
-        "check": (["http", "health"], rows),
-        "ok": ([True, False], rows),
-        "latency_ms": ([1.5, None], rows),
-    }
+    columns = Columns(
+        time=EncodedTimes.of([(1_790_812_800_000_000, UTC), (1_790_813_100_000_000, UTC)], rows),
+        service=(["b", "a"], rows),
+        check=(["http", "health"], rows),
+        ok=([True, False], rows),
+        latency_ms=([1.5, None], rows),
+    )
     built = list(build_history(columns))
     first = ProbeResult(T0, "b", "http", True, 1.5)
     second = ProbeResult(T0 + timedelta(minutes=5), "a", "health", False, None)
@@ -400,6 +400,57 @@ def test_jsonl_either_path_gives_the_same_result(
             lines.append("  ")
         lines.append(json.dumps(item))
     assert_same_as_rows(write(tmp_path, "p.jsonl", "\n".join(lines) + "\n"))
+
+
+@st.composite
+def near_plain_times(draw: st.DrawFn) -> str:
+    """A time in or near the plain form Arrow converts by the column: each field at or just
+    past its bounds, the fraction and zone written in every way the readers meet."""
+    def pick(*options: str) -> str:
+        return draw(st.sampled_from(options))
+
+    year = pick("0000", "1969", "1970", "2024", "2025", "2199", "2200", "9999")
+    month = pick("00", "01", "02", "04", "12", "13")
+    date = f"{year}-{month}-{pick('00', '01', '28', '29', '30', '31')}"
+    clock = f"{pick('00', '09', '23', '24')}:{pick('00', '59', '60')}:{pick('00', '59', '60')}"
+    fraction = pick("", ".5", ".123", ".000001", ".1234567", ",5", ".")
+    zone = pick("Z", "Z", "z", "+00:00", "-00:00", "+02:00", "-07:30", "+23:59", "+24:00",
+                "+05:60", "+0200", "+02", "", " UTC")
+    return f"{pick('', '', ' ')}{date}{pick('T', 'T', ' ', 't')}{clock}{fraction}{zone}"
+
+
+@st.composite
+def plain_times(draw: st.DrawFn) -> str:
+    """A valid time in the plain form: any instant, zone, and length of fraction."""
+    moment = draw(st.datetimes(
+        min_value=datetime(1970, 1, 2), max_value=datetime(2199, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=2)),
+                                   timezone(-timedelta(hours=7, minutes=30)),
+                                   timezone(timedelta(hours=23, minutes=59))])))
+    digits = draw(st.integers(0, 6))
+    fraction = f".{moment.microsecond:06d}"[: digits + 1] if digits else ""
+    offset = moment.strftime("%z")
+    zone = "Z" if offset == "+0000" and draw(st.booleans()) else f"{offset[:3]}:{offset[3:]}"
+    return f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}{zone}"
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stamps=st.lists(plain_times() | near_plain_times(), min_size=1, max_size=8),
+       kind=st.sampled_from(["csv", "jsonl"]))
+def test_times_converted_by_the_column_are_those_read_one_by_one(
+    tmp_path: Path, stamps: list[str], kind: str
+):
+    if kind == "csv":
+        content = HEADER + "".join(f"{stamp},a,http,true,1.5\n" for stamp in stamps)
+    else:
+        content = "".join(json.dumps({"time": stamp, "service": "a", "ok": True}) + "\n"
+                          for stamp in stamps)
+    path = write(tmp_path, f"p.{kind}", content)
+    readable = not health.read_rows(path, kind).problems
+    read = assert_same_as_rows(path, columnar=readable)
+    by_rows = health.read_rows(path, kind).records
+    assert [repr(p.time.tzinfo) for p in read] == [repr(p.time.tzinfo) for p in by_rows]
 
 
 @settings(max_examples=60, deadline=None,

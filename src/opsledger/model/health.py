@@ -77,6 +77,53 @@ def epoch_microseconds(moment: datetime) -> int:
 
 
 @dataclass(frozen=True, eq=False)
+class EncodedTimes:
+    """A time column given as its distinct instants and, for each row, the index of its
+    instant (``at``).
+
+    ``micros`` holds each distinct instant in microseconds since 1970-01-01 UTC, and
+    ``zone_of`` the zone it was written in, as an index into ``zones``; without zone codes
+    every instant was written in UTC.
+    """
+
+    micros: npt.NDArray[np.int64]
+    at: Codes
+    zones: tuple[tzinfo | None, ...] = ()
+    zone_of: Codes | None = None
+
+    @classmethod
+    def of(cls, instants: Sequence[tuple[int, tzinfo | None]], at: Codes) -> EncodedTimes:
+        """Return the column of distinct ``instants`` (microseconds and zone) at rows ``at``."""
+        micros = np.fromiter((us for us, _ in instants), dtype=np.int64, count=len(instants))
+        if all(zone is UTC for _, zone in instants):
+            return cls(micros, at)
+        kinds: list[tzinfo | None] = []
+        by_identity: dict[int, int] = {}  # a zone object is usually shared by many instants
+        kind_of = np.empty(len(instants), dtype=np.intp)
+        for index, (_, zone) in enumerate(instants):
+            kind = by_identity.get(id(zone))
+            if kind is None:
+                kind = by_identity[id(zone)] = len(kinds)
+                kinds.append(zone)
+            kind_of[index] = kind
+        return cls.zoned(micros, at, kinds, kind_of)
+
+    @classmethod
+    def zoned(
+        cls, micros: npt.NDArray[np.int64], at: Codes, written_in: Sequence[tzinfo | None],
+        kind_of: Codes,
+    ) -> EncodedTimes:
+        """Return the column of distinct instants ``micros`` at rows ``at``, each written in
+        the zone ``written_in[kind_of[i]]``; a zone written in several ways is held once."""
+        zones: list[tzinfo | None] = []
+        remap = [_zone_index(zones, zone) for zone in written_in]
+        if all(zone is UTC for zone in zones):
+            return cls(micros, at)
+        codes = np.asarray(remap, dtype=_code_type(len(zones)))
+        return cls(micros, at, tuple(zones), codes[kind_of])
+
+
+@dataclass(frozen=True, eq=False)
 class ProbeHistory:
     """Probe results held by column, one entry per probe in each array, in reading order.
 
@@ -131,7 +178,7 @@ class ProbeHistory:
         items = records if isinstance(records, Sequence) else list(records)
         rows = np.arange(len(items), dtype=np.intp)
         return cls.from_encoded(
-            ([(epoch_microseconds(p.time), p.time.tzinfo) for p in items], rows),
+            EncodedTimes.of([(epoch_microseconds(p.time), p.time.tzinfo) for p in items], rows),
             ([p.service for p in items], rows),
             ([p.check for p in items], rows),
             ([p.ok for p in items], rows),
@@ -141,7 +188,7 @@ class ProbeHistory:
     @classmethod
     def from_encoded(
         cls,
-        time: Encoded[tuple[int, tzinfo | None]],
+        time: EncodedTimes,
         service: Encoded[str],
         check: Encoded[str],
         ok: Encoded[bool],
@@ -151,9 +198,6 @@ class ProbeHistory:
         into them (as a dictionary-encoded column of Arrow's); a time is its microseconds
         since 1970-01-01 UTC and the zone it was written in. Values are converted once each.
         """
-        instants, at = time
-        micros = np.fromiter((us for us, _ in instants), dtype=np.int64, count=len(instants))
-        zones, zone_of = _zone_codes([zone for _, zone in instants])
         services, service_codes = _name_codes(service)
         checks, check_codes = _name_codes(check)
         oks = np.fromiter(ok[0], dtype=np.bool_, count=len(ok[0]))
@@ -163,15 +207,15 @@ class ProbeHistory:
             count=len(latency_ms[0]),
         )
         return cls(
-            time=micros[at],
+            time=time.micros[time.at],
             service=service_codes,
             check=check_codes,
             ok=oks[ok[1]],
             latency_ms=latencies[latency_ms[1]],
             services=services,
             checks=checks,
-            zone=None if zone_of is None else zone_of[at],
-            zones=zones,
+            zone=None if time.zone_of is None else time.zone_of[time.at],
+            zones=time.zones,
         )
 
     @classmethod
@@ -332,24 +376,6 @@ def _zone_index(zones: list[tzinfo | None], zone: tzinfo | None) -> int:
             return index
     zones.append(zone)
     return len(zones) - 1
-
-
-def _zone_codes(
-    found: Sequence[tzinfo | None],
-) -> tuple[tuple[tzinfo | None, ...], Codes | None]:
-    """Return the distinct zones of ``found`` and the code of each, or no codes when every
-    zone is UTC."""
-    if all(zone is UTC for zone in found):
-        return (), None
-    zones: list[tzinfo | None] = []
-    by_identity: dict[int, int] = {}
-    codes = []
-    for zone in found:
-        code = by_identity.get(id(zone))
-        if code is None:
-            code = by_identity[id(zone)] = _zone_index(zones, zone)
-        codes.append(code)
-    return tuple(zones), np.asarray(codes, dtype=_code_type(len(zones)))
 
 
 def _recoded(codes: Codes, names: tuple[str, ...], into: tuple[str, ...]) -> Codes:

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -33,9 +33,9 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
 from opsledger.core.problems import ReadResult
-from opsledger.formats.fields import parse_datetime
+from opsledger.formats.fields import EARLIEST, LATEST, parse_datetime
 from opsledger.formats.textfile import MAX_LINE_CHARS, MAX_TEXT_BYTES, check_text
-from opsledger.model.health import Encoded, ProbeHistory, epoch_microseconds
+from opsledger.model.health import Encoded, EncodedTimes, ProbeHistory, epoch_microseconds
 from opsledger.readers.health_fields import (
     DEFAULT_CHECK,
     OK_WORDS,
@@ -62,9 +62,28 @@ _BLOCK_BYTES = 1 << 22  # bytes of CSV Arrow parses at a time
 # The value of an optional field in a file without it.
 _ABSENT: dict[str, Any] = {"check": DEFAULT_CHECK, "latency_ms": None}
 
+# A time in the form probe tools write it: date, 'T', seconds, at most six digits of
+# fraction, and 'Z' or an offset, every field in its range. Arrow converts these for a whole
+# column at once; parse_datetime reads each of them to the same instant and zone.
+_PLAIN_TIME = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
+_EARLIEST_US = epoch_microseconds(EARLIEST)
+_LATEST_US = epoch_microseconds(LATEST)
+
 # A time as read: microseconds since 1970-01-01 UTC, and the zone it was written in.
 Instant = tuple[int, tzinfo | None]
-Columns = dict[str, Encoded[Any]]
+
+
+class Columns(TypedDict):
+    """The probe fields of a block of rows, each as distinct values and row indexes."""
+
+    time: EncodedTimes
+    service: Encoded[str]
+    check: Encoded[str]
+    ok: Encoded[bool]
+    latency_ms: Encoded[float | None]
 
 # Arrow's buffers here live only while a block is converted. The system allocator gives
 # them back; Arrow's default pool (mimalloc) keeps tens of megabytes per thread for reuse,
@@ -136,20 +155,28 @@ def _csv_batches(data: bytes, instant: Callable[[str | None], Instant]) -> Itera
     )
     if reader.schema.names != header:
         raise _Doubtful("Arrow read the header otherwise")
-    converters: dict[str, Callable[[Any], Any]] = {
-        "time": instant, "service": _service, "check": _csv_check, "ok": _ok,
-        "latency_ms": _csv_latency,
-    }
     for batch in reader:
         # Python's reader refuses a cell of this length, so the row-by-row reader reports it.
         for cells in batch.columns:
             if len(cells) and _longest_cell(cells) >= MAX_LINE_CHARS:
                 raise _Doubtful("a cell is too long")
-        yield {
-            name: _each_distinct(pa.chunked_array([batch.column(keys.index(name))]), convert)
-            if name in keys else _repeated(_ABSENT[name], batch.num_rows)
-            for name, convert in converters.items()
-        }
+        yield Columns(
+            time=_times(pa.chunked_array([batch.column(keys.index("time"))]), instant),
+            service=_csv_field(batch, keys, "service", _service),
+            check=_csv_field(batch, keys, "check", _csv_check),
+            ok=_csv_field(batch, keys, "ok", _ok),
+            latency_ms=_csv_field(batch, keys, "latency_ms", _csv_latency),
+        )
+
+
+def _csv_field(
+    batch: pa.RecordBatch, keys: list[str], name: str, convert: Callable[[Any], T]
+) -> Encoded[T]:
+    """Return the field ``name`` of a block of CSV rows, each distinct cell converted; a
+    field the file has no column for holds its default value in every row."""
+    if name not in keys:
+        return _repeated(_ABSENT[name], batch.num_rows)
+    return _each_distinct(pa.chunked_array([batch.column(keys.index(name))]), convert)
 
 
 def _longest_cell(cells: pa.Array) -> int:
@@ -190,9 +217,10 @@ def _jsonl_batches(data: bytes, instant: Callable[[str | None], Instant]) -> Ite
     Raises ``_Doubtful`` (or Arrow's error) at the first object the row-by-row reader must see.
     """
     data = data.removeprefix(_UTF8_BOM)
-    if any(mark in data for mark in _SPLITTING_CHARACTERS):
+    # (Each of these is a search through the whole file: the cheap question comes first.)
+    if not data.isascii() and any(mark in data for mark in _SPLITTING_CHARACTERS):
         raise _Doubtful("a line break the row-by-row reader honours inside a line")
-    if data.count(b"\r") != data.count(b"\r\n"):
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         raise _Doubtful("a carriage return alone ends a line for the row-by-row reader")
     filled, longest = _line_shape(data)
     # Arrow's parser recurses into nested lists and objects: a long enough line could nest
@@ -227,17 +255,15 @@ def _jsonl_batches(data: bytes, instant: Callable[[str | None], Instant]) -> Ite
 
     text = (pa.types.is_string,)
     numbers = (pa.types.is_null, pa.types.is_integer, pa.types.is_floating)
-    yield {
-        "time": _each_distinct(column("time", text), instant),
-        "service": _each_distinct(column("service", text), _service),
-        "check": _repeated(_ABSENT["check"], count) if "check" not in found
+    yield Columns(
+        time=_times(column("time", text), instant),
+        service=_each_distinct(column("service", text), _service),
+        check=_repeated(_ABSENT["check"], count) if "check" not in found
         else _each_distinct(column("check", (pa.types.is_null, *text)), _json_check),
-        "ok": _each_distinct(
-            column("ok", (pa.types.is_boolean, pa.types.is_integer, *text)), _ok
-        ),
-        "latency_ms": _repeated(_ABSENT["latency_ms"], count) if "latency_ms" not in found
+        ok=_each_distinct(column("ok", (pa.types.is_boolean, pa.types.is_integer, *text)), _ok),
+        latency_ms=_repeated(_ABSENT["latency_ms"], count) if "latency_ms" not in found
         else _each_distinct(column("latency_ms", numbers), _json_latency),
-    }
+    )
 
 
 def _text_fields(data: bytes) -> pa.Schema:
@@ -373,23 +399,75 @@ def _each_distinct(values: pa.ChunkedArray, convert: Callable[[Any], T]) -> Enco
     each row's index into those values."""
     if pa.types.is_null(values.type):
         return _repeated(convert(None), len(values))
-    distinct: list[T] = []
+    dictionaries, at = _dictionary_encoded(values)
+    return [convert(value) for texts in dictionaries for value in texts.to_pylist()], at
+
+
+def _dictionary_encoded(values: pa.ChunkedArray) -> tuple[list[pa.Array], np.ndarray]:
+    """Return the distinct values of ``values`` (null among them), as the dictionaries Arrow
+    encoded them with, and each row's index into those dictionaries one after the other."""
+    dictionaries: list[pa.Array] = []
     rows: list[np.ndarray] = []
-    dictionary: pa.Array | None = None
-    first = 0  # where the values of the current dictionary start in ``distinct``
+    first = 0  # where the values of the current dictionary start
     encoded = pc.dictionary_encode(values, null_encoding="encode", memory_pool=_POOL)
     for chunk in encoded.chunks:
         # Arrow encodes all chunks against one dictionary: it is converted once.
-        if dictionary is None or not chunk.dictionary.equals(dictionary):
-            dictionary = chunk.dictionary
-            first = len(distinct)
-            distinct.extend(convert(value) for value in dictionary.to_pylist())
+        if not dictionaries or not chunk.dictionary.equals(dictionaries[-1]):
+            first += len(dictionaries[-1]) if dictionaries else 0
+            dictionaries.append(chunk.dictionary)
         rows.append(_codes(chunk.indices).astype(np.intp) + first)
-    return distinct, np.concatenate(rows) if rows else np.zeros(0, dtype=np.intp)
+    return dictionaries, np.concatenate(rows) if rows else np.zeros(0, dtype=np.intp)
+
+
+def _times(values: pa.ChunkedArray, instant: Callable[[str | None], Instant]) -> EncodedTimes:
+    """Return the distinct instants of a time column and each row's index into them.
+
+    Plain times (:data:`_PLAIN_TIME`) are converted by Arrow, all at once; any other text is
+    read by ``instant``, one distinct value at a time, as the row-by-row reader reads it.
+    """
+    if pa.types.is_null(values.type):
+        instant(None)  # raises: a probe without a time
+    dictionaries, at = _dictionary_encoded(values)
+    texts = pa.concat_arrays(dictionaries) if dictionaries else pa.array([], pa.string())
+    micros = np.zeros(len(texts), dtype=np.int64)
+    kind_of = np.zeros(len(texts), dtype=np.intp)
+    read = np.zeros(len(texts), dtype=np.bool_)
+    written_in: list[tzinfo | None] = []
+    plain = pc.fill_null(pc.match_substring_regex(texts, _PLAIN_TIME, memory_pool=_POOL), False)
+    chosen = texts.filter(plain)
+    try:
+        stamps = pc.cast(chosen, pa.timestamp("us", "UTC"), memory_pool=_POOL)
+    except pa.ArrowInvalid:  # a day the month does not have: every time is read one by one
+        stamps = None
+    if stamps is not None and len(stamps):
+        at_plain = _codes(pc.indices_nonzero(plain, memory_pool=_POOL)).astype(np.intp)
+        stamped = _codes(stamps.cast(pa.int64()))
+        # A time outside the supported range is read alone, which names it.
+        kept = (stamped >= _EARLIEST_US) & (stamped <= _LATEST_US)
+        # The zone part of a plain time: 'Z', or the offset in its last six characters.
+        offsets = pc.if_else(pc.ends_with(chosen, "Z", memory_pool=_POOL), "Z",
+                             pc.utf8_slice_codeunits(chosen, -6, memory_pool=_POOL),
+                             memory_pool=_POOL)
+        zones = pc.dictionary_encode(offsets, memory_pool=_POOL)
+        written_in = [_zone_written_as(offset) for offset in zones.dictionary.to_pylist()]
+        micros[at_plain[kept]] = stamped[kept]
+        kind_of[at_plain[kept]] = _codes(zones.indices)[kept]
+        read[at_plain[kept]] = True
+    for index in np.flatnonzero(~read):
+        us, zone = instant(texts[int(index)].as_py())
+        micros[index] = us
+        kind_of[index] = len(written_in)
+        written_in.append(zone)
+    return EncodedTimes.zoned(micros, at, written_in, kind_of)
+
+
+def _zone_written_as(offset: str) -> tzinfo | None:
+    """Return the zone parse_datetime gives a time written with ``offset`` ('Z', '+02:00')."""
+    return parse_datetime(f"2000-01-01T00:00:00{offset}").tzinfo
 
 
 def _codes(indices: pa.Array) -> np.ndarray:
-    """Return dictionary indices (no nulls) as a NumPy view of Arrow's buffer.
+    """Return integers (dictionary indices, say; no nulls) as a NumPy view of Arrow's buffer.
 
     ``Array.to_numpy`` would do the same after importing pandas, which this reader does not
     otherwise need: some 40 MB and a third of a second.
