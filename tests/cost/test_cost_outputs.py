@@ -153,6 +153,46 @@ def test_request_counts_from_telemetry_feed_unit_cost(cost_workspace: Path, tmp_
     assert unit.per_thousand == pytest.approx(unit.cost / 4 * 1000)
 
 
+@pytest.mark.parametrize("kind", ["timestamptz-ms", "timestamptz-ns", "timestamp-us",
+                                  "timestamp-ns", "timestamptz-offset", "date", "text"])
+def test_request_counts_are_by_utc_day_whatever_the_time_column_type(
+    tmp_path: Path, kind: str
+) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from opsledger.cost.section import telemetry_request_counts
+
+    # Around midnight UTC, before and after 1970, and a time written two hours ahead of UTC.
+    stamps = [datetime(2026, 3, 1, 23, 59, 59, 999000, tzinfo=UTC),
+              datetime(2026, 3, 2, 0, 0, tzinfo=UTC),
+              datetime(1969, 12, 31, 23, 0, tzinfo=UTC),
+              datetime(2026, 3, 2, 1, 0, tzinfo=timezone(timedelta(hours=2)))]
+    if kind == "date":
+        stamps = stamps[:3]
+        column = pa.array([s.date() for s in stamps], type=pa.date32())
+    elif kind == "text":
+        column = pa.array([s.isoformat() for s in stamps])
+    elif kind.startswith("timestamptz"):
+        unit = "ns" if kind.endswith("ns") else "ms"
+        column = pa.array(stamps, type=pa.timestamp(unit, tz="+02:00" if kind.endswith("offset")
+                                                     else "UTC"))
+    else:
+        column = pa.array([s.astimezone(UTC).replace(tzinfo=None) for s in stamps],
+                          type=pa.timestamp(kind.split("-")[1]))
+    folder = tmp_path / "telemetry" / "requests"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"ts": column, "service": ["api"] * len(stamps)}),
+                   folder / "part-0.parquet")
+    expected: dict[tuple[str, object], int] = {}
+    for stamp in stamps:
+        key = ("api", stamp.astimezone(UTC).date())
+        expected[key] = expected.get(key, 0) + 1
+    assert telemetry_request_counts(tmp_path / "telemetry") == expected
+
+
 def test_request_counts_can_be_passed_in(cost_workspace: Path, cost_world: World) -> None:
     from datetime import date, timedelta
 

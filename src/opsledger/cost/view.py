@@ -153,17 +153,35 @@ def telemetry_request_counts(telemetry: Path) -> RequestCounts:
         return {}
     import duckdb
 
+    paths = [[str(f) for f in files]]
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
+        kind = connection.execute(
+            "DESCRIBE SELECT ts FROM read_parquet(?, union_by_name = true)", paths
+        ).fetchone()
         rows = connection.execute(
-            "SELECT CAST(service AS VARCHAR), CAST(ts AS DATE), count(*) "
-            "FROM read_parquet(?, union_by_name = true) GROUP BY 1, 2",
-            [[str(f) for f in files]],
+            f"SELECT CAST(service AS VARCHAR), {_utc_day(str(kind[1]) if kind else '')}, "
+            "count(*) FROM read_parquet(?, union_by_name = true) GROUP BY 1, 2",
+            paths,
         ).fetchall()
     finally:
         connection.close()
     return {(str(service), day): int(count) for service, day, count in rows}
+
+
+def _utc_day(column_type: str) -> str:
+    """Return the SQL for the UTC day of ``ts``, a column of type ``column_type``.
+
+    A time's day is read from its microseconds since 1970 as a time without a zone, which is
+    a third of the work of casting a zoned time in the session's zone (UTC) to a date. Text
+    is read as a time first, so that its offset counts ('01:00+02:00' is the day before).
+    """
+    if column_type.startswith("TIMESTAMP"):  # of any precision, with a zone or without
+        zoned = "TIME ZONE" in column_type or column_type.startswith("TIMESTAMPTZ")
+        micros = f"epoch_us(CAST(ts AS {'TIMESTAMPTZ' if zoned else 'TIMESTAMP'}))"
+        return f"CAST(make_timestamp({micros}) AS DATE)"
+    return "CAST(CAST(ts AS TIMESTAMPTZ) AS DATE)"
 
 
 def cost_view(ctx: Context, month: str | None = None,
