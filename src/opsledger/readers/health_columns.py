@@ -4,6 +4,10 @@ A probe history is the largest input a workspace holds: a year of five-minute pr
 hundred services is ten million rows. Arrow parses a file into whole columns; each distinct
 value of a column (an instant shared by all services, a service name, an ok word, a latency)
 is then converted once, with the very functions the row-by-row reader applies to each cell.
+Times are the exception when plainly written ('2026-10-01T00:05:00Z', an offset, at most six
+digits of fraction): Arrow converts those for the whole column at once, to the instants and
+zones that reader gives them; any other way of writing a time is read by that reader's
+function, one distinct text at a time.
 
 The fast path takes a file only when every row is one the row-by-row reader accepts without
 a word: every instant readable, every service named, every ok word known, every latency a
