@@ -214,3 +214,36 @@ def test_one_scan_returns_a_row_per_minute_and_mask_not_per_combination(
             minlength=24 * 60)
         np.testing.assert_array_equal(together[f"{name}/availability"].total, expected_total)
         np.testing.assert_array_equal(together[f"{name}/availability"].good, expected_good)
+
+
+@pytest.mark.parametrize(("unit", "zone"), [("s", None), ("ms", "UTC"), ("us", "+02:00"),
+                                            ("ns", None), ("ns", "UTC"), ("ns", "+02:00")])
+def test_times_of_every_precision_with_or_without_a_zone_count_by_their_minute(
+    tmp_path: Path, unit: str, zone: str | None
+) -> None:
+    # Pandas writes an aware column in nanoseconds with its zone (TIMESTAMPTZ_NS to DuckDB).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(11)
+    seconds = np.sort(rng.integers(0, 3 * 3600, 2_000)) + int(START.timestamp())
+    service = rng.choice(["checkout", "search"], seconds.size)
+    status = rng.choice([200, 503], seconds.size, p=[0.9, 0.1]).astype(np.int32)
+    per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    (tmp_path / "telemetry").mkdir()
+    pq.write_table(pa.table({"ts": pa.array(seconds * per_second, pa.timestamp(unit, tz=zone)),
+                             "service": service, "status": status}),
+                   tmp_path / "telemetry" / "events.parquet")
+    slos = [availability_slo(name, "telemetry/events.parquet") for name in ("checkout", "search")]
+    end = START + timedelta(days=1)
+    engine = DuckDbEngine(tmp_path)
+    together = engine.series_many(slos, START, end)  # one scan for both
+    alone = engine.series(slos[0], START, end)
+    minute = (seconds - int(START.timestamp())) // 60
+    for name in ("checkout", "search"):
+        mine = service == name
+        series = together[f"{name}/availability"]
+        np.testing.assert_array_equal(series.total, np.bincount(minute[mine], minlength=1440))
+        np.testing.assert_array_equal(
+            series.good, np.bincount(minute[mine & (status < 500)], minlength=1440))
+    np.testing.assert_array_equal(alone.total, together["checkout/availability"].total)

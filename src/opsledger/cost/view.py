@@ -55,6 +55,7 @@ from opsledger.cost.spend import (
     target_status,
     unit_costs,
 )
+from opsledger.engines.time_sql import epoch_micros_sql
 from opsledger.model.cost import CostLedger
 from opsledger.readers import costs
 from opsledger.readers.costs import CostReadResult
@@ -178,9 +179,7 @@ def _utc_day(column_type: str) -> str:
     is read as a time first, so that its offset counts ('01:00+02:00' is the day before).
     """
     if column_type.startswith("TIMESTAMP"):  # of any precision, with a zone or without
-        zoned = "TIME ZONE" in column_type or column_type.startswith("TIMESTAMPTZ")
-        micros = f"epoch_us(CAST(ts AS {'TIMESTAMPTZ' if zoned else 'TIMESTAMP'}))"
-        return f"CAST(make_timestamp({micros}) AS DATE)"
+        return f"CAST(make_timestamp({epoch_micros_sql('ts', column_type)}) AS DATE)"
     return "CAST(CAST(ts AS TIMESTAMPTZ) AS DATE)"
 
 

@@ -33,6 +33,7 @@ from opsledger.core.errors import EngineError
 from opsledger.engines.duckdb_sandbox import SANDBOX_CONFIG as SANDBOX_CONFIG
 from opsledger.engines.interface import minutes_between
 from opsledger.engines.predicates import Predicate, SliPredicates, SqlDialect, sli_predicates
+from opsledger.engines.time_sql import epoch_micros_sql, is_zoned
 from opsledger.model.slo import DuckDbSource, SliSeries, Slo
 
 MASK_SLOS = 31  # two bits per SLO in a signed 64-bit mask
@@ -311,7 +312,8 @@ class DuckDbEngine:
         verdict = f"count(*) FILTER (WHERE ({checked.verdict.sql}))"
         good = verdict if checked.counts_good else f"count(*) - {verdict}"
         return (
-            f"SELECT CAST((epoch_us({ts}) - {start_us}) // 60000000 AS INTEGER) AS minute, "
+            f"SELECT CAST(({epoch_micros_sql(ts, ts_type)} - {start_us}) // 60000000 "
+            "AS INTEGER) AS minute, "
             f"{good} AS good, count(*) AS total "
             f"FROM {relation} "
             f"WHERE {ts} >= {lower} AND {ts} < {upper} AND ({checked.scope.sql}) "
@@ -372,9 +374,8 @@ class DuckDbEngine:
         end: datetime,
         minutes: int,
     ) -> dict[str, SliSeries]:
-        ts, lower, upper = _timestamp_terms(
-            column, self._timestamp_type(relation, column), start, end
-        )
+        ts_type = self._timestamp_type(relation, column)
+        ts, lower, upper = _timestamp_terms(column, ts_type, start, end)
         start_us = int(start.timestamp() * 1_000_000)
         bits = []
         predicates: list[Predicate] = []
@@ -385,7 +386,7 @@ class DuckDbEngine:
             bits.append(f"(CASE WHEN ({scope}) THEN {1 << (2 * i)} ELSE 0 END)")
             bits.append(f"(CASE WHEN ({scope}) AND ({verdict}) THEN {1 << (2 * i + 1)} ELSE 0 END)")
         mask_sql = f"CAST({' | '.join(bits)} AS BIGINT)"
-        minute_sql = f"CAST((epoch_us({ts}) - {start_us}) // 60000000 AS INTEGER)"
+        minute_sql = f"CAST(({epoch_micros_sql(ts, ts_type)} - {start_us}) // 60000000 AS INTEGER)"
         span = f"{ts} >= {lower} AND {ts} < {upper}"
         keys = self._compactable(relation, column, predicates)
         if keys:
@@ -484,7 +485,7 @@ def _timestamp_terms(
     """
     name = _ident(column)
     lo, hi = start.astimezone(UTC), end.astimezone(UTC)
-    if ts_type.startswith("TIMESTAMP WITH TIME ZONE"):
+    if ts_type.startswith("TIMESTAMP") and is_zoned(ts_type):
         return name, f"TIMESTAMPTZ '{lo.isoformat()}'", f"TIMESTAMPTZ '{hi.isoformat()}'"
     if ts_type.startswith("TIMESTAMP"):
         naive = "%Y-%m-%d %H:%M:%S.%f"
