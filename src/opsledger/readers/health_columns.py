@@ -454,9 +454,10 @@ def _times(values: pa.ChunkedArray, instant: Callable[[str | None], Instant]) ->
                              memory_pool=_POOL)
         zones = pc.dictionary_encode(offsets, memory_pool=_POOL)
         written_in = [_zone_written_as(offset) for offset in zones.dictionary.to_pylist()]
-        micros[at_plain[kept]] = stamped[kept]
-        kind_of[at_plain[kept]] = _codes(zones.indices)[kept]
-        read[at_plain[kept]] = True
+        converted = at_plain[kept]
+        micros[converted] = stamped[kept]
+        kind_of[converted] = _codes(zones.indices)[kept]
+        read[converted] = True
     for index in np.flatnonzero(~read):
         us, zone = instant(texts[int(index)].as_py())
         micros[index] = us
