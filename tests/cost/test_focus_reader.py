@@ -311,6 +311,39 @@ def test_binary_and_badly_encoded_files_are_refused_with_their_line(tmp_path: Pa
         assert problem.location == ("line 3" if path == nul else "line 2")
 
 
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.lists(st.sampled_from(["a", "\n", "é", "€", "𝄞", "\0"]), max_size=40),
+       cut=st.integers(0, 6), chunk=st.sampled_from([1, 2, 3, 4, 7, 16]))
+def test_the_text_scan_finds_what_a_whole_file_decode_finds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: list[str], cut: int,
+        chunk: int) -> None:
+    """Read in chunks of any size, full or not, the scan finds the first NUL byte or invalid
+    UTF-8 byte on the line a decode of the whole file finds it."""
+    data = "".join(text).encode()
+    broken = data[:len(data) - cut] if cut and data else data  # may end inside a character
+    if cut > 3 and broken:
+        broken = broken[: len(broken) // 2] + b"\xff" + broken[len(broken) // 2:]
+    path = tmp_path / "scanned.csv"
+    path.write_bytes(broken)
+    monkeypatch.setattr(cost_focus, "SCAN_CHUNK", chunk)
+    found = cost_focus.scan_text(path).problem
+    nul = broken.find(b"\0")
+    try:
+        broken.decode("utf-8")
+        bad = -1
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    if nul < 0 and bad < 0:
+        assert found is None
+        return
+    assert found is not None
+    first = min(at for at in (nul, bad) if at >= 0)
+    line = broken.count(b"\n", 0, first) + 1
+    assert found[0] == f"line {line}"
+    assert ("NUL byte" in found[1]) == (first == nul)
+
+
 def test_a_broken_file_lists_its_first_problems_and_counts_the_rest(tmp_path: Path) -> None:
     lines = [row("2026-10-01", f"2026-10-{i % 28 + 1:02d}", "Refund", "1", "1",
                  resource=f"r{i}") for i in range(250)]

@@ -210,7 +210,9 @@ def scan_text(path: Path) -> TextScan:
                 return TextScan((f"line {count_lines(path, offset + nul) + 1}",
                                  "file holds a NUL byte", "text", "binary data"))
             # Checked only where needed: ASCII is UTF-8, unless a character was cut before.
-            if decoder.getstate()[0] or not buffer[:size].isascii():
+            # A full buffer is asked as it is: slicing a bytearray copies it.
+            chunk = buffer if size == len(buffer) else buffer[:size]
+            if decoder.getstate()[0] or not chunk.isascii():
                 try:
                     decoder.decode(memoryview(buffer)[:size])
                 except UnicodeDecodeError as exc:
