@@ -342,6 +342,8 @@ def test_the_text_scan_finds_what_a_whole_file_decode_finds(
     line = broken.count(b"\n", 0, first) + 1
     assert found[0] == f"line {line}"
     assert ("NUL byte" in found[1]) == (first == nul)
+    if found[3].startswith("byte"):  # not a character cut off by the end of the file
+        assert found[3] == f"byte 0x{broken[bad]:02x} at offset {bad}"
 
 
 def test_a_broken_file_lists_its_first_problems_and_counts_the_rest(tmp_path: Path) -> None:

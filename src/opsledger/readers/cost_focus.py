@@ -206,9 +206,7 @@ def scan_text(path: Path) -> TextScan:
     with path.open("rb", buffering=0) as handle:
         while size := handle.readinto(buffer):
             nul = buffer.find(b"\0", 0, size)
-            if nul >= 0:
-                return TextScan((f"line {count_lines(path, offset + nul) + 1}",
-                                 "file holds a NUL byte", "text", "binary data"))
+            bad: tuple[int, int] | None = None  # offset and value of the first invalid byte
             # Checked only where needed: ASCII is UTF-8, unless a character was cut before.
             # A full buffer is asked as it is: slicing a bytearray copies it.
             chunk = buffer if size == len(buffer) else buffer[:size]
@@ -216,10 +214,17 @@ def scan_text(path: Path) -> TextScan:
                 try:
                     decoder.decode(memoryview(buffer)[:size])
                 except UnicodeDecodeError as exc:
-                    at = offset + max(exc.start - (len(exc.object) - size), 0)
-                    return TextScan((f"line {count_lines(path, at) + 1}",
-                                     "file is not valid UTF-8", "UTF-8 text",
-                                     f"byte 0x{exc.object[exc.start]:02x} at offset {at}"))
+                    # The decoder's text starts with the bytes it held back from the chunk
+                    # before: a character cut by the chunk's edge.
+                    held = len(exc.object) - size
+                    bad = (offset - held + exc.start, exc.object[exc.start])
+            if bad is not None and (nul < 0 or bad[0] < offset + nul):
+                return TextScan((f"line {count_lines(path, bad[0]) + 1}",
+                                 "file is not valid UTF-8", "UTF-8 text",
+                                 f"byte 0x{bad[1]:02x} at offset {bad[0]}"))
+            if nul >= 0:
+                return TextScan((f"line {count_lines(path, offset + nul) + 1}",
+                                 "file holds a NUL byte", "text", "binary data"))
             offset += size
     try:
         decoder.decode(b"", final=True)
