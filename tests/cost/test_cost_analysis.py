@@ -121,6 +121,26 @@ def test_seasonal_forecast_is_statsforecast_autoets() -> None:
     assert total.point == pytest.approx(expected, rel=0.03)
 
 
+def test_each_scope_s_actual_is_its_own_lines_of_the_month() -> None:
+    """Several services, lines without a service, a correction and a line after the day
+    counted: each scope's actual is the sum of its own lines charged in the month to date."""
+    lines = steady(40, "api") + steady(40, "db", level=30.0) + steady(40, None, level=5.0)
+    through = START + timedelta(days=35)
+    lines.append(usage(through, "api", -12.5, correction=True))
+    lines.append(usage(through + timedelta(days=1), "db", 999.0))  # after the day counted
+    frame = frame_of(lines)
+    scopes = {TOTAL: None, "api": "api", "db": "db", "idle": "idle"}
+    result = forecast_month_end(frame, "2026-09", through, scopes)
+    month = [line for line in lines if date(2026, 9, 1) <= line.day <= through]
+    for scope, service in scopes.items():
+        forecast = result[scope]
+        assert isinstance(forecast, MonthForecast)
+        expected = math.fsum(line.effective_cost for line in month
+                             if service is None or line.service == service)
+        assert forecast.actual == pytest.approx(expected, abs=1e-9)
+    assert result["idle"].actual == 0.0
+
+
 def test_run_rate_is_used_for_short_history_with_its_interval() -> None:
     frame = frame_of(steady(15, level=50.0))
     through = START + timedelta(days=14)  # 2026-08-17

@@ -305,12 +305,15 @@ def forecast_month_end(
     in_month = frame[(frame["day"] >= pd.Timestamp(first))
                      & (frame["day"] <= pd.Timestamp(through))]
     daily = daily_usage(frame[frame["day"] <= pd.Timestamp(through)])
+    # Each service's actual from one pass over the month, not one pass per scope.
+    by_service = in_month["effective_cost"].groupby(named(in_month["service"]),
+                                                    observed=True).sum()
     series: dict[str, pd.Series] = {}
     out: dict[str, MonthForecast | SkippedCostForecast] = {}
     actuals: dict[str, float] = {}
     for scope, service in scopes.items():
-        rows = in_month if service is None else in_month[named(in_month["service"]) == service]
-        actuals[scope] = float(rows["effective_cost"].sum())
+        actuals[scope] = float(in_month["effective_cost"].sum() if service is None
+                               else by_service.get(service, 0.0))
         if daily.empty:
             values = pd.Series(dtype=float, index=pd.DatetimeIndex([]))
         else:
