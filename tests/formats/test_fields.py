@@ -1,12 +1,22 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
+import numpy as np
+import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsledger.formats.fields import Fields, parse_datetime, parse_duration_seconds
+from opsledger.formats.fields import (
+    EARLIEST,
+    LATEST,
+    Fields,
+    outside_the_dates,
+    parse_datetime,
+    parse_duration_seconds,
+    stamp_column,
+)
 from opsledger.model.common import ItemStatus, Severity
 
 
@@ -109,3 +119,40 @@ def test_status_and_severity_spellings() -> None:
     assert ItemStatus.parse("weird") is None
     assert Severity.parse("SEV2") is Severity.HIGH
     assert Severity.parse("Moderate") is Severity.MEDIUM
+
+
+_CELLS = st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31),
+                 timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]))
+    .map(lambda t: t.isoformat()),
+    st.sampled_from(["2026-03-01T00:00:00Z", " 2026-03-01T00:00:00Z ", "2026-03-01",
+                     "2026-03-01 12:00", "2026-03-01T12:00:00.5", "2026-03-01T12:00:00-0330",
+                     "2026-03-01T12:00+01", "2026-03-01T12:00:00z", "2300-01-01T00:00:00Z",
+                     "garbage", "", "  ", "2026-02-30T00:00:00Z"]),
+    st.none(), st.integers(0, 10**10),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_CELLS, max_size=30), st.integers(0, 100))
+def test_a_time_column_reads_each_cell_as_reading_every_row_does(
+        cells: list[object], first: int) -> None:
+    """Each cell is read as pandas reads it alone, whatever its neighbours, and the same
+    cells are told unreadable or out of range."""
+    values = pd.Series(cells, index=range(first, first + len(cells)), dtype=object)
+    stamps, unreadable, outside = stamp_column(values)
+    text = values.where(values.notna(), "").astype(str).str.strip()
+    every = pd.Series([pd.to_datetime(pd.Series([cell]), utc=True, errors="coerce",
+                                      format="ISO8601").iloc[0] for cell in text],
+                      index=values.index, dtype="datetime64[ns, UTC]")
+    assert stamps.index.equals(values.index)
+    assert stamps.equals(every.where(~outside))
+    missing = every.isna().to_numpy()
+    early_or_late = ~missing & ((every < pd.Timestamp(EARLIEST))
+                                | (every > pd.Timestamp(LATEST))).to_numpy()
+    beyond = np.array([m and outside_the_dates(cell) for m, cell in zip(missing, text,
+                                                                          strict=True)],
+                      dtype=bool)
+    assert (outside == (early_or_late | beyond)).all()
+    assert (unreadable == (missing & ~outside)).all()
+

@@ -91,6 +91,10 @@ def parse_datetime(value: str) -> datetime:
     return within_range(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
 
 
+# A time of day followed by a zone: Z, or an offset in hours and maybe minutes.
+_ZONED = r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?\s*(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)$"
+
+
 def stamp_column(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """Return a column as UTC timestamps, with masks of unreadable and out-of-range cells.
 
@@ -99,26 +103,44 @@ def stamp_column(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     if pd.api.types.is_datetime64_any_dtype(values):
         stamps = values.dt.tz_localize("UTC") if values.dt.tz is None else values
     else:
-        text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-        stamps = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        # Samples repeat the same instants across services: each distinct cell is read once.
+        codes, cells = pd.factorize(values.astype(object).where(values.notna(), ""))
+        text = pd.Series(cells, dtype=object).astype(str).str.strip()
+        # pandas (2.3) reads a time without a zone that follows one with an offset in that
+        # offset: times with a zone and times without are read apart.
+        zoned = np.asarray(pc.match_substring_regex(pa.array(text.to_numpy(), type=pa.string()),
+                                                    _ZONED), dtype=bool)
+        parts = [part for part in (zoned, ~zoned) if part.any()]
+        if len(parts) < 2:
+            distinct = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        else:
+            distinct = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+            for part in parts:
+                distinct[part] = pd.to_datetime(text[part], utc=True, errors="coerce",
+                                                format="ISO8601")
+        stamps = pd.Series(distinct.array.take(codes), index=values.index)
     missing = stamps.isna().to_numpy()
     outside = ~missing & ((stamps < pd.Timestamp(EARLIEST)) | (stamps > pd.Timestamp(LATEST)))
     outside = np.asarray(outside, dtype=bool)
     if missing.any() and not pd.api.types.is_datetime64_any_dtype(values):
         # pandas turns times past 2262 into NaT like any unreadable text; tell them apart so
         # the message says "outside the supported dates" rather than "not a date-time".
-        codes, uniques = pd.factorize(text[missing])
-        far = np.array([_is_out_of_range(str(u)) for u in uniques] + [False], dtype=bool)
-        outside[np.flatnonzero(missing)] = far[codes]
+        unread = distinct.isna().to_numpy()
+        far = np.zeros(len(text), dtype=bool)
+        far[unread] = [outside_the_dates(str(cell)) for cell in text[unread]]
+        outside[missing] = far[codes[missing]]
     unreadable = missing & ~outside
     return stamps.where(~outside), unreadable, outside
 
 
-def _is_out_of_range(text: str) -> bool:
+def outside_the_dates(text: str) -> bool:
+    """Return whether ``text`` is a valid time outside the supported dates."""
     try:
         parse_datetime(text)
     except DateOutOfRange:
