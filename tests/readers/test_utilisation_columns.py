@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opsledger.core.problems import Level
 from opsledger.readers import utilisation
@@ -80,3 +82,32 @@ def test_a_parquet_column_of_numbers_is_read_as_names(tmp_path: Path) -> None:
     # Empty and missing 'used' cells are no number, not a bad number: the rows lack a ratio.
     found = sorted(p.location for p in result.problems if p.level is Level.ROW)
     assert found == ["row 2, column 'capacity'", "row 3, column 'capacity'"]
+
+
+_NUMBER_CELLS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(-10**20, 10**20).map(str),
+    st.sampled_from(["", " ", " 0.5 ", "\t2\t", "+1", "-0", ".5", "5.", "1e3", "1E-3", "inf",
+                     "-Infinity", "nan", "NaN", "1e400", "1,5", "0x10", "lots", "1 000",
+                     "1_000", "1e", "e5", "+.5e-3", "٣", "1.5.2"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_NUMBER_CELLS, max_size=20))
+def test_number_cells_cast_by_the_column_are_those_pandas_reads_one_by_one(
+        cells: list[str]) -> None:
+    """Each cell gives a finite number exactly when pandas reads its trimmed text as one, and
+    then the float nearest to it, as Python's ``float`` reads it."""
+    found = utilisation.numbers_of(pd.Series(cells, dtype=object))
+    for cell, value in zip(cells, found, strict=True):
+        expected = pd.to_numeric(pd.Series([cell.strip()], dtype=object),
+                                 errors="coerce").to_numpy(dtype=float)[0]
+        assert np.isfinite(value) == np.isfinite(expected), cell
+        if np.isfinite(expected):
+            assert value == float(cell), cell
+
+
+def test_numbers_of_a_column_holding_more_than_text_are_read_by_pandas() -> None:
+    mixed = pd.Series(["1.5", 2.0, None, " 3 "], dtype=object)
+    assert np.allclose(utilisation.numbers_of(mixed), [1.5, 2.0, np.nan, 3.0], equal_nan=True)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -158,6 +159,10 @@ def _parquet(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, 
     return frame, lambda index: f"row {index + 1}"
 
 
+# A number as Arrow's cast reads it: decimal, with an optional exponent, or inf and nan.
+_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?$|^[+-]?(?:inf|infinity|nan)$"
+
+
 def _per_text(values: pd.Series, convert: Callable[[str], object]) -> pd.Series | None:
     """Return ``convert`` of each cell, called once per distinct text rather than per row.
 
@@ -170,6 +175,27 @@ def _per_text(values: pd.Series, convert: Callable[[str], object]) -> pd.Series 
     converted = np.empty(len(uniques), dtype=object)
     converted[:] = [convert(value) for value in uniques]
     return pd.Series(converted[codes], index=values.index, dtype=object)
+
+
+def numbers_of(column: pd.Series) -> np.ndarray:
+    """Return a column's cells as floats: NaN, or another value that is not finite, where a
+    cell holds no number.
+
+    A column of text is cast by Arrow, each number to its nearest float, surrounding spaces
+    trimmed and cells that are not written as a number left out. A column that holds
+    anything but text is read by pandas.
+    """
+    if column.dtype == object:
+        try:
+            text = pc.utf8_trim_whitespace(pa.array(column.to_numpy(), type=pa.string(),
+                                                    from_pandas=True))
+            written = pc.match_substring_regex(text, _NUMBER, ignore_case=True)
+            cells = pc.if_else(written, text, pa.scalar(None, pa.string()))
+            return np.asarray(pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False),
+                              dtype=float)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
 
 
 def _present(column: pd.Series, rows: np.ndarray) -> np.ndarray:
@@ -225,7 +251,7 @@ def _check(frame: pd.DataFrame, where: Locator, result: ReadResult[Any]) -> Util
         if column not in frame:
             numbers[column] = np.full(len(frame), np.nan)
             continue
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        values = numbers_of(frame[column])
         unread = ~np.isfinite(values)  # an empty cell is no number, and no error either
         present = _present(frame[column], np.flatnonzero(unread))
         flag(present & unread, column, f"'{column}' is not a number", "a number")
