@@ -13,6 +13,7 @@ from opsledger.core.problems import Level
 from opsledger.cost.spend import UNMAPPED, summarise_spend
 from opsledger.model.cost import ChargeCategory
 from opsledger.readers import cost_focus, costs
+from opsledger.readers.focus_query import naming_numbers
 
 HEADER = ("BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,"
           "ChargeCategory,ChargeClass,BilledCost,EffectiveCost,ListCost,BillingCurrency,"
@@ -383,3 +384,26 @@ def test_validate_counts_source_rows_not_ledger_lines(tmp_path: Path) -> None:
     write(tmp_path / "costs", hourly)
     status = Inputs(open_workspace(tmp_path)).status(InputKey.COSTS)
     assert (status.records, status.detected_format, status.state) == (24, "FOCUS 1.0", "ok")
+
+
+NAMES = st.one_of(st.none(), st.sampled_from(["", "a", "A", "b", "ab", "é", "e\u0301", "𝄞"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(NAMES, NAMES, st.integers(0, 3)), max_size=30))
+def test_naming_numbers_are_duckdb_s_dense_rank_of_the_naming_attributes(
+    rows: list[tuple[str | None, str | None, int]],
+) -> None:
+    import duckdb
+    import pyarrow as pa
+
+    table = pa.table({"a": pa.array([r[0] for r in rows], pa.string()),
+                      "b": pa.array([r[1] for r in rows], pa.string()),
+                      "day": pa.array([r[2] for r in rows], pa.int64())})
+    with duckdb.connect() as con:
+        con.register("t", table)
+        # Ordered as the first pass orders its groups: naming attributes first, then keys.
+        ordered = con.sql("SELECT a, b, day, dense_rank() OVER (ORDER BY a, b) - 1 AS rank "
+                          "FROM t ORDER BY a, b, day").to_arrow_table()
+    numbers = naming_numbers(ordered, ["a", "b"])
+    assert numbers.tolist() == ordered["rank"].to_pylist()

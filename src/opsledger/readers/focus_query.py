@@ -22,8 +22,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from opsledger.core.problems import ReadResult, shown
 from opsledger.formats.csvrows import header_key
@@ -152,9 +154,9 @@ def summing_sql(columns: FocusColumns) -> str:
     currency and naming attributes (resource, provider service, sub-account, tags, the
     mapping's columns): the billing month is then computed once per distinct billing text
     (a handful per file) rather than on every row, and groups whose texts name the same
-    month are merged. Each distinct set of naming attributes is numbered (``naming``, from
-    0, in sorted order), and the groups come ordered, so that one file always gives the
-    same ledger lines in the same order.
+    month are merged. The groups come ordered by their naming attributes first, then by
+    their keys, so that one file always gives the same ledger lines in the same order;
+    :func:`naming_numbers` numbers each distinct set of naming attributes from that order.
     """
     ref = columns.ref
     keys = _keys(columns)
@@ -185,9 +187,28 @@ def summing_sql(columns: FocusColumns) -> str:
     merged = (f"SELECT day, {_billing_month('billing_text')} AS billing_month, category_text, "
               f"class_text, amounts_ok, currency_text, {names}, {resummed} "
               f"FROM (SELECT {scan} FROM {_source(columns, True)} GROUP BY ALL) GROUP BY ALL")
-    return (f"SELECT dense_rank() OVER (ORDER BY {names}) - 1 AS naming, * FROM ({merged}) "
-            "ORDER BY naming, day, billing_month, category_text, class_text, amounts_ok, "
-            "currency_text")
+    # One sort: numbering the namings in SQL (a window ordered by them) sorted the groups
+    # twice, and held both copies.
+    return (f"{merged} ORDER BY {names}, day, billing_month, category_text, class_text, "
+            "amounts_ok, currency_text")
+
+
+def naming_numbers(groups: pa.Table, names: Sequence[str]) -> np.ndarray:
+    """Return each group's naming number: 0 for the first set of naming attributes (columns
+    ``names``), one more at each row whose set differs from the row before.
+
+    The groups come ordered by their naming attributes (:func:`summing_sql`), so equal sets
+    are adjacent and the numbers follow their sorted order. Two missing values are equal.
+    """
+    rows = groups.num_rows
+    changed = np.zeros(rows, dtype=bool)
+    for name in names if rows > 1 else ():
+        column = groups[name]
+        now, before = column.slice(1), column.slice(0, rows - 1)
+        differs = pc.or_(pc.fill_null(pc.not_equal(now, before), False),
+                         pc.xor(pc.is_null(now), pc.is_null(before)))
+        changed[1:] |= differs.to_numpy(zero_copy_only=False)
+    return np.cumsum(changed)
 
 
 def bad_rows_sql(columns: FocusColumns) -> str:
@@ -261,9 +282,12 @@ class FocusQuery:
         self.connection.close()
 
     def groups(self, columns: FocusColumns) -> pa.Table:
-        """Return the first pass's groups (see :func:`summing_sql`)."""
-        return self.connection.sql(summing_sql(columns),
-                                   params={"path": str(self.path)}).to_arrow_table()
+        """Return the first pass's groups (see :func:`summing_sql`), each with its naming
+        number (``naming``, first)."""
+        groups = self.connection.sql(summing_sql(columns),
+                                     params={"path": str(self.path)}).to_arrow_table()
+        numbers = naming_numbers(groups, naming_columns(columns))
+        return groups.add_column(0, "naming", pa.array(numbers, pa.int64()))
 
     def rejected(self) -> pd.DataFrame:
         """Return the rows DuckDB could not read in the first pass, by DuckDB's line."""
