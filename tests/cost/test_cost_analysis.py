@@ -308,3 +308,21 @@ def test_a_month_with_no_day_left_is_not_handed_to_a_worker(
     series = {"(total)": pd.Series(np.full(40, 100.0), index=days)}
     assert _seasonal_sums(series, 0, CostSettings()) == {}
     assert _seasonal_sums({}, 11, CostSettings()) == {}
+
+
+def test_the_cost_view_s_forecasts_and_anomalies_are_those_computed_alone(
+    cost_workspace: Path, cost_world: World
+) -> None:
+    # The view computes one table of daily usage for its forecasts, anomalies and savings.
+    from opsledger.core.inputs import Context
+    from opsledger.core.workspace import open_workspace
+    from opsledger.cost.service import cost_view
+    from opsledger.cost.spend import month_bounds
+
+    ctx = Context.open(open_workspace(cost_workspace), cost_world.now)
+    seen = cost_view(ctx)
+    frame = in_currency(costs.read(cost_workspace / "costs").ledger, seen.summary.currency)
+    until = min(seen.data_through, month_bounds(seen.month)[1])
+    scopes = {name: (None if name == TOTAL else name) for name in seen.forecasts}
+    assert seen.anomalies and daily_anomalies(frame, until) == seen.anomalies
+    assert forecast_month_end(frame, seen.month, until, scopes) == seen.forecasts

@@ -25,7 +25,7 @@ from typing import Literal
 
 import pandas as pd
 
-from opsledger.cost.spend import UNMAPPED, RequestCounts, daily_usage
+from opsledger.cost.spend import UNMAPPED, RequestCounts, usage_through
 from opsledger.model.cost import Allocation, ChargeCategory
 
 SavingsKind = Literal["low-utilisation", "growth-without-traffic", "unmapped"]
@@ -60,11 +60,15 @@ def savings_candidates(
     allocations: Sequence[Allocation] = (),
     counts: RequestCounts | None = None,
     settings: SavingsSettings = SavingsSettings(),
+    daily: pd.DataFrame | None = None,
 ) -> list[SavingsCandidate]:
-    """Return the candidates, largest estimated saving first, then unmapped spend."""
+    """Return the candidates, largest estimated saving first, then unmapped spend
+    (``daily``: the :func:`~opsledger.cost.spend.usage_through` ``through`` of ``frame``,
+    when the caller has it)."""
     window = settings.window_days
     start = pd.Timestamp(through - timedelta(days=window - 1))
-    daily = daily_usage(frame[frame["day"] <= pd.Timestamp(through)])
+    if daily is None:
+        daily = usage_through(frame, through)
     recent = daily[daily.index >= start] if not daily.empty else daily
     monthly = (recent.sum() / max(len(recent), 1) * MONTH_DAYS) if not recent.empty else (
         pd.Series(dtype=float))

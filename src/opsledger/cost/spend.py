@@ -259,6 +259,11 @@ def daily_usage(frame: pd.DataFrame, by: str = "service") -> pd.DataFrame:
     return table.reindex(index, fill_value=0.0).sort_index(axis=1)
 
 
+def usage_through(frame: pd.DataFrame, through: date) -> pd.DataFrame:
+    """Return :func:`daily_usage` of the lines charged up to ``through``."""
+    return daily_usage(frame[frame["day"] <= pd.Timestamp(through)])
+
+
 def last_complete_day(frame: pd.DataFrame, now: date) -> date | None:
     """Return the last day before ``now`` with any Usage line (bills arrive late)."""
     usage = frame[(frame["category"] == ChargeCategory.USAGE.value) & (frame["day"]
@@ -284,8 +289,10 @@ def forecast_month_end(
     through: date,
     scopes: Mapping[str, str | None],
     settings: CostSettings = CostSettings(),
+    daily: pd.DataFrame | None = None,
 ) -> dict[str, MonthForecast | SkippedCostForecast]:
-    """Return the month-end EffectiveCost forecast of each scope.
+    """Return the month-end EffectiveCost forecast of each scope (``daily``: the
+    :func:`usage_through` ``through`` of ``frame``, when the caller has it).
 
     ``scopes`` maps a scope name to a service (``None`` for the total). Actual spend is every
     line charged in the month up to ``through``; the rest of the month is forecast from daily
@@ -304,7 +311,8 @@ def forecast_month_end(
     days_left = max((last - through).days, 0)
     in_month = frame[(frame["day"] >= pd.Timestamp(first))
                      & (frame["day"] <= pd.Timestamp(through))]
-    daily = daily_usage(frame[frame["day"] <= pd.Timestamp(through)])
+    if daily is None:
+        daily = usage_through(frame, through)
     # Each service's actual from one pass over the month, not one pass per scope.
     by_service = in_month["effective_cost"].groupby(named(in_month["service"]),
                                                     observed=True).sum()
@@ -448,9 +456,11 @@ def _row(service: str, target: CostTarget, currency: str, actual: float,
 
 
 def daily_anomalies(
-    frame: pd.DataFrame, through: date, settings: CostSettings = CostSettings()
+    frame: pd.DataFrame, through: date, settings: CostSettings = CostSettings(),
+    daily: pd.DataFrame | None = None,
 ) -> list[CostAnomaly]:
-    """Return service-days whose Usage cost is far above the same weekday in recent weeks.
+    """Return service-days whose Usage cost is far above the same weekday in recent weeks
+    (``daily``: the :func:`usage_through` ``through`` of ``frame``, when the caller has it).
 
     For each of the last ``anomaly_recent_days`` days, the baseline is the same weekday in
     the ``anomaly_weeks`` weeks before (at least ``anomaly_min_weeks`` of them):
@@ -460,7 +470,8 @@ def daily_anomalies(
     excess is at least ``anomaly_min_amount``. Each anomaly lists the resources of the service
     whose cost moved most against their own baseline.
     """
-    daily = daily_usage(frame[frame["day"] <= pd.Timestamp(through)])
+    if daily is None:
+        daily = usage_through(frame, through)
     if daily.empty:
         return []
     values = daily.to_numpy()

@@ -54,6 +54,7 @@ from opsledger.cost.spend import (
     summarise_spend,
     target_status,
     unit_costs,
+    usage_through,
 )
 from opsledger.engines.time_sql import epoch_micros_sql
 from opsledger.model.cost import CostLedger
@@ -229,7 +230,9 @@ def _cost_view(ctx: Context, month: str | None, settings: CostSettings,
     targets = targets_in(scope, ctx.workspace.config.cost_targets)
     scopes: dict[str, str | None] = {TOTAL: None} | {name: name for name in sorted(targets)}
     has_lines = month in summary.by_month and first <= data_through
-    forecasts = (forecast_month_end(frame, month, until, scopes, settings)
+    # One table of daily usage for the forecasts, the anomalies and the savings.
+    daily = usage_through(frame, until) if has_lines or through else None
+    forecasts = (forecast_month_end(frame, month, until, scopes, settings, daily)
                  if has_lines else {})
     actuals = {k: v.actual for k, v in forecasts.items() if isinstance(v, MonthForecast)}
     every = request_counts() if request_counts is not None else request_counts_read(ctx)
@@ -256,11 +259,12 @@ def _cost_view(ctx: Context, month: str | None, settings: CostSettings,
         through=through,
         forecasts=forecasts,
         targets=target_status(targets, forecasts, actuals, summary.currency, settings),
-        anomalies=daily_anomalies(frame, until, settings) if through else [],
+        anomalies=daily_anomalies(frame, until, settings, daily) if through else [],
         unit_costs=units,
         unit_cost_note=note,
         savings=savings_candidates(frame, until, daily_peaks(samples),
-                                   allocations_in(scope, result.allocations), counts)
+                                   allocations_in(scope, result.allocations), counts,
+                                   daily=daily)
         if through else [],
         data_through=data_through,
         months=months,
