@@ -73,6 +73,8 @@ class ProcessRun:
     # the CPU time they used.
     tree_peak_mib: float = float("nan")
     tree_cpu_seconds: float = float("nan")
+    # The command's own proportional set size at that peak: the rest is its workers'.
+    tree_peak_own_mib: float = float("nan")
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -98,11 +100,12 @@ def _pss_kib(pid: int) -> int:
 
 class TreeSampler:
     """Samples a process and its descendants until stopped: the peak of their summed
-    proportional set sizes (pages shared by several count once) and the CPU time each used
-    (the last reading of each process, so processes that ended before it are counted too)."""
+    proportional set sizes (pages shared by several count once), the process's own share of
+    that peak, and the CPU time each used (the last reading of each process, so processes
+    that ended before it are counted too)."""
 
     def __init__(self, pid: int, every: float = 0.05) -> None:
-        self.pid, self.every, self.peak_kib = pid, every, 0
+        self.pid, self.every, self.peak_kib, self.own_at_peak_kib = pid, every, 0, 0
         self.ticks: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -114,21 +117,27 @@ class TreeSampler:
             children: dict[int, list[int]] = {}
             for pid, (parent, _) in processes.items():
                 children.setdefault(parent, []).append(pid)
-            pending, total = [self.pid], 0
+            pending, total, own = [self.pid], 0, 0
             while pending:
                 pid = pending.pop()
                 pending.extend(children.get(pid, []))
-                total += _pss_kib(pid)
+                size = _pss_kib(pid)
+                total += size
+                own = size if pid == self.pid else own
                 if pid in processes:
                     self.ticks[pid] = processes[pid][1]
-            self.peak_kib = max(self.peak_kib, total)
+            if total > self.peak_kib:
+                self.peak_kib, self.own_at_peak_kib = total, own
             self._stop.wait(self.every)
 
-    def stop(self) -> tuple[float, float]:
-        """Stop sampling; return the peak memory in MiB and the CPU seconds of the tree."""
+    def stop(self) -> tuple[float, float, float]:
+        """Stop sampling; return the tree's peak memory and the process's own share of it
+        (MiB), and the CPU seconds of the tree."""
         self._stop.set()
         self._thread.join()
-        return (self.peak_kib / 1024 if self.peak_kib else float("nan"),
+        if not self.peak_kib:
+            return float("nan"), float("nan"), sum(self.ticks.values()) / TICKS
+        return (self.peak_kib / 1024, self.own_at_peak_kib / 1024,
                 sum(self.ticks.values()) / TICKS)
 
 
@@ -159,7 +168,8 @@ def run_process(argv: Sequence[str], env: dict[str, str] | None = None, *,
         sampler = TreeSampler(process.pid) if tree else None
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
-        tree_peak, tree_cpu = sampler.stop() if sampler else (float("nan"), float("nan"))
+        nan = float("nan")
+        tree_peak, own_at_peak, tree_cpu = sampler.stop() if sampler else (nan, nan, nan)
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -167,7 +177,7 @@ def run_process(argv: Sequence[str], env: dict[str, str] | None = None, *,
             raise RuntimeError(f"{argv[0]} exited {process.returncode}: {err.read()[-2000:]}")
         own_cpu = usage.ru_utime + usage.ru_stime
         return ProcessRun(seconds, usage.ru_maxrss / 1024, out.read(), tree_peak,
-                          max(tree_cpu, own_cpu) if sampler else own_cpu)
+                          max(tree_cpu, own_cpu) if sampler else own_cpu, own_at_peak)
 
 
 @dataclass

@@ -5,7 +5,8 @@ count), then ``opsledger review`` (the command installed next to this interprete
 in a fresh child process. The wall time and the peak resident memory of that child
 (``ru_maxrss`` from ``wait4``) are measured in runs left alone; the peak memory of the child
 with the worker processes it starts (their proportional set sizes summed, sampled every
-50 ms, so pages the workers share with each other count once) and their CPU time in as many
+50 ms, so pages the workers share with each other count once), the review's own share of
+that peak (the rest is the fork server's and the workers') and their CPU time in as many
 runs again, sampled. They are printed with the work the workspace holds: services, request
 events, tickets and incidents, so the growth of cost with work can be read off the table.
 
@@ -78,6 +79,7 @@ class Measurement:
     peak_rss_mib: Runs  # the review's own process
     tree_mib: Runs  # the review with its worker processes (summed PSS, sampled)
     cpu_seconds: Runs
+    tree_own_mib: Runs  # the review's own share of that peak; the rest is its workers'
 
 
 def generate(case: str, root: Path) -> None:
@@ -136,19 +138,20 @@ def measure(case: str, root: Path, engine: str | None, repeat: int) -> Measureme
                        Runs(tuple(r.seconds for r in timed)),
                        Runs(tuple(r.peak_mib for r in timed)),
                        Runs(tuple(r.tree_peak_mib for r in sampled)),
-                       Runs(tuple(r.tree_cpu_seconds for r in sampled)))
+                       Runs(tuple(r.tree_cpu_seconds for r in sampled)),
+                       Runs(tuple(r.tree_peak_own_mib for r in sampled)))
 
 
 def print_table(rows: list[Measurement]) -> None:
     header = ("case", "services", "events", "tickets", "incidents", "wall s (median)",
-              "CPU s", "peak RSS MiB", "with workers MiB", "us/event")
+              "CPU s", "peak RSS MiB", "with workers MiB", "review's share", "us/event")
     lines = [header]
     for r in rows:
         per_event = f"{r.seconds.median / r.events * 1e6:.2f}" if r.events else "-"
         lines.append((r.case, str(r.services), f"{r.events:,}", f"{r.tickets:,}",
                       str(r.incidents), f"{r.seconds.median:.2f}",
                       f"{r.cpu_seconds.median:.2f}", f"{r.peak_rss_mib.median:.0f}",
-                      f"{r.tree_mib.median:.0f}", per_event))
+                      f"{r.tree_mib.median:.0f}", f"{r.tree_own_mib.median:.0f}", per_event))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
         print("  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)))
@@ -244,14 +247,17 @@ def main() -> None:
         rows.append(measure(case, root, args.engine, args.repeat))
         print(f"  review: {rows[-1].seconds.text('s')}, CPU {rows[-1].cpu_seconds.text('s')}, "
               f"peak {rows[-1].peak_rss_mib.median:.0f} MiB "
-              f"({rows[-1].tree_mib.median:.0f} MiB with its workers)", flush=True)
+              f"({rows[-1].tree_mib.median:.0f} MiB with its workers, of which the review "
+              f"{rows[-1].tree_own_mib.median:.0f})", flush=True)
     print()
     print_table(rows)
     report("scale", targets(rows, import_floor(args.repeat)),
            {"cases": cases, "repeat": args.repeat, "engine": args.engine,
             "workload": [{"case": r.case, "services": r.services, "events": r.events,
                           "tickets": r.tickets, "incidents": r.incidents,
-                          "cpu_seconds": r.cpu_seconds.to_json()} for r in rows]})
+                          "cpu_seconds": r.cpu_seconds.to_json(),
+                          "review_share_of_peak_with_workers_mib": r.tree_own_mib.to_json()}
+                         for r in rows]})
 
 
 if __name__ == "__main__":

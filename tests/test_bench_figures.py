@@ -31,12 +31,14 @@ def test_a_sampled_run_counts_the_processes_the_command_started() -> None:
     assert run.peak_mib >= 60
     assert run.tree_peak_mib >= 60 + 80  # parent and child at once
     assert run.tree_cpu_seconds > 0
+    # The parent's own share of that peak: its 60 MiB, not its child's 80.
+    assert 60 <= run.tree_peak_own_mib < 60 + 80 <= run.tree_peak_mib
 
 
 def test_a_timed_run_is_not_sampled() -> None:
     run = run_process([sys.executable, "-c", FAMILY])
     assert run.stdout.strip() == "done" and run.peak_mib >= 60
-    assert math.isnan(run.tree_peak_mib)
+    assert math.isnan(run.tree_peak_mib) and math.isnan(run.tree_peak_own_mib)
     assert run.seconds >= 1.0
 
 
