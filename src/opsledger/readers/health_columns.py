@@ -90,8 +90,9 @@ class Columns(TypedDict):
     latency_ms: Encoded[float | None]
 
 # Arrow's buffers here live only while a block is converted. The system allocator gives
-# them back; Arrow's default pool (mimalloc) keeps tens of megabytes per thread for reuse,
-# which for this reader is only a larger process.
+# them back; pyarrow's default pool (mimalloc, unless the command line chose jemalloc) keeps
+# tens of megabytes per thread for reuse, which for this reader is only a larger process.
+# The pool is named here so that the reader behaves the same when used as a library.
 _POOL = pa.system_memory_pool()
 
 
