@@ -17,7 +17,12 @@ import pytest
 
 from opsledger.core.errors import EngineError
 from opsledger.engines.duckdb_engine import DuckDbEngine
-from opsledger.engines.prometheus_engine import PrometheusEngine, counts_expr, redact_url
+from opsledger.engines.prometheus_engine import (
+    SIDE_LABEL,
+    PrometheusEngine,
+    counts_expr,
+    redact_url,
+)
 from opsledger.model.slo import PrometheusSource, PromQuery, PromQueryKind, Slo, SloWindow
 from tests.slo.prometheus_server import backfilled_prometheus, free_port
 from tests.slo.slo_events import (
@@ -133,7 +138,9 @@ def test_a_rejected_query_names_the_slo_and_the_query(prometheus: str) -> None:
         PrometheusEngine(prometheus).series(bad, START, START + timedelta(minutes=5))
     text = str(caught.value)
     assert "svc/broken (defined at slos/x.yaml:4)" in text
-    assert "rejected the query (bad_data)" in text and "query: " in text
+    assert "rejected the query (bad_data)" in text
+    # Good and total were asked for together; asked again alone, the side at fault is named.
+    assert text.endswith("query: sum(increase((sum(rate(x[5m]))[1m:15s]))")
 
 
 def test_prometheus_down_fails_fast_with_a_clear_message() -> None:
@@ -207,13 +214,13 @@ def test_counts_expression(query: PromQuery, expected: str) -> None:
 
 
 def test_span_is_fetched_in_chunks_within_the_point_limit() -> None:
-    calls: list[tuple[float, float]] = []
+    calls: list[tuple[str, float, float]] = []
 
     class Recorder(PrometheusEngine):
         def query_range(
             self, expr: str, start: datetime, end: datetime, slo: Slo, step: int = 60
         ) -> list:
-            calls.append((start.timestamp(), end.timestamp()))
+            calls.append((expr, start.timestamp(), end.timestamp()))
             return []
 
     minutes = 30 * 1440
@@ -221,7 +228,9 @@ def test_span_is_fetched_in_chunks_within_the_point_limit() -> None:
         prometheus_slo("checkout"), START, START + timedelta(minutes=minutes)
     )
     assert series.minutes == minutes and series.total.sum() == 0
-    per_query = [((end - start) / 60 + 1) for start, end in calls]
+    per_query = [((end - start) / 60 + 1) for _, start, end in calls]
     assert max(per_query) <= 11_000
-    # good and total each cover every minute exactly once.
-    assert sum(per_query) == 2 * minutes
+    # Each query asks for good and total together; together they cover every minute once.
+    assert sum(per_query) == minutes
+    assert all(f'"{SIDE_LABEL}", "good"' in expr and f'"{SIDE_LABEL}", "total"' in expr
+               for expr, _, _ in calls)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ from opsledger.engines.prometheus_client import (
     PrometheusDeadlineExceeded,
     command_deadline,
 )
-from opsledger.engines.prometheus_engine import PrometheusEngine
+from opsledger.engines.prometheus_engine import SIDE_LABEL, PrometheusEngine
 from opsledger.model.slo import (
     PrometheusSource,
     PromQuery,
@@ -105,13 +106,20 @@ def fake() -> Iterator[FakePrometheus]:
         server.server.server_close()
 
 
-def matrix(values: list[list[Any]] | None = None, **changes: Any) -> bytes:
-    """Return a range-query answer with one series; ``changes`` replace top-level parts."""
+def matrix(
+    values: list[list[Any]] | None = None, sides: tuple[str, ...] = ("good", "total"),
+    **changes: Any,
+) -> bytes:
+    """Return a range-query answer: one series per side of an SLI asked for in one query,
+    labelled as the engine labels them (one unlabelled series where ``sides`` is empty);
+    ``changes`` replace top-level parts."""
     stamps = [(START + timedelta(minutes=m + 1)).timestamp() for m in range(10)]
     samples = values if values is not None else [[t, "1"] for t in stamps]
+    result = [{"metric": {SIDE_LABEL: side}, "values": samples} for side in sides] or [
+        {"metric": {}, "values": samples}]
     document: dict[str, Any] = {
         "status": "success",
-        "data": {"resultType": "matrix", "result": [{"metric": {}, "values": samples}]},
+        "data": {"resultType": "matrix", "result": result},
     }
     document.update(changes)
     return json.dumps(document).encode()
@@ -164,7 +172,15 @@ def timed_out(fake: FakePrometheus, **options: Any) -> tuple[str, float]:
 
 def assert_names_the_query(message: str, fake: FakePrometheus) -> None:
     assert "api/availability (defined at slos/api.yaml:3)" in message
-    assert "query: sum(increase(ok_total[1m]))" in message
+    # Good and total are asked for in one query, shown as it was sent.
+    assert "query: label_replace(sum(increase(ok_total[1m]))" in message
+    assert "label_replace(sum(increase(all_total[1m]))" in message
+
+
+def assert_names_the_side(message: str) -> None:
+    """A refused sample is named by the expression of its own side, not the joined query."""
+    assert "api/availability (defined at slos/api.yaml:3)" in message
+    assert message.endswith("query: sum(increase(ok_total[1m]))")
 
 
 # --- finding 5: one deadline per command -------------------------------------------------
@@ -225,6 +241,24 @@ def test_a_stalling_server_is_stopped_at_the_deadline(
     assert f"Prometheus at {fake.url} did not finish answering within the 2 s deadline" in message
     assert DEADLINE_ENV in message
     assert_names_the_query(message, fake)
+
+
+def test_one_watchdog_serves_every_request_of_a_client(
+    fake: FakePrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[float] = []
+
+    class CountedTimer(threading.Timer):
+        def start(self) -> None:
+            started.append(self.interval)
+            super().start()
+
+    monkeypatch.setattr(threading, "Timer", CountedTimer)
+    fake.behaviour = answer(matrix([]))
+    client = engine(fake, chunk_minutes=1)
+    client.series(counter_slo(), START, END)  # ten chunks: ten queries
+    assert fake.hits == 10
+    assert len(started) == 1 and 0 < started[0] <= DEADLINE
 
 
 def test_retries_chunks_and_slos_draw_from_one_deadline(fake: FakePrometheus) -> None:
@@ -356,7 +390,7 @@ def test_a_count_that_is_not_a_finite_plausible_number_is_refused(
     fake.behaviour = answer(matrix([[T1, text], [T1 + 60, text]]))
     message = refused(fake)
     assert f"returned {shown} at 2026-03-02T00:01:00Z for a query read as event count" in message
-    assert_names_the_query(message, fake)
+    assert_names_the_side(message)
 
 
 def ratio_slo(threshold: Threshold | None = None) -> Slo:
@@ -368,17 +402,19 @@ def test_a_nan_ratio_is_a_minute_without_data_and_an_infinite_one_is_refused(
     fake: FakePrometheus,
 ) -> None:
     # Prometheus writes NaN for 0/0, a minute without traffic: that minute is not counted.
-    fake.behaviour = answer(matrix([[T1, "NaN"], [T1 + 60, "0.5"], [T1 + 120, "1"]]))
+    fake.behaviour = answer(matrix([[T1, "NaN"], [T1 + 60, "0.5"], [T1 + 120, "1"]],
+                                   sides=()))
     series: SliSeries = engine(fake).series(ratio_slo(), START, END)
     assert series.total.tolist() == [0, 1, 1] + [0] * 7
     assert series.good.tolist() == [0, 0.5, 1] + [0] * 7
-    fake.behaviour = answer(matrix([[T1, "+Inf"]]))
+    fake.behaviour = answer(matrix([[T1, "+Inf"]], sides=()))
     assert "a ratio cannot be infinite" in refused(fake, ratio_slo())
 
 
 def test_an_infinite_gauge_is_above_every_bound(fake: FakePrometheus) -> None:
     # histogram_quantile() gives +Inf when the quantile falls in the +Inf bucket: a bad minute.
-    fake.behaviour = answer(matrix([[T1, "+Inf"], [T1 + 60, "0.2"], [T1 + 120, "NaN"]]))
+    fake.behaviour = answer(matrix([[T1, "+Inf"], [T1 + 60, "0.2"], [T1 + 120, "NaN"]],
+                                   sides=()))
     series = engine(fake).series(ratio_slo(Threshold("lt", 0.3)), START, END)
     assert series.total.tolist()[:3] == [1, 1, 0] and series.good.tolist()[:3] == [0, 1, 0]
     assert np.isfinite(series.good).all()
@@ -391,6 +427,28 @@ def test_a_query_the_server_rejects_stays_an_engine_error(fake: FakePrometheus) 
         engine(fake).series(counter_slo(), START, END)
     assert not isinstance(caught.value, InputError)
     assert "rejected the query (bad_data): parse \\x1b[31m" in str(caught.value)
+
+
+def test_sides_are_asked_alone_when_the_joined_query_is_rejected(fake: FakePrometheus) -> None:
+    # A server limit (too many samples, say) can reject good and total asked for together
+    # while each passes alone: the sides are then counted one query each.
+    refusal = json.dumps({"status": "error", "errorType": "execution",
+                          "error": "query processing would load too many samples"}).encode()
+    asked: list[str] = []
+
+    def behaviour(request: BaseHTTPRequestHandler) -> None:
+        query = parse_qs(urlsplit(request.path).query)["query"][0]
+        asked.append(query)
+        if "label_replace" in query:
+            answer(refusal, status=422)(request)
+        else:
+            answer(matrix(sides=()))(request)
+
+    fake.behaviour = behaviour
+    series = engine(fake).series(counter_slo(), START, END)
+    assert series.good.sum() == series.total.sum() == 10
+    assert asked == [asked[0], "sum(increase(ok_total[1m]))", "sum(increase(all_total[1m]))"]
+    assert "label_replace" in asked[0]
 
 
 # --- finding 6: redirects ------------------------------------------------------------------
@@ -465,12 +523,17 @@ def slo_status(workspace: Path, url: str) -> tuple[int, str, str, float]:
     return result.exit_code, result.stdout, result.stderr, time.monotonic() - began
 
 
+# An answer refused as a whole names the query as sent (good and total together); a refused
+# sample names the expression of its own side.
+JOINED, SIDE = "query: label_replace(sum(increase(", "query: sum(increase("
+
+
 @pytest.mark.parametrize(
-    ("attack", "expected"),
+    ("attack", "expected", "query"),
     [
-        (lambda fake: answer(matrix(data=[])), "'data' must be an object, found a list"),
-        (gzip_bomb, "exceeds 16 MiB once decompressed"),
-        (lambda fake: answer(matrix([[T1, "1e308"]])), "returned 1e+308 at"),
+        (lambda fake: answer(matrix(data=[])), "'data' must be an object, found a list", JOINED),
+        (gzip_bomb, "exceeds 16 MiB once decompressed", JOINED),
+        (lambda fake: answer(matrix([[T1, "1e308"]])), "returned 1e+308 at", SIDE),
     ],
     ids=["wrong-shape", "gzip-bomb", "1e308"],
 )
@@ -479,11 +542,12 @@ def test_slo_status_refuses_a_hostile_answer_with_exit_2(
     fake: FakePrometheus,
     attack: Callable[[FakePrometheus], Handler],
     expected: str,
+    query: str,
 ) -> None:
     fake.behaviour = attack(fake)
     code, out, err, took = slo_status(workspace, fake.url)
     assert code == 2, (out, err)
-    assert expected in err and "api/promql" in err and "query: sum(increase(" in err
+    assert expected in err and "api/promql" in err and query in err
     assert "Traceback" not in err and out == ""
     assert took < DEADLINE + SLACK
 

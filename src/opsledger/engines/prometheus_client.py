@@ -4,8 +4,9 @@ The server's URL may come from a workspace file that changes through pull reques
 server may be hostile or broken. Whatever it does, the client:
 
 - stops at one **deadline** per command, shared by every request, retry, chunk and SLO: each
-  request's connect and read timeouts are cut to the time left, and a watchdog shuts the
-  connection's socket when the deadline passes, so neither a body trickled one byte at a
+  request's connect and read timeouts are cut to the time left, and a watchdog (one timer
+  per client, started with its first request) shuts the client's sockets when the deadline
+  passes, so neither a body trickled one byte at a
   time nor headers that never end can hold the command past it;
 - reads at most ``max_answer_bytes`` of the **decompressed** body, counted while streaming, so
   a small gzip body that inflates to gigabytes is refused before it fills memory;
@@ -30,8 +31,8 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,6 +70,10 @@ class PrometheusAnswerRefused(InputError):
 
 class PrometheusDeadlineExceeded(EngineError):
     """The command's Prometheus deadline passed before the server finished answering."""
+
+
+class PrometheusQueryRejected(EngineError):
+    """Prometheus answered that it cannot run the query (bad PromQL, say)."""
 
 
 class Deadline:
@@ -223,6 +228,7 @@ class PrometheusClient:
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._sockets_lock = threading.Lock()
         self._cut = threading.Event()
+        self._watchdog: threading.Timer | None = None
 
     @property
     def session(self) -> requests.Session:
@@ -268,38 +274,38 @@ class PrometheusClient:
     def _get(self, path: str, params: dict[str, str], ask: _Ask) -> tuple[int, bytes]:
         """Return the status and the whole (decoded) body of one GET, within the deadline."""
         left = self.deadline.left()
-        with self._watchdog(left):
-            token = _SOCKET_OPENED.set(self._watch_socket)
+        self._watch_deadline()
+        token = _SOCKET_OPENED.set(self._watch_socket)
+        try:
             try:
-                try:
-                    response = self.session.get(
-                        f"{self.url}{path}",
-                        params=params,
-                        timeout=(min(self.connect_timeout, left), min(self.timeout, left)),
-                        stream=True,
-                        allow_redirects=False,
-                    )
-                except requests.ConnectionError as exc:
-                    if self._cut.is_set() or self.deadline.expired:
-                        raise self._deadline_error(ask, "") from None
-                    raise _Retry(
-                        f"Prometheus at {self.shown_url} is not reachable ({_reason(exc)})"
-                    ) from None
-                except requests.Timeout:
-                    if self.deadline.expired:
-                        raise self._deadline_error(ask, "") from None
-                    raise _Retry(
-                        f"Prometheus at {self.shown_url} did not answer within {self.timeout:g} s"
-                    ) from None
-                except requests.RequestException as exc:
-                    raise EngineError(
-                        f"{ask.where}: request to Prometheus at {self.shown_url} failed: "
-                        f"{_printable(_reason(exc))}"
-                    ) from None
-                with response:
-                    return response.status_code, self._body(response, ask)
-            finally:
-                _SOCKET_OPENED.reset(token)
+                response = self.session.get(
+                    f"{self.url}{path}",
+                    params=params,
+                    timeout=(min(self.connect_timeout, left), min(self.timeout, left)),
+                    stream=True,
+                    allow_redirects=False,
+                )
+            except requests.ConnectionError as exc:
+                if self._cut.is_set() or self.deadline.expired:
+                    raise self._deadline_error(ask, "") from None
+                raise _Retry(
+                    f"Prometheus at {self.shown_url} is not reachable ({_reason(exc)})"
+                ) from None
+            except requests.Timeout:
+                if self.deadline.expired:
+                    raise self._deadline_error(ask, "") from None
+                raise _Retry(
+                    f"Prometheus at {self.shown_url} did not answer within {self.timeout:g} s"
+                ) from None
+            except requests.RequestException as exc:
+                raise EngineError(
+                    f"{ask.where}: request to Prometheus at {self.shown_url} failed: "
+                    f"{_printable(_reason(exc))}"
+                ) from None
+            with response:
+                return response.status_code, self._body(response, ask)
+        finally:
+            _SOCKET_OPENED.reset(token)
 
     def _body(self, response: requests.Response, ask: _Ask) -> bytes:
         status = response.status_code
@@ -337,16 +343,18 @@ class PrometheusClient:
             raise self._deadline_error(ask, "")
         return b"".join(chunks)
 
-    @contextmanager
-    def _watchdog(self, seconds: float) -> Iterator[None]:
-        """Shut this client's sockets if the request is still running after ``seconds``."""
-        timer = threading.Timer(seconds, self._cut_connections)
-        timer.daemon = True
+    def _watch_deadline(self) -> None:
+        """Start the watchdog, once: when the deadline passes, it shuts this client's sockets,
+        waking any request still running. It ends with the client, or at the deadline."""
+        with self._sockets_lock:
+            if self._watchdog is not None:
+                return
+            timer = threading.Timer(self.deadline.left(), _cut_connections_of,
+                                    args=(weakref.ref(self),))
+            timer.daemon = True
+            self._watchdog = timer
         timer.start()
-        try:
-            yield
-        finally:
-            timer.cancel()
+        weakref.finalize(self, timer.cancel)
 
     def _watch_socket(self, sock: socket.socket) -> None:
         with self._sockets_lock:
@@ -391,6 +399,13 @@ class PrometheusClient:
         )
 
 
+def _cut_connections_of(client: weakref.ref[PrometheusClient]) -> None:
+    """The watchdog's work: shut the sockets of the client, if it is still in use."""
+    alive = client()
+    if alive is not None:
+        alive._cut_connections()
+
+
 def _matrix(body: bytes, status: int, ask: _Ask, window: tuple[float, float]) -> list[MatrixSeries]:
     """Return the series of a range-query answer, or refuse an answer of any other shape."""
 
@@ -414,7 +429,7 @@ def _matrix(body: bytes, status: int, ask: _Ask, window: tuple[float, float]) ->
     if document.get("status") == "error":
         kind = _printable(str(document.get("errorType") or status))
         detail = _printable(str(document.get("error", "")))
-        raise EngineError(
+        raise PrometheusQueryRejected(
             f"{ask.where}: Prometheus rejected the query ({kind}): {detail}\n  query: {ask.query}"
         )
     if document.get("status") != "success":

@@ -7,7 +7,11 @@ chunks. Sloth-style templates (``{{.window}}``) are filled with ``1m``; rate tem
 multiplied by 60 to give events.
 
 Good, bad and total are counted separately, so the SLI over any window is the ratio of the
-summed events, never a mean of minute ratios. A ratio query (``1 - (errors / total)`` over
+summed events, never a mean of minute ratios. The two sides an SLI is counted from are asked
+for in one query (:func:`sides_expr`): each side's expression is labelled with its name by
+``label_replace`` and the two are joined with ``or``, so every span costs one round trip,
+not two; a query Prometheus rejects is asked again side by side, so that the message names
+the side at fault. A ratio query (``1 - (errors / total)`` over
 ``{{.window}}``) is counted this way too when the readers found its two sides; only a ratio
 they could not split, or a gauge, is sampled once a minute, one event per minute.
 
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -41,6 +45,7 @@ from opsledger.engines.prometheus_client import (
     MatrixSeries,
     PrometheusAnswerRefused,
     PrometheusClient,
+    PrometheusQueryRejected,
     command_deadline,
     redact_url,
     sample_text,
@@ -63,6 +68,8 @@ STEP_SECONDS = 60
 # No service counts 10^15 events in a minute; bounding each sample keeps every sum over any
 # window and any number of series far from float overflow, so no Infinity reaches a result.
 MAX_EVENTS_PER_MINUTE = 1e15
+# The label that tells apart the sides of an SLI asked for in one query (:func:`sides_expr`).
+SIDE_LABEL = "opsledger_side"
 _SELECTOR = re.compile(r"^\s*[A-Za-z_:][A-Za-z0-9_:]*\s*(\{[^{}]*\})?\s*$")
 
 
@@ -108,6 +115,16 @@ class Spans:
         tail = min(minutes, -(-int(minute_detail // MINUTE) // 60) * 60)
         hours = (minutes - tail) // 60
         return cls(minutes - tail - hours * 60, hours, tail)
+
+
+def sides_expr(exprs: Mapping[str, str]) -> str:
+    """Return one PromQL expression that answers every side of ``exprs`` (name to PromQL) at
+    once: each side's series labelled :data:`SIDE_LABEL` = its name, joined with ``or``.
+    A single side is asked for as it is."""
+    if len(exprs) == 1:
+        return next(iter(exprs.values()))
+    return " or ".join(f'label_replace({expr}, "{SIDE_LABEL}", "{name}", "", "")'
+                       for name, expr in exprs.items())
 
 
 def ratio_expr(query: PromQuery) -> str:
@@ -196,10 +213,8 @@ class PrometheusEngine:
                 good = np.where(present, np.clip(values, 0.0, 1.0), 0.0)
             return _finite(SliSeries(start, good, total, source=f"prometheus:{self.shown_url}"))
         spans = Spans.of(minutes, minute_detail)
-        good, total = _good_and_total({
-            name: np.nan_to_num(self.event_counts(query, start, spans, slo, exact))
-            for name, query in _counted(source)
-        })
+        counts = self.event_counts(dict(_counted(source)), start, spans, slo, exact)
+        good, total = _good_and_total({name: np.nan_to_num(v) for name, v in counts.items()})
         return _finite(SliSeries(start, good, total, f"prometheus:{self.shown_url}"))
 
     def refine(
@@ -219,11 +234,12 @@ class PrometheusEngine:
         spans = Spans.of(series.minutes, minute_detail)
         hours_start = series.start + spans.head * MINUTE
         good, total = series.good.copy(), series.total.copy()
+        minute = {name: counts_expr(query) for name, query in _counted(source)}
         for first, last in _hours_meeting(exact, hours_start, spans.hours):
             begin, count = hours_start + first * 60 * MINUTE, (last - first) * 60
             part_good, part_total = _good_and_total({
-                name: np.nan_to_num(self.minute_values(counts_expr(query), begin, count, slo))
-                for name, query in _counted(source)
+                name: np.nan_to_num(values)
+                for name, values in self.sides_minute_values(minute, begin, count, slo).items()
             })
             at = spans.head + first * 60
             good[at : at + count], total[at : at + count] = part_good, part_total
@@ -231,29 +247,32 @@ class PrometheusEngine:
 
     def event_counts(
         self,
-        query: PromQuery,
+        queries: Mapping[str, PromQuery],
         start: datetime,
         spans: Spans,
         slo: Slo,
         exact: Sequence[tuple[datetime, datetime]] = (),
-    ) -> FloatArray:
-        """Return events per minute over the span, hours in the middle spread over minutes
-        except the hours that meet one of the ``exact`` spans, fetched minute by minute."""
-        parts = [self.minute_values(counts_expr(query), start, spans.head, slo)]
+    ) -> dict[str, FloatArray]:
+        """Return events per minute over the span for each of ``queries`` (side name to
+        counter query), asked for together; hours in the middle are spread over their
+        minutes except the hours that meet one of the ``exact`` spans, fetched by the minute."""
+        minute = {name: counts_expr(query) for name, query in queries.items()}
+        parts = [self.sides_minute_values(minute, start, spans.head, slo)]
         if spans.hours:
             hours_start = start + spans.head * MINUTE
-            hourly = self.minute_values(counts_expr(query, 60), hours_start, spans.hours * 60,
-                                        slo, step=60)[59::60]
-            spread = np.repeat(hourly / 60, 60)
+            hourly = self.sides_minute_values(
+                {name: counts_expr(query, 60) for name, query in queries.items()},
+                hours_start, spans.hours * 60, slo, step=60)
+            spread = {name: np.repeat(values[59::60] / 60, 60) for name, values in hourly.items()}
             for first, last in _hours_meeting(exact, hours_start, spans.hours):
                 begin = hours_start + first * 60 * MINUTE
-                spread[first * 60 : last * 60] = self.minute_values(
-                    counts_expr(query), begin, (last - first) * 60, slo
-                )
+                exact_minutes = self.sides_minute_values(minute, begin, (last - first) * 60, slo)
+                for name, values in exact_minutes.items():
+                    spread[name][first * 60 : last * 60] = values
             parts.append(spread)
         tail_start = start + (spans.head + spans.hours * 60) * MINUTE
-        parts.append(self.minute_values(counts_expr(query), tail_start, spans.tail, slo))
-        return np.concatenate(parts)
+        parts.append(self.sides_minute_values(minute, tail_start, spans.tail, slo))
+        return {name: np.concatenate([part[name] for part in parts]) for name in queries}
 
     def minute_values(
         self,
@@ -271,21 +290,62 @@ class PrometheusEngine:
         against ``reading`` before they are added up (see :func:`_usable`), so a sum holds
         only finite values of the expected kind.
         """
-        sums = np.zeros(minutes)
-        present = np.zeros(minutes, dtype=bool)
+        return self.sides_minute_values({"": expr}, start, minutes, slo, reading, step)[""]
+
+    def sides_minute_values(
+        self,
+        exprs: Mapping[str, str],
+        start: datetime,
+        minutes: int,
+        slo: Slo,
+        reading: Reading = Reading.EVENTS,
+        step: int = 1,
+    ) -> dict[str, FloatArray]:
+        """Return :meth:`minute_values` of each of ``exprs`` (side name to PromQL), asked for
+        in one query per chunk (:func:`sides_expr`). If Prometheus rejects the joined query,
+        each side is asked alone: a side at fault is then named by its own expression, and
+        sides that each pass (where the joined query ran into a server limit) are answered."""
+        try:
+            return self._minute_values(exprs, start, minutes, slo, reading, step)
+        except PrometheusQueryRejected:
+            if len(exprs) == 1:
+                raise
+        return {name: self._minute_values({name: expr}, start, minutes, slo, reading, step)[name]
+                for name, expr in exprs.items()}
+
+    def _minute_values(
+        self,
+        exprs: Mapping[str, str],
+        start: datetime,
+        minutes: int,
+        slo: Slo,
+        reading: Reading,
+        step: int,
+    ) -> dict[str, FloatArray]:
+        names = list(exprs)
+        sums = {name: np.zeros(minutes) for name in names}
+        present = {name: np.zeros(minutes, dtype=bool) for name in names}
+        query = sides_expr(exprs)
         first = 0
         while first < minutes:
             count = min(self.chunk_minutes * step, minutes - first)
             eval_start = start + (first + step) * MINUTE
             eval_end = start + (first + count) * MINUTE
-            for found in self.query_range(expr, eval_start, eval_end, slo, step * STEP_SECONDS):
-                values = _usable(found, reading, expr, slo)
+            for found in self.query_range(query, eval_start, eval_end, slo, step * STEP_SECONDS):
+                name = names[0] if len(names) == 1 else found.labels.get(SIDE_LABEL, "")
+                if name not in sums:
+                    raise PrometheusAnswerRefused(
+                        f"{slo.key} (defined at {slo.where}): Prometheus answered a series "
+                        f"without the {SIDE_LABEL} label the query gives each side\n"
+                        f"  query: {query}"
+                    )
+                values = _usable(found, reading, exprs[name], slo)
                 index = np.rint((found.stamps - start.timestamp()) / 60).astype(np.int64) - 1
                 keep = (index >= 0) & (index < minutes) & ~np.isnan(values)
-                np.add.at(sums, index[keep], values[keep])
-                present[index[keep]] = True
+                np.add.at(sums[name], index[keep], values[keep])
+                present[name][index[keep]] = True
             first += count
-        return np.where(present, sums, np.nan)
+        return {name: np.where(present[name], sums[name], np.nan) for name in names}
 
     def query_range(
         self, expr: str, start: datetime, end: datetime, slo: Slo, step: int = STEP_SECONDS
