@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opsledger.slo.backtest import BacktestResult, SkippedBacktest, SloBacktest
-from opsledger.slo.noise import NoiseReport, TuningRecommendation
+if TYPE_CHECKING:  # the results come from these modules, which their commands import
+    from opsledger.slo.backtest import BacktestResult
+    from opsledger.slo.noise import NoiseReport, TuningRecommendation
 
 
 def _rounded(value: float | None, digits: int = 4) -> float | None:
@@ -19,6 +20,8 @@ def backtest_json(results: Sequence[BacktestResult]) -> list[dict[str, Any]]:
     ``recommended`` is None when the history holds no incident to choose a policy by;
     ``confidence`` (high/medium/low) grows with ``incidents``, the incidents it was scored on.
     """
+    from opsledger.slo.backtest import SkippedBacktest, SloBacktest
+
     out: list[dict[str, Any]] = []
     for result in results:
         if isinstance(result, SkippedBacktest):

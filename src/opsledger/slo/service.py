@@ -27,13 +27,6 @@ from opsledger.core.yamlfile import load_yaml
 from opsledger.engines.choice import configured_engine
 from opsledger.model.incidents import AlertEvent, Incident
 from opsledger.model.slo import SliSeries, Slo
-from opsledger.slo.backtest import (
-    DEFAULT_MAX_ALERTS_PER_WEEK,
-    BacktestResult,
-    PolicyChoice,
-    SkippedBacktest,
-    backtest_slos,
-)
 from opsledger.slo.composite import NotComputable, component_counts, composite_series
 from opsledger.slo.definitions import read_input
 from opsledger.slo.definitions import read_slos as read_slos
@@ -48,7 +41,6 @@ from opsledger.slo.health import BudgetStatus as BudgetStatus
 from opsledger.slo.health import HealthResult as HealthResult
 from opsledger.slo.health import ServiceHealth as ServiceHealth
 from opsledger.slo.health import service_health as service_health
-from opsledger.slo.noise import NoiseReport, WorkingHours, noise_report
 from opsledger.slo.objectives import (
     BURN_WINDOWS,
     PolicyDecision,
@@ -60,6 +52,7 @@ from opsledger.slo.objectives import (
 from opsledger.slo.objectives import floor_minute as floor_minute
 from opsledger.slo.objectives import format_age as format_age
 from opsledger.slo.objectives import incident_budget_share as incident_budget_share
+from opsledger.slo.policy_choice import DEFAULT_MAX_ALERTS_PER_WEEK
 from opsledger.slo.prometheus_rules import RuleTarget as RuleTarget
 from opsledger.slo.prometheus_rules import target_for as target_for
 from opsledger.slo.promtool_tests import promtool_test_files as promtool_test_files
@@ -78,6 +71,8 @@ from opsledger.slo.sli_engines import SliEngines
 
 if TYPE_CHECKING:
     from opsledger.engines.prometheus_engine import PrometheusEngine
+    from opsledger.slo.backtest import BacktestResult, PolicyChoice
+    from opsledger.slo.noise import NoiseReport, WorkingHours
 
 # PromQL SLOs evaluated at the same time: each asks its server one query at a time.
 PROMETHEUS_SLOS_AT_ONCE = 4
@@ -397,6 +392,8 @@ def read_incidents(ctx: Context) -> list[Incident]:
 
 def working_hours(ctx: Context) -> WorkingHours:
     """Return business and sleep hours in the support policy's time zone."""
+    from opsledger.slo.noise import WorkingHours
+
     return WorkingHours(timezone=ctx.workspace.config.policies.support.timezone)
 
 
@@ -419,6 +416,9 @@ def backtest_workspace(
     The histories are those of the report, excluded minutes already without counts; an
     incident whose whole impact is excluded is no ground truth for that SLO.
     """
+    # Imported here: a command that only evaluates SLOs has no use for the replay.
+    from opsledger.slo.backtest import SkippedBacktest, backtest_slos
+
     report = report or evaluate_workspace(ctx, prometheus_url)
     run = BacktestRun(problems=list(report.problems))
     histories: list[tuple[Slo, SliSeries]] = []
@@ -448,6 +448,8 @@ def backtest_workspace(
 
 def workspace_noise(ctx: Context) -> tuple[NoiseReport, list[Problem]]:
     """Return the alert-noise report of the workspace's alert history."""
+    from opsledger.slo.noise import noise_report
+
     history = read_alert_history(ctx)
     # Which incident ids are real is asked of every incident: an alert of the view may be
     # linked to an incident filed against another team's service.
