@@ -8,6 +8,7 @@ with a message naming the SLO's file and line and the construct, and nothing is 
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -344,3 +345,23 @@ def test_a_refused_predicate_names_its_position() -> None:
 def test_an_unparseable_predicate_says_where(workspace: Path) -> None:
     with pytest.raises(PredicateRefused, match=r"not one SQL expression .*line 1, column"):
         DuckDbEngine(workspace).series(slo(good="(status < 500"), *SPAN)
+
+
+def test_connection_gives_freed_memory_back_early(workspace: Path) -> None:
+    engine = DuckDbEngine(workspace)
+    engine.relation_sql(DuckDbSource(EVENTS))
+    thresholds = dict(engine.connection.execute(
+        "SELECT name, value FROM duckdb_settings() WHERE name IN "
+        "('allocator_flush_threshold', 'allocator_bulk_deallocation_flush_threshold')"
+    ).fetchall())
+    assert len(thresholds) == 2
+    assert all(_bytes(value) <= 8 * 2**20 for value in thresholds.values()), thresholds
+
+
+def _bytes(shown: str) -> float:
+    """Return a size as DuckDB shows it ('8MB', '7.6 MiB', '134217728B') in bytes."""
+    found = re.fullmatch(r"([0-9.]+)\s*(?:([KMGT])(i?))?B", shown)
+    assert found, shown
+    number, prefix, binary = found.groups()
+    power = " KMGT".index(prefix) if prefix else 0
+    return float(number) * (1024 if binary else 1000) ** power
