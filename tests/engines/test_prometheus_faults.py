@@ -451,6 +451,41 @@ def test_sides_are_asked_alone_when_the_joined_query_is_rejected(fake: FakeProme
     assert "label_replace" in asked[0]
 
 
+def proxied(monkeypatch: pytest.MonkeyPatch, proxy: str, bypass: str = "") -> None:
+    """Name ``proxy`` for HTTP and ``bypass`` as hosts reached directly, as a shell would."""
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, bypass)
+
+
+def test_a_proxy_named_in_the_environment_carries_every_query(
+    fake: FakePrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def behaviour(request: BaseHTTPRequestHandler) -> None:
+        asked.append(request.path)  # a proxy is asked for the whole URL
+        answer(matrix())(request)
+
+    fake.behaviour = behaviour
+    proxied(monkeypatch, fake.url)
+    server = "http://prometheus.invalid:9090"
+    series = PrometheusEngine(server, deadline=Deadline(DEADLINE)).series(
+        counter_slo(), START, END)
+    assert series.total.sum() == 10
+    assert len(asked) == 1 and asked[0].startswith(f"{server}/api/v1/query_range?")
+
+
+def test_no_proxy_reaches_the_server_directly(
+    fake: FakePrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.behaviour = answer(matrix())
+    proxied(monkeypatch, "http://127.0.0.1:9", bypass="127.0.0.1")  # nothing listens on 9
+    assert engine(fake).series(counter_slo(), START, END).total.sum() == 10
+    assert fake.hits == 1
+
+
 # --- finding 6: redirects ------------------------------------------------------------------
 
 
