@@ -347,7 +347,7 @@ def test_an_unparseable_predicate_says_where(workspace: Path) -> None:
         DuckDbEngine(workspace).series(slo(good="(status < 500"), *SPAN)
 
 
-def test_connection_gives_freed_memory_back_early(workspace: Path) -> None:
+def test_engine_connection_gives_freed_memory_back_early(workspace: Path) -> None:
     engine = DuckDbEngine(workspace)
     engine.relation_sql(DuckDbSource(EVENTS))
     thresholds = dict(engine.connection.execute(

@@ -37,6 +37,8 @@ from opsledger.engines.time_sql import epoch_micros_sql, is_zoned
 from opsledger.model.slo import DuckDbSource, SliSeries, Slo
 
 MASK_SLOS = 31  # two bits per SLO in a signed 64-bit mask
+# Freed memory beyond this goes back to the system after a task (see DuckDbEngine._open).
+ALLOCATOR_FLUSH = "8MB"
 # Column types whose values repeat enough that counting per distinct value first pays off.
 DISCRETE_TYPES = (
     "VARCHAR",
@@ -172,6 +174,13 @@ class DuckDbEngine:
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET preserve_insertion_order = false")
             con.execute("SET enable_progress_bar = false")  # not over the command's output
+            # Memory an SLI query's tasks freed goes back to the system once they have freed
+            # a few megabytes (DuckDB keeps up to 128 MiB, or 512 MiB after a bulk
+            # deallocation, by default): the counting query is where a review peaks, some
+            # 25 MiB lower so on the medium demo.
+            con.execute(f"SET allocator_flush_threshold = {_text(ALLOCATOR_FLUSH)}")
+            con.execute(
+                f"SET allocator_bulk_deallocation_flush_threshold = {_text(ALLOCATOR_FLUSH)}")
             # Set before external access is switched off, or DuckDB falls back to <cwd>/.tmp
             # and grants it.
             con.execute(f"SET temp_directory = {_text(str(self._spill))}")

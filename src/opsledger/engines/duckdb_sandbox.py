@@ -2,13 +2,8 @@
 
 A workspace is untrusted: no extension is installed or loaded on demand (a query naming
 one cannot fetch code), no secret is persisted, and Python variables are not visible to
-SQL by name. Memory a query's tasks freed goes back to the system as soon as they have
-freed a few megabytes, rather than being kept for later queries: a review runs a few large
-queries among much other work, which would otherwise find its peak raised by what DuckDB
-keeps (some 25 MiB in a medium review, at no cost in time measured).
-
-Kept apart from the SLI engine so that readers using DuckDB do not import the SQL parser
-the engine needs.
+SQL by name. Kept apart from the SLI engine so that readers using DuckDB do not import
+the SQL parser the engine needs.
 """
 
 from __future__ import annotations
@@ -19,7 +14,4 @@ SANDBOX_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "allow_community_extensions": False,
     "allow_persistent_secrets": False,
     "python_enable_replacements": False,
-    # DuckDB's defaults: 128 MiB and 512 MiB.
-    "allocator_flush_threshold": "8MB",
-    "allocator_bulk_deallocation_flush_threshold": "8MB",
 }
