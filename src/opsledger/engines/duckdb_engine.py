@@ -176,8 +176,8 @@ class DuckDbEngine:
             con.execute("SET enable_progress_bar = false")  # not over the command's output
             # Memory an SLI query's tasks freed goes back to the system once they have freed
             # a few megabytes (DuckDB keeps up to 128 MiB, or 512 MiB after a bulk
-            # deallocation, by default): the counting query is where a review peaks, some
-            # 25 MiB lower so on the medium demo.
+            # deallocation, by default). The counting query is where a review peaks; with
+            # this, the medium demo's review peaks some 25 MiB lower.
             con.execute(f"SET allocator_flush_threshold = {_text(ALLOCATOR_FLUSH)}")
             con.execute(
                 f"SET allocator_bulk_deallocation_flush_threshold = {_text(ALLOCATOR_FLUSH)}")

@@ -6,8 +6,8 @@ server may be hostile or broken. Whatever it does, the client:
 - stops at one **deadline** per command, shared by every request, retry, chunk and SLO: each
   request's connect and read timeouts are cut to the time left, and a watchdog (one timer
   per client, started with its first request) shuts the client's sockets when the deadline
-  passes, so neither a body trickled one byte at a
-  time nor headers that never end can hold the command past it;
+  passes, so neither a body trickled one byte at a time nor headers that never end can hold
+  the command past it;
 - reads at most ``max_answer_bytes`` of the **decompressed** body, counted while streaming, so
   a small gzip body that inflates to gigabytes is refused before it fills memory;
 - follows **no redirect**: a 3xx names where it points and is refused;
