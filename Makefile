@@ -63,6 +63,7 @@ bench: system-deps $(VENV)/.dev
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/backtest.py
 	$(BIN)/python bench/charts.py --size medium --runs 5
+	$(BIN)/python bench/inputs.py --size large
 
 # Long fuzzing runs (CI runs each target briefly inside the test suite).
 FUZZ_SECONDS ?= 300

@@ -199,6 +199,11 @@ class Target:
         return None if self.floor is None else self.measured.median / self.floor.median
 
     @property
+    def targeted(self) -> bool:
+        """Whether the figure has a target (a ratio or a limit), or is only measured."""
+        return self.limit is not None or (self.max_ratio is not None and self.floor is not None)
+
+    @property
     def met(self) -> bool:
         ok = True
         if self.max_ratio is not None and self.ratio is not None:
@@ -216,7 +221,8 @@ class Target:
         if self.limit is not None:
             parts.append(f"limit {self.limit:.6g} {self.unit}" + (
                 f" ({self.limit_as_written})" if self.limit_as_written else ""))
-        parts.append("MET" if self.met else "MISSED")
+        if self.targeted:
+            parts.append("MET" if self.met else "MISSED")
         return " | ".join(parts)
 
     def to_json(self) -> dict[str, object]:
@@ -224,6 +230,7 @@ class Target:
         found["measured"] = self.measured.to_json()
         found["floor"] = None if self.floor is None else self.floor.to_json()
         found["ratio"] = self.ratio
+        found["targeted"] = self.targeted
         found["met"] = self.met
         return found
 

@@ -60,3 +60,13 @@ def test_memory_limits_written_in_megabytes_are_decimal() -> None:
     assert not over.met and "limit 476.837 MiB (500 MB)" in over.line()
     assert Target("review", Runs((953.0,)), "MiB", limit=figures.MIB_PER_GB).met
     assert not Target("review", Runs((954.0,)), "MiB", limit=figures.MIB_PER_GB).met
+
+
+def test_a_figure_without_a_target_is_printed_without_a_verdict() -> None:
+    measured = Target("spark per-SLO overhead", Runs((0.3, 0.5)), "s")
+    assert not measured.targeted and measured.line().endswith("n=2)")
+    assert "MET" not in measured.line() and measured.to_json()["targeted"] is False
+    slower = Target("status", Runs((3.0,)), "s", floor=Runs((2.0,)), max_ratio=1.2)
+    assert slower.targeted and slower.line().endswith("| MISSED")
+    within = Target("status", Runs((2.0,)), "s", floor=Runs((2.0,)), max_ratio=1.2)
+    assert within.line().endswith("| MET")
