@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -111,3 +112,65 @@ def test_number_cells_cast_by_the_column_are_those_pandas_reads_one_by_one(
 def test_numbers_of_a_column_holding_more_than_text_are_read_by_pandas() -> None:
     mixed = pd.Series(["1.5", 2.0, None, " 3 "], dtype=object)
     assert np.allclose(utilisation.numbers_of(mixed), [1.5, 2.0, np.nan, 3.0], equal_nan=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_NUMBER_CELLS, max_size=20), st.integers(0, 20))
+def test_numbers_of_arrow_text_are_those_of_the_same_text_as_objects(cells: list[str],
+                                                                     split: int) -> None:
+    chunks = pa.chunked_array([cells[:split], cells[split:]], type=pa.string())
+    arrow = pd.Series(pd.arrays.ArrowExtensionArray(chunks))
+    found = utilisation.numbers_of(arrow)
+    expected = utilisation.numbers_of(pd.Series(cells, dtype=object))
+    assert np.array_equal(found, expected, equal_nan=True)
+
+
+def test_names_and_times_are_held_once_per_distinct_text_and_numbers_as_arrow_text() -> None:
+    table = pa.table({"Timestamp": ["2026-10-01T10:00:00Z"] * 3,
+                      "service": ["api", "db", "api"], "Used": ["1", "x", "2"]})
+    frame = utilisation._text_frame(table, ["time", "service", "used"])
+    assert list(frame.columns) == ["time", "service", "used"]
+    assert list(frame["service"].cat.categories) == ["api", "db"]
+    assert list(frame["time"].cat.categories) == ["2026-10-01T10:00:00Z"]
+    assert isinstance(frame["used"].dtype, pd.ArrowDtype) and list(frame["used"]) == ["1", "x", "2"]
+
+
+def test_a_file_read_in_several_blocks_gives_every_row_and_its_line(tmp_path: Path) -> None:
+    # Over a MiB: Arrow reads it in several blocks, each with its own dictionary of names.
+    count = 36_000
+
+    def when(n: int) -> str:
+        return f"2026-10-{1 + n % 28:02d}T{n % 24:02d}:00:00Z"
+
+    rows = [f"{when(n)},svc-{n % 37},cpu,{n % 5},4\n" for n in range(count)]
+    rows[25_000] = "2026-10-01T00:00:00Z,svc-1,cpu,lots,4\n"
+    rows[-1] = "not a time,svc-2,cpu,1,4\n"
+    text = "time,service,resource,used,capacity\n" + "".join(rows)
+    assert len(text.encode()) > 1.2 * 2**20
+    result = utilisation.read(write(tmp_path, "u.csv", text))
+    found = sorted((p.location, p.message) for p in result.problems if p.level is Level.ROW)
+    assert found == [("line 25002, column 'used'", "'used' is not a number"),
+                     (f"line {count + 1}, column 'time'", "'time' is not a date-time")]
+    frame = result.log.frame
+    kept = [n for n in range(count - 1) if n != 25_000]
+    assert list(frame["service"]) == [f"svc-{n % 37}" for n in kept]
+    assert list(frame["used"]) == [float(n % 5) for n in kept]
+    assert list(frame["time"]) == [pd.Timestamp(when(n)) for n in kept]
+
+
+def test_two_columns_giving_the_same_field_fail_the_file_by_name(tmp_path: Path) -> None:
+    text = ("time,Timestamp,service,resource,utilisation\n"
+            "2026-10-01T10:00:00Z,2026-10-01T11:00:00Z,api,cpu,0.5\n")
+    result = utilisation.read(write(tmp_path, "u.csv", text))
+    (problem,) = result.problems
+    assert problem.level is Level.FATAL and problem.location == "line 1"
+    assert problem.message == "columns 'time' and 'Timestamp' both give the 'time' column"
+    assert len(result.log) == 0
+    folder = tmp_path / "parquet" / "utilisation"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"time": pd.to_datetime(["2026-10-01"], utc=True), "service": ["api"],
+                  "resource": ["cpu"], "utilisation": [0.5], "utilization": [0.4],
+                  }).to_parquet(folder / "u.parquet")
+    (problem,) = utilisation.read(folder).problems
+    assert problem.message == ("columns 'utilisation' and 'utilization' both give the "
+                               "'utilisation' column")

@@ -32,6 +32,7 @@ from opsledger.readers.cost_focus import line_numbers, read_header
 
 FORMAT = "utilisation series"
 COLUMNS = ("time", "service", "resource", "utilisation", "used", "capacity")
+NUMBER_COLUMNS = ("utilisation", "used", "capacity")
 ALIASES = {
     "time": ("timestamp", "ts", "date", "datetime"),
     "utilisation": ("utilization", "util", "usage_ratio"),
@@ -105,6 +106,21 @@ def _normalise(columns: list[str]) -> list[str]:
     return [reverse.get(header_key(c), header_key(c)) for c in columns]
 
 
+def _named(columns: list[str], result: ReadResult[Any], location: str) -> list[str] | None:
+    """Return the columns by the names this reader knows them by; ``None``, with the file
+    failed, when two columns give the same field (``time`` and ``timestamp``, say)."""
+    names = _normalise(columns)
+    first: dict[str, str] = {}
+    for written, name in zip(columns, names, strict=True):
+        if name in COLUMNS and name in first:
+            header = shown(", ".join(columns), 160)
+            result.fail(location, f"columns '{first[name]}' and '{written}' both give the "
+                        f"'{name}' column", "one column per field", f"columns {header}")
+            return None
+        first.setdefault(name, written)
+    return names
+
+
 def _csv(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, Locator | None]:
     try:
         if file.stat().st_size > MAX_TEXT_BYTES:
@@ -136,8 +152,10 @@ def _csv(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, Loca
     for number, expected, actual in skipped:
         result.quarantine(f"line {number}", "wrong number of cells", f"{expected} cells",
                           f"{actual} cells")
-    frame = table.to_pandas()
-    frame.columns = _normalise(list(frame.columns))
+    names = _named(table.column_names, result, "line 1")
+    if names is None:
+        return None, None
+    frame = _text_frame(table, names)
     found: list[np.ndarray] = []
 
     def line(index: int) -> str:
@@ -149,13 +167,34 @@ def _csv(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, Loca
     return frame, line
 
 
+def _text_frame(table: pa.Table, names: list[str]) -> pd.DataFrame:
+    """Return a table of text cells as pandas columns without a Python string per cell.
+
+    Names and times repeat (a year of hourly samples names a few hundred series), so they
+    become categoricals: each distinct text once, and a code per row. Number columns stay
+    Arrow text, which :func:`numbers_of` casts as it is.
+    """
+    columns: dict[int, pd.Series] = {}
+    for index, (name, column) in enumerate(zip(names, table.columns, strict=True)):
+        if name in NUMBER_COLUMNS:
+            columns[index] = pd.Series(pd.arrays.ArrowExtensionArray(column), copy=False)
+        else:
+            columns[index] = pc.dictionary_encode(column).to_pandas()
+    frame = pd.DataFrame(columns, copy=False)
+    frame.columns = names  # a column this reader does not read may be named twice
+    return frame
+
+
 def _parquet(file: Path, result: ReadResult[Any]) -> tuple[pd.DataFrame | None, Locator | None]:
     try:
         frame = pq.read_table(file).to_pandas()
     except (OSError, pa.ArrowException) as exc:
         result.fail("", "unreadable Parquet file", "a Parquet file", shown(str(exc), 160))
         return None, None
-    frame.columns = _normalise([str(c) for c in frame.columns])
+    names = _named([str(c) for c in frame.columns], result, "")
+    if names is None:
+        return None, None
+    frame.columns = names
     return frame, lambda index: f"row {index + 1}"
 
 
@@ -185,10 +224,13 @@ def numbers_of(column: pd.Series) -> np.ndarray:
     trimmed and cells that are not written as a number left out. A column that holds
     anything but text is read by pandas.
     """
-    if column.dtype == object:
+    arrow_text = isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_string(
+        column.dtype.pyarrow_dtype)
+    if column.dtype == object or arrow_text:
         try:
-            text = pc.utf8_trim_whitespace(pa.array(column.to_numpy(), type=pa.string(),
-                                                    from_pandas=True))
+            cells = (pa.array(column.array) if arrow_text
+                     else pa.array(column.to_numpy(), type=pa.string(), from_pandas=True))
+            text = pc.utf8_trim_whitespace(cells)
             written = pc.match_substring_regex(text, _NUMBER, ignore_case=True)
             cells = pc.if_else(written, text, pa.scalar(None, pa.string()))
             return np.asarray(pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False),
@@ -247,7 +289,7 @@ def _check(frame: pd.DataFrame, where: Locator, result: ReadResult[Any]) -> Util
     flag(resource.isna().to_numpy(), "resource", "unknown resource",
          "one of " + ", ".join(r.value for r in UtilisationResource))
     numbers: dict[str, np.ndarray] = {}
-    for column in ("utilisation", "used", "capacity"):
+    for column in NUMBER_COLUMNS:
         if column not in frame:
             numbers[column] = np.full(len(frame), np.nan)
             continue
