@@ -51,7 +51,9 @@ from opsledger.readers import utilisation
 
 ctx = Context.open(open_workspace(root))
 if name == "utilisation":
-    read = lambda: utilisation.read(utilisation.utilisation_folder(root / "telemetry"))
+    # As a review reads them: under the workspace's telemetry folder, wherever it is.
+    read = lambda: utilisation.read(
+        utilisation.utilisation_folder(ctx.workspace.path(InputKey.TELEMETRY)))
 else:
     key = InputKey(name)
     read = lambda: ctx.inputs.read(key)
@@ -82,12 +84,12 @@ print(json.dumps({"seconds": seconds, "before": before, "peak": max(peak[0], aft
 def present(root: Path) -> list[str]:
     """Return the inputs of the workspace at ``root`` that hold something, as read in a review."""
     from opsledger.core.inputs import Context, readers
-    from opsledger.core.workspace import open_workspace
+    from opsledger.core.workspace import InputKey, open_workspace
     from opsledger.readers import utilisation
 
     ctx = Context.open(open_workspace(root))
     found = [key.value for key in readers() if ctx.inputs.present(key)]
-    folder = utilisation.utilisation_folder(root / "telemetry")
+    folder = utilisation.utilisation_folder(ctx.workspace.path(InputKey.TELEMETRY))
     if folder.is_dir() and any(p.is_file() for p in folder.rglob("*")):
         found.append(UTILISATION)
     return found
