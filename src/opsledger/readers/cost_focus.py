@@ -64,8 +64,8 @@ from opsledger.readers.focus_query import (
     REQUIRED,
     FocusColumns,
     FocusQuery,
+    Summed,
     column_key,
-    naming_columns,
 )
 
 __all__ = ["AMOUNTS", "FORMAT", "OPTIONAL", "REQUIRED", "FocusReadResult", "column_key",
@@ -155,12 +155,12 @@ def _read_into(path: Path, columns: FocusColumns, mapping: ServiceMapping,
         return
     with FocusQuery(path, spill) as query:
         try:
-            groups = query.groups(columns)
+            summed = query.groups(columns)
             rejected = query.rejected()
         except Exception as exc:  # DuckDB raises its own error classes for a bad file
             result.fail("", "unreadable CSV", "UTF-8 CSV text", shown(str(exc), 200))
             return
-        _Assembly(path, columns, mapping, result, query, groups, rejected).build()
+        _Assembly(path, columns, mapping, result, query, summed, rejected).build()
 
 
 def _warn_about_columns(header: Sequence[str], mapping: ServiceMapping,
@@ -353,22 +353,17 @@ def _categorical(values: np.ndarray, codes: np.ndarray) -> pd.Categorical[Any]:
     return pd.Categorical.from_codes(mapped[codes], dtype=pd.CategoricalDtype(categories))
 
 
-def _naming(groups: pa.Table, columns: FocusColumns) -> pa.Table:
-    """Return the naming attributes of each ``naming`` number, in order (one row each)."""
-    _, first = np.unique(groups["naming"].to_numpy(), return_index=True)
-    return groups.select(list(naming_columns(columns))).take(first)
-
-
 class _Assembly:
     """Turns the query's groups into a ledger, and its rejected and refused rows into
     located problems."""
 
     def __init__(self, path: Path, columns: FocusColumns, mapping: ServiceMapping,
-                 result: FocusReadResult, query: FocusQuery, groups: pa.Table,
+                 result: FocusReadResult, query: FocusQuery, summed: Summed,
                  rejected: pd.DataFrame) -> None:
         self.path, self.columns, self.mapping, self.result = path, columns, mapping, result
-        self.query, self.groups, self.rejected = query, groups, rejected
-        self.naming = _naming(groups, columns)
+        self.query, self.groups, self.rejected = query, summed.groups, rejected
+        self.naming = summed.namings
+        groups = summed.groups
         self.verdicts = _Verdicts.of(groups)
         self.refused = self.verdicts.refused
         self.returned = int(pc.sum(groups["rows"]).as_py() or 0)

@@ -1,13 +1,14 @@
 """The DuckDB queries that read a FOCUS CSV file without loading it.
 
 The first pass sums the file to one group per day, billing month, raw charge kind, currency
-and naming attributes, with a flag for rows whose amounts are missing or not finite; it
-reads typed (amounts as ``DOUBLE``), in parallel, and keeps DuckDB's rejected rows (cells
-that do not convert, rows with the wrong number of cells) with their lines. Which groups are
-bad is decided afterwards, once per group, from their keys. Only when some are does a second
-pass number the rows and pick the first bad ones: it computes the same key expressions, so
-it selects exactly the rows of the refused groups. Numbering rows costs the first pass its
-parallel scan, which is why it is left to the second.
+and naming set (resource, provider service, sub-account, tags, mapped columns: each distinct
+set is numbered and returned once), with a flag for rows whose amounts are missing or not
+finite. It reads typed (amounts as ``DOUBLE``), in parallel, and keeps DuckDB's rejected rows
+(cells that do not convert, rows with the wrong number of cells) with their lines. Which
+groups are bad is decided afterwards, once per group, from their keys. Only when some are
+does a second pass number the rows and pick the first bad ones: it computes the same key
+expressions, so it selects exactly the rows of the refused groups. Numbering rows costs the
+first pass its parallel scan, which is why it is left to the second.
 
 Columns are addressed by position (``c0``, ``c1`` …), so any header text is safe in SQL.
 The connection is sandboxed like the SLI engine's: it may read the one file and spill to a
@@ -22,10 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from opsledger.core.problems import ReadResult, shown
 from opsledger.formats.csvrows import header_key
@@ -147,23 +146,9 @@ def naming_columns(columns: FocusColumns) -> tuple[str, ...]:
     return tuple(_attributes(columns))
 
 
-def summing_sql(columns: FocusColumns) -> str:
-    """Return the first pass: the file summed by checked keys and naming attributes.
-
-    The scan sums the rows per charge day, raw ``BillingPeriodStart`` text, charge kind,
-    currency and naming attributes (resource, provider service, sub-account, tags, the
-    mapping's columns): the billing month is then computed once per distinct billing text
-    (a handful per file) rather than on every row, and groups whose texts name the same
-    month are merged. The groups come ordered by their naming attributes first, then by
-    their keys, so that one file always gives the same ledger lines in the same order;
-    :func:`naming_numbers` numbers each distinct set of naming attributes from that order.
-    """
+def _sums(columns: FocusColumns) -> dict[str, str]:
+    """Return the sums of the first pass (name → SQL aggregate)."""
     ref = columns.ref
-    keys = _keys(columns)
-    scanned = {"day": keys["day"], "billing_text": ref("BillingPeriodStart"),
-               **{name: keys[name] for name in ("category_text", "class_text", "amounts_ok")},
-               "currency_text": ref("BillingCurrency")}
-    attributes = _attributes(columns)
     effective = ref("EffectiveCost", "DOUBLE")
     sums = {"billed_cost": f"sum({ref('BilledCost', 'DOUBLE')})",
             "effective_cost": f"sum({effective})",
@@ -179,36 +164,49 @@ def summing_sql(columns: FocusColumns) -> str:
         sums["other_pricing_rows"] = (
             f"count(*) FILTER (WHERE upper(trim({ref('PricingCurrency')})) <> "
             f"upper(trim(coalesce({ref('BillingCurrency')}, ''))))")
-    scan = ", ".join(f"{expr} AS {name}" for name, expr in (scanned | attributes | sums).items())
+    return sums
+
+
+def scanning_sql(columns: FocusColumns) -> str:
+    """Return the first pass's scan: the file summed per charge day, raw
+    ``BillingPeriodStart`` text, charge kind, currency and naming attributes (resource,
+    provider service, sub-account, tags, the mapping's columns)."""
+    ref = columns.ref
+    keys = _keys(columns)
+    scanned = {"day": keys["day"], "billing_text": ref("BillingPeriodStart"),
+               **{name: keys[name] for name in ("category_text", "class_text", "amounts_ok")},
+               "currency_text": ref("BillingCurrency")}
+    selected = scanned | _attributes(columns) | _sums(columns)
+    scan = ", ".join(f"{expr} AS {name}" for name, expr in selected.items())
+    return f"SELECT {scan} FROM {_source(columns, True)} GROUP BY ALL"
+
+
+def naming_sql(columns: FocusColumns, scanned: str) -> str:
+    """Return each distinct set of naming attributes of the table ``scanned``, numbered
+    from 0 in their sorted order (``naming``)."""
+    names = ", ".join(_attributes(columns))
+    return (f"SELECT row_number() OVER (ORDER BY {names}) - 1 AS naming, {names} "
+            f"FROM (SELECT DISTINCT {names} FROM {scanned})")
+
+
+def grouping_sql(columns: FocusColumns, scanned: str, namings: str) -> str:
+    """Return the groups of the table ``scanned``, each naming set replaced by its number
+    in ``namings``: the billing month is computed once per distinct billing text (a handful
+    per file) rather than on every row, and groups whose texts name the same month are
+    merged. The groups come ordered by naming number, then by their keys, so that one file
+    always gives the same ledger lines in the same order."""
+    sums = _sums(columns)
     # Counts are cast back to BIGINT: DuckDB sums integers into 128 bits.
     resummed = ", ".join(f"CAST(sum({name}) AS BIGINT) AS {name}" if name.endswith("rows")
                          else f"sum({name}) AS {name}" for name in sums)
-    names = ", ".join(attributes)
-    merged = (f"SELECT day, {_billing_month('billing_text')} AS billing_month, category_text, "
-              f"class_text, amounts_ok, currency_text, {names}, {resummed} "
-              f"FROM (SELECT {scan} FROM {_source(columns, True)} GROUP BY ALL) GROUP BY ALL")
-    # One sort: numbering the namings in SQL (a window ordered by them) sorted the groups
-    # twice, and held both copies.
-    return (f"{merged} ORDER BY {names}, day, billing_month, category_text, class_text, "
-            "amounts_ok, currency_text")
-
-
-def naming_numbers(groups: pa.Table, names: Sequence[str]) -> np.ndarray:
-    """Return each group's naming number: 0 for the first set of naming attributes (columns
-    ``names``), one more at each row whose set differs from the row before.
-
-    The groups come ordered by their naming attributes (:func:`summing_sql`), so equal sets
-    are adjacent and the numbers follow their sorted order. Two missing values are equal.
-    """
-    rows = groups.num_rows
-    changed = np.zeros(rows, dtype=bool)
-    for name in names if rows > 1 else ():
-        column = groups[name]
-        now, before = column.slice(1), column.slice(0, rows - 1)
-        differs = pc.or_(pc.fill_null(pc.not_equal(now, before), False),
-                         pc.xor(pc.is_null(now), pc.is_null(before)))
-        changed[1:] |= differs.to_numpy(zero_copy_only=False)
-    return np.cumsum(changed)
+    # Missing attributes are equal: a join on '=' would drop their groups.
+    same = " AND ".join(f"s.{name} IS NOT DISTINCT FROM n.{name}"
+                        for name in _attributes(columns))
+    return (f"SELECT naming, day, {_billing_month('billing_text')} AS billing_month, "
+            f"category_text, class_text, amounts_ok, currency_text, {resummed} "
+            f"FROM {scanned} s JOIN {namings} n ON {same} GROUP BY ALL "
+            "ORDER BY naming, day, billing_month, category_text, class_text, amounts_ok, "
+            "currency_text")
 
 
 def bad_rows_sql(columns: FocusColumns) -> str:
@@ -249,6 +247,20 @@ def _numbered(columns: FocusColumns, selected: str) -> str:
             f"FROM {_source(columns, False)} WITH ORDINALITY")
 
 
+@dataclass(frozen=True)
+class Summed:
+    """The first pass's result.
+
+    ``groups`` holds one row per naming number, charge day, billing month, charge kind and
+    currency, with the sums; ``namings`` holds each distinct set of naming attributes once,
+    row ``n`` for naming number ``n``. A month of daily charges names each resource on
+    every day: its texts are held once per resource, not once per day.
+    """
+
+    groups: pa.Table
+    namings: pa.Table
+
+
 class FocusQuery:
     """A sandboxed DuckDB connection that may read one file and spill to one folder."""
 
@@ -281,13 +293,22 @@ class FocusQuery:
                  trace: TracebackType | None) -> None:
         self.connection.close()
 
-    def groups(self, columns: FocusColumns) -> pa.Table:
-        """Return the first pass's groups (see :func:`summing_sql`), each with its naming
-        number (``naming``, first)."""
-        groups = self.connection.sql(summing_sql(columns),
-                                     params={"path": str(self.path)}).to_arrow_table()
-        numbers = naming_numbers(groups, naming_columns(columns))
-        return groups.add_column(0, "naming", pa.array(numbers, pa.int64()))
+    def groups(self, columns: FocusColumns) -> Summed:
+        """Return the first pass's groups and naming sets (see :class:`Summed`)."""
+        params = {"path": str(self.path)}
+        run = self.connection.execute
+        run(f"CREATE TEMP TABLE scanned AS {scanning_sql(columns)}", params)
+        try:
+            run(f"CREATE TEMP TABLE namings AS {naming_sql(columns, 'scanned')}")
+            namings = self.connection.sql(
+                f"SELECT {', '.join(naming_columns(columns))} FROM namings ORDER BY naming"
+            ).to_arrow_table()
+            groups = self.connection.sql(
+                grouping_sql(columns, "scanned", "namings")).to_arrow_table()
+        finally:
+            run("DROP TABLE IF EXISTS namings")
+            run("DROP TABLE scanned")
+        return Summed(groups, namings)
 
     def rejected(self) -> pd.DataFrame:
         """Return the rows DuckDB could not read in the first pass, by DuckDB's line."""
