@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from opsledger.cli.main import app
@@ -56,6 +58,39 @@ def test_daily_peak_is_the_highest_sample() -> None:
     assert len(peaks) == 3
     assert peaks["utilisation"].tolist() == pytest.approx(
         [0.5 + (0.03 if (TODAY - timedelta(days=b)).weekday() < 5 else 0) for b in (3, 2, 1)])
+
+
+SAMPLE = st.tuples(
+    st.sampled_from(["api", "é", None]), st.sampled_from(["cpu", "memory", None]),
+    st.one_of(st.none(), st.integers(0, 3 * 24)),  # hours after 2026-11-01 00:00 UTC
+    st.sampled_from([0, 5, -8]),  # hours east of UTC the time is written in
+    st.one_of(st.just(np.nan), st.floats(0, 1.5)), st.sampled_from([np.nan, 4.0, 8.0]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(SAMPLE, max_size=40))
+def test_daily_peaks_are_a_group_by_of_the_samples(
+    rows: list[tuple[str | None, str | None, int | None, int, float, float]],
+) -> None:
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    times = [None if hour is None else (start + timedelta(hours=hour)).astimezone(
+        timezone(timedelta(hours=east))) for _, _, hour, east, _, _ in rows]
+    frame = pd.DataFrame({
+        "time": pd.to_datetime(pd.Series(times, dtype=object), utc=True),
+        "service": [r[0] for r in rows], "resource": [r[1] for r in rows],
+        "utilisation": [r[4] for r in rows], "capacity": [r[5] for r in rows]})
+    # Reference: pandas' group-by, samples of one time kept as given.
+    expected = (frame.assign(day=frame["time"].dt.tz_localize(None).dt.floor("D"))
+                .sort_values("time", kind="stable")
+                .groupby(["service", "resource", "day"], sort=True)
+                .agg(utilisation=("utilisation", "max"), capacity=("capacity", "last"))
+                .reset_index())
+    peaks = daily_peaks(frame)
+    assert list(peaks.columns) == ["service", "resource", "day", "utilisation", "capacity"]
+    if expected.empty:
+        assert peaks.empty
+        return
+    pd.testing.assert_frame_equal(peaks, expected, check_dtype=False)
 
 
 def test_linear_growth_reaches_the_threshold_when_it_should() -> None:

@@ -94,18 +94,46 @@ class SkippedRunway(SkippedResult):
     reason: str
 
 
+PEAK_COLUMNS = ["service", "resource", "day", "utilisation", "capacity"]
+NS_PER_DAY = 86_400 * 10**9
+
+
 def daily_peaks(samples: pd.DataFrame) -> pd.DataFrame:
-    """Return ``service, resource, day, utilisation, capacity`` with the day's peak
-    utilisation and the capacity at that day's last sample."""
+    """Return ``service, resource, day, utilisation, capacity``: one row per service,
+    resource and UTC day, in that order, with the day's peak utilisation and the capacity at
+    the day's last sample that gives one. Samples without a service, resource or time are
+    left out.
+
+    Computed on codes (a sort of the rows and one reduction per column): a thousand
+    services' samples would otherwise be copied whole to be sorted and grouped.
+    """
     if samples.empty:
-        return pd.DataFrame(columns=["service", "resource", "day", "utilisation", "capacity"])
-    frame = samples.assign(day=samples["time"].dt.tz_convert("UTC").dt.tz_localize(None)
-                           .dt.floor("D"))
-    grouped = frame.sort_values("time").groupby(["service", "resource", "day"], sort=True)
+        return pd.DataFrame(columns=PEAK_COLUMNS)
+    service, services = pd.factorize(samples["service"], sort=True)
+    resource, resources = pd.factorize(samples["resource"], sort=True)
+    stamps = samples["time"].dt.tz_convert("UTC").dt.tz_localize(None)
+    instant = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    day = instant // NS_PER_DAY
+    rows = np.flatnonzero((service >= 0) & (resource >= 0) & stamps.notna().to_numpy())
+    if not rows.size:
+        return pd.DataFrame(columns=PEAK_COLUMNS)
+    # By series and day; within a day by time, samples of the same time as given.
+    order = rows[np.lexsort((instant[rows], day[rows], resource[rows], service[rows]))]
+    service, resource, day = service[order], resource[order], day[order]
+    starts = np.flatnonzero(np.r_[True, (service[1:] != service[:-1])
+                                  | (resource[1:] != resource[:-1]) | (day[1:] != day[:-1])])
+    utilisation = samples["utilisation"].to_numpy(dtype=float)[order]
+    capacity = samples["capacity"].to_numpy(dtype=float)[order]
+    # The last position in each day that gives a capacity (-1: none does).
+    given = np.where(np.isnan(capacity), -1, np.arange(len(order)))
+    last = np.maximum.reduceat(given, starts)
     return pd.DataFrame({
-        "utilisation": grouped["utilisation"].max(),
-        "capacity": grouped["capacity"].last(),
-    }).reset_index()
+        "service": services.take(service[starts]),
+        "resource": resources.take(resource[starts]),
+        "day": (day[starts] * NS_PER_DAY).view("datetime64[ns]"),
+        "utilisation": np.fmax.reduceat(utilisation, starts),  # NaN only where all are
+        "capacity": np.where(last >= 0, capacity[np.maximum(last, 0)], np.nan),
+    })
 
 
 def horizon_days(settings: CapacitySettings) -> int:
