@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsledger.model.health import ProbeHistory, ProbeResult, epoch_microseconds
+from opsledger.model.health import (
+    SCANNED_LOOKUPS,
+    ProbeHistory,
+    ProbeResult,
+    epoch_microseconds,
+)
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 PLUS_TWO = timezone(timedelta(hours=2))
@@ -88,6 +93,29 @@ def test_rows_by_service_and_check_are_in_reading_order() -> None:
     assert history.rows_of("checkout", "tcp").tolist() == []
     assert history.rows_of("nobody").tolist() == []
     assert history.service_code("search") == 1 and history.service_code("nobody") is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(probes=st.lists(st.tuples(st.sampled_from(["a", "b", "c"]),
+                                 st.sampled_from(["http", "tcp"])), max_size=30))
+def test_rows_of_a_few_services_are_scanned_and_of_many_grouped_alike(
+    probes: list[tuple[str, str]],
+) -> None:
+    history = ProbeHistory.from_records(
+        [ProbeResult(T0 + timedelta(minutes=i), service, check, True, 1.0)
+         for i, (service, check) in enumerate(probes)])
+    asked = [(s, c) for s in ("a", "b", "c", "nobody") for c in (None, "http", "tcp", "dns")]
+    # Reference: the positions of the matching probes, in reading order.
+    expected = {(s, c): [i for i, (ps, pc) in enumerate(probes)
+                         if ps == s and (c is None or pc == c)] for s, c in asked}
+    found = {(s, c): history.rows_of(s, c).tolist() for s, c in asked}
+    assert found == expected
+    # The first lookups scanned; the later ones grouped every service and check once.
+    assert len(asked) > SCANNED_LOOKUPS
+    assert {"rows_by_service", "rows_by_check"} <= set(vars(history))
+    scanned = ProbeHistory.from_records(list(history))
+    assert scanned.rows_of("a", "http").tolist() == expected["a", "http"]
+    assert not {"rows_by_service", "rows_by_check"} & set(vars(scanned))
 
 
 def test_concat_joins_names_zones_and_rows() -> None:
