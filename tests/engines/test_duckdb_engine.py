@@ -11,7 +11,7 @@ import pytest
 
 from opsledger.core.errors import EngineError
 from opsledger.engines.duckdb_engine import DuckDbEngine
-from opsledger.model.slo import DuckDbSource, Slo, SloWindow
+from opsledger.model.slo import DuckDbSource, SliSeries, Slo, SloWindow
 from tests.slo.slo_events import MINUTES, SERVICES, START, Events, availability_slo, write_parquet
 
 
@@ -216,6 +216,60 @@ def test_one_scan_returns_a_row_per_minute_and_mask_not_per_combination(
         np.testing.assert_array_equal(together[f"{name}/availability"].good, expected_good)
 
 
+@pytest.mark.parametrize("with_latency", [False, True])
+def test_one_scan_groups_only_the_events_of_its_slos_services(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_latency: bool
+) -> None:
+    # Two services with SLOs among eight in the file. Availability SLOs alone are grouped by
+    # their columns first; a latency SLO (a continuous column) makes the scan group by mask.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(8)
+    count = 6_000
+    stamps = (rng.integers(0, 6 * 3600, count) * 1_000_000 + int(START.timestamp() * 1_000_000))
+    names = ["checkout", "search", *(f"other-{i}" for i in range(6))]
+    service = rng.choice(names, count)
+    status = rng.choice([200, 404, 503], count).astype(np.int32)
+    latency = rng.uniform(1, 200, count)
+    (tmp_path / "telemetry").mkdir()
+    pq.write_table(pa.table({"ts": pa.array(stamps, pa.timestamp("us", tz="UTC")),
+                             "service": service, "status": status, "latency_ms": latency}),
+                   tmp_path / "telemetry" / "mixed.parquet")
+    path = "telemetry/mixed.parquet"
+    slos = [availability_slo("checkout", path), availability_slo("search", path)]
+    if with_latency:
+        slos.append(Slo("search", "latency", 0.99, SloWindow(1), DuckDbSource(
+            path, "ts", good="latency_ms < 80", total="service = 'search'")))
+    engine = DuckDbEngine(tmp_path)
+    fetched: list[dict[str, np.ndarray]] = []
+    counts = engine._counts
+
+    def counted(sql: str, label: str) -> dict[str, np.ndarray]:
+        fetched.append(counts(sql, label))
+        return fetched[-1]
+
+    monkeypatch.setattr(engine, "_counts", counted)
+    together = engine.series_many(slos, START, START + timedelta(days=1))
+    (columns,) = fetched
+    mine = np.isin(service, ["checkout", "search"])
+    assert int(columns["events"].sum()) == int(mine.sum())
+    minute = (stamps // 1_000_000 - int(START.timestamp())) // 60
+    for name in ("checkout", "search"):
+        assert_day_counted(together[f"{name}/availability"], minute, service == name,
+                           status < 500)
+    if with_latency:
+        assert_day_counted(together["search/latency"], minute, service == "search",
+                           latency < 80)
+
+
+def assert_day_counted(series: SliSeries, minute: np.ndarray, mine: np.ndarray,
+                       good: np.ndarray) -> None:
+    """Assert a day's counts per minute: the ``mine`` events in total, ``good`` among them."""
+    np.testing.assert_array_equal(series.total, np.bincount(minute[mine], minlength=1440))
+    np.testing.assert_array_equal(series.good, np.bincount(minute[mine & good], minlength=1440))
+
+
 @pytest.mark.parametrize(("unit", "zone"), [("s", None), ("ms", "UTC"), ("us", "+02:00"),
                                             ("ns", None), ("ns", "UTC"), ("ns", "+02:00")])
 def test_times_of_every_precision_with_or_without_a_zone_count_by_their_minute(
@@ -241,9 +295,6 @@ def test_times_of_every_precision_with_or_without_a_zone_count_by_their_minute(
     alone = engine.series(slos[0], START, end)
     minute = (seconds - int(START.timestamp())) // 60
     for name in ("checkout", "search"):
-        mine = service == name
-        series = together[f"{name}/availability"]
-        np.testing.assert_array_equal(series.total, np.bincount(minute[mine], minlength=1440))
-        np.testing.assert_array_equal(
-            series.good, np.bincount(minute[mine & (status < 500)], minlength=1440))
+        assert_day_counted(together[f"{name}/availability"], minute, service == name,
+                           status < 500)
     np.testing.assert_array_equal(alone.total, together["checkout/availability"].total)

@@ -396,7 +396,10 @@ class DuckDbEngine:
             bits.append(f"(CASE WHEN ({scope}) AND ({verdict}) THEN {1 << (2 * i + 1)} ELSE 0 END)")
         mask_sql = f"CAST({' | '.join(bits)} AS BIGINT)"
         minute_sql = f"CAST(({epoch_micros_sql(ts, ts_type)} - {start_us}) // 60000000 AS INTEGER)"
-        span = f"{ts} >= {lower} AND {ts} < {upper}"
+        # Events in no SLO's scope make no count: left out before any grouping, so that the
+        # groups hold the batch's own services' events, not every service's in the files.
+        scopes = " OR ".join(f"({sli.scope.sql})" for sli in checked)
+        span = f"{ts} >= {lower} AND {ts} < {upper} AND ({scopes})"
         keys = self._compactable(relation, column, predicates)
         if keys:
             # Predicates are evaluated once per distinct combination of the columns they
