@@ -174,3 +174,20 @@ def test_two_columns_giving_the_same_field_fail_the_file_by_name(tmp_path: Path)
     (problem,) = utilisation.read(folder).problems
     assert problem.message == ("columns 'utilisation' and 'utilization' both give the "
                                "'utilisation' column")
+
+
+def test_samples_of_one_file_are_its_log_and_of_several_are_joined_in_name_order(
+    tmp_path: Path,
+) -> None:
+    header = "time,service,resource,utilisation\n"
+    folder = write(tmp_path, "b.csv", header + "2026-10-02T10:00:00Z,web,cpu,0.2\n")
+    one = utilisation.read(folder)
+    # Not copied: a run holds its samples once.
+    assert one.log.frame is one.records[0].frame
+    write(tmp_path, "a.csv", header + "2026-10-01T10:00:00Z,api,cpu,0.1\n"
+          "2026-10-01T11:00:00Z,api,memory,0.3\n")
+    write(tmp_path, "c.csv", header)  # no samples
+    joined = utilisation.read(folder).log.frame
+    assert list(joined["service"]) == ["api", "api", "web"]
+    assert list(joined["utilisation"]) == pytest.approx([0.1, 0.3, 0.2])
+    assert list(joined.index) == [0, 1, 2]

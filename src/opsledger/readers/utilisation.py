@@ -59,7 +59,13 @@ class UtilisationLog:
 
     @classmethod
     def concat(cls, logs: list[UtilisationLog]) -> UtilisationLog:
-        frames = [log.frame for log in logs if len(log)]
+        """Return the samples of ``logs`` in order: the one log itself when only one holds
+        any (a log is not changed once read), so that a run does not hold its samples
+        twice."""
+        filled = [log for log in logs if len(log)]
+        if len(filled) == 1:
+            return filled[0]
+        frames = [log.frame for log in filled]
         if not frames:
             return cls(pd.DataFrame({
                 "time": pd.to_datetime([], utc=True), "service": [], "resource": [],
