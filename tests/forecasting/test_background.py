@@ -32,6 +32,19 @@ def test_the_work_runs_in_another_process_and_comes_back() -> None:
     assert background.submit(int, "78", base=16).result(timeout=60) == 120
 
 
+def _preloaded_and_frozen() -> tuple[bool, int]:
+    import gc
+
+    return "statsforecast.models" in sys.modules, gc.get_freeze_count()
+
+
+def test_workers_start_with_the_libraries_loaded_and_kept_from_the_collector() -> None:
+    # Frozen in the fork server: a collector pass in a worker would copy every page of them.
+    loaded, frozen = background.submit(_preloaded_and_frozen).result(timeout=120)
+    assert loaded
+    assert frozen > 100_000  # statsforecast, statsmodels, scipy, pandas: objects by the 100k
+
+
 def test_without_a_worker_the_work_is_done_here(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(background.ENVIRONMENT, "0")
     assert not background.enabled()

@@ -34,8 +34,10 @@ T = TypeVar("T")
 # Set to "0" to fit in the run's own process (for profiling, or where processes are scarce).
 ENVIRONMENT = "OPSLEDGER_BACKGROUND_FORECASTS"
 # Modules the fork server imports once, so that every worker starts with them loaded:
-# statsforecast's models take longer to import than most fits take to run.
-_PRELOAD = ["opsledger.forecasting.models", "statsforecast.models"]
+# statsforecast's models take longer to import than most fits take to run. The last one
+# freezes them (see its docstring), so that the workers keep sharing their pages.
+_PRELOAD = ["opsledger.forecasting.models", "statsforecast.models",
+            "opsledger.forecasting.preloaded"]
 # At most this many workers; this process keeps working beside them.
 MAX_WORKERS = 2
 # Batches per worker (:func:`batches`): enough that the workers end close together.
