@@ -194,17 +194,9 @@ def test_one_scan_returns_a_row_per_minute_and_mask_not_per_combination(
                    tmp_path / "telemetry" / "codes.parquet")
     slos = [availability_slo(name, "telemetry/codes.parquet") for name in ("checkout", "search")]
     engine = DuckDbEngine(tmp_path)
-    fetched: list[int] = []
-    counts = engine._counts
-
-    def counted(sql: str, label: str) -> dict[str, np.ndarray]:
-        columns = counts(sql, label)
-        fetched.append(len(columns["minute"]))
-        return columns
-
-    monkeypatch.setattr(engine, "_counts", counted)
+    calls = recorded_counts(engine, monkeypatch)
     together = engine.series_many(slos, START, START + timedelta(days=1))
-    assert fetched == [minutes * 4]
+    assert [len(columns["minute"]) for _, columns in calls] == [minutes * 4]
     for name in ("checkout", "search"):
         mine = service == name
         expected_total = np.bincount((stamps[mine] // 1_000_000 - int(START.timestamp())) // 60,
@@ -242,18 +234,13 @@ def test_one_scan_groups_only_the_events_of_its_slos_services(
         slos.append(Slo("search", "latency", 0.99, SloWindow(1), DuckDbSource(
             path, "ts", good="latency_ms < 80", total="service = 'search'")))
     engine = DuckDbEngine(tmp_path)
-    fetched: list[dict[str, np.ndarray]] = []
-    counts = engine._counts
-
-    def counted(sql: str, label: str) -> dict[str, np.ndarray]:
-        fetched.append(counts(sql, label))
-        return fetched[-1]
-
-    monkeypatch.setattr(engine, "_counts", counted)
+    calls = recorded_counts(engine, monkeypatch)
     together = engine.series_many(slos, START, START + timedelta(days=1))
-    (columns,) = fetched
+    ((sql, columns),) = calls
     mine = np.isin(service, ["checkout", "search"])
     assert int(columns["events"].sum()) == int(mine.sum())
+    # The scopes took in a quarter of the events: the others were left out by one IN list.
+    assert "service IN ('checkout', 'search')" in sql
     minute = (stamps // 1_000_000 - int(START.timestamp())) // 60
     for name in ("checkout", "search"):
         assert_day_counted(together[f"{name}/availability"], minute, service == name,
@@ -261,6 +248,46 @@ def test_one_scan_groups_only_the_events_of_its_slos_services(
     if with_latency:
         assert_day_counted(together["search/latency"], minute, service == "search",
                            latency < 80)
+
+
+def test_a_scan_whose_slos_take_in_most_events_tests_no_scope_per_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(9)
+    stamps = rng.integers(0, 3600, 3_000) * 1_000_000 + int(START.timestamp() * 1_000_000)
+    service = rng.choice(["checkout", "search", "other"], 3_000, p=[0.45, 0.45, 0.1])
+    (tmp_path / "telemetry").mkdir()
+    pq.write_table(pa.table({"ts": pa.array(stamps, pa.timestamp("us", tz="UTC")),
+                             "service": service, "status": np.full(3_000, 200, np.int32)}),
+                   tmp_path / "telemetry" / "most.parquet")
+    slos = [availability_slo(name, "telemetry/most.parquet") for name in ("checkout", "search")]
+    engine = DuckDbEngine(tmp_path)
+    calls = recorded_counts(engine, monkeypatch)
+    together = engine.series_many(slos, START, START + timedelta(days=1))
+    ((sql, _),) = calls
+    assert " IN (" not in sql
+    minute = (stamps // 1_000_000 - int(START.timestamp())) // 60
+    for name in ("checkout", "search"):
+        assert_day_counted(together[f"{name}/availability"], minute, service == name,
+                           np.ones(3_000, dtype=bool))
+
+
+def recorded_counts(engine: DuckDbEngine, monkeypatch: pytest.MonkeyPatch
+                    ) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """Record each counting query ``engine`` runs from now on, with the columns it returned."""
+    calls: list[tuple[str, dict[str, np.ndarray]]] = []
+    counts = engine._counts
+
+    def counted(sql: str, label: str) -> dict[str, np.ndarray]:
+        columns = counts(sql, label)
+        calls.append((sql, columns))
+        return columns
+
+    monkeypatch.setattr(engine, "_counts", counted)
+    return calls
 
 
 def assert_day_counted(series: SliSeries, minute: np.ndarray, mine: np.ndarray,

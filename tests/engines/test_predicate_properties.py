@@ -14,12 +14,18 @@ from __future__ import annotations
 from functools import cache
 
 import duckdb
+import pytest
 import sqlglot
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from opsledger.engines.predicates import PredicateRefused, SqlDialect, parse_predicate
+from opsledger.engines.predicates import (
+    PredicateRefused,
+    SqlDialect,
+    in_any_scope,
+    parse_predicate,
+)
 
 # A fragment of predicate text, and whether it holds a forbidden construct.
 Fragment = tuple[str, bool]
@@ -234,3 +240,18 @@ def test_forbidden_constructs_are_refused_and_accepted_ones_render_clean(
     rendered_is_allowed(rendered, dialect)
     # Rendering is a fixpoint: what ran is what a second check would accept unchanged.
     assert parse_predicate(rendered, dialect).sql == rendered
+
+
+@pytest.mark.parametrize(("scopes", "expected"), [
+    (["service = 'a'", "(service = 'b')", "'a' = service"], "service IN ('a', 'b')"),
+    (['"service" = \'a\'', "status = 1"], None),  # two columns
+    (["status = 500", "status = 404"], "status IN (500, 404)"),
+    (["service = 'a' AND status < 500"], None),
+    (["service = other"], None),  # no literal
+    (["service <> 'a'"], None),
+])
+def test_scopes_naming_one_value_of_one_column_each_become_one_in_list(
+    scopes: list[str], expected: str | None,
+) -> None:
+    narrowed = in_any_scope([parse_predicate(text, SqlDialect.DUCKDB) for text in scopes])
+    assert (narrowed.sql if narrowed is not None else None) == expected

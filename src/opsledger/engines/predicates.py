@@ -16,6 +16,7 @@ what reaches an engine is what was checked, not the text the user wrote.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -226,6 +227,32 @@ def sli_predicates(slo: Slo, dialect: SqlDialect) -> SliPredicates:
     verdict = _checked(slo, role, verdict_text or "", dialect)
     scope = _checked(slo, "total", source.total, dialect) if source.total else true(dialect)
     return SliPredicates(scope, verdict, counts_good)
+
+
+def in_any_scope(scopes: Sequence[Predicate]) -> Predicate | None:
+    """Return one predicate that selects the events of any of ``scopes`` when each compares
+    one and the same column to a literal (``service = 'checkout'``): an ``IN`` list, which
+    DuckDB tests once per event where a chain of ``OR`` would test every term. None for any
+    other scopes."""
+    column: exp.Column | None = None
+    values: dict[str, exp.Expr] = {}
+    for scope in scopes:
+        tree = scope.tree.unnest()
+        if not isinstance(tree, exp.EQ):
+            return None
+        sides = (tree.left.unnest(), tree.right.unnest())
+        named = [side for side in sides if isinstance(side, exp.Column) and not side.table]
+        literal = [side for side in sides if isinstance(side, exp.Literal)]
+        if len(named) != 1 or len(literal) != 1:
+            return None
+        if column is not None and named[0].name != column.name:
+            return None
+        column = named[0]
+        values.setdefault(literal[0].sql(), literal[0])
+    if column is None:
+        return None
+    tree = exp.In(this=column.copy(), expressions=[v.copy() for v in values.values()])
+    return Predicate(tree, scopes[0].dialect)
 
 
 def true(dialect: SqlDialect) -> Predicate:
