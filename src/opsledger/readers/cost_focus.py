@@ -155,7 +155,7 @@ def _read_into(path: Path, columns: FocusColumns, mapping: ServiceMapping,
         return
     with FocusQuery(path, spill) as query:
         try:
-            summed = query.groups(columns)
+            summed = query.first_pass(columns)
             rejected = query.rejected()
         except Exception as exc:  # DuckDB raises its own error classes for a bad file
             result.fail("", "unreadable CSV", "UTF-8 CSV text", shown(str(exc), 200))
@@ -363,10 +363,9 @@ class _Assembly:
         self.path, self.columns, self.mapping, self.result = path, columns, mapping, result
         self.query, self.groups, self.rejected = query, summed.groups, rejected
         self.naming = summed.namings
-        groups = summed.groups
-        self.verdicts = _Verdicts.of(groups)
+        self.verdicts = _Verdicts.of(self.groups)
         self.refused = self.verdicts.refused
-        self.returned = int(pc.sum(groups["rows"]).as_py() or 0)
+        self.returned = int(pc.sum(self.groups["rows"]).as_py() or 0)
         self.listed = 0
         self.unreadable_tags: list[str] = []
         self._lines: _LineMap | None = None

@@ -293,7 +293,7 @@ class FocusQuery:
                  trace: TracebackType | None) -> None:
         self.connection.close()
 
-    def groups(self, columns: FocusColumns) -> Summed:
+    def first_pass(self, columns: FocusColumns) -> Summed:
         """Return the first pass's groups and naming sets (see :class:`Summed`)."""
         params = {"path": str(self.path)}
         run = self.connection.execute
