@@ -92,3 +92,8 @@ def _days(value: int | None, urgent: bool = False) -> str:
         return "beyond horizon"
     text = "already" if value == 0 else f"{value} d"
     return f"[red]{text}[/]" if urgent else text
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``capacity`` to the root command."""
+    root.command(name="capacity")(capacity)

@@ -19,6 +19,7 @@ from opsledger.core.errors import InputError, OpsledgerError
 from opsledger.core.fileio import dumps_json
 from opsledger.core.inputs import Context
 from opsledger.core.inputs import fail_if_strict as fail_if_strict
+from opsledger.core.options import EngineChoice
 from opsledger.core.problems import Level, ReadResult
 from opsledger.formats.fields import parse_datetime
 
@@ -51,6 +52,15 @@ PrometheusOpt = Annotated[
     typer.Option(
         "--prometheus",
         help="Prometheus base URL for SLOs defined in PromQL (or OPSLEDGER_PROMETHEUS_URL).",
+    ),
+]
+EngineOpt = Annotated[
+    EngineChoice | None,
+    typer.Option(
+        "--engine",
+        help="Engine for SLIs over event files: duckdb (this machine) or spark "
+        "(default: 'engine' in opsledger.yaml, else duckdb).",
+        case_sensitive=False,
     ),
 ]
 

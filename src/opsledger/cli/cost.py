@@ -122,3 +122,8 @@ def _table(title: str, header: list[str], rows: list[list[str]], caption: str = 
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``cost`` to the root command."""
+    root.command(name="cost")(cost)

@@ -177,3 +177,8 @@ def assign_command(
         print_json({"experiment": experiment, "unit_id": unit_id, "variant": variant})
     else:
         console.print(escape(variant))
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``experiment`` commands to the root command."""
+    root.add_typer(app, name="experiment")

@@ -162,3 +162,8 @@ def _figure(value: float | None) -> str:
 
 def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``forecast`` commands to the root command."""
+    root.add_typer(app, name="forecast")

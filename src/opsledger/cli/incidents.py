@@ -212,3 +212,8 @@ def escalation(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt
     console.print(table)
     console.print(f"Wrote {escape(str(outputs.markdown))}")
     console.print(f"Wrote {escape(str(outputs.alertmanager))}")
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``incidents`` commands to the root command."""
+    root.add_typer(app, name="incidents")

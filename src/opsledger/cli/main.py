@@ -10,6 +10,7 @@ from rich.table import Table
 
 from opsledger.cli.common import (
     EXIT_BAD_INPUT,
+    EngineOpt,
     JsonOpt,
     NowOpt,
     PrometheusOpt,
@@ -25,7 +26,7 @@ from opsledger.cli.common import (
     progress,
     resolve_now,
 )
-from opsledger.cli.slo import EngineOpt
+from opsledger.cli.loading import SETTINGS, RootGroup
 from opsledger.core.inputs import Inputs
 from opsledger.core.lock import writing
 from opsledger.core.problems import Level
@@ -41,9 +42,8 @@ app = typer.Typer(
     name="opsledger",
     help="Operational records in; SLO, incident, support and maintenance decisions out.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    cls=RootGroup,
+    **SETTINGS,
 )
 
 
@@ -288,35 +288,6 @@ def _print_scorecard(result: ReviewResult) -> None:
         table.add_row(escape(card.team), status_label(card.status),
                       *(escape(f"{STATUS_ICONS[f.status]} {f.text}") for f in card.figures))
     console.print(table)
-
-
-def _register_subcommands() -> None:
-    from opsledger.cli import (
-        capacity,
-        cost,
-        experiment,
-        forecast,
-        incidents,
-        patch,
-        protocols,
-        quality,
-        rollback,
-        slo,
-    )
-
-    protocols.register(app)
-    app.command(name="capacity")(capacity.capacity)
-    app.command(name="cost")(cost.cost)
-    app.add_typer(experiment.app, name="experiment")
-    app.add_typer(forecast.app, name="forecast")
-    app.add_typer(incidents.app, name="incidents")
-    app.add_typer(patch.app, name="patch")
-    app.add_typer(quality.app, name="quality")
-    app.add_typer(rollback.app, name="rollback")
-    app.add_typer(slo.app, name="slo")
-
-
-_register_subcommands()
 
 
 def main() -> None:

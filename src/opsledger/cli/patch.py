@@ -134,3 +134,7 @@ def plan(
     if view.plan.flagged:
         raise typer.Exit(EXIT_FAILED)
 
+
+def register(root: typer.Typer) -> None:
+    """Add the ``patch`` commands to the root command."""
+    root.add_typer(app, name="patch")

@@ -90,3 +90,8 @@ def _print(scorecard: Scorecard, out: Path, junit: Path | None) -> None:
     if scorecard.advisory_warning:
         console.print(f"[yellow]warning: {escape(scorecard.advisory_warning)}[/]")
     console.print(f"Wrote {escape(str(out))}" + (f", {escape(str(junit))}" if junit else ""))
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``quality`` commands to the root command."""
+    root.add_typer(app, name="quality")

@@ -93,3 +93,8 @@ def canary(
             console.print(f"- {escape(reason)}")
     if report.decision is not Decision.PROCEED:
         raise typer.Exit(EXIT_FAILED)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``rollback`` commands to the root command."""
+    root.add_typer(app, name="rollback")

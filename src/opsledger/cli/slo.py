@@ -13,6 +13,7 @@ from rich.table import Table
 from opsledger.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
+    EngineOpt,
     JsonOpt,
     NowOpt,
     PrometheusOpt,
@@ -31,7 +32,7 @@ from opsledger.cli.common import (
 )
 from opsledger.core.errors import InputError
 from opsledger.core.inputs import Context
-from opsledger.core.options import DEFAULT_MIN_EVENTS, EngineChoice
+from opsledger.core.options import DEFAULT_MIN_EVENTS
 from opsledger.core.problems import Level, Problem
 from opsledger.core.workspace import open_workspace
 
@@ -46,15 +47,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-EngineOpt = Annotated[
-    EngineChoice | None,
-    typer.Option(
-        "--engine",
-        help="Engine for SLIs over event files: duckdb (this machine) or spark "
-        "(default: 'engine' in opsledger.yaml, else duckdb).",
-        case_sensitive=False,
-    ),
-]
 MinEventsOpt = Annotated[
     int,
     typer.Option("--min-events", min=1, help="Fewer events in the window make an SLO invalid."),
@@ -433,3 +425,7 @@ def _hours(minutes: float | None) -> str:
 def _fmt(value: object) -> str:
     return "" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
 
+
+def register(root: typer.Typer) -> None:
+    """Add the ``slo`` commands to the root command."""
+    root.add_typer(app, name="slo")
