@@ -15,7 +15,8 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
-# Every Typer app of the command line is made with these (the root, each subcommand group).
+# The root is made with these, and so is each holder that builds another module's commands
+# (commands_of), so that those are built as the root builds its own.
 SETTINGS: dict[str, Any] = {"add_completion": False, "pretty_exceptions_enable": False,
                             "rich_markup_mode": None}
 
