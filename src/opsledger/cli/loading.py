@@ -36,12 +36,12 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
-def commands_of(module: str) -> dict[str, typer.core.TyperCommand | TyperGroup]:
+def commands_of(module: str) -> dict[str, Any]:
     """Return the commands that ``opsledger.cli.<module>`` adds to the root, built as the root
     builds its own (same settings), by name."""
     holder = typer.Typer(**SETTINGS)
     importlib.import_module(f"opsledger.cli.{module}").register(holder)
-    return dict(typer.main.get_group(holder).commands)  # type: ignore[arg-type]
+    return dict(typer.main.get_group(holder).commands)
 
 
 class Subcommands(MutableMapping[str, Any]):
