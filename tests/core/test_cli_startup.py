@@ -70,6 +70,8 @@ def test_slo_status_over_event_files_loads_no_http_client_cron_parser_or_spark_d
     assert status[0]["sli"] == pytest.approx(23 / 24)
     loaded = set(done.stderr.split())
     assert not {"requests", "urllib3", "croniter", "sqlglot.dialects.spark"} & loaded
+    # JSON into a pipe: no table, no spinner, so no Rich.
+    assert not {m for m in loaded if m == "rich" or m.startswith("rich.")}
     # Of the command line's modules, only the command's own.
     assert {m for m in loaded if m.startswith("opsledger.cli.")} == {
         "opsledger.cli.common", "opsledger.cli.loading", "opsledger.cli.main",

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from opsledger.cli.common import (
     JsonOpt,
@@ -22,6 +21,7 @@ from opsledger.cli.common import (
     print_json,
     progress,
     resolve_now,
+    rich_table,
 )
 from opsledger.core.errors import InputError
 from opsledger.core.problems import Level
@@ -69,8 +69,8 @@ def capacity(
         print_json(capacity_json(view))
         return
     title = "Capacity runway" + ("" if ctx.scope.whole else f", {ctx.scope.label}")
-    table = Table("service", "resource", "now", f"reaches {threshold:.0%}", "upper bound",
-                  f"needed in {months} mo", title=escape(title))
+    table = rich_table("service", "resource", "now", f"reaches {threshold:.0%}", "upper bound",
+                       f"needed in {months} mo", title=escape(title))
     for runway in view.runways:
         point, upper = runway.days_to_threshold, runway.days_to_threshold_upper
         need = runway.needs[-1] if runway.needs else None

@@ -10,10 +10,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar, cast
 
 import typer
-from rich.console import Console
 
 from opsledger.core.errors import InputError, OpsledgerError
 from opsledger.core.fileio import dumps_json
@@ -22,6 +21,10 @@ from opsledger.core.inputs import fail_if_strict as fail_if_strict
 from opsledger.core.options import EngineChoice
 from opsledger.core.problems import Level, ReadResult
 from opsledger.formats.fields import parse_datetime
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -33,8 +36,50 @@ EXIT_INTERNAL = 3
 
 # Columns a table may take when the output is not a terminal: wide enough for any row.
 PLAIN_WIDTH = 10_000
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fit(console: Console) -> None:
+    """Without a terminal (a pipe, a CI log), have ``console`` print tables whole."""
+    if not console.is_terminal:
+        console.width = PLAIN_WIDTH
+
+
+class LazyConsole:
+    """A Rich console made when first used, so a command printing only JSON loads no Rich.
+
+    Reading or setting an attribute reaches the console, made (and fitted) then.
+    """
+
+    __slots__ = ("_console", "_settings")
+
+    def __init__(self, **settings: Any) -> None:
+        object.__setattr__(self, "_settings", settings)
+        object.__setattr__(self, "_console", None)
+
+    @property
+    def is_made(self) -> bool:
+        return self._console is not None
+
+    def made(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            console = Console(**self._settings)
+            fit(console)
+            object.__setattr__(self, "_console", console)
+        return cast("Console", self._console)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.made(), name, value)
+
+
+_OUT = LazyConsole(highlight=False, soft_wrap=True)
+_ERR = LazyConsole(stderr=True, highlight=False, soft_wrap=True)
+console = cast("Console", _OUT)
+err_console = cast("Console", _ERR)
 
 WorkspaceArg = Annotated[
     Path, typer.Argument(help="The ops workspace folder.", show_default=False)
@@ -91,10 +136,20 @@ def print_json(obj: Any) -> None:
 
 
 def fit_output() -> None:
-    """Without a terminal (a pipe, a CI log), print tables whole: no column is cut to fit."""
-    for out in (console, err_console):
-        if not out.is_terminal:
-            out.width = PLAIN_WIDTH
+    """Without a terminal (a pipe, a CI log), print tables whole: no column is cut to fit.
+
+    A console not made yet is fitted when it is made.
+    """
+    for out in (_OUT, _ERR):
+        if out.is_made:
+            fit(out.made())
+
+
+def rich_table(*headers: str, **options: Any) -> Table:
+    """Return a Rich table with ``headers`` (Rich is loaded when a table is first made)."""
+    from rich.table import Table
+
+    return Table(*headers, **options)
 
 
 @contextmanager
@@ -105,7 +160,9 @@ def progress(label: str, quiet: bool = False) -> Iterator[Callable[[str], None]]
     line, so a CI log shows where a long run is. ``quiet`` (with ``--json``) shows nothing
     without a terminal, so the output is the document alone.
     """
-    if err_console.is_terminal:
+    if quiet and not sys.stderr.isatty():
+        yield lambda message: None
+    elif err_console.is_terminal:
         with err_console.status(label) as status:
             yield lambda message: status.update(message)
     elif quiet:

@@ -5,10 +5,9 @@ or one service's."""
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from opsledger.cli.common import (
     JsonOpt,
@@ -24,9 +23,13 @@ from opsledger.cli.common import (
     progress,
     report_problems,
     resolve_now,
+    rich_table,
 )
 from opsledger.core.errors import InputError
 from opsledger.core.workspace import open_workspace
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 MonthOpt = Annotated[
     str | None,
@@ -118,7 +121,7 @@ def cost(
 
 
 def _table(title: str, header: list[str], rows: list[list[str]], caption: str = "") -> Table:
-    table = Table(*(escape(h) for h in header), title=title, caption=escape(caption) or None)
+    table = rich_table(*(escape(h) for h in header), title=title, caption=escape(caption) or None)
     for row in rows:
         table.add_row(*row)
     return table

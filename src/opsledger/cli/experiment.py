@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from opsledger.cli.common import (
     JsonOpt,
@@ -19,6 +18,7 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
+    rich_table,
 )
 from opsledger.core.errors import InputError
 from opsledger.core.inputs import Context
@@ -89,13 +89,13 @@ def _print_result(result: ExperimentResult) -> None:
     console.print(f"[bold]{escape(result.name)}[/] ({result.definition.status.value}, "
                   f"{result.horizon.value}); sample ratio: chi-square p = {srm.p_value:.3g} "
                   f"{flag}")
-    variants = Table("Variant", "Units", "Mean", "Std")
+    variants = rich_table("Variant", "Units", "Mean", "Std")
     for v in result.variants:
         variants.add_row(escape(v.name), str(v.n), f"{v.mean:.4g}", f"{v.std:.4g}")
     console.print(variants)
     level = f"{1 - result.definition.alpha:.0%}"
-    table = Table("Metric", "Variant", "Lift", "Relative", f"{level} CI", "p", "p adj.",
-                  "Always-valid CI", "P(win)", "CUPED")
+    table = rich_table("Metric", "Variant", "Lift", "Relative", f"{level} CI", "p", "p adj.",
+                       "Always-valid CI", "P(win)", "CUPED")
     for c in result.comparisons:
         lift = c.lift
         rel = "n/a" if lift.lift_rel is None else f"{lift.lift_rel:+.2%}"

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from opsledger.cli.common import (
     JsonOpt,
@@ -23,6 +22,7 @@ from opsledger.cli.common import (
     print_json,
     progress,
     resolve_now,
+    rich_table,
 )
 from opsledger.core.lock import writing
 from opsledger.core.workspace import InputKey, open_workspace
@@ -108,8 +108,8 @@ def _scope_tickets(workspace: Path, horizon: int, now: str | None, strict: bool,
 
 def _print_plan(plan: CoveragePlan, horizon: int, output: Path) -> None:
     of = "" if plan.scope.whole else f" of {escape(plan.scope.label)}"
-    table = Table("queue", "model", "MASE", "naive MASE", "beats naive", "tickets/day",
-                  "skill group", title=f"Support coverage{of}, next {horizon} days")
+    table = rich_table("queue", "model", "MASE", "naive MASE", "beats naive", "tickets/day",
+                       "skill group", title=f"Support coverage{of}, next {horizon} days")
     for queue in plan.forecast_queues:
         forecast = queue.forecast
         per_day = sum(p.mean for p in forecast.daily) / len(forecast.daily)
@@ -127,9 +127,9 @@ def _print_plan(plan: CoveragePlan, horizon: int, output: Path) -> None:
     console.print(table)
     for skipped in plan.skipped_queues:
         console.print(f"[yellow]{escape(skipped.queue)}:[/] {escape(skipped.reason)}")
-    staffing = Table("skill group", "hours", "work h/week", "agent-h", "occupancy",
-                     "service level", "peak agents", "peak heads", "rostered",
-                     title="Staffing of a typical week (every interval in the plan file)")
+    staffing = rich_table("skill group", "hours", "work h/week", "agent-h", "occupancy",
+                          "service level", "peak agents", "peak heads", "rostered",
+                          title="Staffing of a typical week (every interval in the plan file)")
     for group in plan.groups:
         totals = group.totals
         staffing.add_row(

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from opsledger.cli.common import (
     JsonOpt,
@@ -23,6 +22,7 @@ from opsledger.cli.common import (
     print_json,
     progress,
     resolve_now,
+    rich_table,
 )
 from opsledger.core.errors import InputError
 from opsledger.core.lock import writing
@@ -114,7 +114,7 @@ def stats(
                   f"{kpis.count}")
     if not review.scope.whole:
         console.print(escape(review.left_out_text()))
-    summary = Table("KPI", "value", title="Incident KPIs")
+    summary = rich_table("KPI", "value", title="Incident KPIs")
     summary.add_row("MTTA (mean)", _minutes(data["mtta_minutes"]))
     summary.add_row("MTTD (mean)", _minutes(data["mttd_minutes"]))
     for key in ("mean", "median", "p90"):
@@ -127,14 +127,14 @@ def stats(
                     f"{bands.sleep} sleep")
     console.print(summary)
     bands = kpis.response_by_severity
-    severity = Table("", *bands.keys(), title="By severity")
+    severity = rich_table("", *bands.keys(), title="By severity")
     severity.add_row("incidents", *(str(b.count) for b in bands.values()))
     for figure in ("mtta", "mttr"):
         for key in ("mean", "median"):
             severity.add_row(f"{figure.upper()} {key}", *(
                 _minutes(getattr(band, figure).to_json().get(key)) for band in bands.values()))
     console.print(severity)
-    mtbf = Table("service", "incidents", "downtime h", "MTBF h", title="MTBF per service")
+    mtbf = rich_table("service", "incidents", "downtime h", "MTBF h", title="MTBF per service")
     for name, m in kpis.mtbf.items():
         mtbf.add_row(escape(name), str(m.failures), f"{m.downtime_hours:.2f}",
                      "n/a" if m.hours is None else f"{m.hours:.1f}")
@@ -205,7 +205,7 @@ def escalation(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt
         print_json({"matrix": outputs.matrix.to_json(), "markdown": str(outputs.markdown),
                     "alertmanager": str(outputs.alertmanager)})
         return
-    table = Table("service", "tier", "rotation", "levels", "gaps", title="Escalation")
+    table = rich_table("service", "tier", "rotation", "levels", "gaps", title="Escalation")
     for service in outputs.matrix.services:
         table.add_row(escape(service.service), str(service.tier), escape(service.rotation),
                       str(len(service.levels)), str(len(service.gaps)))

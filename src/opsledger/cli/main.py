@@ -6,7 +6,6 @@ import gc
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from opsledger.cli.common import (
     EXIT_BAD_INPUT,
@@ -25,6 +24,7 @@ from opsledger.cli.common import (
     print_json,
     progress,
     resolve_now,
+    rich_table,
 )
 from opsledger.cli.loading import SETTINGS, RootGroup
 from opsledger.core.inputs import Inputs
@@ -148,7 +148,7 @@ def validate(workspace: WorkspaceArg, strict: StrictOpt = False, json: JsonOpt =
             ]
         )
     else:
-        table = Table(title="Workspace inputs")
+        table = rich_table(title="Workspace inputs")
         table.add_column("input", no_wrap=True)
         table.add_column("state", no_wrap=True)
         for name in ("records", "format", "problems"):
@@ -257,7 +257,7 @@ def review(
     title = f"Review of {result.month}"
     if not result.scope.whole:
         title += f" — {result.scope.label}"
-    table = Table("section", "status", "summary", title=escape(title))
+    table = rich_table("section", "status", "summary", title=escape(title))
     for s in result.sections:
         table.add_row(escape(s.title), s.status.value,
                       escape(s.headline or str(s.data.get("headline", ""))))
@@ -283,7 +283,7 @@ def _print_scorecard(result: ReviewResult) -> None:
         return
     cards = result.scorecard.cards
     titles = [f.title for f in cards[0].figures] if cards else []
-    table = Table("team", "status", *titles, title=f"Team scorecard of {result.month}")
+    table = rich_table("team", "status", *titles, title=f"Team scorecard of {result.month}")
     for card in cards:
         table.add_row(escape(card.team), status_label(card.status),
                       *(escape(f"{STATUS_ICONS[f.status]} {f.text}") for f in card.figures))

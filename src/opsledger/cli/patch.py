@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from opsledger.cli.common import (
     EXIT_FAILED,
@@ -22,6 +21,7 @@ from opsledger.cli.common import (
     print_json,
     report_problems,
     resolve_now,
+    rich_table,
 )
 from opsledger.core.catalog import open_scoped
 from opsledger.core.inputs import Context
@@ -90,8 +90,8 @@ def findings(
         found = [attributed_json(item, known) for item in view.posture.items]
         print_json(found if ctx.scope.whole else {"scope": left_out.to_json(), "findings": found})
         return
-    table = Table("Id", "Package", "Installed", "Severity", "CVSS", "KEV", "Due", "Sources",
-                  "Services")
+    table = rich_table("Id", "Package", "Installed", "Severity", "CVSS", "KEV", "Due", "Sources",
+                       "Services")
     for item in view.posture.items:
         f = item.finding
         due = f"[red]{item.due_date}[/]" if item.overdue else str(item.due_date)

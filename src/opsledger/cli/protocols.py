@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from opsledger.approvals.decisions import Decision
 from opsledger.cli.common import (
@@ -29,6 +28,7 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
+    rich_table,
 )
 from opsledger.core.errors import InputError
 from opsledger.core.inputs import Context
@@ -115,7 +115,8 @@ _NEXT = {
 
 
 def print_standing(standing: ProcedureStanding) -> None:
-    table = Table("step", "title", "status", "note", title=f"{standing.procedure}: where it stands")
+    table = rich_table("step", "title", "status", "note",
+                       title=f"{standing.procedure}: where it stands")
     for s in standing.steps:
         table.add_row(s.step.id, escape(s.step.title), s.standing.value, escape(s.note))
     console.print(table)
@@ -315,7 +316,7 @@ def gates(
 
 
 def print_gates(results: list[GateResult]) -> None:
-    table = Table(title="Quality gates")
+    table = rich_table(title="Quality gates")
     table.add_column("gate", no_wrap=True)
     table.add_column("actual")
     table.add_column("result", no_wrap=True)

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from opsledger.cli.common import (
     EXIT_FAILED,
@@ -20,6 +19,7 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
+    rich_table,
 )
 from opsledger.core.inputs import Context
 from opsledger.core.workspace import open_workspace
@@ -64,7 +64,7 @@ def check(
 
 
 def _print(scorecard: Scorecard, out: Path, junit: Path | None) -> None:
-    table = Table()
+    table = rich_table()
     for header in ("Gate", "Metric", "Value", "Op", "Threshold", "Warn", "Weight", "Kind",
                    "Result"):
         table.add_column(header, overflow="fold")

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from opsledger.cli.common import (
     EXIT_FAILED,
@@ -19,6 +18,7 @@ from opsledger.cli.common import (
     handle_errors,
     print_json,
     resolve_now,
+    rich_table,
 )
 from opsledger.core.inputs import Context
 from opsledger.core.lock import writing
@@ -48,7 +48,7 @@ def runbooks(
                          for r in written.runbooks],
         })
         return
-    table = Table("Service", "Kind", "Kind from", "Checks")
+    table = rich_table("Service", "Kind", "Kind from", "Checks")
     for runbook in written.runbooks:
         s = runbook.service
         table.add_row(escape(s.name), s.kind.value, escape(s.kind_source), str(len(runbook.checks)))

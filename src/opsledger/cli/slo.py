@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from opsledger.cli.common import (
     EXIT_BAD_INPUT,
@@ -29,6 +28,7 @@ from opsledger.cli.common import (
     print_json,
     progress,
     resolve_now,
+    rich_table,
 )
 from opsledger.core.errors import InputError
 from opsledger.core.inputs import Context
@@ -112,7 +112,7 @@ def _print_table(report: SloReport) -> None:
     if not report.evaluations:
         console.print("No SLO definitions found in slos/.")
         return
-    table = Table(
+    table = rich_table(
         "service",
         "SLO",
         "objective",
@@ -341,7 +341,7 @@ def backtest(
     if json:
         print_json(results)
         return
-    table = Table(title="Alert policy backtest")
+    table = rich_table(title="Alert policy backtest")
     table.add_column("SLO", no_wrap=True)
     table.add_column("recommended")
     table.add_column("recall", justify="right")
@@ -395,7 +395,7 @@ def noise(
 
 def _print_noise(data: dict[str, Any]) -> None:
     """Print one row per alert (name and service), noisiest first, then the changes."""
-    table = Table(title="Alert noise (noisiest first)")
+    table = rich_table(title="Alert noise (noisiest first)")
     columns = ("alert", "service", "noise", "firings", "pages", "acknowledged", "precision",
                "time firing", "flapping", "in sleep hours", "decision", "confidence")
     for column in columns:
