@@ -235,6 +235,78 @@ class Target:
         return found
 
 
+# Runs a Python command (``-c CODE`` or a script, with its arguments) and, as it ends, writes
+# the names of the modules it loaded to the file $BENCH_MODULES_TO.
+RECORD_MODULES = """
+import atexit, os, runpy, sys
+def record():
+    with open(os.environ["BENCH_MODULES_TO"], "w") as out:
+        out.write("\\n".join(sys.modules))
+atexit.register(record)
+if sys.argv[1] == "-c":
+    code, sys.argv = sys.argv[2], ["-c", *sys.argv[3:]]
+    exec(compile(code, "<string>", "exec"), {"__name__": "__main__"})
+else:
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+# Imports each module named in its arguments, in order; one that fails alone is passed over.
+IMPORT_MODULES = """
+import importlib, sys
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+"""
+
+
+def interpreter_of(argv: Sequence[str]) -> tuple[str, list[str]]:
+    """Return the Python interpreter that runs ``argv`` and what it is given: ``argv`` starts
+    with an interpreter, or with a script whose first line names one."""
+    first = Path(argv[0])
+    if first.name.startswith("python"):
+        return argv[0], list(argv[1:])
+    shebang = first.read_text().splitlines()[0]
+    if not shebang.startswith("#!") or "python" not in shebang:
+        raise ValueError(f"{argv[0]} is not a Python script")
+    return shebang[2:].strip().split()[0], list(argv)
+
+
+def modules_loaded(argv: Sequence[str], env: dict[str, str] | None = None) -> list[str]:
+    """Return the modules a Python command has loaded when it ends, in the order loaded."""
+    python, given = interpreter_of(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-modules-") as folder:
+        listing = Path(folder) / "modules"
+        run_process([python, "-c", RECORD_MODULES, *given],
+                    {**(env or {}), "BENCH_MODULES_TO": str(listing)})
+        names = listing.read_text().split("\n")
+    return [n for n in names if n and n not in ("__main__", "__mp_main__")]
+
+
+def start_up(argv: Sequence[str], repeat: int, env: dict[str, str] | None = None) -> Runs:
+    """Return the seconds a fresh interpreter takes to import, and do nothing else with,
+    every module the Python command ``argv`` loads: the part of its time that is start-up."""
+    python, _ = interpreter_of(argv)
+    modules = modules_loaded(argv, env)
+    return Runs(tuple(run_process([python, "-c", IMPORT_MODULES, *modules], env).seconds
+                      for _ in range(repeat)))
+
+
+def start_up_targets(command: str, ours: Runs, our_start: Runs, floor: Runs,
+                     floor_start: Runs, floor_name: str) -> list[Target]:
+    """Return two figures without a target: the start-up of ``command`` beside the floor's,
+    and what is left of each once its start-up (median) is taken away."""
+    return [
+        Target(f"{command}: start-up (importing what it loads)", our_start, "s",
+               floor=floor_start, floor_name=f"{floor_name}: importing what it loads"),
+        Target(f"{command}: after start-up", Runs(tuple(v - our_start.median
+                                                        for v in ours.values)), "s",
+               floor=Runs(tuple(v - floor_start.median for v in floor.values)),
+               floor_name=f"{floor_name} after its start-up"),
+    ]
+
+
 def machine_speed(repeat: int = 5) -> Runs:
     """Return the seconds a fixed piece of pure Python work takes here (summing 30 million
     integers), several times: a shared machine's speed changes from hour to hour, and two

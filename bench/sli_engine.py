@@ -16,6 +16,8 @@ peak memory under 1 GiB and flat as events grow.
 Then, whole processes as a user runs them (``--repeat`` times each, median, min and max):
 ``opsledger slo status`` over a workspace holding the file and the SLOs, beside the floor, a
 ``python`` process running the hand-written DuckDB ``GROUP BY``. Target: within 1.2x.
+Beside it, without a target, each side's start-up (a fresh interpreter importing every module
+that side loads, and nothing else) and what is left of each side's time once it is taken away.
 With ``--spark``, ``slo status --engine spark`` runs with one SLO and with all of them, and
 the Spark engine's per-SLO overhead is printed: (time with N - time with 1) / (N - 1).
 Figures go to ``bench/results/sli_engine.json``.
@@ -39,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figures
 from figures import Runs, Target, peak_rss_mib, report, reset_peak, run_process
 
 from opsledger.engines.duckdb_engine import DuckDbEngine
@@ -204,11 +207,15 @@ def process_targets(root: Path, file: Path, slos: int, repeat: int,
     for _ in range(repeat):
         ours.append(run_process(status_argv(root)))
         floor.append(run_process(floor_argv))
-    targets = [Target(f"slo status, {slos} SLOs, whole process",
-                      Runs(tuple(r.seconds for r in ours)), "s",
-                      floor=Runs(tuple(r.seconds for r in floor)),
+    ours_runs = Runs(tuple(r.seconds for r in ours))
+    floor_runs = Runs(tuple(r.seconds for r in floor))
+    targets = [Target(f"slo status, {slos} SLOs, whole process", ours_runs, "s", floor=floor_runs,
                       floor_name="python + one DuckDB GROUP BY service, minute", max_ratio=1.2,
                       notes={"peak_mib": max(r.peak_mib for r in ours)})]
+    our_start = figures.start_up(status_argv(root), repeat)
+    floor_start = figures.start_up(floor_argv, repeat)
+    targets += figures.start_up_targets("slo status", ours_runs, our_start, floor_runs,
+                                        floor_start, "the floor")
     if spark:
         write_slo_file(root, 1, "telemetry/requests.parquet")
         one = Runs(tuple(run_process(status_argv(root, "spark")).seconds for _ in range(repeat)))

@@ -13,8 +13,9 @@ with request counters of ``--slos`` services scraped every ``--scrape`` seconds 
 
 Prints both times (median, min, max), the ratio (target: opsledger no slower than
 slo-generator), and whether the numbers agree: each SLO's good and bad events over 28 days
-and its one-hour burn rate, within ``--tolerance`` (relative). Writes
-``bench/results/slo_prometheus.json``.
+and its one-hour burn rate, within ``--tolerance`` (relative). Also prints, without a target,
+each tool's start-up (a fresh interpreter importing every module the tool loads) and what is
+left of each tool's time once it is taken away. Writes ``bench/results/slo_prometheus.json``.
 
     .venv/bin/python bench/slo_prometheus.py --slos 10 --repeat 5
 """
@@ -37,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from figures import Runs, Target, report, run_process  # noqa: E402
+from figures import Runs, Target, report, run_process, start_up, start_up_targets  # noqa: E402
 from tests.slo.prometheus_server import backfilled_prometheus  # noqa: E402
 
 SLO_GENERATOR_ENV = ROOT / "bench" / ".venv-slo-generator"
@@ -196,19 +197,24 @@ def main() -> None:
             for _ in range(args.repeat):  # alternate, so drift on the machine hits both
                 ours_runs.append(run_process(ours_cmd))
                 theirs_runs.append(run_process(theirs_cmd))
+            our_start = start_up(ours_cmd, args.repeat)
+            their_start = start_up(theirs_cmd, args.repeat)
     ours = opsledger_numbers(ours_runs[-1].stdout)
     theirs = slo_generator_numbers(theirs_runs[-1].stdout)
     problems = disagreements(ours, theirs, args.tolerance)
+    ours_seconds = Runs(tuple(r.seconds for r in ours_runs))
+    theirs_seconds = Runs(tuple(r.seconds for r in theirs_runs))
     target = Target(
-        f"slo status, {args.slos} SLOs x 8 windows (opsledger)",
-        Runs(tuple(r.seconds for r in ours_runs)), "s",
-        floor=Runs(tuple(r.seconds for r in theirs_runs)),
+        f"slo status, {args.slos} SLOs x 8 windows (opsledger)", ours_seconds, "s",
+        floor=theirs_seconds,
         floor_name=f"slo-generator, {args.slos} SLOs x 2 windows", max_ratio=1.0,
         notes={"numbers_agree": not problems, "disagreements": problems[:20],
                "opsledger_peak_mib": max(r.peak_mib for r in ours_runs),
                "slo_generator_peak_mib": max(r.peak_mib for r in theirs_runs)},
     )
-    report("slo_prometheus", [target], vars(args))
+    report("slo_prometheus", [target, *start_up_targets("slo status", ours_seconds, our_start,
+                                                        theirs_seconds, their_start,
+                                                        "slo-generator")], vars(args))
     print("numbers agree (good, bad over 28 days; 1h burn rate): "
           + ("yes" if not problems else "NO\n  " + "\n  ".join(problems[:20])))
     if problems:

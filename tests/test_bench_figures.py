@@ -70,3 +70,31 @@ def test_a_figure_without_a_target_is_printed_without_a_verdict() -> None:
     assert slower.targeted and slower.line().endswith("| MISSED")
     within = Target("status", Runs((2.0,)), "s", floor=Runs((2.0,)), max_ratio=1.2)
     assert within.line().endswith("| MET")
+
+
+def test_the_modules_a_command_loads_are_recorded_as_it_ends(tmp_path: Path) -> None:
+    loaded = figures.modules_loaded([sys.executable, "-c", "import fractions, sys; sys.exit(1)"])
+    assert "fractions" in loaded and "__main__" not in loaded
+    script = tmp_path / "tool"
+    # The script is given its own arguments, or it exits 5 and the run fails.
+    script.write_text(f"#!{sys.executable}\nimport sys, decimal\n"
+                      "sys.exit(0 if sys.argv[1:] == ['a', 'b'] else 5)\n")
+    assert figures.interpreter_of([str(script), "a"]) == (sys.executable, [str(script), "a"])
+    assert "decimal" in figures.modules_loaded([str(script), "a", "b"])
+    shell = tmp_path / "tool.sh"
+    shell.write_text("#!/bin/sh\nexit 0\n")
+    with pytest.raises(ValueError, match="not a Python script"):
+        figures.interpreter_of([str(shell)])
+
+
+def test_start_up_is_the_time_to_import_what_the_command_loads() -> None:
+    sleeper = [sys.executable, "-c", "import fractions, time; time.sleep(0.5)"]
+    start = figures.start_up(sleeper, 2)
+    assert len(start.values) == 2 and start.median < 0.5  # the sleep is not start-up
+    ours, floor = Runs((1.5, 1.7)), Runs((1.0, 1.2))
+    loaded, after = figures.start_up_targets("status", ours, Runs((0.5,)), floor, Runs((0.2,)),
+                                             "the floor")
+    assert not loaded.targeted and loaded.ratio == pytest.approx(2.5)
+    assert after.measured.values == pytest.approx((1.0, 1.2))
+    assert after.floor is not None and after.floor.values == pytest.approx((0.8, 1.0))
+    assert "MET" not in after.line() and "ratio 1.22x" in after.line()
