@@ -158,15 +158,13 @@ def progress(label: str, quiet: bool = False) -> Iterator[Callable[[str], None]]
 
     On a terminal it is a spinner whose text follows the stages; elsewhere each stage is one
     line, so a CI log shows where a long run is. ``quiet`` (with ``--json``) shows nothing
-    without a terminal, so the output is the document alone.
+    without a terminal, so the output is the document alone (and Rich is not loaded for it).
     """
-    if quiet and not sys.stderr.isatty():
+    if quiet and not (sys.stderr.isatty() and err_console.is_terminal):
         yield lambda message: None
     elif err_console.is_terminal:
         with err_console.status(label) as status:
             yield lambda message: status.update(message)
-    elif quiet:
-        yield lambda message: None
     else:
         err_console.print(f"{label}...")
         yield lambda message: err_console.print(f"  {escape(message)}")
