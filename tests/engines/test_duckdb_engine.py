@@ -275,6 +275,38 @@ def test_a_scan_whose_slos_take_in_most_events_tests_no_scope_per_event(
                            np.ones(3_000, dtype=bool))
 
 
+def test_scopes_naming_one_column_with_literals_of_two_types_count_what_each_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An integer column, one SLO naming its value as text and one as a number: the IN list
+    # that leaves out the other events casts its values as each '=' does.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(10)
+    stamps = rng.integers(0, 3600, 4_000) * 1_000_000 + int(START.timestamp() * 1_000_000)
+    tenant = rng.choice(np.arange(40, 48, dtype=np.int32), 4_000)
+    status = rng.choice([200, 503], 4_000, p=[0.9, 0.1]).astype(np.int32)
+    (tmp_path / "telemetry").mkdir()
+    pq.write_table(pa.table({"ts": pa.array(stamps, pa.timestamp("us", tz="UTC")),
+                             "tenant": tenant, "status": status}),
+                   tmp_path / "telemetry" / "tenants.parquet")
+    path = "telemetry/tenants.parquet"
+    slos = [Slo(f"tenant-{n}", "availability", 0.99, SloWindow(1), DuckDbSource(
+        path, "ts", good="status < 500", total=total)) for n, total in
+        ((42, "tenant = '42'"), (43, "tenant = 43"))]
+    engine = DuckDbEngine(tmp_path)
+    calls = recorded_counts(engine, monkeypatch)
+    together = engine.series_many(slos, START, START + timedelta(days=1))
+    ((sql, columns),) = calls
+    assert "tenant IN ('42', 43)" in sql
+    assert int(columns["events"].sum()) == int(np.isin(tenant, [42, 43]).sum())
+    minute = (stamps // 1_000_000 - int(START.timestamp())) // 60
+    for n in (42, 43):
+        assert_day_counted(together[f"tenant-{n}/availability"], minute, tenant == n,
+                           status < 500)
+
+
 def recorded_counts(engine: DuckDbEngine, monkeypatch: pytest.MonkeyPatch
                     ) -> list[tuple[str, dict[str, np.ndarray]]]:
     """Record each counting query ``engine`` runs from now on, with the columns it returned."""
