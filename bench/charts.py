@@ -37,7 +37,7 @@ from opsledger.render.charts import chart_svg
 from opsledger.render.sections import Chart
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import Runs, Target, report
+from figures import Runs, Target, machine_speed, report
 
 NOW = "2026-11-01T00:00:00+00:00"
 SEED = 7
@@ -105,6 +105,7 @@ def main() -> int:
     parser.add_argument("--size", default="medium", choices=["small", "medium", "large"])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    speed_at_start = machine_speed()
     with tempfile.TemporaryDirectory(prefix="opsledger-bench-charts-") as tmp:
         print(f"generating and reviewing the {args.size} demo to collect its charts ...")
         charts = collect_charts(args.size, Path(tmp) / "ws")
@@ -157,7 +158,7 @@ def main() -> int:
         "size": args.size, "runs": args.runs, "charts": len(charts), "now": NOW,
         "seed": SEED, "first_chart": first, "deterministic": not unstable,
         "load_average": os.getloadavg()[0], "previous": PREVIOUS, "candidates": CANDIDATES,
-    })
+    }, speed_at_start)
     return 0 if all(t.met for t in targets) and not unstable else 1
 
 

@@ -39,7 +39,16 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures
-from figures import MIB_PER_MB, Runs, Target, peak_rss_mib, report, reset_peak, run_process
+from figures import (
+    MIB_PER_MB,
+    Runs,
+    Target,
+    machine_speed,
+    peak_rss_mib,
+    report,
+    reset_peak,
+    run_process,
+)
 
 from opsledger.core.config import CostMapping, CostMappingRule
 from opsledger.cost.spend import summarise_spend
@@ -223,6 +232,7 @@ def main() -> None:
     parser.add_argument("--granularity", choices=("hourly", "daily"), default="hourly")
     parser.add_argument("--repeat", type=int, default=3, help="runs per phase")
     args = parser.parse_args()
+    speed_at_start = machine_speed()
     with tempfile.TemporaryDirectory(prefix="cost-bench-") as folder:
         file = Path(folder) / "focus.csv"
         began = time.perf_counter()
@@ -255,7 +265,7 @@ def main() -> None:
                               floor_name="DuckDB GROUP BY in process", max_ratio=TARGET_RATIO,
                               notes={"same_effective_cost_by_month": same}))
         report("cost_focus", targets, {"rows": args.rows, "granularity": args.granularity,
-                                       "repeat": args.repeat})
+                                       "repeat": args.repeat}, speed_at_start)
 
 
 if __name__ == "__main__":

@@ -319,13 +319,36 @@ def machine_speed(repeat: int = 5) -> Runs:
     return Runs(tuple(found))
 
 
-def report(bench: str, targets: Sequence[Target], context: dict[str, object]) -> Path:
-    """Print every target line and write them, with the machine and its speed now, to
-    bench/results/."""
+# Loop times at a bench's start and end that differ by more than this share: the host's
+# speed changed while the bench ran.
+SPEED_DRIFT = 0.2
+
+
+def speed_lines(ended: Runs, started: Runs | None = None) -> list[str]:
+    """Return the lines that give the machine's speed (:func:`machine_speed`) at the end of a
+    bench and, when taken, at its start, with a warning when the two differ by more than
+    ``SPEED_DRIFT``: then the host's speed, not the code, may explain a figure."""
+    if started is None:
+        return [f"machine speed: a fixed Python loop took {ended.text('s')} (runs compare "
+                "where this agrees)"]
+    lines = [f"machine speed: a fixed Python loop took {started.text('s')} as the bench began "
+             f"and {ended.text('s')} as it ended (runs compare where this agrees)"]
+    change = ended.median / started.median - 1
+    if abs(change) > SPEED_DRIFT:
+        lines.append(f"WARNING: the loop took {abs(change):.0%} "
+                     f"{'longer' if change > 0 else 'less'} at the end than at the start: the "
+                     "host's speed changed while the bench ran")
+    return lines
+
+
+def report(bench: str, targets: Sequence[Target], context: dict[str, object],
+           started: Runs | None = None) -> Path:
+    """Print every target line and write them, with the machine and its speed now (and, as
+    ``started``, when the bench began), to bench/results/."""
     speed = machine_speed()
     print(f"\n== {bench} ==")
-    print(f"machine speed: a fixed Python loop took {speed.text('s')} (runs compare where "
-          "this agrees)")
+    for line in speed_lines(speed, started):
+        print(line)
     for target in targets:
         print(target.line())
     RESULTS.mkdir(exist_ok=True)
@@ -334,7 +357,8 @@ def report(bench: str, targets: Sequence[Target], context: dict[str, object]) ->
         "bench": bench,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                    "platform": platform.platform(), "loop_seconds": speed.to_json()},
+                    "platform": platform.platform(), "loop_seconds": speed.to_json(),
+                    "loop_seconds_at_start": None if started is None else started.to_json()},
         "context": context,
         "targets": [t.to_json() for t in targets],
     }

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import Runs, Target, report, run_process
+from figures import Runs, Target, machine_speed, report, run_process
 
 NOW = "2026-11-01T00:00:00+00:00"
 UTILISATION = "utilisation"
@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", default=None, help="these inputs only")
     parser.add_argument("--repeat", type=int, default=3, help="reads per input")
     args = parser.parse_args()
+    speed_at_start = machine_speed()
     generated = Path(tempfile.mkdtemp(prefix="opsledger-inputs-")) if args.size else None
     try:
         if generated is not None:
@@ -131,13 +132,14 @@ def main() -> None:
             print(f"generated a {args.size} demo workspace in {run.seconds:.1f} s", flush=True)
         else:
             root = args.workspace.resolve()
-        measure_all(root, args.only, args.repeat, args.size)
+        measure_all(root, args.only, args.repeat, args.size, speed_at_start)
     finally:
         if generated is not None:
             shutil.rmtree(generated, ignore_errors=True)
 
 
-def measure_all(root: Path, only: list[str] | None, repeat: int, size: str | None) -> None:
+def measure_all(root: Path, only: list[str] | None, repeat: int, size: str | None,
+                speed_at_start: Runs) -> None:
     names = present(root)
     if only:
         unknown = sorted(set(only) - set(names))
@@ -153,7 +155,7 @@ def measure_all(root: Path, only: list[str] | None, repeat: int, size: str | Non
               flush=True)
         targets += found
     report("inputs", targets, {"workspace": str(root), "demo_size": size, "repeat": repeat,
-                               "sampled_every_ms": EVERY_MS})
+                               "sampled_every_ms": EVERY_MS}, speed_at_start)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,16 @@ import numpy as np
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from figures import MIB_PER_GB, MIB_PER_MB, ProcessRun, Runs, Target, report, run_process
+from figures import (
+    MIB_PER_GB,
+    MIB_PER_MB,
+    ProcessRun,
+    Runs,
+    Target,
+    machine_speed,
+    report,
+    run_process,
+)
 
 NOW = "2026-11-01T00:00:00+00:00"
 SEED = 7
@@ -232,6 +241,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25, help="functions shown by --profile")
     parser.add_argument("--repeat", type=int, default=3, help="reviews per case")
     args = parser.parse_args()
+    speed_at_start = machine_speed()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="opsledger-scale-"))
     workdir.mkdir(parents=True, exist_ok=True)
     cases = [args.profile] if args.profile else args.cases
@@ -257,7 +267,7 @@ def main() -> None:
                           "tickets": r.tickets, "incidents": r.incidents,
                           "cpu_seconds": r.cpu_seconds.to_json(),
                           "review_share_of_peak_with_workers_mib": r.tree_own_mib.to_json()}
-                         for r in rows]})
+                         for r in rows]}, speed_at_start)
 
 
 if __name__ == "__main__":

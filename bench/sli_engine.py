@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures
-from figures import Runs, Target, peak_rss_mib, report, reset_peak, run_process
+from figures import Runs, Target, machine_speed, peak_rss_mib, report, reset_peak, run_process
 
 from opsledger.engines.duckdb_engine import DuckDbEngine
 from opsledger.model.slo import DuckDbSource, Slo, SloWindow
@@ -237,6 +237,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per phase")
     parser.add_argument("--spark", action="store_true", help="also time the Spark engine")
     args = parser.parse_args()
+    speed_at_start = machine_speed()
     with tempfile.TemporaryDirectory(prefix="sli-bench-") as folder:
         root = Path(folder)
         file = root / "telemetry" / "requests.parquet"
@@ -284,7 +285,7 @@ def main() -> None:
                               floor=Runs((floor_s,)), floor_name="DuckDB GROUP BY in process",
                               max_ratio=1.5, notes={"peak_mib": engine_mib}))
         report("sli_engine", targets, {"events": args.events, "slos": args.slos,
-                                       "repeat": args.repeat})
+                                       "repeat": args.repeat}, speed_at_start)
 
 
 if __name__ == "__main__":

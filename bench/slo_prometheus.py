@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from figures import Runs, Target, report, run_process, start_up, start_up_targets  # noqa: E402
+from figures import Runs, Target, machine_speed, report, run_process, start_up, start_up_targets  # noqa: E402
 from tests.slo.prometheus_server import backfilled_prometheus  # noqa: E402
 
 SLO_GENERATOR_ENV = ROOT / "bench" / ".venv-slo-generator"
@@ -171,6 +171,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--tolerance", type=float, default=0.01)
     args = parser.parse_args()
+    speed_at_start = machine_speed()
     python = slo_generator_python()
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     end = now + PLATEAU / 2
@@ -212,9 +213,9 @@ def main() -> None:
                "opsledger_peak_mib": max(r.peak_mib for r in ours_runs),
                "slo_generator_peak_mib": max(r.peak_mib for r in theirs_runs)},
     )
-    report("slo_prometheus", [target, *start_up_targets("slo status", ours_seconds, our_start,
-                                                        theirs_seconds, their_start,
-                                                        "slo-generator")], vars(args))
+    start_ups = start_up_targets("slo status", ours_seconds, our_start, theirs_seconds,
+                                 their_start, "slo-generator")
+    report("slo_prometheus", [target, *start_ups], vars(args), speed_at_start)
     print("numbers agree (good, bad over 28 days; 1h burn rate): "
           + ("yes" if not problems else "NO\n  " + "\n  ".join(problems[:20])))
     if problems:

@@ -51,6 +51,30 @@ def test_the_figures_carry_the_machine_speed(tmp_path: Path,
     speed = document["machine"]["loop_seconds"]
     assert 0 < speed["min"] <= speed["median"] <= speed["max"] and len(speed["runs"]) == 5
     assert document["targets"][0]["met"] is True
+    assert document["machine"]["loop_seconds_at_start"] is None
+
+
+def test_the_speed_at_the_start_is_written_beside_the_speed_at_the_end(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(figures, "RESULTS", tmp_path)
+    started = Runs((0.5, 0.4, 0.6))
+    path = report("probe", [Target("a probe", Runs((1.0,)), "s")], {}, started)
+    machine = json.loads(path.read_text())["machine"]
+    assert machine["loop_seconds_at_start"]["runs"] == [0.5, 0.4, 0.6]
+    assert len(machine["loop_seconds"]["runs"]) == 5
+
+
+def test_a_host_whose_speed_changed_during_the_bench_is_named() -> None:
+    # Medians 0.40 s and 0.52 s: 30 % longer at the end, over the 20 % allowed.
+    slower = figures.speed_lines(Runs((0.52, 0.50, 0.55)), Runs((0.40, 0.38, 0.41)))
+    assert "took 0.400 s" in slower[0] and "and 0.520 s" in slower[0]
+    assert len(slower) == 2 and "30% longer at the end" in slower[1]
+    # 0.40 s then 0.30 s: 25 % less.
+    faster = figures.speed_lines(Runs((0.30,)), Runs((0.40,)))
+    assert "25% less at the end" in faster[1]
+    # 0.40 s then 0.47 s is 17.5 %: within what a shared host does from minute to minute.
+    assert len(figures.speed_lines(Runs((0.47,)), Runs((0.40,)))) == 1
+    assert len(figures.speed_lines(Runs((0.47,)))) == 1
 
 
 def test_memory_limits_written_in_megabytes_are_decimal() -> None:
