@@ -319,25 +319,34 @@ def machine_speed(repeat: int = 5) -> Runs:
     return Runs(tuple(found))
 
 
-# Loop times at a bench's start and end that differ by more than this share: the host's
-# speed changed while the bench ran.
+# A host whose speed, by the loop's median time at a bench's start and at its end, changed by
+# more than this share in either direction: its speed, not the code, may explain a figure.
 SPEED_DRIFT = 0.2
+
+
+def speed_change(ended: Runs, started: Runs) -> float:
+    """Return how much slower (> 0) or faster (< 0) the host ran at the end than at the
+    start, as a share of its speed at the faster of the two: symmetric, so a loop going
+    from 0.4 to 0.5 s and one going from 0.5 to 0.4 s change by as much (25 %)."""
+    if ended.median >= started.median:
+        return ended.median / started.median - 1
+    return -(started.median / ended.median - 1)
 
 
 def speed_lines(ended: Runs, started: Runs | None = None) -> list[str]:
     """Return the lines that give the machine's speed (:func:`machine_speed`) at the end of a
-    bench and, when taken, at its start, with a warning when the two differ by more than
-    ``SPEED_DRIFT``: then the host's speed, not the code, may explain a figure."""
+    bench and, when taken, at its start, with a warning when it changed by more than
+    ``SPEED_DRIFT`` (:func:`speed_change`)."""
     if started is None:
         return [f"machine speed: a fixed Python loop took {ended.text('s')} (runs compare "
                 "where this agrees)"]
     lines = [f"machine speed: a fixed Python loop took {started.text('s')} as the bench began "
              f"and {ended.text('s')} as it ended (runs compare where this agrees)"]
-    change = ended.median / started.median - 1
+    change = speed_change(ended, started)
     if abs(change) > SPEED_DRIFT:
-        lines.append(f"WARNING: the loop took {abs(change):.0%} "
-                     f"{'longer' if change > 0 else 'less'} at the end than at the start: the "
-                     "host's speed changed while the bench ran")
+        lines.append(f"WARNING: the host ran {abs(change):.0%} "
+                     f"{'slower' if change > 0 else 'faster'} at the end than at the start: "
+                     "its speed changed while the bench ran")
     return lines
 
 

@@ -65,16 +65,25 @@ def test_the_speed_at_the_start_is_written_beside_the_speed_at_the_end(
 
 
 def test_a_host_whose_speed_changed_during_the_bench_is_named() -> None:
-    # Medians 0.40 s and 0.52 s: 30 % longer at the end, over the 20 % allowed.
+    # Medians 0.40 s and 0.52 s: the loop took 1.3 times as long, 30 % slower at the end.
     slower = figures.speed_lines(Runs((0.52, 0.50, 0.55)), Runs((0.40, 0.38, 0.41)))
     assert "took 0.400 s" in slower[0] and "and 0.520 s" in slower[0]
-    assert len(slower) == 2 and "30% longer at the end" in slower[1]
-    # 0.40 s then 0.30 s: 25 % less.
+    assert len(slower) == 2 and "30% slower at the end" in slower[1]
+    # 0.40 s then 0.30 s: 0.40 / 0.30 = 1.33, a third faster.
     faster = figures.speed_lines(Runs((0.30,)), Runs((0.40,)))
-    assert "25% less at the end" in faster[1]
+    assert "33% faster at the end" in faster[1]
     # 0.40 s then 0.47 s is 17.5 %: within what a shared host does from minute to minute.
     assert len(figures.speed_lines(Runs((0.47,)), Runs((0.40,)))) == 1
     assert len(figures.speed_lines(Runs((0.47,)))) == 1
+
+
+def test_a_change_of_speed_weighs_the_same_either_way() -> None:
+    # 0.40 to 0.50 s and 0.50 to 0.40 s: 25 % each way, over the 20 % allowed both times;
+    # measured against the start alone, the second would be 20 % and pass unnamed.
+    assert figures.speed_change(Runs((0.50,)), Runs((0.40,))) == pytest.approx(0.25)
+    assert figures.speed_change(Runs((0.40,)), Runs((0.50,))) == pytest.approx(-0.25)
+    assert "25% faster" in figures.speed_lines(Runs((0.40,)), Runs((0.50,)))[1]
+    assert figures.speed_change(Runs((0.42,)), Runs((0.42,))) == 0
 
 
 def test_memory_limits_written_in_megabytes_are_decimal() -> None:
