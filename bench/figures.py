@@ -326,8 +326,9 @@ SPEED_DRIFT = 0.2
 
 def speed_change(ended: Runs, started: Runs) -> float:
     """Return how much slower (> 0) or faster (< 0) the host ran at the end than at the
-    start, as a share of its speed at the faster of the two: symmetric, so a loop going
-    from 0.4 to 0.5 s and one going from 0.5 to 0.4 s change by as much (25 %)."""
+    start: the longer of the two median loop times over the shorter, less one, signed.
+    Symmetric, so a loop going from 0.4 to 0.5 s and one going from 0.5 to 0.4 s change by
+    as much (25 %)."""
     if ended.median >= started.median:
         return ended.median / started.median - 1
     return -(started.median / ended.median - 1)

@@ -38,7 +38,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from figures import Runs, Target, machine_speed, report, run_process, start_up, start_up_targets  # noqa: E402
+from figures import (  # noqa: E402
+    Runs,
+    Target,
+    machine_speed,
+    report,
+    run_process,
+    start_up,
+    start_up_targets,
+)
 from tests.slo.prometheus_server import backfilled_prometheus  # noqa: E402
 
 SLO_GENERATOR_ENV = ROOT / "bench" / ".venv-slo-generator"
