@@ -23,6 +23,9 @@ def loaded_after(statement: str) -> set[str]:
 def test_importing_the_command_line_loads_no_heavy_library() -> None:
     loaded = loaded_after("import opsledger.cli.main")
     assert not [name for name in HEAVY if name in loaded]
+    # The demo command's sizes, not the world a demo workspace is generated from.
+    assert "opsledger.demo.sizes" in loaded
+    assert "opsledger.demo.world" not in loaded
 
 
 def test_version_and_help_build_every_command_without_heavy_libraries() -> None:

@@ -31,7 +31,7 @@ from opsledger.core.inputs import Inputs
 from opsledger.core.lock import writing
 from opsledger.core.problems import Level
 from opsledger.core.workspace import InputKey, open_workspace, utilisation_folder
-from opsledger.demo.world import Size
+from opsledger.demo.sizes import Size
 from opsledger.version import __version__
 
 if TYPE_CHECKING:

@@ -11,13 +11,8 @@ import math
 import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-
-class Size(StrEnum):
-    SMALL = "small"
-    MEDIUM = "medium"
-    LARGE = "large"
+from opsledger.demo.sizes import Size as Size
 
 
 @dataclass(frozen=True)
