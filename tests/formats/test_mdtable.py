@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -9,6 +10,8 @@ from hypothesis import strategies as st
 
 from opsledger.core.problems import ReadResult
 from opsledger.formats.mdtable import (
+    _has_pipe,
+    _split_escaped,
     parse_tables,
     sections,
     split_row,
@@ -172,3 +175,20 @@ def test_never_raises_on_table_like_text(text: str) -> None:
 def test_never_raises_on_arbitrary_text(text: str) -> None:
     parse_tables(text)
     sections(text, 2)
+
+
+ROW_TEXT = st.text(alphabet=st.sampled_from(list("|`\\ &;ab-:*")), max_size=60)
+
+
+@given(ROW_TEXT, st.booleans())
+def test_a_row_without_a_backslash_splits_at_every_pipe(line: str, keep_code: bool) -> None:
+    # What the plain split of a row without escapes (or code spans, when kept whole) rests on.
+    if "\\" not in line and not (keep_code and "`" in line):
+        assert _split_escaped(line, keep_code) == line.split("|")
+
+
+@given(ROW_TEXT)
+def test_a_pipe_counts_unless_a_backslash_escapes_it(line: str) -> None:
+    # Left to right, a backslash takes the character after it along, whatever it is.
+    assert _has_pipe(line) == bool(re.match(r"(?:\\.|[^\\|])*\|", line, re.DOTALL))
+

@@ -79,6 +79,8 @@ class Table:
 
 def unescape_cell(text: str) -> str:
     """Return a cell's text with backslash escapes and HTML character references decoded."""
+    if "\\" not in text and "&" not in text:
+        return text
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -103,6 +105,21 @@ def unescape_cell(text: str) -> str:
 
 def _split(line: str, keep_code: bool) -> list[str]:
     """Return the raw cells of a row (escapes kept), splitting on unescaped pipes."""
+    if "\\" in line or (keep_code and "`" in line):
+        cells = _split_escaped(line, keep_code)
+    else:
+        cells = line.split("|")  # every pipe splits: nothing escapes one
+    stripped = line.strip()
+    if stripped.startswith("|") and cells and not cells[0].strip():
+        cells = cells[1:]
+    if _ends_with_pipe(stripped) and cells and not cells[-1].strip():
+        cells = cells[:-1]
+    return cells
+
+
+def _split_escaped(line: str, keep_code: bool) -> list[str]:
+    """Return the cells between the unescaped pipes of ``line`` (outside inline code spans
+    with ``keep_code``), outer empty cells included."""
     cells: list[str] = []
     current: list[str] = []
     i = 0
@@ -130,11 +147,6 @@ def _split(line: str, keep_code: bool) -> list[str]:
         current.append(char)
         i += 1
     cells.append("".join(current))
-    stripped = line.strip()
-    if stripped.startswith("|") and cells and not cells[0].strip():
-        cells = cells[1:]
-    if _ends_with_pipe(stripped) and cells and not cells[-1].strip():
-        cells = cells[:-1]
     return cells
 
 
@@ -147,6 +159,8 @@ def _ends_with_pipe(text: str) -> bool:
 
 def _has_pipe(line: str) -> bool:
     """Return whether ``line`` holds a pipe that is not backslash-escaped."""
+    if "|" not in line or "\\" not in line:
+        return "|" in line
     i = 0
     while i < len(line):
         if line[i] == "\\":
