@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _csv
 import csv
+import functools
 import io
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,6 +20,7 @@ T = TypeVar("T")
 csv.field_size_limit(MAX_LINE_CHARS)
 
 
+@functools.lru_cache(maxsize=4096)  # a file's rows and records repeat the same few keys
 def header_key(name: str) -> str:
     """Return a header normalised for matching: ``"Due Date"`` → ``"due_date"``."""
     return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")

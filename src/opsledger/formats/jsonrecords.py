@@ -9,6 +9,7 @@ other spellings to the canonical name. Locations are JSON paths such as ``$.item
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ T = TypeVar("T")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
+@functools.lru_cache(maxsize=4096)  # every record of a list repeats the same few keys
 def json_key(name: str) -> str:
     """Return a JSON key normalised for matching: ``"dueDate"`` → ``"due_date"``."""
     return header_key(_CAMEL.sub("_", name))
