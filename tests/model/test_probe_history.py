@@ -184,3 +184,15 @@ def test_any_records_round_trip_alone_and_concatenated(parts: list[list[ProbeRes
     assert [p.time.tzname() for p in joined] == [p.time.tzname() for p in everything]
     mask = np.array([p.ok for p in everything], dtype=np.bool_)
     assert exact(joined[mask]) == exact([p for p in everything if p.ok])
+
+
+@pytest.mark.parametrize("services", [("search", "checkout"), ("checkout", "checkout"),
+                                      ("a", "c", "b")])
+def test_names_that_are_not_sorted_and_distinct_are_refused(services: tuple[str, ...]) -> None:
+    history = ProbeHistory.from_records(sample())
+    with pytest.raises(ValueError, match="sorted and distinct"):
+        ProbeHistory(history.time, history.service, history.check, history.ok,
+                     history.latency_ms, services, history.checks)
+    kept = ProbeHistory(history.time, history.service, history.check, history.ok,
+                        history.latency_ms, tuple(sorted(set(services))), history.checks)
+    assert kept.services == tuple(sorted(set(services)))

@@ -7,12 +7,12 @@ arrays in place of as many objects. :class:`ProbeResult` is one probe, made on d
 
 from __future__ import annotations
 
+import operator
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cached_property
-from itertools import pairwise
 from typing import Any, TypeVar, overload
 
 import numpy as np
@@ -159,7 +159,7 @@ class ProbeHistory:
         ):
             raise ValueError("the columns of a probe history differ in length")
         for names in (self.services, self.checks):
-            if any(first >= second for first, second in pairwise(names)):
+            if not all(map(operator.lt, names, names[1:])):
                 raise ValueError("the names of a probe history must be sorted and distinct")
 
     # --- building ---------------------------------------------------------------------------
