@@ -159,7 +159,7 @@ def _ends_with_pipe(text: str) -> bool:
 
 def _has_pipe(line: str) -> bool:
     """Return whether ``line`` holds a pipe that is not backslash-escaped."""
-    if "|" not in line or "\\" not in line:
+    if "\\" not in line:  # nothing escapes a pipe
         return "|" in line
     i = 0
     while i < len(line):
